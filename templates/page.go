@@ -1,0 +1,66 @@
+// Package templates holds the templ components. Components take view models
+// shaped like the screen (plain structs, no GORM or Gin types), so a page can be
+// rendered and tested without a database.
+package templates
+
+import (
+	"strconv"
+	"time"
+)
+
+// Page is what the layout needs around every signed-in page.
+type Page struct {
+	Title   string
+	Viewer  *Viewer // nil for anonymous pages
+	Nav     []NavItem
+	Flashes []Flash
+	Sandbox bool
+}
+
+// Viewer is the signed-in staff member.
+type Viewer struct {
+	ID    uint
+	Name  string
+	Email string
+	Role  string
+}
+
+// NavItem is one link in the header; the web layer builds the list from the
+// route policy so a link shows only to roles that may open it.
+type NavItem struct {
+	Label  string
+	Href   string
+	Active bool
+}
+
+// Flash is a one-time message shown at the top of the next page.
+type Flash struct {
+	Kind    string // success, error, info, warning
+	Message string
+}
+
+// FieldError returns the message for a field, or "".
+type FieldErrors map[string]string
+
+// Get returns the error message for field.
+func (e FieldErrors) Get(field string) string {
+	if e == nil {
+		return ""
+	}
+	return e[field]
+}
+
+// Pager holds keyset paging links; empty hrefs mean no page that way.
+type Pager struct {
+	NewerHref string
+	OlderHref string
+	Shown     int
+}
+
+func itoa[T ~int | ~uint | ~int64 | ~uint64](n T) string { return strconv.FormatInt(int64(n), 10) }
+
+func utc(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func utcTitle(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") + " UTC" }
+
+func utcText(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") + " UTC" }

@@ -1,0 +1,115 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"portal/services"
+	"portal/services/auditlog"
+	"portal/templates"
+)
+
+type auditQuery struct {
+	Actor  string `form:"actor"`
+	Action string `form:"action"`
+	From   string `form:"from"`
+	To     string `form:"to"`
+	Before string `form:"before"`
+	After  string `form:"after"`
+}
+
+const auditPageSize = 50
+
+func (q auditQuery) filter() auditlog.Filter {
+	return auditlog.Filter{Actor: q.Actor, Action: q.Action, From: q.From, To: q.To}
+}
+
+func (q auditQuery) values() url.Values {
+	v := url.Values{}
+	for k, val := range map[string]string{"actor": q.Actor, "action": q.Action, "from": q.From, "to": q.To} {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	return v
+}
+
+func cursor(raw string) (uint, bool) {
+	if raw == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseUint(raw, 10, 32)
+	return uint(n), err == nil
+}
+
+func (s *Server) auditList(c *gin.Context) {
+	var q auditQuery
+	if err := c.ShouldBindQuery(&q); err != nil {
+		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
+		return
+	}
+	before, ok1 := cursor(q.Before)
+	after, ok2 := cursor(q.After)
+	if !ok1 || !ok2 {
+		s.badRequest(c, "That page link is broken. Start again from the first page.")
+		return
+	}
+	view := templates.AuditFilter{Actor: q.Actor, Action: q.Action, From: q.From, To: q.To, Actions: auditlog.Actions}
+	export := url.URL{Path: "/audit/export", RawQuery: q.values().Encode()}
+	view.ExportHref = export.String()
+	page, err := s.deps.Audit.List(c.Request.Context(), q.filter(), before, after, auditPageSize)
+	if fe, ok := services.AsFieldErrors(err); ok {
+		view.Errors = fieldErrors(fe)
+		s.render(c, http.StatusUnprocessableEntity, templates.AuditPage(s.page(c, "Audit log"), view, nil, templates.Pager{}))
+		return
+	}
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	rows := make([]templates.AuditEventView, 0, len(page.Events))
+	for _, e := range page.Events {
+		rows = append(rows, templates.AuditEventView{ID: e.ID, At: e.At, Actor: e.ActorEmail, Action: e.Action, Subject: e.Subject, IP: e.IP, Details: e.Details})
+	}
+	pager := templates.Pager{Shown: len(rows)}
+	if page.Older > 0 {
+		v := q.values()
+		v.Set("before", strconv.FormatUint(uint64(page.Older), 10))
+		pager.OlderHref = "/audit?" + v.Encode()
+	}
+	if page.Newer > 0 {
+		v := q.values()
+		v.Set("after", strconv.FormatUint(uint64(page.Newer), 10))
+		pager.NewerHref = "/audit?" + v.Encode()
+	}
+	s.render(c, http.StatusOK, templates.AuditPage(s.page(c, "Audit log"), view, rows, pager))
+}
+
+func (s *Server) auditExport(c *gin.Context) {
+	var q auditQuery
+	if err := c.ShouldBindQuery(&q); err != nil {
+		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
+		return
+	}
+	// Validate before the first byte goes out: once streaming has started,
+	// the status can no longer become a 4xx.
+	if _, err := s.deps.Audit.List(c.Request.Context(), q.filter(), 0, 0, 1); err != nil {
+		if fe, ok := services.AsFieldErrors(err); ok {
+			for _, msg := range fe {
+				s.badRequest(c, "The export filter is invalid: "+msg)
+				return
+			}
+		}
+		s.serverError(c, err)
+		return
+	}
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="audit-log.csv"`)
+	c.Status(http.StatusOK)
+	if err := s.deps.Audit.ExportCSV(c.Request.Context(), q.filter(), c.Writer); err != nil {
+		s.deps.Logger.ErrorContext(c.Request.Context(), "audit export", "request_id", RequestID(c.Request.Context()), "err", err)
+	}
+}

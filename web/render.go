@@ -1,0 +1,100 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/a-h/templ"
+	"github.com/gin-gonic/gin"
+
+	"portal/templates"
+)
+
+// navItems are the header links in order; each shows only to roles the route
+// policy lets open it, so the menu can't drift from the access rules.
+var navItems = []templates.NavItem{
+	{Label: "Dashboard", Href: "/"},
+	{Label: "Staff", Href: "/users"},
+	{Label: "Audit log", Href: "/audit"},
+	{Label: "Sandbox", Href: "/sandbox"},
+}
+
+// page builds the layout's view model for the current request, taking the
+// pending flash messages out of the session.
+func (s *Server) page(c *gin.Context, title string) templates.Page {
+	p := templates.Page{Title: title, Sandbox: s.deps.Sandbox != nil}
+	user, ok := s.currentUser(c)
+	if !ok {
+		return p
+	}
+	p.Viewer = &templates.Viewer{ID: user.ID, Name: user.Name, Email: user.Email, Role: string(user.Role)}
+	path := c.Request.URL.Path
+	for _, item := range navItems {
+		access, registered := s.policy["GET "+item.Href]
+		if !registered || !access.Allows(user.Role) {
+			continue
+		}
+		item.Active = path == item.Href || (item.Href != "/" && strings.HasPrefix(path, item.Href+"/"))
+		p.Nav = append(p.Nav, item)
+	}
+	if sess, err := s.deps.Sessions.Get(c.Request, s.cookie); err == nil {
+		if flashes := sess.Flashes(); len(flashes) > 0 {
+			for _, f := range flashes {
+				kind, msg, _ := strings.Cut(f.(string), "|")
+				p.Flashes = append(p.Flashes, templates.Flash{Kind: kind, Message: msg})
+			}
+			_ = sess.Save(c.Request, c.Writer)
+		}
+	}
+	return p
+}
+
+// flash queues a message for the next page the user sees.
+func (s *Server) flash(c *gin.Context, kind, msg string) {
+	sess, err := s.deps.Sessions.Get(c.Request, s.cookie)
+	if err != nil {
+		return
+	}
+	sess.AddFlash(kind + "|" + msg)
+	if err := sess.Save(c.Request, c.Writer); err != nil {
+		s.deps.Logger.ErrorContext(c.Request.Context(), "save flash", "request_id", RequestID(c.Request.Context()), "err", err)
+	}
+}
+
+// render writes a component with the request's context, so a client that goes
+// away stops the rendering.
+func (s *Server) render(c *gin.Context, status int, comp templ.Component) {
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Status(status)
+	if err := comp.Render(c.Request.Context(), c.Writer); err != nil {
+		s.deps.Logger.ErrorContext(c.Request.Context(), "render", "request_id", RequestID(c.Request.Context()), "err", err)
+	}
+}
+
+// renderError shows an error page (or, for htmx, a small alert fragment).
+func (s *Server) renderError(c *gin.Context, status int, title, message string) {
+	if isHTMX(c) {
+		s.render(c, status, templates.FormError(message))
+		return
+	}
+	s.render(c, status, templates.ErrorPage(s.page(c, title), status, message))
+}
+
+func (s *Server) notFound(c *gin.Context) {
+	s.renderError(c, http.StatusNotFound, "Page not found", "There is nothing at this address. Check the link or start again from the dashboard.")
+}
+
+// serverError logs the real error and shows the person a plain message with
+// the request id, never err.Error().
+func (s *Server) serverError(c *gin.Context, err error) {
+	id := RequestID(c.Request.Context())
+	s.deps.Logger.ErrorContext(c.Request.Context(), "server error", "request_id", id, "err", err)
+	s.renderError(c, http.StatusInternalServerError, "Something went wrong",
+		"The portal could not finish this request. Nothing was lost; try again, and if it keeps happening give support the reference "+id+".")
+}
+
+func (s *Server) badRequest(c *gin.Context, message string) {
+	s.renderError(c, http.StatusBadRequest, "Request not understood", message)
+}
+
+func fieldErrors(m map[string]string) templates.FieldErrors { return templates.FieldErrors(m) }

@@ -1,0 +1,56 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"portal/models"
+	"portal/static"
+)
+
+// routes is the whole URL surface of the portal in one place. Every route
+// names who may use it; handle() refuses to add one without.
+func (s *Server) routes() {
+	admin := roles(models.RoleAdmin)
+
+	s.handle(http.MethodGet, "/healthz", public(), s.healthz)
+	s.handle(http.MethodGet, "/readyz", public(), s.readyz)
+	s.handle(http.MethodGet, "/static/*filepath", public(), gin.WrapH(static.Handler()))
+	s.handle(http.MethodHead, "/static/*filepath", public(), gin.WrapH(static.Handler()))
+
+	s.handle(http.MethodGet, "/login", public(), s.loginPage)
+	s.handle(http.MethodPost, "/login", public(), s.login)
+	s.handle(http.MethodPost, "/logout", anyStaff(), s.logout)
+
+	s.handle(http.MethodGet, "/", anyStaff(), s.dashboard)
+	s.handle(http.MethodGet, "/account/password", anyStaff(), s.accountPasswordPage)
+	s.handle(http.MethodPost, "/account/password", anyStaff(), s.accountPasswordChange)
+
+	s.handle(http.MethodGet, "/users", admin, s.usersList)
+	s.handle(http.MethodGet, "/users/new", admin, s.usersNew)
+	s.handle(http.MethodPost, "/users", admin, s.usersCreate)
+	s.handle(http.MethodPost, "/users/:id/role", admin, s.usersChangeRole)
+	s.handle(http.MethodPost, "/users/:id/disable", admin, s.usersDisable)
+	s.handle(http.MethodPost, "/users/:id/enable", admin, s.usersEnable)
+	s.handle(http.MethodGet, "/users/:id/password", admin, s.usersResetPasswordPage)
+	s.handle(http.MethodPost, "/users/:id/password", admin, s.usersResetPassword)
+
+	s.handle(http.MethodGet, "/audit", admin, s.auditList)
+	s.handle(http.MethodGet, "/audit/export", admin, s.auditExport)
+
+	if s.deps.Sandbox != nil {
+		s.handle(http.MethodGet, "/sandbox", admin, s.sandboxPage)
+		s.handle(http.MethodPost, "/sandbox/faults", admin, s.sandboxSetFault)
+		s.handle(http.MethodPost, "/sandbox/faults/clear", admin, s.sandboxClearFaults)
+		s.handle(http.MethodPost, "/sandbox/actions", admin, s.sandboxRunAction)
+		// The simulators' own APIs and pages authenticate the way the real
+		// providers do, so they sit outside staff sign-in.
+		simulatorAPI := Access{Public: true, SelfAuthenticating: true}
+		for _, sim := range s.deps.Sandbox.Snapshot() {
+			for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+				s.handle(method, "/sandbox/"+sim.Name+"/*path", simulatorAPI, s.sandboxServe)
+			}
+		}
+	}
+}

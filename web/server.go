@@ -1,0 +1,149 @@
+// Package web is the HTTP surface: the Gin router, middleware and one handler
+// file per area. Handlers are thin: parse and validate the form, call one
+// service method, render a page or fragment. No SQL and no upstream HTTP here.
+package web
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+
+	"portal/models"
+	"portal/services"
+	"portal/services/accounts"
+	"portal/services/auditlog"
+	"portal/services/sandbox"
+	"portal/services/sessionstore"
+)
+
+// Deps is everything the web layer needs from the rest of the program.
+type Deps struct {
+	Logger         *slog.Logger
+	Now            services.Clock
+	BaseURL        *url.URL
+	TrustedProxies []string
+	Accounts       *accounts.Service
+	Audit          *auditlog.Reader
+	Sessions       *sessionstore.Store
+	Ready          func(ctx context.Context) error
+	// Sandbox is nil outside sandbox mode.
+	Sandbox *sandbox.Harness
+}
+
+// Server is the portal's HTTP handler.
+type Server struct {
+	deps   Deps
+	engine *gin.Engine
+	cop    *http.CrossOriginProtection
+	policy map[string]Access
+	cookie string
+	secure bool
+}
+
+// New builds the router.
+func New(deps Deps) (*Server, error) {
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{
+		deps:   deps,
+		engine: gin.New(),
+		cop:    http.NewCrossOriginProtection(),
+		policy: map[string]Access{},
+		secure: deps.BaseURL.Scheme == "https",
+	}
+	s.cookie = sessionstore.CookieName(s.secure)
+	// Without trusted proxies Gin takes the client IP from the connection, so
+	// nobody can choose the IP that throttling and the audit log see by
+	// sending X-Forwarded-For.
+	if err := s.engine.SetTrustedProxies(deps.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("web: trusted proxies: %w", err)
+	}
+	s.engine.TrustedPlatform = ""
+	s.engine.RedirectTrailingSlash = false
+	s.engine.RedirectFixedPath = false
+	s.engine.HandleMethodNotAllowed = false
+	// Behind a proxy that rewrites Host, the browser's Origin is the public
+	// URL: trust exactly that origin.
+	if err := s.cop.AddTrustedOrigin(deps.BaseURL.Scheme + "://" + deps.BaseURL.Host); err != nil {
+		return nil, fmt.Errorf("web: trusted origin: %w", err)
+	}
+	s.engine.Use(s.requestID, s.recover, s.logRequests, s.securityHeaders, s.crossOrigin)
+	s.routes()
+	s.engine.NoRoute(s.notFound)
+	return s, nil
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// Policy returns the access rule of every registered route, keyed by
+// "METHOD /path", for the tests that check nothing is left undeclared.
+func (s *Server) Policy() map[string]Access {
+	out := make(map[string]Access, len(s.policy))
+	for k, v := range s.policy {
+		out[k] = v
+	}
+	return out
+}
+
+// Routes lists the routes Gin actually has, as "METHOD /path".
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.engine.Routes() {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
+}
+
+// Access says who may use a route.
+type Access struct {
+	// Public routes need no session (login, health, static, simulators).
+	Public bool
+	// Roles that may use a non-public route; empty denies everyone.
+	Roles []models.Role
+	// SelfAuthenticating routes (simulator APIs, webhooks) are not browser
+	// requests: they skip the cross-origin check and authenticate themselves.
+	SelfAuthenticating bool
+}
+
+// Allows reports whether role may use the route.
+func (a Access) Allows(role models.Role) bool {
+	if a.Public {
+		return true
+	}
+	for _, r := range a.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+func public() Access { return Access{Public: true} }
+
+func roles(rs ...models.Role) Access { return Access{Roles: rs} }
+
+func anyStaff() Access { return roles(models.Roles...) }
+
+// handle registers a route together with its access rule; it is the only way
+// routes.go adds routes, so a route can't exist without a rule.
+func (s *Server) handle(method, path string, access Access, h gin.HandlerFunc) {
+	s.policy[method+" "+path] = access
+	if access.SelfAuthenticating {
+		s.cop.AddInsecureBypassPattern(method + " " + bypassPattern(path))
+	}
+	s.engine.Handle(method, path, s.authorize(access), h)
+}
+
+// bypassPattern turns a Gin path into a ServeMux pattern for the same URLs.
+func bypassPattern(path string) string {
+	for i := 0; i < len(path); i++ {
+		if path[i] == '*' {
+			return path[:i]
+		}
+	}
+	return path
+}
