@@ -1,0 +1,64 @@
+# The two commands a fresh machine needs are `make run` and `make test`;
+# both install or build whatever they need first.
+
+SHELL := /bin/bash
+GO ?= go
+CHROMIUM ?= /usr/bin/chromium
+
+# Optional local settings (see .env.example).
+-include .env
+export
+
+# `make run` is the local sandbox: if no admin password is configured it uses
+# this one for the first admin, so the portal is ready to sign in to. It only
+# applies when the database has no users yet.
+RUN_ADMIN_EMAIL := $(or $(PORTAL_ADMIN_EMAIL),admin@example.com)
+RUN_ADMIN_PASSWORD := $(or $(PORTAL_ADMIN_PASSWORD),sandbox-admin-password)
+
+.PHONY: run build test test-short generate check-generated lint bench browser-deps ci
+
+build:
+	$(GO) build -o bin/portal ./cmd/portal
+
+run: build
+	@echo "Portal: $(or $(PORTAL_BASE_URL),http://$(or $(PORTAL_ADDR),127.0.0.1:8080))"
+	@echo "Sign in as $(RUN_ADMIN_EMAIL) with password '$(RUN_ADMIN_PASSWORD)' (set when the database is first created; change it under your name)."
+	PORTAL_ADMIN_EMAIL='$(RUN_ADMIN_EMAIL)' PORTAL_ADMIN_PASSWORD='$(RUN_ADMIN_PASSWORD)' ./bin/portal
+
+# Browser tests need Debian's chromium; install it when missing (as root, as
+# on CI and the dev machines).
+browser-deps:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			echo "Installing chromium for the browser tests..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "Browser tests need $(CHROMIUM): run 'sudo apt-get install chromium' (or set CHROMIUM_PATH)."; exit 1; \
+		fi; \
+	fi
+
+test: browser-deps
+	CHROMIUM_PATH=$(CHROMIUM) $(GO) test -race -count=1 ./...
+
+# Everything but the browser tests, for a quick loop.
+test-short:
+	$(GO) test -short -count=1 ./...
+
+generate:
+	$(GO) tool templ generate
+
+# Fails when a *.templ file changed without regenerating its *_templ.go.
+check-generated:
+	@$(GO) tool templ generate >/dev/null
+	@if [ -n "$$(git status --porcelain -- '*_templ.go')" ]; then \
+		echo "Generated templ files are stale; run 'make generate' and commit:"; git status --porcelain -- '*_templ.go'; exit 1; \
+	fi
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
+
+ci: lint check-generated test

@@ -1,0 +1,213 @@
+// Package apptest starts a whole portal (temporary SQLite database, sandbox
+// on, real HTTP server) for integration and browser tests.
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"portal/internal/app"
+	"portal/internal/config"
+	"portal/models"
+	"portal/services"
+	"portal/services/accounts"
+	"portal/services/passwords"
+	"portal/services/sandbox"
+)
+
+// AdminEmail and AdminPassword are the first admin of every test portal.
+const (
+	AdminEmail    = "admin@example.com"
+	AdminPassword = "admin password for tests"
+)
+
+// FastPasswords keeps argon2id but at a cost that lets a test sign in dozens
+// of times; the production parameters are tested in services/passwords.
+var FastPasswords = passwords.Params{MemoryKiB: 1024, Iterations: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// Clock is a settable clock shared by the portal's services.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Portal is a running test portal.
+type Portal struct {
+	App    *app.App
+	Server *httptest.Server
+	URL    string
+	Clock  *Clock
+	// Logs holds everything the portal logged, for tests that check no
+	// secret is ever written.
+	Logs *SyncBuffer
+}
+
+// SyncBuffer is a goroutine-safe bytes.Buffer for captured logs.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Config tweaks the environment a test portal starts with.
+type Config struct {
+	Env        map[string]string
+	Simulators []sandbox.Simulator
+}
+
+// Start runs a portal until the test ends.
+func Start(t testing.TB, cfg Config) *Portal {
+	t.Helper()
+	env := map[string]string{
+		"PORTAL_DB":             filepath.Join(t.TempDir(), "portal.db"),
+		"PORTAL_ADMIN_EMAIL":    AdminEmail,
+		"PORTAL_ADMIN_PASSWORD": AdminPassword,
+		"PORTAL_SANDBOX":        "on",
+	}
+	for k, v := range cfg.Env {
+		env[k] = v
+	}
+	// The server's address is only known once it listens, so the handler is
+	// swapped in after the portal is built with the final base URL.
+	var handler atomic.Pointer[http.Handler]
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*handler.Load()).ServeHTTP(w, r)
+	}))
+	srv.Start()
+	t.Cleanup(srv.Close)
+	if _, ok := env["PORTAL_BASE_URL"]; !ok {
+		env["PORTAL_BASE_URL"] = srv.URL
+	}
+	c, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	clock := &Clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	logs := &SyncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	params := FastPasswords
+	a, err := app.New(context.Background(), c, logger, app.Options{Now: clock.Now, PasswordParams: &params, Simulators: cfg.Simulators})
+	if err != nil {
+		t.Fatalf("app: %v", err)
+	}
+	t.Cleanup(a.Close)
+	var h http.Handler = a.Server
+	handler.Store(&h)
+	return &Portal{App: a, Server: srv, URL: srv.URL, Clock: clock, Logs: logs}
+}
+
+// Client returns an HTTP client with its own cookie jar that does not follow
+// redirects, so tests see each 303.
+func (p *Portal) Client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{
+		Jar:     jar,
+		Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// CreateUser adds a staff member directly through the service.
+func (p *Portal) CreateUser(t testing.TB, email, password string, role models.Role) models.User {
+	t.Helper()
+	u, err := p.App.Accounts.CreateUser(context.Background(), services.System, accounts.NewUser{
+		Email: email, Name: strings.Split(email, "@")[0], Role: role, Password: password,
+	})
+	if err != nil {
+		t.Fatalf("create user %s: %v", email, err)
+	}
+	return u
+}
+
+// Login signs client in and fails the test unless it worked.
+func (p *Portal) Login(t testing.TB, client *http.Client, email, password string) {
+	t.Helper()
+	resp := p.PostForm(t, client, "/login", url.Values{"email": {email}, "password": {password}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login %s: status %d, want 303", email, resp.StatusCode)
+	}
+}
+
+// Get performs a GET and returns the response with its body read into Body.
+func (p *Portal) Get(t testing.TB, client *http.Client, path string) *Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, p.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Do(t, client, req)
+}
+
+// PostForm posts a same-origin form (as a browser would, with Sec-Fetch-Site).
+func (p *Portal) PostForm(t testing.TB, client *http.Client, path string, form url.Values) *Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, p.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", p.URL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return p.Do(t, client, req)
+}
+
+// Response is an http.Response with its body already read.
+type Response struct {
+	*http.Response
+	Body string
+}
+
+// Do sends req and reads the whole body.
+func (p *Portal) Do(t testing.TB, client *http.Client, req *http.Request) *Response {
+	t.Helper()
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	return &Response{Response: resp, Body: string(b)}
+}
