@@ -84,3 +84,12 @@ type Clock func() time.Time
 func WithTx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
 	return db.WithContext(ctx).Transaction(fn)
 }
+
+// CSVSafe stops a spreadsheet from running a cell as a formula: exported
+// fields can hold whatever a person or an upstream typed.
+func CSVSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}

@@ -31,6 +31,8 @@ type NavItem struct {
 	Label  string
 	Href   string
 	Active bool
+	Count  int  // shown as a counter when > 0
+	Alert  bool // needs someone's attention: highlighted
 }
 
 // Flash is a one-time message shown at the top of the next page.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -14,6 +15,8 @@ import (
 // policy lets open it, so the menu can't drift from the access rules.
 var navItems = []templates.NavItem{
 	{Label: "Dashboard", Href: "/"},
+	{Label: "Customers", Href: "/customers/lookup"},
+	{Label: "Recharges", Href: "/recharges"},
 	{Label: "Staff", Href: "/users"},
 	{Label: "Audit log", Href: "/audit"},
 	{Label: "Sandbox", Href: "/sandbox"},
@@ -36,6 +39,14 @@ func (s *Server) page(c *gin.Context, title string) templates.Page {
 		}
 		item.Active = path == item.Href || (item.Href != "/" && strings.HasPrefix(path, item.Href+"/"))
 		p.Nav = append(p.Nav, item)
+	}
+	// Recharges whose outcome nobody knows are money in limbo: keep them in
+	// sight on every page until someone resolves them.
+	if s.deps.Recharges != nil && s.policy["GET /recharges"].Allows(user.Role) {
+		if n, err := s.deps.Recharges.CountUnknown(c.Request.Context()); err == nil && n > 0 {
+			p.Nav = append(p.Nav, templates.NavItem{Label: "Needs attention", Href: "/recharges?state=unknown", Count: int(n), Alert: true,
+				Active: path == "/recharges" && c.Query("state") == "unknown"})
+		}
 	}
 	if sess, err := s.deps.Sessions.Get(c.Request, s.cookie); err == nil {
 		if flashes := sess.Flashes(); len(flashes) > 0 {
@@ -98,3 +109,16 @@ func (s *Server) badRequest(c *gin.Context, message string) {
 }
 
 func fieldErrors(m map[string]string) templates.FieldErrors { return templates.FieldErrors(m) }
+
+// prettyJSON indents a stored upstream answer for people to read.
+func prettyJSON(raw string) string {
+	var v any
+	if raw == "" || json.Unmarshal([]byte(raw), &v) != nil {
+		return raw
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return raw
+	}
+	return string(b)
+}

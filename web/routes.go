@@ -36,6 +36,17 @@ func (s *Server) routes() {
 	s.handle(http.MethodGet, "/users/:id/password", admin, s.usersResetPasswordPage)
 	s.handle(http.MethodPost, "/users/:id/password", admin, s.usersResetPassword)
 
+	creators := roles(rechargeCreators...)
+	s.handle(http.MethodGet, "/customers/lookup", anyStaff(), s.customerLookup)
+	s.handle(http.MethodGet, "/recharges", anyStaff(), s.rechargesList)
+	s.handle(http.MethodGet, "/recharges/export", anyStaff(), s.rechargesExport)
+	s.handle(http.MethodGet, "/recharges/new", creators, s.rechargesNew)
+	s.handle(http.MethodPost, "/recharges", creators, s.rechargesCreate)
+	s.handle(http.MethodGet, "/recharges/:id", anyStaff(), s.rechargeShow)
+	s.handle(http.MethodGet, "/recharges/:id/status", anyStaff(), s.rechargeStatus)
+	s.handle(http.MethodPost, "/recharges/:id/resolve", creators, s.rechargeResolveUpstreamID)
+	s.handle(http.MethodPost, "/recharges/:id/not-sent", creators, s.rechargeMarkNotSent)
+
 	s.handle(http.MethodGet, "/audit", admin, s.auditList)
 	s.handle(http.MethodGet, "/audit/export", admin, s.auditExport)
 

@@ -16,6 +16,7 @@ import (
 	"portal/services"
 	"portal/services/accounts"
 	"portal/services/auditlog"
+	"portal/services/recharges"
 	"portal/services/sandbox"
 	"portal/services/sessionstore"
 )
@@ -29,6 +30,7 @@ type Deps struct {
 	Accounts       *accounts.Service
 	Audit          *auditlog.Reader
 	Sessions       *sessionstore.Store
+	Recharges      *recharges.Service
 	Ready          func(ctx context.Context) error
 	// Sandbox is nil outside sandbox mode.
 	Sandbox *sandbox.Harness

@@ -176,7 +176,7 @@ func (r *Reader) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 		for _, e := range events {
 			rec := []string{strconv.FormatUint(uint64(e.ID), 10), e.At.UTC().Format(time.RFC3339), e.ActorEmail, e.Action, e.Subject, e.IP, e.Details}
 			for i := range rec {
-				rec[i] = neutralizeFormula(rec[i])
+				rec[i] = services.CSVSafe(rec[i])
 			}
 			if err := cw.Write(rec); err != nil {
 				return err
@@ -191,13 +191,4 @@ func (r *Reader) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 		}
 		cursor = events[len(events)-1].ID
 	}
-}
-
-// neutralizeFormula stops a spreadsheet from running a cell as a formula: the
-// subject of a failed sign-in is whatever an attacker typed.
-func neutralizeFormula(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }

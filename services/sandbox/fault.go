@@ -243,7 +243,7 @@ func (f Fault) inject(w http.ResponseWriter, r *http.Request, next http.Handler)
 	case FaultHang:
 		// Without reading the body, net/http would never notice the client
 		// going away (see readAhead) and this handler would block forever.
-		// drained
+		_, _ = io.Copy(io.Discard, r.Body)
 		<-r.Context().Done()
 	case FaultMalformed:
 		mark()

@@ -1,0 +1,69 @@
+// Package phone normalizes customers' phone numbers to E.164 with
+// libphonenumber's metadata (nyaruka/phonenumbers), so "0712 345 678",
+// "+254 712-345-678" and "254712345678" all find the same customer.
+package phone
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Regions are tried in order for numbers written without a country code. The
+// portal's customers are in Kenya and Ghana; a national number valid in both
+// is read as Kenyan, the larger market.
+var Regions = []string{"KE", "GH"}
+
+// ErrInvalid is returned for text that is not a valid phone number.
+var ErrInvalid = errors.New("phone: not a valid phone number")
+
+// Normalize returns raw in E.164 (e.g. +254712345678).
+func Normalize(raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" || len(s) > 32 {
+		return "", ErrInvalid
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789+-() .", r) {
+			return "", ErrInvalid
+		}
+	}
+	digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+	candidates := []string{s}
+	// "254712345678" is an international number missing its "+".
+	if !strings.HasPrefix(s, "+") && !strings.HasPrefix(digits, "0") && len(digits) >= 11 {
+		candidates = append(candidates, "+"+digits)
+	}
+	for _, c := range candidates {
+		for _, region := range Regions {
+			num, err := phonenumbers.Parse(c, region)
+			if err != nil || !phonenumbers.IsValidNumber(num) {
+				continue
+			}
+			return phonenumbers.Format(num, phonenumbers.E164), nil
+		}
+	}
+	return "", ErrInvalid
+}
+
+// LooksLikePhone reports whether q is better read as a phone number than as an
+// id: it starts with "+" or normalizes to a valid number.
+func LooksLikePhone(q string) bool {
+	_, err := Normalize(q)
+	return err == nil
+}
+
+// Country returns the ISO region of an E.164 number, or "".
+func Country(e164 string) string {
+	num, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return ""
+	}
+	return phonenumbers.GetRegionCodeForNumber(num)
+}

@@ -1,0 +1,60 @@
+package phone
+
+import "testing"
+
+func TestNormalize(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"+254712345678", "+254712345678"},
+		{"+254 712 345 678", "+254712345678"},
+		{"254712345678", "+254712345678"},
+		{"0712345678", "+254712345678"},
+		{"0712-345-678", "+254712345678"},
+		{"(0712) 345 678", "+254712345678"},
+		{"+233 24 412 3456", "+233244123456"},
+		{"233244123456", "+233244123456"},
+		{"0244123456", "+233244123456"}, // not a valid Kenyan number, valid Ghanaian
+		{"", ""},
+		{"68753500140920", ""}, // a 1flow device serial, not a phone
+		{"hello", ""},
+		{"+1", ""},
+		{"07123", ""},
+		{"+254712345678; DROP", ""},
+	}
+	for _, c := range cases {
+		got, err := Normalize(c.in)
+		if c.want == "" {
+			if err == nil {
+				t.Errorf("Normalize(%q) = %q, want error", c.in, got)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("Normalize(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+}
+
+func TestCountry(t *testing.T) {
+	if Country("+254712345678") != "KE" || Country("+233244123456") != "GH" || Country("x") != "" {
+		t.Fatal("Country")
+	}
+}
+
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"+254712345678", "0712345678", "233244123456", "", "++", "0", "+999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := Normalize(s)
+		if err != nil {
+			return
+		}
+		again, err := Normalize(got)
+		if err != nil || again != got {
+			t.Fatalf("Normalize(%q) = %q is not stable: %q, %v", s, got, again, err)
+		}
+		if got[0] != '+' {
+			t.Fatalf("Normalize(%q) = %q is not E.164", s, got)
+		}
+	})
+}

@@ -1,0 +1,209 @@
+package recharges
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"portal/models"
+	"portal/services"
+	"portal/services/phone"
+)
+
+// Filter narrows the recharge list. Dates are whole UTC days, inclusive.
+type Filter struct {
+	State string
+	From  string
+	To    string
+	Q     string // device id, card id, phone (any format) or 1flow id; a prefix is enough
+}
+
+type parsedFilter struct {
+	state    models.RechargeState
+	from, to time.Time
+	phone    string
+	prefix   string
+	id       uint
+}
+
+func (f Filter) parse() (parsedFilter, error) {
+	p := parsedFilter{state: models.RechargeState(strings.TrimSpace(f.State))}
+	errs := services.FieldErrors{}
+	if p.state != "" && !p.state.Valid() {
+		errs["state"] = "Choose a state from the list."
+	}
+	var err error
+	if f.From != "" {
+		if p.from, err = time.Parse("2006-01-02", f.From); err != nil {
+			errs["from"] = "Enter a date like 2026-01-31."
+		}
+	}
+	if f.To != "" {
+		if p.to, err = time.Parse("2006-01-02", f.To); err != nil {
+			errs["to"] = "Enter a date like 2026-01-31."
+		}
+	}
+	if !p.from.IsZero() && !p.to.IsZero() && p.to.Before(p.from) {
+		errs["to"] = "The end date is before the start date."
+	}
+	q := strings.TrimSpace(f.Q)
+	switch {
+	case q == "":
+	case len(q) > 64:
+		errs["q"] = "Search for at most 64 characters."
+	case strings.HasPrefix(q, "#"):
+		n, err := strconv.ParseUint(q[1:], 10, 32)
+		if err != nil || n == 0 {
+			errs["q"] = "A recharge number looks like #123."
+		}
+		p.id = uint(n)
+	default:
+		if n, err := phone.Normalize(q); err == nil {
+			p.phone = n
+		} else {
+			p.prefix = q
+		}
+	}
+	if len(errs) > 0 {
+		return parsedFilter{}, errs
+	}
+	return p, nil
+}
+
+// prefixEnd is the smallest string greater than every string starting with
+// prefix, so "col >= prefix AND col < prefixEnd" is an index range scan (a
+// LIKE would not use the index under SQLite's default case-insensitive LIKE).
+func prefixEnd(prefix string) string { return prefix + "\uffff" }
+
+func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
+	if p.state != "" {
+		q = q.Where("state = ?", p.state)
+	}
+	if !p.from.IsZero() {
+		q = q.Where("created_at >= ?", p.from)
+	}
+	if !p.to.IsZero() {
+		q = q.Where("created_at < ?", p.to.AddDate(0, 0, 1))
+	}
+	switch {
+	case p.id != 0:
+		q = q.Where("id = ?", p.id)
+	case p.phone != "":
+		q = q.Where("customer_phone = ?", p.phone)
+	case p.prefix != "":
+		end := prefixEnd(p.prefix)
+		q = q.Where("(device_id >= ? AND device_id < ?) OR (card_id >= ? AND card_id < ?) OR (upstream_id >= ? AND upstream_id < ?)",
+			p.prefix, end, p.prefix, end, p.prefix, end)
+	}
+	return q
+}
+
+// Page is one page of recharges, newest first.
+type Page struct {
+	Recharges    []models.Recharge
+	Older, Newer uint
+}
+
+// List returns a page of recharges matching f (keyset paging by id).
+func (s *Service) List(ctx context.Context, f Filter, before, after uint, limit int) (Page, error) {
+	p, err := f.parse()
+	if err != nil {
+		return Page{}, err
+	}
+	q := p.apply(s.db.WithContext(ctx).Model(&models.Recharge{}))
+	switch {
+	case after > 0:
+		q = q.Where("id > ?", after).Order("id ASC")
+	case before > 0:
+		q = q.Where("id < ?", before).Order("id DESC")
+	default:
+		q = q.Order("id DESC")
+	}
+	var rows []models.Recharge
+	if err := q.Limit(limit + 1).Find(&rows).Error; err != nil {
+		return Page{}, fmt.Errorf("recharges: list: %w", err)
+	}
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	if after > 0 {
+		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
+			rows[i], rows[j] = rows[j], rows[i]
+		}
+	}
+	page := Page{Recharges: rows}
+	if len(rows) > 0 {
+		if more || after > 0 {
+			page.Older = rows[len(rows)-1].ID
+		}
+		if (after > 0 && more) || before > 0 {
+			page.Newer = rows[0].ID
+		}
+	}
+	return page, nil
+}
+
+// ValidateFilter reports field errors in f without querying.
+func ValidateFilter(f Filter) error {
+	_, err := f.parse()
+	return err
+}
+
+// ExportCSV streams every recharge matching f, newest first, in batches so
+// memory stays flat.
+func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
+	p, err := f.parse()
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	header := []string{"id", "created_at_utc", "state", "upstream_status", "upstream_id", "device_id", "card_id", "customer_name", "customer_phone", "amount", "currency", "litres", "price_per_litre", "balance_after", "completed_at_utc", "error", "created_by"}
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	const batch = 1000
+	var cursor uint
+	for {
+		q := p.apply(s.db.WithContext(ctx).Model(&models.Recharge{})).Order("id DESC").Limit(batch)
+		if cursor > 0 {
+			q = q.Where("id < ?", cursor)
+		}
+		var rows []models.Recharge
+		if err := q.Find(&rows).Error; err != nil {
+			return fmt.Errorf("recharges: export: %w", err)
+		}
+		for _, r := range rows {
+			upstreamID, completed := "", ""
+			if r.UpstreamID != nil {
+				upstreamID = *r.UpstreamID
+			}
+			if r.CompletedAt != nil {
+				completed = r.CompletedAt.UTC().Format(time.RFC3339)
+			}
+			rec := []string{strconv.FormatUint(uint64(r.ID), 10), r.CreatedAt.UTC().Format(time.RFC3339), string(r.State), r.UpstreamStatus,
+				upstreamID, r.DeviceID, r.CardID, r.CustomerName, r.CustomerPhone, r.Amount.StringFixed(2), r.Currency, r.Litres,
+				r.PricePerLitre, r.BalanceAfter, completed, r.Error, r.CreatedByEmail}
+			for i := range rec {
+				rec[i] = services.CSVSafe(rec[i])
+			}
+			if err := cw.Write(rec); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return err
+		}
+		if len(rows) < batch {
+			return nil
+		}
+		cursor = rows[len(rows)-1].ID
+	}
+}

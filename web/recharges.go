@@ -1,0 +1,343 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"portal/models"
+	"portal/services"
+	"portal/services/recharges"
+	"portal/templates"
+)
+
+// rechargeCreators may start a recharge; compliance only reads.
+var rechargeCreators = []models.Role{models.RoleAdmin, models.RoleOperator, models.RoleSupport}
+
+type rechargeForm struct {
+	DeviceID       string `form:"device_id"`
+	CardID         string `form:"card_id"`
+	Amount         string `form:"amount"`
+	IdempotencyKey string `form:"idempotency_key"`
+	PhoneNumber    string `form:"phone_number"`
+	Confirm        string `form:"confirm"`
+}
+
+func (f rechargeForm) input() recharges.Input {
+	return recharges.Input{DeviceID: f.DeviceID, CardID: f.CardID, Amount: f.Amount, IdempotencyKey: f.IdempotencyKey, PhoneNumber: f.PhoneNumber}
+}
+
+func (f rechargeForm) view(s *Server) templates.RechargeForm {
+	return templates.RechargeForm{DeviceID: f.DeviceID, CardID: f.CardID, Amount: f.Amount, IdempotencyKey: f.IdempotencyKey,
+		PhoneNumber: f.PhoneNumber, MaxAmount: s.deps.Recharges.MaxAmount().String()}
+}
+
+func rechargeView(r models.Recharge) templates.RechargeView {
+	v := templates.RechargeView{
+		ID: r.ID, State: string(r.State), UpstreamStatus: r.UpstreamStatus, Target: r.Target(), TargetKind: "Device",
+		CustomerName: r.CustomerName, CustomerPhone: r.CustomerPhone, Amount: r.Amount, Currency: r.Currency,
+		Litres: r.Litres, PricePerLitre: r.PricePerLitre, BalanceAfter: r.BalanceAfter, Error: r.Error,
+		CreatedAt: r.CreatedAt, CompletedAt: r.CompletedAt, CreatedBy: r.CreatedByEmail, Final: r.State.Final(),
+	}
+	if r.CardID != "" {
+		v.TargetKind = "Card"
+	}
+	if r.UpstreamID != nil {
+		v.UpstreamID = *r.UpstreamID
+	}
+	return v
+}
+
+func (s *Server) can(c *gin.Context, method, path string) bool {
+	u, ok := s.currentUser(c)
+	return ok && s.policy[method+" "+path].Allows(u.Role)
+}
+
+func (s *Server) rechargesNew(c *gin.Context) {
+	var f rechargeForm
+	if err := c.ShouldBindQuery(&f); err != nil {
+		s.badRequest(c, "The link could not be read. Start again from the customer lookup.")
+		return
+	}
+	// A fresh key per rendered form; "Change" on the confirmation keeps the
+	// key, so going back and forth is still one recharge.
+	if f.IdempotencyKey == "" {
+		f.IdempotencyKey = recharges.NewIdempotencyKey()
+	}
+	s.render(c, http.StatusOK, templates.RechargeNewPage(s.page(c, "New recharge"), f.view(s)))
+}
+
+// rechargesCreate is both steps: without confirm=yes it validates and shows
+// the confirmation; with it, it records and sends the recharge.
+func (s *Server) rechargesCreate(c *gin.Context) {
+	var f rechargeForm
+	if err := c.ShouldBind(&f); err != nil {
+		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+		return
+	}
+	invalid := func(status int, fe services.FieldErrors, msg string) {
+		view := f.view(s)
+		view.Errors, view.Error = fieldErrors(fe), msg
+		if fe != nil && fe["idempotency_key"] != "" {
+			view.IdempotencyKey = recharges.NewIdempotencyKey()
+		}
+		s.render(c, status, templates.RechargeNewPage(s.page(c, "New recharge"), view))
+	}
+	if f.Confirm != "yes" {
+		conf, err := s.deps.Recharges.Prepare(c.Request.Context(), f.input())
+		var upstream *recharges.UpstreamError
+		switch {
+		case err == nil:
+		case errors.As(err, &upstream):
+			invalid(http.StatusBadGateway, nil, upstream.Message)
+			return
+		default:
+			if fe, ok := services.AsFieldErrors(err); ok {
+				invalid(http.StatusUnprocessableEntity, fe, "")
+				return
+			}
+			s.serverError(c, err)
+			return
+		}
+		view := templates.RechargeConfirmView{
+			Form: f.view(s), CustomerName: conf.CustomerName, Phone: conf.Phone, TargetKind: "Device", Target: conf.Input.Target(),
+			Amount: conf.Input.Amount, Known: conf.Known, Balance: conf.Balance.String(),
+		}
+		view.Form.Amount = conf.Input.Amount.String()
+		view.Form.PhoneNumber = conf.Phone
+		if conf.Input.CardID != "" {
+			view.TargetKind = "Card"
+		}
+		view.Currency = recharges.CurrencyFor(conf.Phone)
+		s.render(c, http.StatusOK, templates.RechargeConfirmPage(s.page(c, "Confirm recharge"), view))
+		return
+	}
+	rec, created, err := s.deps.Recharges.Create(c.Request.Context(), s.actor(c), f.input())
+	switch {
+	case errors.Is(err, recharges.ErrKeyReused):
+		s.renderError(c, http.StatusConflict, "Already used for another recharge",
+			"This form was already used to send a different recharge (#"+strconv.FormatUint(uint64(rec.ID), 10)+"). Nothing new was sent. Open a new recharge form to send another one.")
+		return
+	case err != nil:
+		if fe, ok := services.AsFieldErrors(err); ok {
+			invalid(http.StatusUnprocessableEntity, fe, "")
+			return
+		}
+		if rec.ID == 0 {
+			s.serverError(c, err)
+			return
+		}
+		// The recharge is recorded; its page tells what happened.
+		s.deps.Logger.ErrorContext(c.Request.Context(), "recharge", "request_id", RequestID(c.Request.Context()), "recharge_id", rec.ID, "err", err)
+	}
+	if !created {
+		s.flash(c, "info", "This recharge was already submitted; here it is. Nothing was sent twice.")
+	}
+	s.redirect(c, "/recharges/"+strconv.FormatUint(uint64(rec.ID), 10))
+}
+
+type rechargeListQuery struct {
+	State  string `form:"state"`
+	From   string `form:"from"`
+	To     string `form:"to"`
+	Q      string `form:"q"`
+	Before string `form:"before"`
+	After  string `form:"after"`
+}
+
+func (q rechargeListQuery) filter() recharges.Filter {
+	return recharges.Filter{State: q.State, From: q.From, To: q.To, Q: q.Q}
+}
+
+func (q rechargeListQuery) values() url.Values {
+	v := url.Values{}
+	for k, val := range map[string]string{"state": q.State, "from": q.From, "to": q.To, "q": q.Q} {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	return v
+}
+
+const rechargePageSize = 50
+
+func (s *Server) rechargesList(c *gin.Context) {
+	var q rechargeListQuery
+	if err := c.ShouldBindQuery(&q); err != nil {
+		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
+		return
+	}
+	before, ok1 := cursor(q.Before)
+	after, ok2 := cursor(q.After)
+	if !ok1 || !ok2 {
+		s.badRequest(c, "That page link is broken. Start again from the first page.")
+		return
+	}
+	title := "Recharges"
+	if q.State == string(models.RechargeUnknown) {
+		title = "Needs attention"
+	}
+	view := templates.RechargeFilter{State: q.State, From: q.From, To: q.To, Q: q.Q,
+		ExportHref: (&url.URL{Path: "/recharges/export", RawQuery: q.values().Encode()}).String(),
+		CanCreate:  s.can(c, http.MethodGet, "/recharges/new")}
+	page, err := s.deps.Recharges.List(c.Request.Context(), q.filter(), before, after, rechargePageSize)
+	if fe, ok := services.AsFieldErrors(err); ok {
+		view.Errors = fieldErrors(fe)
+		s.render(c, http.StatusUnprocessableEntity, templates.RechargesPage(s.page(c, title), view, nil, templates.Pager{}))
+		return
+	}
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	rows := make([]templates.RechargeView, 0, len(page.Recharges))
+	for _, r := range page.Recharges {
+		rows = append(rows, rechargeView(r))
+	}
+	pager := templates.Pager{Shown: len(rows)}
+	if page.Older > 0 {
+		v := q.values()
+		v.Set("before", strconv.FormatUint(uint64(page.Older), 10))
+		pager.OlderHref = "/recharges?" + v.Encode()
+	}
+	if page.Newer > 0 {
+		v := q.values()
+		v.Set("after", strconv.FormatUint(uint64(page.Newer), 10))
+		pager.NewerHref = "/recharges?" + v.Encode()
+	}
+	s.render(c, http.StatusOK, templates.RechargesPage(s.page(c, title), view, rows, pager))
+}
+
+func (s *Server) rechargesExport(c *gin.Context) {
+	var q rechargeListQuery
+	if err := c.ShouldBindQuery(&q); err != nil {
+		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
+		return
+	}
+	if err := recharges.ValidateFilter(q.filter()); err != nil {
+		s.badRequest(c, "The export filter is invalid: "+firstMessage(err))
+		return
+	}
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="recharges.csv"`)
+	c.Status(http.StatusOK)
+	if err := s.deps.Recharges.ExportCSV(c.Request.Context(), q.filter(), c.Writer); err != nil {
+		s.deps.Logger.ErrorContext(c.Request.Context(), "recharge export", "request_id", RequestID(c.Request.Context()), "err", err)
+	}
+}
+
+func firstMessage(err error) string {
+	if fe, ok := services.AsFieldErrors(err); ok {
+		for _, m := range fe {
+			return m
+		}
+	}
+	return "check the filters"
+}
+
+func (s *Server) rechargeID(c *gin.Context) (uint, bool) {
+	n, err := strconv.ParseUint(c.Param("id"), 10, 32)
+	if err != nil || n == 0 {
+		s.notFound(c)
+		return 0, false
+	}
+	return uint(n), true
+}
+
+func (s *Server) rechargeShow(c *gin.Context) {
+	s.renderRechargePage(c, http.StatusOK, templates.ResolveForm{})
+}
+
+func (s *Server) renderRechargePage(c *gin.Context, status int, resolve templates.ResolveForm) {
+	id, ok := s.rechargeID(c)
+	if !ok {
+		return
+	}
+	d, err := s.deps.Recharges.GetDetail(c.Request.Context(), id)
+	if errors.Is(err, models.ErrNotFound) {
+		s.notFound(c)
+		return
+	}
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	view := templates.RechargeDetail{Recharge: rechargeView(d.Recharge), RawJSON: prettyJSON(d.Recharge.LastUpstreamJSON),
+		CanResolve: s.can(c, http.MethodPost, "/recharges/:id/resolve"), Resolve: resolve}
+	for _, e := range d.Events {
+		view.Timeline = append(view.Timeline, templates.TimelineEntry{At: e.At, From: string(e.FromState), To: string(e.ToState), Status: e.UpstreamStatus, Note: e.Note})
+	}
+	for _, e := range d.Audit {
+		view.Audit = append(view.Audit, templates.AuditEventView{ID: e.ID, At: e.At, Actor: e.ActorEmail, Action: e.Action, Details: e.Details})
+	}
+	s.render(c, status, templates.RechargePage(s.page(c, "Recharge #"+strconv.FormatUint(uint64(id), 10)), view))
+}
+
+// rechargeStatus is the htmx fragment the detail page polls; it reads only
+// our database, never 1flow.
+func (s *Server) rechargeStatus(c *gin.Context) {
+	id, ok := s.rechargeID(c)
+	if !ok {
+		return
+	}
+	r, err := s.deps.Recharges.Get(c.Request.Context(), id)
+	if errors.Is(err, models.ErrNotFound) {
+		s.notFound(c)
+		return
+	}
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, templates.RechargeStatus(rechargeView(r)))
+}
+
+type resolveForm struct {
+	UpstreamID string `form:"upstream_id"`
+	Note       string `form:"note"`
+}
+
+func (s *Server) rechargeResolve(c *gin.Context, resolve func(id uint, f resolveForm) (models.Recharge, error), done string) {
+	id, ok := s.rechargeID(c)
+	if !ok {
+		return
+	}
+	var f resolveForm
+	if err := c.ShouldBind(&f); err != nil {
+		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+		return
+	}
+	_, err := resolve(id, f)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		s.notFound(c)
+		return
+	case errors.Is(err, recharges.ErrNotUnknown):
+		s.flash(c, "info", "This recharge no longer needs attention: someone resolved it already.")
+	case err != nil:
+		if fe, ok := services.AsFieldErrors(err); ok {
+			s.renderRechargePage(c, http.StatusUnprocessableEntity, templates.ResolveForm{UpstreamID: f.UpstreamID, Note: f.Note, Errors: fieldErrors(fe)})
+			return
+		}
+		s.serverError(c, err)
+		return
+	default:
+		s.flash(c, "success", done)
+	}
+	s.redirect(c, "/recharges/"+strconv.FormatUint(uint64(id), 10))
+}
+
+func (s *Server) rechargeResolveUpstreamID(c *gin.Context) {
+	s.rechargeResolve(c, func(id uint, f resolveForm) (models.Recharge, error) {
+		return s.deps.Recharges.ResolveWithUpstreamID(c.Request.Context(), s.actor(c), id, f.UpstreamID)
+	}, "Recorded the 1flow id; the portal follows the recharge from here.")
+}
+
+func (s *Server) rechargeMarkNotSent(c *gin.Context) {
+	s.rechargeResolve(c, func(id uint, f resolveForm) (models.Recharge, error) {
+		return s.deps.Recharges.MarkNotSent(c.Request.Context(), s.actor(c), id, f.Note)
+	}, "Closed as not sent.")
+}

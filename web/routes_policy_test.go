@@ -1,0 +1,193 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"portal/models"
+)
+
+// TestEveryRouteHasAPolicy walks the routes Gin really has and the access
+// rules routes.go declared: each must have the other, and a non-public route
+// must name at least one role (an empty list would deny everybody, which is
+// almost certainly a forgotten rule rather than a decision).
+func TestEveryRouteHasAPolicy(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil, probeSim{})
+	policy := p.App.Server.Policy()
+	routes := p.App.Server.Routes()
+	if len(routes) == 0 {
+		t.Fatal("the router has no routes")
+	}
+	registered := map[string]bool{}
+	for _, r := range routes {
+		registered[r] = true
+		access, ok := policy[r]
+		if !ok {
+			t.Errorf("route %q has no access rule", r)
+			continue
+		}
+		if !access.Public && len(access.Roles) == 0 {
+			t.Errorf("route %q is not public but names no role", r)
+		}
+		for _, role := range access.Roles {
+			if !role.Valid() {
+				t.Errorf("route %q names unknown role %q", r, role)
+			}
+		}
+		if access.SelfAuthenticating && !access.Public {
+			t.Errorf("route %q authenticates itself but is not public", r)
+		}
+	}
+	for r := range policy {
+		if !registered[r] {
+			t.Errorf("access rule %q has no route", r)
+		}
+	}
+	// The simulator's API is mounted, public and outside staff sign-in.
+	if a, ok := policy["POST /sandbox/probe/*path"]; !ok || !a.Public || !a.SelfAuthenticating {
+		t.Errorf("simulator API rule = %+v (registered %v), want public and self-authenticating", a, ok)
+	}
+}
+
+// routeCase is one route made concrete for a request.
+type routeCase struct {
+	route string // "METHOD /path" as declared
+	path  string // with :id replaced
+}
+
+// concreteRoutes returns every non-public route with method, made
+// requestable: ":id" becomes id. Catch-all routes ("*name") are skipped
+// because they are all public (static files, simulator APIs) and have no
+// single URL; routes with any other parameter are skipped because the test
+// would not know a valid value. Both are logged so a new route is noticed.
+func concreteRoutes(t *testing.T, policy map[string]accessLike, method string, id uint) []routeCase {
+	t.Helper()
+	var out []routeCase
+	for route, access := range policy {
+		m, path, _ := strings.Cut(route, " ")
+		if m != method || access.public {
+			continue
+		}
+		if strings.Contains(path, "*") {
+			t.Logf("skipping catch-all %s: no single URL to request", route)
+			continue
+		}
+		path = strings.ReplaceAll(path, ":id", fmt.Sprint(id))
+		if strings.Contains(path, ":") {
+			t.Logf("skipping %s: no known value for its parameter", route)
+			continue
+		}
+		out = append(out, routeCase{route: route, path: path})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].route < out[j].route })
+	return out
+}
+
+// accessLike keeps the fields of web.Access the tests need, so the helpers
+// don't depend on the struct's other fields.
+type accessLike struct {
+	public bool
+	allows func(models.Role) bool
+}
+
+// TestRolePolicy checks every (role, route) pair against the declared
+// policy: a GET answers 200 when the role may use the route and 403 when it
+// may not; a same-origin POST by a role that may not use the route is refused
+// with 403 and changes nothing; anonymous visitors are sent to sign in.
+func TestRolePolicy(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil, probeSim{})
+	signedIn := map[models.Role]staff{models.RoleAdmin: signInAdmin(t, p)}
+	for _, role := range models.Roles {
+		if role != models.RoleAdmin {
+			signedIn[role] = newStaff(t, p, string(role), role)
+		}
+	}
+	// A bystander whose id fills ":id", so the POSTs have a real target.
+	target := p.CreateUser(t, "target@example.com", "target password 1", models.RoleSupport)
+
+	policy := map[string]accessLike{}
+	for route, a := range p.App.Server.Policy() {
+		policy[route] = accessLike{public: a.Public, allows: a.Allows}
+	}
+	gets := concreteRoutes(t, policy, http.MethodGet, target.ID)
+	posts := concreteRoutes(t, policy, http.MethodPost, target.ID)
+	if len(gets) < 5 || len(posts) < 5 {
+		t.Fatalf("found only %d GET and %d POST routes to check", len(gets), len(posts))
+	}
+
+	usersBefore, auditBefore := count(t, p, "users"), lastAuditID(t, p)
+	t.Run("pairs", func(t *testing.T) {
+		for _, rc := range gets {
+			for _, role := range models.Roles {
+				allowed := policy[rc.route].allows(role)
+				want := http.StatusForbidden
+				if allowed {
+					want = http.StatusOK
+				}
+				t.Run(string(role)+" "+rc.route, func(t *testing.T) {
+					t.Parallel()
+					resp := p.Get(t, signedIn[role].client, rc.path)
+					wantStatus(t, resp, want)
+					if !allowed && !strings.Contains(resp.Body, "can&#39;t open this page") && !strings.Contains(resp.Body, "can't open this page") {
+						t.Errorf("403 page has no friendly explanation:\n%s", clip(resp.Body))
+					}
+				})
+			}
+			t.Run("anonymous "+rc.route, func(t *testing.T) {
+				t.Parallel()
+				resp := p.Get(t, p.Client(), rc.path)
+				wantRedirect(t, resp, "/login?next="+url.QueryEscape(rc.path))
+			})
+		}
+		// The form carries what any of the admin forms would accept, so a
+		// missing role check would show up as a change.
+		form := url.Values{
+			"email": {"intruder@example.com"}, "name": {"Intruder"}, "role": {"admin"},
+			"password": {"intruder password"}, "current_password": {"x"}, "new_password": {"y"},
+			"sim": {"probe"}, "endpoint": {"*"}, "kind": {"hang"}, "action": {"poke"}, "ref": {"r1"},
+		}
+		for _, rc := range posts {
+			for _, role := range models.Roles {
+				if policy[rc.route].allows(role) {
+					continue
+				}
+				t.Run(string(role)+" "+rc.route, func(t *testing.T) {
+					t.Parallel()
+					wantStatus(t, p.PostForm(t, signedIn[role].client, rc.path, form), http.StatusForbidden)
+				})
+			}
+			t.Run("anonymous "+rc.route, func(t *testing.T) {
+				t.Parallel()
+				// After a POST there is no page to return to: back to the
+				// dashboard once signed in.
+				wantRedirect(t, p.PostForm(t, p.Client(), rc.path, form), "/login?next=%2F")
+			})
+		}
+	})
+
+	if n := count(t, p, "users"); n != usersBefore {
+		t.Errorf("refused requests changed the users: %d before, %d after", usersBefore, n)
+	}
+	if evs := auditAfter(t, p, auditBefore); len(evs) != 0 {
+		t.Errorf("refused requests wrote audit events: %+v", evs)
+	}
+	if got := userByID(t, p, target.ID); got.Role != models.RoleSupport || got.Disabled || got.PasswordHash != target.PasswordHash {
+		t.Errorf("refused requests changed the target user: %+v", got)
+	}
+	for _, f := range p.App.Sandbox.Snapshot() {
+		if f.Wildcard != nil {
+			t.Errorf("a refused request injected a fault: %+v", f.Wildcard)
+		}
+	}
+	// The admin pages are among those checked, so both outcomes were seen.
+	if !slices.ContainsFunc(gets, func(rc routeCase) bool { return rc.route == "GET /users" }) {
+		t.Error("GET /users was not checked")
+	}
+}
