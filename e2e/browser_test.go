@@ -42,6 +42,9 @@ const (
 	phoneWidth, phoneHeight     = 390, 844
 )
 
+// stepTimeout bounds one step; the journey as a whole has its own.
+const stepTimeout = 15 * time.Second
+
 // screenshotDir is relative to the package folder, where go test runs.
 const screenshotDir = "screenshots"
 
@@ -125,7 +128,11 @@ func (b *browser) step(name string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	b.console.setStep(name)
 	start := time.Now()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
+	// A step gets its own deadline, shorter than the journey's, so that the
+	// browser is still there to take the failure screenshot.
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		b.fail(name, err)
 	}
 	b.t.Logf("step %-28q %v", name, time.Since(start).Round(time.Millisecond))
@@ -134,8 +141,8 @@ func (b *browser) step(name string, actions ...chromedp.Action[chromedp.Void]) {
 // fail reports where the browser was, keeps a picture of it and stops.
 func (b *browser) fail(name string, err error) {
 	b.t.Helper()
-	// A fresh context: the journey's may be the one that expired.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(b.ctx), 5*time.Second)
+	// The browser lives as long as b.ctx; if that expired, this fails too.
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
 	file := "failure-" + strings.NewReplacer(" ", "-", "/", "-").Replace(name) + ".png"

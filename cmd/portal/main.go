@@ -33,7 +33,7 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	a, err := app.New(ctx, cfg, logger, app.Options{Simulators: builtinSimulators(cfg)})
+	a, err := app.New(ctx, cfg, logger, app.Options{})
 	if err != nil {
 		logger.Error("start-up failed", "err", err)
 		return 1
@@ -50,7 +50,7 @@ func run() int {
 		IdleTimeout:    120 * time.Second,
 		MaxHeaderBytes: 64 << 10,
 	}
-	go a.RunJanitor(ctx, 10*time.Minute)
+	a.Start(ctx)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()

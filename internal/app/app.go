@@ -22,8 +22,11 @@ import (
 	"portal/services"
 	"portal/services/accounts"
 	"portal/services/auditlog"
+	"portal/services/oneflow"
 	"portal/services/passwords"
+	"portal/services/recharges"
 	"portal/services/sandbox"
+	"portal/services/sandbox/oneflowsim"
 	"portal/services/sessionstore"
 	"portal/web"
 )
@@ -35,6 +38,14 @@ type Options struct {
 	// Simulators are registered in sandbox mode in addition to the built-in
 	// ones (tests add probes here).
 	Simulators []sandbox.Simulator
+	// OneFlowSim configures the built-in 1flow simulator.
+	OneFlowSim oneflowsim.Options
+	// OneFlowTimeout bounds each 1flow call (default: the client's).
+	OneFlowTimeout time.Duration
+	// RechargeFirstCheck is the reconciler's first delay (default 5 s).
+	RechargeFirstCheck time.Duration
+	// WorkerTick is how often background workers look for due work.
+	WorkerTick time.Duration
 }
 
 // App is a wired portal.
@@ -45,7 +56,11 @@ type App struct {
 	Accounts *accounts.Service
 	Sessions *sessionstore.Store
 	Sandbox  *sandbox.Harness
-	logger   *slog.Logger
+	// OneFlowSim is the built-in 1flow simulator, nil when 1flow is real.
+	OneFlowSim *oneflowsim.Sim
+	Recharges  *recharges.Service
+	logger     *slog.Logger
+	workerTick time.Duration
 }
 
 // New opens the database, applies migrations, creates the first admin if
@@ -63,7 +78,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, DB: db, logger: logger}
+	a := &App{Config: cfg, DB: db, logger: logger, workerTick: opts.WorkerTick}
+	if a.workerTick <= 0 {
+		a.workerTick = time.Second
+	}
 	fail := func(err error) (*App, error) {
 		a.Close()
 		return nil, err
@@ -97,13 +115,34 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		AbsoluteTimeout: cfg.AbsoluteTimeout,
 		Key:             []byte(cfg.SessionKey),
 	})
+	oneflowCfg := oneflow.Config{BaseURL: cfg.OneFlow.BaseURL, ClientID: cfg.OneFlow.ClientID, ClientSecret: cfg.OneFlow.ClientSecret, Timeout: opts.OneFlowTimeout}
 	if cfg.SandboxEnabled() {
 		a.Sandbox = sandbox.New("/sandbox")
-		for _, sim := range opts.Simulators {
+		sims := opts.Simulators
+		// A provider without credentials talks to its simulator, over real
+		// HTTP through this same server, exactly as it would to the real one.
+		if !cfg.OneFlow.Configured() {
+			simOpts := opts.OneFlowSim
+			if simOpts.Now == nil {
+				simOpts.Now = now
+			}
+			a.OneFlowSim = oneflowsim.New(simOpts)
+			sims = append(sims, a.OneFlowSim)
+			oneflowCfg = oneflow.Config{BaseURL: cfg.BaseURL.String() + "/sandbox/oneflow",
+				ClientID: firstNonEmpty(simOpts.ClientID, oneflowsim.DefaultClientID), ClientSecret: firstNonEmpty(simOpts.ClientSecret, oneflowsim.DefaultClientSecret),
+				Timeout: opts.OneFlowTimeout}
+		}
+		for _, sim := range sims {
 			if err := a.Sandbox.Register(sim); err != nil {
 				return fail(err)
 			}
 		}
+	}
+	a.Recharges = recharges.New(db, oneflow.New(oneflowCfg), now, recharges.Options{
+		MaxAmount: cfg.MaxRecharge, FirstCheck: opts.RechargeFirstCheck, Logger: logger,
+	})
+	if err := a.Recharges.RecoverAfterRestart(ctx); err != nil {
+		return fail(err)
 	}
 	a.Server, err = web.New(web.Deps{
 		Logger:         logger,
@@ -113,6 +152,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		Accounts:       a.Accounts,
 		Audit:          auditlog.New(db),
 		Sessions:       a.Sessions,
+		Recharges:      a.Recharges,
 		Ready:          func(ctx context.Context) error { return models.Ping(ctx, db) },
 		Sandbox:        a.Sandbox,
 	})
@@ -122,8 +162,15 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	return a, nil
 }
 
-// RunJanitor purges timed-out sessions every interval until ctx ends.
-func (a *App) RunJanitor(ctx context.Context, interval time.Duration) {
+// Start runs the background workers until ctx ends: the recharge reconciler
+// and the session janitor.
+func (a *App) Start(ctx context.Context) {
+	go a.Recharges.RunReconciler(ctx, a.workerTick)
+	go a.runJanitor(ctx, 10*time.Minute)
+}
+
+// runJanitor purges timed-out sessions every interval until ctx ends.
+func (a *App) runJanitor(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -170,4 +217,11 @@ func loadOrCreateKey(path string) (string, error) {
 		return "", fmt.Errorf("write session key: %w", err)
 	}
 	return key, nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

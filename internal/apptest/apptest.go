@@ -25,6 +25,7 @@ import (
 	"portal/services/accounts"
 	"portal/services/passwords"
 	"portal/services/sandbox"
+	"portal/services/sandbox/oneflowsim"
 )
 
 // AdminEmail and AdminPassword are the first admin of every test portal.
@@ -37,24 +38,25 @@ const (
 // of times; the production parameters are tested in services/passwords.
 var FastPasswords = passwords.Params{MemoryKiB: 1024, Iterations: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-// Clock is a settable clock shared by the portal's services.
+// Clock runs with real time and can be jumped forward, so background workers
+// and browsers see time pass while a test can skip half an hour at once.
 type Clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu     sync.Mutex
+	offset time.Duration
 }
 
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.now
+	return time.Now().Add(c.offset)
 }
 
 // Advance moves the clock forward.
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	c.offset += d
 }
 
 // Portal is a running test portal.
@@ -91,6 +93,12 @@ func (b *SyncBuffer) String() string {
 type Config struct {
 	Env        map[string]string
 	Simulators []sandbox.Simulator
+	// OneFlowSim configures the built-in 1flow simulator (its clock is the
+	// portal's unless set).
+	OneFlowSim oneflowsim.Options
+	// OneFlowTimeout bounds each 1flow call; default 2 s so hang faults
+	// resolve quickly.
+	OneFlowTimeout time.Duration
 }
 
 // Start runs a portal until the test ends.
@@ -120,15 +128,26 @@ func Start(t testing.TB, cfg Config) *Portal {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	clock := &Clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	clock := &Clock{}
 	logs := &SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	params := FastPasswords
-	a, err := app.New(context.Background(), c, logger, app.Options{Now: clock.Now, PasswordParams: &params, Simulators: cfg.Simulators})
+	timeout := cfg.OneFlowTimeout
+	if timeout == 0 {
+		timeout = 2 * time.Second
+	}
+	a, err := app.New(context.Background(), c, logger, app.Options{
+		Now: clock.Now, PasswordParams: &params, Simulators: cfg.Simulators,
+		OneFlowSim: cfg.OneFlowSim, OneFlowTimeout: timeout,
+		RechargeFirstCheck: 100 * time.Millisecond, WorkerTick: 50 * time.Millisecond,
+	})
 	if err != nil {
 		t.Fatalf("app: %v", err)
 	}
 	t.Cleanup(a.Close)
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	a.Start(ctx)
 	var h http.Handler = a.Server
 	handler.Store(&h)
 	return &Portal{App: a, Server: srv, URL: srv.URL, Clock: clock, Logs: logs}
