@@ -232,14 +232,17 @@ func (e consoleEntry) String() string {
 }
 
 // isProblem says whether a message means the page is broken: any error, an
-// uncaught exception, or a CSP refusal at whatever level Chrome reports it.
+// uncaught exception, or a CSP violation at whatever level Chrome reports it
+// (report-only policies log warnings; older Chromium says "Refused to ...",
+// 156 says "... violates the following Content Security Policy directive").
 func (e consoleEntry) isProblem() bool {
 	switch {
 	case e.Kind == "exception":
 		return true
 	case e.Level == "error" || e.Level == "assert":
 		return true
-	case strings.Contains(e.Text, "Refused to"), strings.Contains(e.Text, "Content Security Policy"):
+	case strings.Contains(e.Text, "Refused to"), strings.Contains(e.Text, "Content Security Policy"),
+		e.Source == "security":
 		return true
 	}
 	return false

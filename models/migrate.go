@@ -104,8 +104,8 @@ var migrations = []migration{
 		// in id so a filtered page is an index range scan, not a sort.
 		`CREATE INDEX recharges_state ON recharges(state, id)`,
 		`CREATE INDEX recharges_created ON recharges(created_at, id)`,
-		`CREATE INDEX recharges_device ON recharges(device_id, id) WHERE device_id <> ''`,
-		`CREATE INDEX recharges_card ON recharges(card_id, id) WHERE card_id <> ''`,
+		`CREATE INDEX recharges_device ON recharges(device_id, id)`,
+		`CREATE INDEX recharges_card ON recharges(card_id, id)`,
 		`CREATE INDEX recharges_phone ON recharges(customer_phone, id)`,
 		`CREATE INDEX recharges_due ON recharges(next_check_at) WHERE state IN ('submitted','pending')`,
 		`CREATE TABLE recharge_events (

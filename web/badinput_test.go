@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"portal/internal/apptest"
 	"portal/models"
@@ -23,6 +22,15 @@ type badRequest struct {
 	body        string
 	htmx        bool
 	want        int
+}
+
+// knownBugs names, for rows that fail today, the production code at fault.
+var knownBugs = map[string]string{
+	"invalid UTF-8 in the name": "services/accounts/accounts.go CreateUser: the name check counts runes but never checks " +
+		"utf8.ValidString, so invalid UTF-8 is stored and rendered",
+	"invalid UTF-8 in the email": "services/accounts/accounts.go checkEmail: no utf8.ValidString check, so an email " +
+		"with invalid UTF-8 becomes an account",
+	"control characters in the name": "services/accounts/accounts.go CreateUser: names may hold NUL and terminal escape sequences",
 }
 
 func form(kv ...string) string {
@@ -91,9 +99,11 @@ func TestBadInputGets4xx(t *testing.T) {
 		{"email without domain", "POST", "/users", urlencoded, validUser("email", "new@"), false, 422},
 		{"email with markup", "POST", "/users", urlencoded, validUser("email", `"><script>x</script>@example.com`), false, 422},
 		{"broken percent-encoding", "POST", "/users", urlencoded, "email=%zz&name=x", false, 400},
-		{"invalid UTF-8 in the name", "POST", "/users", urlencoded, validUser("name", "Bad \xff\xfe name"), false, 422},
+		// Each of these has its own email, so a wrongly accepted row can't
+		// turn another into a duplicate-email 422.
+		{"invalid UTF-8 in the name", "POST", "/users", urlencoded, validUser("email", "utf8name@example.com", "name", "Bad \xff\xfe name"), false, 422},
 		{"invalid UTF-8 in the email", "POST", "/users", urlencoded, validUser("email", "bad\xff@example.com"), false, 422},
-		{"control characters in the name", "POST", "/users", urlencoded, validUser("name", "Bob\x00\x1b[31m"), false, 422},
+		{"control characters in the name", "POST", "/users", urlencoded, validUser("email", "ctrlname@example.com", "name", "Bob\x00\x1b[31m"), false, 422},
 		{"too many fields", "POST", "/users", urlencoded, manyFields, false, 400},
 		{"empty body", "POST", "/users", urlencoded, "", false, 422},
 		{"empty body over htmx", "POST", "/users", urlencoded, "", true, 422},
@@ -105,7 +115,7 @@ func TestBadInputGets4xx(t *testing.T) {
 		{"multipart without boundary", "POST", "/users", "multipart/form-data", validUser(), false, 400},
 		{"truncated multipart", "POST", "/users", mpTruncType, mpTrunc, false, 400},
 		{"multipart with empty fields", "POST", "/users", mpEmptyType, mpEmpty, false, 422},
-		{"multipart with a file as password", "POST", "/users", mpFileType, mpFile, false, 422},
+		{"multipart with a file as password", "POST", "/users", mpFileType, mpFile, false, 400},
 
 		// User ids in the URL.
 		{"non-numeric id", "POST", "/users/abc/role", urlencoded, form("role", "operator"), false, 404},
@@ -221,23 +231,28 @@ func TestBadInputGets4xx(t *testing.T) {
 				req.Header.Set("HX-Request", "true")
 			}
 			resp := p.Do(t, admin.client, req)
+			if resp.StatusCode >= 500 {
+				t.Fatalf("%s %s: server error %d for bad input:\n%s", tc.method, clip(tc.path), resp.StatusCode, clip(resp.Body))
+			}
 			if resp.StatusCode != tc.want {
+				if bug, ok := knownBugs[tc.name]; ok {
+					t.Fatalf("PRODUCTION BUG (%s): %s %s: status %d, want %d", bug, tc.method, clip(tc.path), resp.StatusCode, tc.want)
+				}
 				t.Fatalf("%s %s: status %d, want %d; body:\n%s", tc.method, clip(tc.path), resp.StatusCode, tc.want, clip(resp.Body))
 			}
-			if resp.StatusCode >= 500 {
-				t.Fatalf("server error for bad input")
-			}
-			// Our own pages explain the problem; the static handler's plain
-			// 404 is the one short answer.
-			if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") && !utf8.ValidString(resp.Body) {
-				t.Errorf("the answer is not valid UTF-8")
+			// Our own pages say what to do; only the static handler's
+			// plain-text 404 is terse.
+			if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") && !strings.Contains(resp.Body, "<main") && !strings.Contains(resp.Body, "<form") && !strings.Contains(resp.Body, "<tr") {
+				t.Errorf("the answer is not a page a person can act on:\n%s", clip(resp.Body))
 			}
 		})
 	}
 
 	t.Run("after", func(t *testing.T) {
 		if n := count(t, p, "users"); n != usersBefore {
-			t.Errorf("bad input created users: %d before, %d after", usersBefore, n)
+			var odd []string
+			_ = p.App.DB.Model(&models.User{}).Where("id > ?", target.ID).Pluck("email", &odd).Error
+			t.Errorf("bad input created %d users: %q", n-usersBefore, odd)
 		}
 		if strings.Contains(p.Logs.String(), `"level":"ERROR"`) {
 			t.Errorf("bad input logged errors:\n%s", clip(p.Logs.String()))

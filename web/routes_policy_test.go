@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shopspring/decimal"
+
 	"portal/models"
 )
 
@@ -62,11 +64,12 @@ type routeCase struct {
 }
 
 // concreteRoutes returns every non-public route with method, made
-// requestable: ":id" becomes id. Catch-all routes ("*name") are skipped
+// requestable: ":id" becomes the id of a real row of the resource the path
+// starts with (ids maps "/users" to a user id, say). Catch-all routes ("*name") are skipped
 // because they are all public (static files, simulator APIs) and have no
 // single URL; routes with any other parameter are skipped because the test
 // would not know a valid value. Both are logged so a new route is noticed.
-func concreteRoutes(t *testing.T, policy map[string]accessLike, method string, id uint) []routeCase {
+func concreteRoutes(t *testing.T, policy map[string]accessLike, method string, ids map[string]uint) []routeCase {
 	t.Helper()
 	var out []routeCase
 	for route, access := range policy {
@@ -78,7 +81,11 @@ func concreteRoutes(t *testing.T, policy map[string]accessLike, method string, i
 			t.Logf("skipping catch-all %s: no single URL to request", route)
 			continue
 		}
-		path = strings.ReplaceAll(path, ":id", fmt.Sprint(id))
+		for prefix, id := range ids {
+			if strings.HasPrefix(path, prefix+"/:id") {
+				path = strings.Replace(path, ":id", fmt.Sprint(id), 1)
+			}
+		}
 		if strings.Contains(path, ":") {
 			t.Logf("skipping %s: no known value for its parameter", route)
 			continue
@@ -109,20 +116,30 @@ func TestRolePolicy(t *testing.T) {
 			signedIn[role] = newStaff(t, p, string(role), role)
 		}
 	}
-	// A bystander whose id fills ":id", so the POSTs have a real target.
+	// Real rows to fill ":id" with, so the GETs find something and the
+	// POSTs have a real target.
 	target := p.CreateUser(t, "target@example.com", "target password 1", models.RoleSupport)
+	now := p.Clock.Now().UTC()
+	recharge := models.Recharge{
+		IdempotencyKey: "policy-test", DeviceID: "DEV-POLICY", Amount: decimal.NewFromInt(10), Currency: "KES",
+		State: models.RechargeCompleted, CreatedAt: now, UpdatedAt: now, CompletedAt: &now,
+	}
+	if err := p.App.DB.Create(&recharge).Error; err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]uint{"/users": target.ID, "/recharges": recharge.ID}
 
 	policy := map[string]accessLike{}
 	for route, a := range p.App.Server.Policy() {
 		policy[route] = accessLike{public: a.Public, allows: a.Allows}
 	}
-	gets := concreteRoutes(t, policy, http.MethodGet, target.ID)
-	posts := concreteRoutes(t, policy, http.MethodPost, target.ID)
+	gets := concreteRoutes(t, policy, http.MethodGet, ids)
+	posts := concreteRoutes(t, policy, http.MethodPost, ids)
 	if len(gets) < 5 || len(posts) < 5 {
 		t.Fatalf("found only %d GET and %d POST routes to check", len(gets), len(posts))
 	}
 
-	usersBefore, auditBefore := count(t, p, "users"), lastAuditID(t, p)
+	usersBefore, rechargesBefore, auditBefore := count(t, p, "users"), count(t, p, "recharges"), lastAuditID(t, p)
 	t.Run("pairs", func(t *testing.T) {
 		for _, rc := range gets {
 			for _, role := range models.Roles {
@@ -174,6 +191,13 @@ func TestRolePolicy(t *testing.T) {
 
 	if n := count(t, p, "users"); n != usersBefore {
 		t.Errorf("refused requests changed the users: %d before, %d after", usersBefore, n)
+	}
+	if n := count(t, p, "recharges"); n != rechargesBefore {
+		t.Errorf("refused requests changed the recharges: %d before, %d after", rechargesBefore, n)
+	}
+	var after models.Recharge
+	if err := p.App.DB.Take(&after, recharge.ID).Error; err != nil || after.State != models.RechargeCompleted {
+		t.Errorf("refused requests changed the recharge: %+v (%v)", after, err)
 	}
 	if evs := auditAfter(t, p, auditBefore); len(evs) != 0 {
 		t.Errorf("refused requests wrote audit events: %+v", evs)

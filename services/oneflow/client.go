@@ -113,8 +113,11 @@ func defaultTransport() *http.Transport {
 		ForceAttemptHTTP2:     true,
 		TLSHandshakeTimeout:   5 * time.Second,
 		ExpectContinueTimeout: time.Second,
-		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConnsPerHost:   16,
+		// Shorter than common server keep-alive timeouts (60 s and up), so a
+		// recharge rarely meets a connection the server is just closing
+		// (that would be an unknown outcome).
+		IdleConnTimeout:     30 * time.Second,
+		MaxIdleConnsPerHost: 16,
 	}
 }
 

@@ -52,7 +52,17 @@ func decodeEnvelope(status int, body []byte) (json.RawMessage, error) {
 // malformedError is an answer we could not understand.
 type malformedError struct{ err error }
 
-func (e *malformedError) Error() string { return "malformed answer: " + e.err.Error() }
+func (e *malformedError) Error() string {
+	var te *json.UnmarshalTypeError
+	if errors.As(e.err, &te) {
+		// The default text names our Go types; say what the answer had.
+		if te.Field != "" {
+			return fmt.Sprintf("malformed answer: %q is a JSON %s", te.Field, te.Value)
+		}
+		return fmt.Sprintf("malformed answer: unexpected JSON %s", te.Value)
+	}
+	return "malformed answer: " + e.err.Error()
+}
 func (e *malformedError) Unwrap() error { return e.err }
 
 // strictUnmarshal decodes one JSON value and refuses trailing data.
@@ -127,7 +137,7 @@ func (w *wireDecimal) UnmarshalJSON(b []byte) error {
 	}
 	d, err := decimal.NewFromString(s)
 	if err != nil {
-		return fmt.Errorf("not a decimal number: %.20q", s)
+		return fmt.Errorf("number out of range: %.20q", s)
 	}
 	if e := d.Exponent(); e > maxNumberScale || e < -maxNumberScale {
 		return fmt.Errorf("number out of range: %.20q", s)

@@ -116,17 +116,8 @@ func (s *Service) List(ctx context.Context, f Filter, before, after uint, limit 
 	if err != nil {
 		return Page{}, err
 	}
-	q := p.apply(s.db.WithContext(ctx).Model(&models.Recharge{}))
-	switch {
-	case after > 0:
-		q = q.Where("id > ?", after).Order("id ASC")
-	case before > 0:
-		q = q.Where("id < ?", before).Order("id DESC")
-	default:
-		q = q.Order("id DESC")
-	}
 	var rows []models.Recharge
-	if err := q.Limit(limit + 1).Find(&rows).Error; err != nil {
+	if err := listQuery(s.db.WithContext(ctx), p, before, after, limit+1).Find(&rows).Error; err != nil {
 		return Page{}, fmt.Errorf("recharges: list: %w", err)
 	}
 	more := len(rows) > limit
@@ -148,6 +139,20 @@ func (s *Service) List(ctx context.Context, f Filter, before, after uint, limit 
 		}
 	}
 	return page, nil
+}
+
+// listQuery is the page query, shared with the test that checks its plan.
+func listQuery(db *gorm.DB, p parsedFilter, before, after uint, limit int) *gorm.DB {
+	q := p.apply(db.Model(&models.Recharge{}))
+	switch {
+	case after > 0:
+		q = q.Where("id > ?", after).Order("id ASC")
+	case before > 0:
+		q = q.Where("id < ?", before).Order("id DESC")
+	default:
+		q = q.Order("id DESC")
+	}
+	return q.Limit(limit)
 }
 
 // ValidateFilter reports field errors in f without querying.

@@ -294,16 +294,15 @@ func amountField(m map[string]json.RawMessage) (decimal.Decimal, *apiError) {
 		return decimal.Decimal{}, badRequest("amount must be a JSON number, like 100.5")
 	}
 	// Bound the digits and the exponent before any arithmetic: 1e999999999
-	// is a valid JSON number that would take forever to rescale.
+	// is a valid JSON number that would take forever to rescale. raw is a
+	// valid JSON number here (the decoder checked the syntax), so a parse
+	// error can only mean an exponent out of range. [ours]
 	if len(raw) > 40 {
-		return decimal.Decimal{}, badRequest("amount has too many digits")
+		return decimal.Decimal{}, badRequest("amount is out of range")
 	}
 	d, err := decimal.NewFromString(string(raw))
-	if err != nil {
-		return decimal.Decimal{}, badRequest("amount must be a JSON number, like 100.5")
-	}
-	if e := d.Exponent(); e < -40 || e > 40 {
-		return decimal.Decimal{}, badRequest("amount has too many digits")
+	if err != nil || d.Exponent() < -40 || d.Exponent() > 40 {
+		return decimal.Decimal{}, badRequest("amount is out of range")
 	}
 	switch {
 	case d.Sign() <= 0:

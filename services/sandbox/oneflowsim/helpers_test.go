@@ -51,7 +51,7 @@ func (c *clock) Advance(d time.Duration) {
 // env is a test's view of the simulator: the sim, the harness it is
 // mounted in, the server, the simulator's base URL and the fake clock.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	sim     *oneflowsim.Sim
 	harness *sandbox.Harness
 	srv     *httptest.Server
@@ -61,20 +61,33 @@ type env struct {
 
 // setup mounts a simulator built from opts (with a fake clock unless opts
 // has one) at /sandbox/oneflow behind an httptest server.
-func setup(t *testing.T, opts oneflowsim.Options) *env {
+func setup(t testing.TB, opts oneflowsim.Options) *env {
 	t.Helper()
 	c := newClock()
 	if opts.Now == nil {
 		opts.Now = c.Now
 	}
-	sim := oneflowsim.New(opts)
+	e := setupWith(t, oneflowsim.New(opts))
+	e.clock = c
+	return e
+}
+
+// setupWith mounts sim as the sandbox does: sandbox.New("/sandbox") and
+// Register, behind an httptest server. The env's clock is nil.
+func setupWith(t testing.TB, sim *oneflowsim.Sim) *env {
+	t.Helper()
 	h := sandbox.New("/sandbox")
 	if err := h.Register(sim); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, sim: sim, harness: h, srv: srv, base: srv.URL + "/sandbox/oneflow", clock: c}
+	return &env{t: t, sim: sim, harness: h, srv: srv, base: srv.URL + "/sandbox/oneflow"}
+}
+
+// faultStatus is a one-shot injected HTTP status.
+func faultStatus(code int) sandbox.Fault {
+	return sandbox.Fault{Kind: sandbox.FaultStatus, Status: code, Times: 1}
 }
 
 // do sends a request and returns the status and body. auth is the whole

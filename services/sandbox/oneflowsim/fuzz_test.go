@@ -1,0 +1,75 @@
+package oneflowsim_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"portal/services/sandbox/oneflowsim"
+)
+
+// FuzzRechargeBody posts arbitrary bodies to the recharge endpoint with a
+// valid token: the answer is always a 2xx or 4xx envelope, never a 5xx, and
+// the simulator never panics (a panic would reach the client as a broken
+// connection).
+func FuzzRechargeBody(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join(upstreamDir, "recharge_request.json")); err == nil {
+		f.Add(b)
+	}
+	for _, s := range []string{
+		``, `{}`, `null`, `[]`, `"x"`, `{"deviceId":"68753500140920","amount":100.5}`,
+		`{"cardId":"3081726354","amount":0.01}`, `{"deviceId":"68753500140920","amount":"100"}`,
+		`{"deviceId":68753500140920,"amount":1}`, `{"deviceId":"68753500140920","amount":1e999999999}`,
+		`{"deviceId":"68753500140920","amount":-1e-999999999}`, `{"deviceId":"68753500140920","amount":1E+40}`,
+		`{"deviceId":"68753500140920","amount":0.5e-39}`, `{"deviceId":"68753500140920","cardId":"3081726354","amount":1}`,
+		`{"deviceId":"\u0000","amount":1}`, `{"deviceId":"68753500140920","amount":1} trailing`,
+		`{"deviceId":"68753500141251","amount":1,"deviceId":"3081726354"}`, "\xff\xfe{", `{"amount":`,
+	} {
+		f.Add([]byte(s))
+	}
+	e := setup(f, oneflowsim.Options{})
+	tok := e.token()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		status, answer := fuzzPost(t, e, tok, body)
+		if status >= 500 || status < 200 || (status >= 300 && status < 400) {
+			t.Fatalf("status %d for %q: %s", status, body, answer)
+		}
+		var v struct {
+			Success   *bool            `json:"success"`
+			Timestamp *int64           `json:"timestamp"`
+			Message   *string          `json:"message"`
+			Data      *json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(answer, &v); err != nil || v.Success == nil || v.Timestamp == nil || v.Message == nil || v.Data == nil {
+			t.Fatalf("not an envelope (%v) for %q: %s", err, body, answer)
+		}
+		if *v.Success != (status == http.StatusAccepted) {
+			t.Fatalf("success %v with status %d: %s", *v.Success, status, answer)
+		}
+	})
+}
+
+// fuzzPost posts body to the recharge endpoint of e with token tok. It
+// does not use e.do, whose failures would be reported on the *testing.F.
+func fuzzPost(t *testing.T, e *env, tok string, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.base+oneflowsim.PathRecharge, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("request failed (a panic in the handler?): %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
