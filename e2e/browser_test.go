@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -78,6 +82,9 @@ func startBrowser(t *testing.T, parent context.Context) *browser {
 		t.Fatal(msg)
 	}
 
+	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	home := t.TempDir()
 	output := &syncBuffer{}
 	opts := []chromedp.ExecAllocatorOption{
@@ -103,7 +110,13 @@ func startBrowser(t *testing.T, parent context.Context) *browser {
 
 	b := &browser{t: t, ctx: ctx, console: console, output: output}
 	start := time.Now()
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(desktopWidth, desktopHeight)); err != nil {
+	// Hidden scrollbars (set over the protocol, not with a flag) keep full-page
+	// screenshots exactly as wide as the viewport.
+	hideScrollbars := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetScrollbarsHidden, emulation.SetScrollbarsHiddenParams{Hidden: true})
+		return err
+	})
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(desktopWidth, desktopHeight), hideScrollbars); err != nil {
 		t.Fatalf("start %s: %v\nbrowser output:\n%s", path, err, output)
 	}
 	t.Logf("browser started in %v", time.Since(start).Round(time.Millisecond))
@@ -146,7 +159,7 @@ func (b *browser) fail(name string, err error) {
 	defer cancel()
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
 	file := "failure-" + strings.NewReplacer(" ", "-", "/", "-").Replace(name) + ".png"
-	if buf, serr := chromedp.Run(ctx, chromedp.FullScreenshot(100)); serr == nil {
+	if buf, serr := chromedp.Run(ctx, fullPagePNG()); serr == nil {
 		_ = os.WriteFile(filepath.Join(screenshotDir, file), buf, 0o644)
 	} else {
 		file = "(no screenshot: " + serr.Error() + ")"
@@ -197,7 +210,7 @@ func eval[T any](b *browser, expr string) T {
 // screenshot saves a full-page PNG at the current viewport width.
 func (b *browser) screenshot(name string) string {
 	b.t.Helper()
-	buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)) // 100 = PNG
+	buf, err := chromedp.Run(b.ctx, fullPagePNG())
 	if err != nil {
 		b.fail("screenshot "+name, err)
 	}
@@ -206,6 +219,35 @@ func (b *browser) screenshot(name string) string {
 		b.t.Fatalf("save %s: %v", path, err)
 	}
 	return path
+}
+
+// fullPagePNG captures the whole page, not only the viewport, as a PNG at
+// the viewport's width. chromedp.FullScreenshot in v0.23 sends no clip, so
+// Chromium returns just the viewport (and any quality below 100 makes a
+// JPEG); this clips to the page's content height as Puppeteer's fullPage
+// does.
+func fullPagePNG() chromedp.Action[[]byte] {
+	return func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
+		m, err := cdp.Call(ctx, t, page.GetLayoutMetrics, cdp.Empty{})
+		if err != nil {
+			return nil, err
+		}
+		if m.CSSLayoutViewport == nil || m.CSSContentSize == nil {
+			return nil, fmt.Errorf("layout metrics without viewport or content size")
+		}
+		width := float64(m.CSSLayoutViewport.ClientWidth)
+		height := max(math.Ceil(m.CSSContentSize.Height), float64(m.CSSLayoutViewport.ClientHeight))
+		res, err := cdp.Call(ctx, t, page.CaptureScreenshot, page.CaptureScreenshotParams{
+			Format:                page.CaptureScreenshotFormatPng,
+			CaptureBeyondViewport: new(true),
+			FromSurface:           new(true),
+			Clip:                  &page.Viewport{Width: width, Height: height, Scale: 1},
+		})
+		if err != nil {
+			return nil, err
+		}
+		return res.Data, nil
+	}
 }
 
 // consoleEntry is one message from the page: a console API call, an

@@ -182,7 +182,7 @@ func TestBadInputGets4xx(t *testing.T) {
 		{"login broken encoding", "POST", "/login", urlencoded, "email=%zz", false, 400},
 		{"login malformed JSON", "POST", "/login", "application/json", "{{", false, 400},
 		{"login invalid UTF-8", "POST", "/login", urlencoded, form("email", "\xff@example.com", "password", "\xfe\xff"), false, 401},
-		{"login huge email", "POST", "/login", urlencoded, form("email", strings.Repeat("e", 1<<20), "password", "x"), false, 401},
+		{"login huge email", "POST", "/login", urlencoded, form("email", strings.Repeat("e", 64<<10), "password", "x"), false, 401},
 		{"own password wrong current", "POST", "/account/password", urlencoded, form("current_password", "nope", "new_password", "a good long password"), false, 422},
 		{"own password too long", "POST", "/account/password", urlencoded, form("current_password", apptest.AdminPassword, "new_password", strings.Repeat("p", 300)), false, 422},
 		{"own password broken encoding", "POST", "/account/password", urlencoded, "current_password=%", false, 400},
@@ -195,70 +195,65 @@ func TestBadInputGets4xx(t *testing.T) {
 		{"static source file", "GET", "/static/static.go", "", "", false, 404},
 		{"double slash", "GET", "//users", "", "", false, 404},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			var body *strings.Reader
-			if tc.body != "" {
-				body = strings.NewReader(tc.body)
-			}
-			var req *http.Request
-			var err error
-			if body != nil {
-				req, err = http.NewRequest(tc.method, p.URL, body)
-			} else {
-				req, err = http.NewRequest(tc.method, p.URL, nil)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Set the path raw, so it reaches the server exactly as written.
-			req.URL.Opaque = ""
-			path, query, _ := strings.Cut(tc.path, "?")
-			req.URL.RawPath = path
-			if u, err := url.PathUnescape(path); err == nil {
-				req.URL.Path = u
-			} else {
-				req.URL.Path = path
-			}
-			req.URL.RawQuery = query
-			if tc.contentType != "" {
-				req.Header.Set("Content-Type", tc.contentType)
-			}
-			req.Header.Set("Origin", p.URL)
-			req.Header.Set("Sec-Fetch-Site", "same-origin")
-			if tc.htmx {
-				req.Header.Set("HX-Request", "true")
-			}
-			resp := p.Do(t, admin.client, req)
-			if resp.StatusCode >= 500 {
-				t.Fatalf("%s %s: server error %d for bad input:\n%s", tc.method, clip(tc.path), resp.StatusCode, clip(resp.Body))
-			}
-			if resp.StatusCode != tc.want {
-				if bug, ok := knownBugs[tc.name]; ok {
-					t.Fatalf("PRODUCTION BUG (%s): %s %s: status %d, want %d", bug, tc.method, clip(tc.path), resp.StatusCode, tc.want)
-				}
-				t.Fatalf("%s %s: status %d, want %d; body:\n%s", tc.method, clip(tc.path), resp.StatusCode, tc.want, clip(resp.Body))
-			}
-			// Our own pages say what to do; only the static handler's
-			// plain-text 404 is terse.
-			if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") && !strings.Contains(resp.Body, "<main") && !strings.Contains(resp.Body, "<form") && !strings.Contains(resp.Body, "<tr") {
-				t.Errorf("the answer is not a page a person can act on:\n%s", clip(resp.Body))
-			}
-		})
-	}
-
-	t.Run("after", func(t *testing.T) {
-		if n := count(t, p, "users"); n != usersBefore {
-			var odd []string
-			_ = p.App.DB.Model(&models.User{}).Where("id > ?", target.ID).Pluck("email", &odd).Error
-			t.Errorf("bad input created %d users: %q", n-usersBefore, odd)
+	t.Run("rows", func(t *testing.T) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				sendBad(t, p, admin.client, tc)
+			})
 		}
-		if strings.Contains(p.Logs.String(), `"level":"ERROR"`) {
-			t.Errorf("bad input logged errors:\n%s", clip(p.Logs.String()))
-		}
-		wantSignedIn(t, p, admin.client)
 	})
+
+	if n := count(t, p, "users"); n != usersBefore {
+		var odd []string
+		_ = p.App.DB.Model(&models.User{}).Where("id > ?", target.ID).Pluck("email", &odd).Error
+		t.Errorf("bad input created %d users: %q", n-usersBefore, odd)
+	}
+	if strings.Contains(p.Logs.String(), `"level":"ERROR"`) {
+		t.Errorf("bad input logged errors:\n%s", clip(p.Logs.String()))
+	}
+	wantSignedIn(t, p, admin.client)
+}
+
+func sendBad(t *testing.T, p *apptest.Portal, c *http.Client, tc badRequest) {
+	t.Helper()
+	req, err := http.NewRequest(tc.method, p.URL, strings.NewReader(tc.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Set the path raw, so it reaches the server exactly as written.
+	path, query, _ := strings.Cut(tc.path, "?")
+	req.URL.RawPath = path
+	req.URL.Path = path
+	if u, err := url.PathUnescape(path); err == nil {
+		req.URL.Path = u
+	}
+	req.URL.RawQuery = query
+	if tc.contentType != "" {
+		req.Header.Set("Content-Type", tc.contentType)
+	}
+	req.Header.Set("Origin", p.URL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if tc.htmx {
+		req.Header.Set("HX-Request", "true")
+	}
+	resp := p.Do(t, c, req)
+	if resp.StatusCode >= 500 {
+		t.Fatalf("%s %s: server error %d for bad input:\n%s", tc.method, clip(tc.path), resp.StatusCode, clip(resp.Body))
+	}
+	if resp.StatusCode != tc.want {
+		if bug, ok := knownBugs[tc.name]; ok {
+			t.Fatalf("PRODUCTION BUG (%s): %s %s: status %d, want %d", bug, tc.method, clip(tc.path), resp.StatusCode, tc.want)
+		}
+		t.Fatalf("%s %s: status %d, want %d; body:\n%s", tc.method, clip(tc.path), resp.StatusCode, tc.want, clip(resp.Body))
+	}
+	// Our own pages (and htmx fragments) say what to do; only the static
+	// handler's plain-text 404 is terse.
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		if !strings.Contains(resp.Body, "<main") && !strings.Contains(resp.Body, `role="alert"`) && !strings.Contains(resp.Body, `class="field-error"`) {
+			t.Errorf("the answer is not a page a person can act on:\n%s", clip(resp.Body))
+		}
+	}
 }
 
 // TestOddButHarmlessInput lists input that is accepted on purpose: it must
@@ -270,12 +265,13 @@ func TestOddButHarmlessInput(t *testing.T) {
 	for path, want := range map[string]int{
 		// The export has no paging: stray cursors are ignored.
 		"/audit/export?before=abc&after=-1": http.StatusOK,
-		// An actor filter that matches nobody is an empty result.
-		"/audit?actor=%ff%fe":                            http.StatusOK,
-		"/audit?actor=%27+OR+1%3D1+--":                   http.StatusOK,
-		"/audit?unknown=1&before=":                       http.StatusOK,
-		"/audit?from=0001-01-01&to=9999-12-31":           http.StatusOK,
-		"/login?next=%ff":                                http.StatusSeeOther, // signed in: forwarded to "/"
+		// Filters that match nobody are an empty result.
+		"/audit?actor=%ff%fe":                  http.StatusOK,
+		"/audit?actor=%27+OR+1%3D1+--":         http.StatusOK,
+		"/audit?unknown=1&before=":             http.StatusOK,
+		"/audit?from=0001-01-01&to=9999-12-31": http.StatusOK,
+		// Signed in, the login page forwards to a safe next.
+		"/login?next=%ff": http.StatusSeeOther,
 		"/static/app.css?v=" + strings.Repeat("v", 5000): http.StatusOK,
 	} {
 		resp := p.Get(t, admin.client, path)
@@ -306,13 +302,10 @@ func FuzzUserForm(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, email, name, role, password string) {
 		resp := p.PostForm(t, c, "/users", url.Values{"email": {email}, "name": {name}, "role": {role}, "password": {password}})
-		if resp.StatusCode >= 500 {
-			t.Fatalf("email %q name %q role %q: status %d\n%s", email, name, role, resp.StatusCode, clip(resp.Body))
-		}
 		switch resp.StatusCode {
 		case http.StatusSeeOther, http.StatusUnprocessableEntity:
 		default:
-			t.Fatalf("email %q name %q role %q: status %d, want 303 or 422", email, name, role, resp.StatusCode)
+			t.Fatalf("email %q name %q role %q: status %d, want 303 or 422\n%s", email, name, role, resp.StatusCode, clip(resp.Body))
 		}
 		typed := email + "\x00" + name + "\x00" + role
 		if resp.StatusCode == http.StatusUnprocessableEntity && len(password) >= 4 && !strings.Contains(typed, password) &&

@@ -6,13 +6,17 @@
 //   - Every method runs under its own timeout (Config.Timeout, default 15 s)
 //     on top of the caller's context; retries and token fetching happen
 //     inside it.
-//   - Reads (the token, Lookup, GetRecharge) are tried up to 3 times on 5xx,
-//     429 and network errors, with exponential backoff and jitter (about
-//     200 ms, then 400 ms), never sleeping past the context's deadline.
+//   - Reads (the token, Lookup, GetRecharge) are tried up to 3 times on 5xx
+//     (but 501), 429 and network errors, with exponential backoff and equal
+//     jitter (100-200 ms, then 200-400 ms; one wait is capped at 2 s), never
+//     sleeping past the context's deadline. A malformed answer is not retried.
 //   - Recharge is sent once. It is sent again only when the connection
 //     provably never reached 1flow (a dial error: connection refused, DNS
-//     failure), at most 2 more times. Anything that fails after the request
-//     may have been written is an *OutcomeUnknownError.
+//     failure), at most 2 more times, with the same backoff. A failure before
+//     a connection was obtained is ErrUnavailable + ErrNotSent; anything that
+//     fails once the request may have been written, a 2xx that cannot be
+//     read or decoded, and a 502/504 from a gateway are *OutcomeUnknownError.
+//     Any other 5xx is ErrUnavailable: 1flow answered and did not process it.
 //   - A 401 on any call drops the cached token, fetches a new one and repeats
 //     the call once (a 401 means the call was not processed); a second 401
 //     is ErrBadCredentials.
@@ -65,6 +69,10 @@ type Client struct {
 
 	tokens tokenCache
 
+	// traceable: the transport is net/http's, which reports GotConn before
+	// writing a request, so a failure without GotConn was never sent.
+	traceable bool
+
 	// Retry policy; tests shorten it.
 	readAttempts int           // total tries for a read
 	dialAttempts int           // total tries for a recharge that could not connect
@@ -100,6 +108,11 @@ func New(cfg Config) *Client {
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.hc = &hc
+	rt := hc.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	_, c.traceable = rt.(*http.Transport)
 	return c
 }
 

@@ -865,3 +865,39 @@ func TestDefaults(t *testing.T) {
 		t.Error("caller's http.Client was modified")
 	}
 }
+
+func TestRechargeWithCancelledContextIsNotSent(t *testing.T) {
+	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, 202, rechargeOK) })
+	c := fastClient(u.URL, 5*time.Second)
+	seedToken(c, "tok-x", time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.Recharge(ctx, RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)})
+	t.Logf("err: %v", err)
+	if isUnknown(err) || !errors.Is(err, ErrNotSent) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want ErrUnavailable + ErrNotSent", err)
+	}
+	if n := u.apiReqs.Load(); n != 0 {
+		t.Fatalf("requests = %d, want 0", n)
+	}
+}
+
+type dialFailTransport struct{ calls atomic.Int64 }
+
+func (d *dialFailTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	d.calls.Add(1)
+	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
+}
+
+func TestRechargeOpaqueTransportDialErrorIsNotSent(t *testing.T) {
+	tr := &dialFailTransport{}
+	c := fastClient("http://1flow.invalid", 5*time.Second, func(cfg *Config) { cfg.HTTPClient = &http.Client{Transport: tr} })
+	seedToken(c, "cached-token", time.Hour)
+	_, err := c.Recharge(context.Background(), RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)})
+	if isUnknown(err) || !errors.Is(err, ErrNotSent) || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable + ErrNotSent", err)
+	}
+	if n := tr.calls.Load(); n != 3 {
+		t.Errorf("calls = %d, want 3", n)
+	}
+}

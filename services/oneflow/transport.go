@@ -29,7 +29,7 @@ type response struct {
 type transportError struct {
 	cause error
 	// reached is false only when the request provably never left: the
-	// failure happened while getting a connection.
+	// failure happened before a connection was obtained.
 	reached bool
 	// dial is true for a dial failure (connection refused, DNS, dial timeout).
 	dial bool
@@ -62,9 +62,8 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, aut
 
 	// Track whether a connection was obtained: an error before that proves
 	// the request never reached the server.
-	var getConn, gotConn atomic.Bool
+	var gotConn atomic.Bool
 	trace := &httptrace.ClientTrace{
-		GetConn: func(string) { getConn.Store(true) },
 		GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) },
 	}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
@@ -72,16 +71,15 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, aut
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		dial := isDialError(err)
-		reached := true
-		switch {
-		case getConn.Load() && !gotConn.Load():
-			// The transport reported trace events and failed before it had
-			// a connection.
-			reached = false
-		case !getConn.Load() && dial:
-			// A transport that does not report trace events: trust only a
-			// dial error.
-			reached = false
+		var reached bool
+		if c.traceable {
+			// net/http's Transport writes a request only on a connection it
+			// reported with GotConn (HTTP/1 and HTTP/2 alike).
+			reached = gotConn.Load()
+		} else {
+			// A transport we cannot see into: only a dial error proves
+			// the request never left.
+			reached = !dial
 		}
 		return nil, &transportError{cause: err, reached: reached, dial: dial}
 	}
@@ -216,7 +214,10 @@ func (c *Client) recharge(ctx context.Context, body []byte) (Recharge, error) {
 			if te.dial && attempt < c.dialAttempts && ctx.Err() == nil && c.sleep(ctx, attempt) {
 				continue
 			}
-			return Recharge{}, notSent("could not connect", te.cause)
+			if te.dial {
+				return Recharge{}, notSent("could not connect", te.cause)
+			}
+			return Recharge{}, notSent("no connection was made", te.cause)
 		}
 		return c.rechargeAnswer(res, tok)
 	}

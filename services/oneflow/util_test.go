@@ -55,3 +55,5 @@ func assertSameJSON(t *testing.T, got, want []byte) {
 		t.Errorf("JSON differs:\n got %s\nwant %s", got, want)
 	}
 }
+
+func readFile(name string) ([]byte, error) { return os.ReadFile(name) }

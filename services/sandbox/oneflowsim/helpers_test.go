@@ -155,7 +155,7 @@ type envelope struct {
 	Data      json.RawMessage `json:"data"`
 }
 
-func decodeEnvelope(t *testing.T, b []byte) envelope {
+func decodeEnvelope(t testing.TB, b []byte) envelope {
 	t.Helper()
 	var v envelope
 	if err := json.Unmarshal(b, &v); err != nil {
@@ -212,7 +212,7 @@ type lookupData struct {
 	} `json:"devices"`
 }
 
-func decodeData[T any](t *testing.T, body []byte) T {
+func decodeData[T any](t testing.TB, body []byte) T {
 	t.Helper()
 	v := decodeEnvelope(t, body)
 	if !v.Success || v.Message != "success" {
