@@ -27,7 +27,7 @@ const Prefix = "/static/"
 // kind of asset (an unmatched pattern is a compile error, so list only
 // types that exist).
 //
-//go:embed *.css *.js *.txt
+//go:embed *.css *.js *.txt *.svg
 var files embed.FS
 
 // contentTypes pins the types we care about rather than trusting the host's
