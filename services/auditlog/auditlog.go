@@ -23,6 +23,7 @@ var Actions = []string{
 	"login.success", "login.failure", "login.throttled", "logout",
 	"user.created", "user.role_changed", "user.disabled", "user.enabled",
 	"user.password_reset", "user.password_changed",
+	"customer.lookup", "recharge.created", "recharge.resolved_upstream_id", "recharge.resolved_not_sent",
 }
 
 // Filter narrows the log. Dates are whole UTC days, inclusive.
