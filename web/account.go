@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
 
 	"portal/services"
 	"portal/templates"
@@ -20,7 +21,7 @@ func (s *Server) accountPasswordPage(c *gin.Context) {
 
 func (s *Server) accountPasswordChange(c *gin.Context) {
 	var f passwordForm
-	if err := c.ShouldBind(&f); err != nil {
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
 		s.badRequest(c, "The form could not be read. Reload the page and try again.")
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
 
 	"portal/services/accounts"
 	"portal/templates"
@@ -30,11 +31,17 @@ func (s *Server) loginPage(c *gin.Context) {
 func (s *Server) login(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	var f loginForm
-	if err := c.ShouldBind(&f); err != nil {
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
 		s.badRequest(c, "The sign-in form could not be read. Reload the page and try again.")
 		return
 	}
 	view := templates.LoginForm{Email: f.Email, Next: localPath(f.Next)}
+	if len(f.Email) > 254 || len(f.Password) > 1024 {
+		view.Email = ""
+		view.Error = "That email or password is too long."
+		s.render(c, http.StatusUnprocessableEntity, templates.LoginPage(s.page(c, "Sign in"), view))
+		return
+	}
 	if f.Email == "" || f.Password == "" {
 		view.Error = "Enter your email and password."
 		s.render(c, http.StatusUnprocessableEntity, templates.LoginPage(s.page(c, "Sign in"), view))

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
 
 	"portal/models"
 	"portal/services"
@@ -74,7 +75,7 @@ func (s *Server) rechargesNew(c *gin.Context) {
 // the confirmation; with it, it records and sends the recharge.
 func (s *Server) rechargesCreate(c *gin.Context) {
 	var f rechargeForm
-	if err := c.ShouldBind(&f); err != nil {
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
 		s.badRequest(c, "The form could not be read. Reload the page and try again.")
 		return
 	}
@@ -306,7 +307,7 @@ func (s *Server) rechargeResolve(c *gin.Context, resolve func(id uint, f resolve
 		return
 	}
 	var f resolveForm
-	if err := c.ShouldBind(&f); err != nil {
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
 		s.badRequest(c, "The form could not be read. Reload the page and try again.")
 		return
 	}

@@ -30,6 +30,9 @@ func (s *Server) page(c *gin.Context, title string) templates.Page {
 	if !ok {
 		return p
 	}
+	// Any page that shows who is signed in (error pages included) must not
+	// be kept by a cache.
+	c.Header("Cache-Control", "no-store")
 	p.Viewer = &templates.Viewer{ID: user.ID, Name: user.Name, Email: user.Email, Role: string(user.Role)}
 	path := c.Request.URL.Path
 	for _, item := range navItems {

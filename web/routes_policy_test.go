@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"portal/models"
+	"portal/web"
 )
 
 // TestEveryRouteHasAPolicy walks the routes Gin really has and the access
@@ -57,6 +58,46 @@ func TestEveryRouteHasAPolicy(t *testing.T) {
 	}
 }
 
+// TestStaffAndAuditRoutesStayAdminOnly pins the policy of the staff, audit
+// and sandbox pages (the pair test above checks enforcement against the
+// policy, so it can't notice the policy itself being loosened).
+func TestStaffAndAuditRoutesStayAdminOnly(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil)
+	policy := p.App.Server.Policy()
+	adminOnly := []string{
+		"GET /users", "GET /users/new", "POST /users", "POST /users/:id/role", "POST /users/:id/disable",
+		"POST /users/:id/enable", "GET /users/:id/password", "POST /users/:id/password",
+		"GET /audit", "GET /audit/export",
+		"GET /sandbox", "POST /sandbox/faults", "POST /sandbox/faults/clear", "POST /sandbox/actions",
+	}
+	everyone := []string{"GET /", "GET /account/password", "POST /account/password", "POST /logout"}
+	public := []string{"GET /login", "POST /login", "GET /healthz", "GET /readyz", "GET /static/*filepath"}
+	for _, r := range adminOnly {
+		a, ok := policy[r]
+		if !ok || a.Public || !slices.Equal(a.Roles, []models.Role{models.RoleAdmin}) {
+			t.Errorf("%s: rule %+v (registered %v), want admin only", r, a, ok)
+		}
+	}
+	for _, r := range everyone {
+		a, ok := policy[r]
+		if !ok || a.Public {
+			t.Errorf("%s: rule %+v (registered %v), want every signed-in role", r, a, ok)
+			continue
+		}
+		for _, role := range models.Roles {
+			if !a.Allows(role) {
+				t.Errorf("%s: %s may not use it", r, role)
+			}
+		}
+	}
+	for _, r := range public {
+		if a, ok := policy[r]; !ok || !a.Public || a.SelfAuthenticating {
+			t.Errorf("%s: rule %+v (registered %v), want public", r, a, ok)
+		}
+	}
+}
+
 // routeCase is one route made concrete for a request.
 type routeCase struct {
 	route string // "METHOD /path" as declared
@@ -65,16 +106,16 @@ type routeCase struct {
 
 // concreteRoutes returns every non-public route with method, made
 // requestable: ":id" becomes the id of a real row of the resource the path
-// starts with (ids maps "/users" to a user id, say). Catch-all routes ("*name") are skipped
-// because they are all public (static files, simulator APIs) and have no
-// single URL; routes with any other parameter are skipped because the test
+// starts with (ids maps "/users" to a user id, say). Catch-all routes
+// ("*name") are skipped because they are all public (static files, simulator
+// APIs) and have no single URL; routes with any other parameter are skipped because the test
 // would not know a valid value. Both are logged so a new route is noticed.
-func concreteRoutes(t *testing.T, policy map[string]accessLike, method string, ids map[string]uint) []routeCase {
+func concreteRoutes(t *testing.T, policy map[string]web.Access, method string, ids map[string]uint) []routeCase {
 	t.Helper()
 	var out []routeCase
 	for route, access := range policy {
 		m, path, _ := strings.Cut(route, " ")
-		if m != method || access.public {
+		if m != method || access.Public {
 			continue
 		}
 		if strings.Contains(path, "*") {
@@ -94,13 +135,6 @@ func concreteRoutes(t *testing.T, policy map[string]accessLike, method string, i
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].route < out[j].route })
 	return out
-}
-
-// accessLike keeps the fields of web.Access the tests need, so the helpers
-// don't depend on the struct's other fields.
-type accessLike struct {
-	public bool
-	allows func(models.Role) bool
 }
 
 // TestRolePolicy checks every (role, route) pair against the declared
@@ -129,10 +163,7 @@ func TestRolePolicy(t *testing.T) {
 	}
 	ids := map[string]uint{"/users": target.ID, "/recharges": recharge.ID}
 
-	policy := map[string]accessLike{}
-	for route, a := range p.App.Server.Policy() {
-		policy[route] = accessLike{public: a.Public, allows: a.Allows}
-	}
+	policy := p.App.Server.Policy()
 	gets := concreteRoutes(t, policy, http.MethodGet, ids)
 	posts := concreteRoutes(t, policy, http.MethodPost, ids)
 	if len(gets) < 5 || len(posts) < 5 {
@@ -143,7 +174,7 @@ func TestRolePolicy(t *testing.T) {
 	t.Run("pairs", func(t *testing.T) {
 		for _, rc := range gets {
 			for _, role := range models.Roles {
-				allowed := policy[rc.route].allows(role)
+				allowed := policy[rc.route].Allows(role)
 				want := http.StatusForbidden
 				if allowed {
 					want = http.StatusOK
@@ -172,7 +203,7 @@ func TestRolePolicy(t *testing.T) {
 		}
 		for _, rc := range posts {
 			for _, role := range models.Roles {
-				if policy[rc.route].allows(role) {
+				if policy[rc.route].Allows(role) {
 					continue
 				}
 				t.Run(string(role)+" "+rc.route, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
 
 	"portal/services/sandbox"
 	"portal/templates"
@@ -46,7 +47,7 @@ func (s *Server) sandboxInvalid(c *gin.Context, form templates.SandboxForm, err 
 
 func (s *Server) sandboxSetFault(c *gin.Context) {
 	var f faultForm
-	if err := c.ShouldBind(&f); err != nil {
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
 		s.badRequest(c, "The form could not be read. Reload the page and try again.")
 		return
 	}

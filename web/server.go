@@ -137,7 +137,24 @@ func (s *Server) handle(method, path string, access Access, h gin.HandlerFunc) {
 	if access.SelfAuthenticating {
 		s.cop.AddInsecureBypassPattern(method + " " + bypassPattern(path))
 	}
-	s.engine.Handle(method, path, s.authorize(access), h)
+	chain := []gin.HandlerFunc{s.authorize(access)}
+	if !access.SelfAuthenticating && method != http.MethodGet && method != http.MethodHead {
+		chain = append(chain, s.formsOnly)
+	}
+	s.engine.Handle(method, path, append(chain, h)...)
+}
+
+// formsOnly refuses bodies that are not HTML forms: handlers bind forms, and
+// a JSON or XML body would otherwise be half-read into the same structs.
+func (s *Server) formsOnly(c *gin.Context) {
+	ct := c.ContentType()
+	if c.Request.ContentLength == 0 || ct == "application/x-www-form-urlencoded" || ct == "multipart/form-data" {
+		c.Next()
+		return
+	}
+	s.renderError(c, http.StatusUnsupportedMediaType, "Not a form",
+		"The portal accepts HTML form posts here (application/x-www-form-urlencoded or multipart/form-data).")
+	c.Abort()
 }
 
 // bypassPattern turns a Gin path into a ServeMux pattern for the same URLs.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
 
 	"portal/models"
 	"portal/services"
@@ -51,7 +52,7 @@ func (s *Server) usersNew(c *gin.Context) {
 
 func (s *Server) usersCreate(c *gin.Context) {
 	var f newUserForm
-	if err := c.ShouldBind(&f); err != nil {
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
 		s.badRequest(c, "The form could not be read. Reload the page and try again.")
 		return
 	}
@@ -122,7 +123,7 @@ func (s *Server) userAction(c *gin.Context, change func(id uint) (models.User, e
 
 func (s *Server) usersChangeRole(c *gin.Context) {
 	var f roleForm
-	if err := c.ShouldBind(&f); err != nil {
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
 		s.badRequest(c, "The form could not be read. Reload the page and try again.")
 		return
 	}
@@ -169,7 +170,7 @@ func (s *Server) usersResetPassword(c *gin.Context) {
 		return
 	}
 	var f resetPasswordForm
-	if err := c.ShouldBind(&f); err != nil {
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
 		s.badRequest(c, "The form could not be read. Reload the page and try again.")
 		return
 	}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -65,6 +67,11 @@ func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 // Authenticate checks the credentials of a sign-in attempt from ip.
 func (s *Service) Authenticate(ctx context.Context, email, password, ip string) (models.User, error) {
 	email = NormalizeEmail(email)
+	// What was typed is stored in login_attempts and the append-only audit
+	// log: never let one request write more than an email's worth.
+	if len(email) > 254 || !utf8.ValidString(email) {
+		email = strings.ToValidUTF8(truncate(email, 254), "?")
+	}
 	now := s.now().UTC()
 	if wait, err := s.throttled(ctx, email, ip, now); err != nil {
 		return models.User{}, err
@@ -166,6 +173,27 @@ func (s *Service) throttled(ctx context.Context, email, ip string, now time.Time
 	return max(d1, d2), nil
 }
 
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// printable reports whether s is valid UTF-8 without control characters, so
+// names and emails can't smuggle terminal escapes into logs and exports.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
 func actorOf(u models.User, ip string) services.Actor {
 	return services.Actor{ID: u.ID, Email: u.Email, Role: u.Role, IP: ip}
 }
@@ -210,13 +238,20 @@ type NewUser struct {
 
 // CreateUser adds a staff account.
 func (s *Service) CreateUser(ctx context.Context, actor services.Actor, in NewUser) (models.User, error) {
+	// Check before lowercasing: ToLower silently turns invalid bytes into
+	// U+FFFD, which would then look valid.
+	rawEmailOK := printable(in.Email)
 	in.Email = NormalizeEmail(in.Email)
 	in.Name = strings.TrimSpace(in.Name)
 	errs := services.FieldErrors{}
 	if msg := checkEmail(in.Email); msg != "" {
 		errs["email"] = msg
+	} else if !rawEmailOK {
+		errs["email"] = "Enter an email address like name@example.com."
 	}
 	switch n := len([]rune(in.Name)); {
+	case !printable(in.Name):
+		errs["name"] = "Use letters, digits and punctuation only."
 	case n == 0:
 		errs["name"] = "Enter the person's name."
 	case n > 100:
@@ -264,6 +299,8 @@ func checkEmail(email string) string {
 	switch {
 	case email == "":
 		return "Enter an email address."
+	case !printable(email):
+		return "Enter an email address like name@example.com."
 	case len(email) > 254:
 		return "Use at most 254 characters."
 	case at < 1 || at == len(email)-1 || strings.ContainsAny(email, " \t\r\n<>,;\"") || !strings.Contains(email[at:], "."):
