@@ -1,0 +1,420 @@
+// Package pasbysim simulates the pasby e-signature API for the sandbox
+// harness: documents (signing, review, refresh) and flows (ping, SSE,
+// cancel, the legacy polling, and the v1 authorize), for API v1 and v2, plus
+// the hosted review page a person signs on and the webhooks pasby posts.
+//
+// It is written from the provider's documents
+// (../shared/upstream-docs/pasby-documents.txt and pasby-flow.txt) and the
+// pasby section of NOTES.md beside them, never from the portal's pasby
+// client, so that a field the client misreads shows up as a failing
+// contract test instead of being mirrored on both sides.
+//
+// Everything the documents and NOTES.md do not specify is our own
+// assumption and is marked "[ours]" where it is implemented. The main ones:
+//
+//   - Answers: the documented envelope {"status","reason","data","version"},
+//     version being the route's ("v1" or "v2"). Errors are
+//     {"status","reason","type","version"} with the statuses and types
+//     NOTES.md lists; which status and type each error gets is ours.
+//   - Each create answer has exactly the keys of the document's example for
+//     that endpoint (a simple signing answer has no mode, signee or
+//     statusLog; a refresh answer no iat, exp, lut or request).
+//   - A simple signing document has mode "api"; a review document
+//     "interface". domain is "test" (a sandbox).
+//   - Simple signing signees get a name from a small fake NIN directory, type
+//     "person", representing their own name, empty email and title.
+//   - Each signee of a document has a signature flow request
+//     (req_<unix seconds>-<4 alphanumerics>, mode "signature") that ping,
+//     polling, SSE and cancel accept, like the document id. Cancelling
+//     either cancels the whole document.
+//   - ping, polling and SSE show a document as the refresh object plus
+//     reference, iat, exp, lut, cancelled, onsession and, once everyone has
+//     signed, signature and signedAt, so "cancelled is true or signature is
+//     present" (pasby-flow.txt) is the terminal test for both kinds of id.
+//   - Error cases: 400 unknown id (the reason NOTES.md quotes); 400
+//     cancelled (refresh, cancel); 400 "handled" (cancel of a completed
+//     document or a signed flow); 400 not a PDF, when file.url's path does
+//     not end in ".pdf" (any case), since the simulator never downloads the
+//     file; 401 expired (ping, polling, SSE, cancel, refresh), status
+//     "expiration", type "session_expiry"; 403 mode mismatch for refresh
+//     of a req_ flow id and for the hosted page of a simple signing
+//     document; 428 for signing or review without webhook.host.
+//   - An unfinished document expires at exp; finished ones never do.
+//   - Webhooks: one POST of the refresh document object (no envelope) for
+//     each signature; the last signature's is also the completion notice.
+//     Attempts are spaced WebhookBackoff, doubling.
+//   - Signatures are Ed25519 signatures of "<doc id>|<nin>|<signedAt>" with
+//     a key made at New; identification is a random UUID.
+//   - The stamped PDF is a small PDF the simulator serves itself under
+//     /edoc/, listing the signers.
+package pasbysim
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"portal/services/sandbox"
+)
+
+// Sandbox credentials the simulator accepts unless Options say otherwise.
+// Keys are shaped like pasby's sandbox keys (bk-test_…), secrets like its
+// sandbox app secrets (snb_…).
+const (
+	DefaultAPIKey    = "bk-test_portal0sandbox0key"
+	DefaultAppSecret = "snb_portal0sandbox0secret"
+)
+
+// Defaults for Options.
+const (
+	// DefaultSigningTTL is exp - iat of a simple signing document: 7200 s in
+	// the document's signing example.
+	DefaultSigningTTL = 2 * time.Hour
+	// DefaultReviewTTL is exp - iat of a review document: 345600 s (four
+	// days) in the document's review example.
+	DefaultReviewTTL = 96 * time.Hour
+	// DefaultTokenTTL is how long a v1 access token stays valid. [ours]
+	DefaultTokenTTL = time.Hour
+	// DefaultSSEInterval is pasby-flow.txt's "~every 2 seconds".
+	DefaultSSEInterval = 2 * time.Second
+	// DefaultPollingInterval is pasby-flow.txt's "~1.2s".
+	DefaultPollingInterval = 1200 * time.Millisecond
+	// DefaultPollingHold is how long the legacy polling route holds a
+	// request before it answers with a state that is not final. [ours]
+	DefaultPollingHold = 30 * time.Second
+	// DefaultWebhookBackoff is the wait after a webhook's first failed
+	// attempt; it doubles after each further one. [ours] (NOTES.md: the
+	// schedule is not published)
+	DefaultWebhookBackoff = 2 * time.Second
+	// DefaultWebhookTimeout is the timeout of the default webhook client.
+	// [ours]
+	DefaultWebhookTimeout = 10 * time.Second
+	// WebhookAttempts is how many times a webhook is POSTed before it is
+	// given up: until the receiver answers exactly 200 (NOTES.md).
+	WebhookAttempts = 5
+)
+
+// Paths of the endpoints, relative to the simulator's root, exactly as the
+// documents give them.
+const (
+	PathV2Signing = "/api/v2/document/signing"
+	PathV2Review  = "/api/v2/document/review"
+	PathV2Refresh = "/api/v2/document/refresh"
+	PathV2Ping    = "/api/v2/flow/ping"
+	PathV2SSE     = "/api/v2/flow/sse"
+	PathV2Cancel  = "/api/v2/flow/cancel"
+	PathV2Polling = "/api/v2/flow/polling"
+
+	PathV1Signing   = "/api/v1/document/signing"
+	PathV1Review    = "/api/v1/document/review"
+	PathV1Refresh   = "/api/v1/document/refresh"
+	PathV1Ping      = "/api/v1/flow/ping"
+	PathV1Cancel    = "/api/v1/flow/cancel"
+	PathV1Polling   = "/api/v1/flow/polling"
+	PathV1Authorize = "/api/v1/flow/authorize"
+
+	// PathContract is where the hosted review pages live:
+	// <root>/contract/<doc id>, like pasby's
+	// https://sign.with.pasby.africa/contract/<doc id>.
+	PathContract = "/contract/"
+	// PathStamped is where the stamped PDFs live:
+	// <root>/edoc/<doc id>-stamped.pdf, like the document's
+	// https://cdn.pasby.africa/edoc/… [ours]
+	PathStamped = "/edoc/"
+)
+
+// Signee statuses (statusLog[].status), NOTES.md.
+const (
+	StatusStale   = "stale"
+	StatusViewing = "viewing"
+	StatusSigned  = "signed"
+)
+
+// Document modes, NOTES.md. A simple signing document is "api", a review
+// document "interface". [ours for which is which on signing]
+const (
+	ModeAPI       = "api"
+	ModeInterface = "interface"
+)
+
+// Overall states of a document, for Document snapshots only: the API has no
+// such field. [ours]
+const (
+	StatePending   = "pending"   // not everyone has signed
+	StateCompleted = "completed" // everyone has signed; handled is true
+	StateCancelled = "cancelled"
+	StateExpired   = "expired"
+)
+
+// Options configure a Sim. The zero value is a working demo simulator.
+type Options struct {
+	// APIKey is the x-api-key accepted. Empty means DefaultAPIKey.
+	APIKey string
+	// AppSecret is the x-access-secret accepted. Empty means
+	// DefaultAppSecret.
+	AppSecret string
+	// PublicURL is the absolute URL of the simulator's root as callers and
+	// browsers reach it, e.g. "http://localhost:8080/sandbox/pasby"; the
+	// hosted review links and stamped PDF URLs start with it. Empty means
+	// each document takes it from its create request (scheme, Host header
+	// and the path the simulator is mounted at).
+	PublicURL string
+	// SigningTTL and ReviewTTL are exp - iat of new documents. Zero means
+	// DefaultSigningTTL / DefaultReviewTTL.
+	SigningTTL time.Duration
+	ReviewTTL  time.Duration
+	// TokenTTL is how long a v1 access token is valid. Zero means
+	// DefaultTokenTTL.
+	TokenTTL time.Duration
+	// SSEInterval is the time between two SSE events. Zero means
+	// DefaultSSEInterval.
+	SSEInterval time.Duration
+	// PollingInterval is how often the legacy polling route looks at the
+	// flow (it also wakes on any change). Zero means
+	// DefaultPollingInterval.
+	PollingInterval time.Duration
+	// PollingHold is the longest the polling route holds a request. Zero
+	// means DefaultPollingHold.
+	PollingHold time.Duration
+	// WebhookBackoff is the wait after a first failed webhook attempt,
+	// doubled after each further one. Zero means DefaultWebhookBackoff.
+	WebhookBackoff time.Duration
+	// HTTPClient posts the webhooks. Nil means a client with
+	// DefaultWebhookTimeout.
+	HTTPClient *http.Client
+	// AutoSign, when positive, makes signees act by themselves so the demo
+	// is alive: signee i (from 0) of every new document opens the flow at
+	// iat + (i+1)*AutoSign - AutoSign/2 and signs at iat + (i+1)*AutoSign,
+	// unless someone was faster. Zero (the default) turns it off. [ours]
+	AutoSign time.Duration
+	// Now is the clock. Nil means time.Now. Timestamps, expiry and AutoSign
+	// follow it; the SSE, polling and webhook waits use real time.
+	Now func() time.Time
+	// Logger receives webhook delivery failures. Nil means no logging.
+	Logger *slog.Logger
+}
+
+// Sim is the pasby simulator. It implements sandbox.Simulator, is safe for
+// concurrent use, and must be closed with Close to stop webhook deliveries
+// and open streams.
+type Sim struct {
+	apiKey, appSecret string
+	publicURL         string
+	signingTTL        time.Duration
+	reviewTTL         time.Duration
+	tokenTTL          time.Duration
+	sseInterval       time.Duration
+	pollingInterval   time.Duration
+	pollingHold       time.Duration
+	webhookBackoff    time.Duration
+	autoSign          time.Duration
+	client            *http.Client
+	now               func() time.Time
+	logger            *slog.Logger
+
+	signKey ed25519.PrivateKey // signs signees' signatures [ours]
+	jwtKey  []byte             // signs v1 access tokens [ours]
+
+	// ctx ends when the simulator is closed: webhook deliveries, SSE
+	// streams and held polling requests watch it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // webhook deliveries
+
+	mu         sync.Mutex
+	closed     bool
+	docs       map[string]*document
+	open       map[string]*document // docs still StatePending
+	flows      map[string]*signee   // req_ id -> its signee
+	tokens     map[string]time.Time // v1 access token -> expiry
+	changed    chan struct{}        // closed and replaced on every change
+	counts     CreateCounts
+	inflight   int           // webhook deliveries under way
+	idle       chan struct{} // closed when inflight drops to 0
+	deliveries []Delivery    // the last maxDeliveries attempts
+}
+
+var _ sandbox.Simulator = (*Sim)(nil)
+
+// New returns a simulator configured by opts.
+func New(opts Options) *Sim {
+	s := &Sim{
+		apiKey:          or(opts.APIKey, DefaultAPIKey),
+		appSecret:       or(opts.AppSecret, DefaultAppSecret),
+		publicURL:       strings.TrimRight(opts.PublicURL, "/"),
+		signingTTL:      orDur(opts.SigningTTL, DefaultSigningTTL),
+		reviewTTL:       orDur(opts.ReviewTTL, DefaultReviewTTL),
+		tokenTTL:        orDur(opts.TokenTTL, DefaultTokenTTL),
+		sseInterval:     orDur(opts.SSEInterval, DefaultSSEInterval),
+		pollingInterval: orDur(opts.PollingInterval, DefaultPollingInterval),
+		pollingHold:     orDur(opts.PollingHold, DefaultPollingHold),
+		webhookBackoff:  orDur(opts.WebhookBackoff, DefaultWebhookBackoff),
+		autoSign:        max(opts.AutoSign, 0),
+		client:          opts.HTTPClient,
+		now:             opts.Now,
+		logger:          opts.Logger,
+		docs:            make(map[string]*document),
+		open:            make(map[string]*document),
+		flows:           make(map[string]*signee),
+		tokens:          make(map[string]time.Time),
+		changed:         make(chan struct{}),
+	}
+	if s.client == nil {
+		s.client = &http.Client{Timeout: DefaultWebhookTimeout}
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	_, s.signKey, _ = ed25519.GenerateKey(rand.Reader) // never fails (crypto/rand)
+	s.jwtKey = make([]byte, 32)
+	_, _ = rand.Read(s.jwtKey)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func orDur(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Name is the URL segment: the simulator is mounted at <prefix>/pasby/.
+func (s *Sim) Name() string { return "pasby" }
+
+// Title is shown on the sandbox page.
+func (s *Sim) Title() string { return "pasby e-signature" }
+
+// Routes registers every documented path of v2 and v1, the hosted review
+// pages and the stamped PDFs. There is no v1 SSE route (pasby-flow.txt).
+func (s *Sim) Routes(r *sandbox.Routes) {
+	r.HandleFunc("POST "+PathV2Signing, s.api("v2", authSecret, s.handleSigning))
+	r.HandleFunc("POST "+PathV2Review, s.api("v2", authSecret, s.handleReview))
+	r.HandleFunc("POST "+PathV2Refresh, s.api("v2", authSecret, s.handleRefresh))
+	r.HandleFunc("POST "+PathV2Ping, s.api("v2", authSecret, s.handlePing))
+	r.HandleFunc("GET "+PathV2SSE, s.api("v2", authKeyOnly, s.handleSSE))
+	r.HandleFunc("POST "+PathV2Cancel, s.api("v2", authSecret, s.handleCancel))
+	// "x-api-key, x-access-token (required even on the v2 route)"
+	r.HandleFunc("POST "+PathV2Polling, s.api("v2", authToken, s.handlePolling))
+
+	r.HandleFunc("POST "+PathV1Signing, s.api("v1", authToken, s.handleSigning))
+	r.HandleFunc("POST "+PathV1Review, s.api("v1", authToken, s.handleReview))
+	r.HandleFunc("POST "+PathV1Refresh, s.api("v1", authToken, s.handleRefresh))
+	r.HandleFunc("POST "+PathV1Ping, s.api("v1", authToken, s.handlePing))
+	r.HandleFunc("POST "+PathV1Cancel, s.api("v1", authToken, s.handleCancel))
+	r.HandleFunc("POST "+PathV1Polling, s.api("v1", authToken, s.handlePolling))
+	// The document's curl example sends x-api-key and x-access-secret.
+	r.HandleFunc("GET "+PathV1Authorize, s.api("v1", authSecret, s.handleAuthorize))
+
+	r.HandleFunc("GET "+PathContract+"{id}", s.handleHostedPage)
+	r.HandleFunc("POST "+PathContract+"{id}/open", s.handleHostedAction(actionOpen))
+	r.HandleFunc("POST "+PathContract+"{id}/sign", s.handleHostedAction(actionSign))
+	r.HandleFunc("GET "+pathStyle, s.handleStyle)
+	r.HandleFunc("GET "+PathStamped+"{file}", s.handleStamped)
+}
+
+// Close stops the simulator's background work: webhook deliveries stop
+// (waiting ones are dropped, none is started any more), SSE streams end and
+// held polling requests are answered. It waits for the deliveries to
+// return and is safe to call more than once. The simulator still answers
+// API calls afterwards.
+func (s *Sim) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// CreateCounts counts document create requests that reached the create
+// handlers (both API versions together).
+type CreateCounts struct {
+	Signing  int // answered 201 by a signing route
+	Review   int // answered 201 by a review route
+	Rejected int // signing or review requests answered with an error, 401 included
+}
+
+// CreateCalls reports how many create requests the simulator has seen.
+func (s *Sim) CreateCalls() CreateCounts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts
+}
+
+// Document is a snapshot of one document: plain values, safe to keep.
+type Document struct {
+	ID        string
+	Mode      string // ModeAPI (simple signing) or ModeInterface (review)
+	Version   string // API version of the create call, "v1" or "v2"
+	State     string // StatePending, StateCompleted, StateCancelled or StateExpired
+	Title     string // file.name
+	FileURL   string // file.source
+	Stamped   string // file.stamped once completed, else ""
+	Link      string // the hosted review link (review documents), else ""
+	HookHost  string
+	Reference string // webhook.reference
+	IAT       time.Time
+	EXP       time.Time
+	LUT       time.Time
+	Handled   bool
+	Signees   []Signee
+}
+
+// Signee is one signer of a Document.
+type Signee struct {
+	NIN            string
+	FlowID         string // its signature flow request, req_…
+	Name           string
+	Type           string // "person" or "business"
+	Email          string
+	Representing   string
+	Title          string
+	Status         string // StatusStale, StatusViewing or StatusSigned
+	LUT            time.Time
+	SignedAt       time.Time // zero until signed
+	IP             string
+	Identification string
+	Signature      string
+}
+
+// Document returns a snapshot of document id, first applying whatever the
+// clock says has happened (expiry, AutoSign). ok is false for an unknown id.
+func (s *Sim) Document(id string) (doc Document, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advanceLocked(s.now())
+	d := s.docs[id]
+	if d == nil {
+		return Document{}, false
+	}
+	return d.snapshot(), true
+}
+
+// Documents returns snapshots of every document, newest first.
+func (s *Sim) Documents() []Document {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advanceLocked(s.now())
+	out := make([]Document, 0, len(s.docs))
+	for _, d := range s.docs {
+		out = append(out, d.snapshot())
+	}
+	sortNewestFirst(out)
+	return out
+}
