@@ -323,6 +323,12 @@ func (s *Server) rechargeResolve(c *gin.Context, resolve func(id uint, f resolve
 			s.renderRechargePage(c, http.StatusUnprocessableEntity, templates.ResolveForm{UpstreamID: f.UpstreamID, Note: f.Note, Errors: fieldErrors(fe)})
 			return
 		}
+		var upstream *recharges.UpstreamError
+		if errors.As(err, &upstream) {
+			s.renderRechargePage(c, http.StatusBadGateway, templates.ResolveForm{UpstreamID: f.UpstreamID, Note: f.Note,
+				Errors: templates.FieldErrors{"upstream_id": "Could not check this id with 1flow: " + upstream.Message}})
+			return
+		}
 		s.serverError(c, err)
 		return
 	default:

@@ -465,6 +465,27 @@ func (s *Service) ResolveWithUpstreamID(ctx context.Context, actor services.Acto
 	if err == nil {
 		return models.Recharge{}, services.FieldErrors{"upstream_id": fmt.Sprintf("Recharge #%d already has this 1flow id.", other.ID)}
 	}
+	rec, err := s.Get(ctx, id)
+	if err != nil {
+		return models.Recharge{}, err
+	}
+	if rec.State != models.RechargeUnknown {
+		return rec, ErrNotUnknown
+	}
+	// Ask 1flow before believing the id: a typo, or someone else's
+	// recharge, would otherwise be "tracked" forever or completed as if it
+	// were this one.
+	answer, err := s.upstream.GetRecharge(ctx, upstreamID)
+	if errors.Is(err, oneflow.ErrNotFound) {
+		return models.Recharge{}, services.FieldErrors{"upstream_id": "1flow has no recharge with this id. Check it with 1flow."}
+	}
+	if err != nil {
+		return models.Recharge{}, plain(err)
+	}
+	if answer.SerialNumber != "" && answer.SerialNumber != rec.Target() || !answer.Amount.Equal(rec.Amount) {
+		return models.Recharge{}, services.FieldErrors{"upstream_id": fmt.Sprintf(
+			"That 1flow recharge is for %s and %s, not for %s and %s.", answer.SerialNumber, answer.Amount, rec.Target(), rec.Amount)}
+	}
 	now := s.now().UTC()
 	return s.resolve(ctx, actor, id, models.RechargeSubmitted,
 		map[string]any{"upstream_id": upstreamID, "next_check_at": now, "check_attempts": 0, "error": ""},
@@ -587,6 +608,15 @@ func (s *Service) check(ctx context.Context, r models.Recharge) {
 	now := s.now().UTC()
 	next := now.Add(s.backoff(r.CheckAttempts + 1))
 	from := []models.RechargeState{models.RechargeSubmitted, models.RechargePending}
+	if errors.Is(err, oneflow.ErrNotFound) {
+		// 1flow says this id does not exist: nobody knows what happened to
+		// the money, so a person has to look.
+		if _, terr := s.transition(ctx, r.ID, []models.RechargeState{models.RechargeSubmitted, models.RechargePending}, models.RechargeUnknown,
+			map[string]any{"error": "1flow no longer knows this recharge id. Check with 1flow what happened to it."}, "", "1flow answered 404 for the recharge id"); terr != nil {
+			s.opts.Logger.Error("recharge update", "recharge_id", r.ID, "err", terr)
+		}
+		return
+	}
 	if err != nil {
 		s.opts.Logger.Warn("recharge check failed", "recharge_id", r.ID, "err", err)
 		// The state stays; only the schedule moves.
