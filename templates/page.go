@@ -4,8 +4,12 @@
 package templates
 
 import (
+	"context"
+	"io"
 	"strconv"
 	"time"
+
+	"github.com/a-h/templ"
 )
 
 // Page is what the layout needs around every signed-in page.
@@ -66,3 +70,16 @@ func utc(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 func utcTitle(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") + " UTC" }
 
 func utcText(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") + " UTC" }
+
+// Join renders components one after the other, for an htmx answer that
+// carries out-of-band fragments next to the main one.
+func Join(parts ...templ.Component) templ.Component {
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		for _, p := range parts {
+			if err := p.Render(ctx, w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -268,9 +268,7 @@ func (s *Server) renderRechargePage(c *gin.Context, status int, resolve template
 	}
 	view := templates.RechargeDetail{Recharge: rechargeView(d.Recharge), RawJSON: prettyJSON(d.Recharge.LastUpstreamJSON),
 		CanResolve: s.can(c, http.MethodPost, "/recharges/:id/resolve"), Resolve: resolve}
-	for _, e := range d.Events {
-		view.Timeline = append(view.Timeline, templates.TimelineEntry{At: e.At, From: string(e.FromState), To: string(e.ToState), Status: e.UpstreamStatus, Note: e.Note})
-	}
+	view.Timeline = timeline(d.Events)
 	for _, e := range d.Audit {
 		view.Audit = append(view.Audit, templates.AuditEventView{ID: e.ID, At: e.At, Actor: e.ActorEmail, Action: e.Action, Details: e.Details})
 	}
@@ -284,7 +282,7 @@ func (s *Server) rechargeStatus(c *gin.Context) {
 	if !ok {
 		return
 	}
-	r, err := s.deps.Recharges.Get(c.Request.Context(), id)
+	d, err := s.deps.Recharges.GetDetail(c.Request.Context(), id)
 	if errors.Is(err, models.ErrNotFound) {
 		s.notFound(c)
 		return
@@ -293,7 +291,8 @@ func (s *Server) rechargeStatus(c *gin.Context) {
 		s.serverError(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, templates.RechargeStatus(rechargeView(r)))
+	s.render(c, http.StatusOK, templates.Join(templates.RechargeStatus(rechargeView(d.Recharge)),
+		templates.RechargeTimeline(id, timeline(d.Events), true)))
 }
 
 type resolveForm struct {
@@ -347,4 +346,12 @@ func (s *Server) rechargeMarkNotSent(c *gin.Context) {
 	s.rechargeResolve(c, func(id uint, f resolveForm) (models.Recharge, error) {
 		return s.deps.Recharges.MarkNotSent(c.Request.Context(), s.actor(c), id, f.Note)
 	}, "Closed as not sent.")
+}
+
+func timeline(events []models.RechargeEvent) []templates.TimelineEntry {
+	out := make([]templates.TimelineEntry, 0, len(events))
+	for _, e := range events {
+		out = append(out, templates.TimelineEntry{At: e.At, From: string(e.FromState), To: string(e.ToState), Status: e.UpstreamStatus, Note: e.Note})
+	}
+	return out
 }

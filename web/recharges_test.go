@@ -324,7 +324,7 @@ func TestRechargeHappyPathOverHTTP(t *testing.T) {
 	if strings.Contains(final, "hx-trigger") || strings.Contains(final, "hx-get") {
 		t.Errorf("final status fragment still polls:\n%s", final)
 	}
-	if !strings.Contains(text(final), "litres") {
+	if !strings.Contains(text(final), " L") {
 		t.Errorf("completed fragment does not show the litres credited:\n%s", final)
 	}
 	row = rcRow(t, p, id)
@@ -800,8 +800,12 @@ func TestRechargeExpiredTokenIsRefetchedOnce(t *testing.T) {
 	if got := rcHits(t, p, rcEPToken); got != 2 {
 		t.Errorf("%d token requests, want 2 (the first and one refetch)", got)
 	}
-	if got := rcHits(t, p, rcEPRecharge); got != 2 {
-		t.Errorf("%d recharge requests, want 2 (refused with 401, then sent with the new token)", got)
+	// The create looks the customer up before sending (so even an unknown
+	// outcome says whose recharge it is): that lookup meets the 401 and
+	// refetches, and the recharge itself goes out once with the new token.
+	// The client's own tests cover a 401 on the recharge call itself.
+	if got := rcHits(t, p, rcEPRecharge); got != 1 {
+		t.Errorf("%d recharge requests, want 1", got)
 	}
 	if got := p.App.OneFlowSim.RechargeCalls(); got != 1 {
 		t.Errorf("%d recharges processed, want 1", got)

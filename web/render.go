@@ -41,6 +41,9 @@ func (s *Server) page(c *gin.Context, title string) templates.Page {
 			continue
 		}
 		item.Active = path == item.Href || (item.Href != "/" && strings.HasPrefix(path, item.Href+"/"))
+		if item.Href == "/recharges" && path == "/recharges" && c.Query("state") == "unknown" {
+			item.Active = false // "Needs attention" is the active item there
+		}
 		p.Nav = append(p.Nav, item)
 	}
 	// Recharges whose outcome nobody knows are money in limbo: keep them in

@@ -227,10 +227,18 @@ func (s *Service) Create(ctx context.Context, actor services.Actor, in Input) (r
 	if err != nil {
 		return models.Recharge{}, false, err
 	}
+	// A repeat of a key we know needs no lookup: it lands on its recharge.
+	if existing, err := s.byKey(ctx, v.IdempotencyKey); err == nil {
+		if existing.DeviceID != v.DeviceID || existing.CardID != v.CardID || !existing.Amount.Equal(v.Amount) {
+			return existing, false, ErrKeyReused
+		}
+		return existing, false, nil
+	}
+	name, phoneNumber := s.customerOf(ctx, v)
 	now := s.now().UTC()
 	rec = models.Recharge{
-		IdempotencyKey: v.IdempotencyKey, DeviceID: v.DeviceID, CardID: v.CardID,
-		CustomerPhone: v.PhoneNumber, Amount: v.Amount, Currency: CurrencyFor(v.PhoneNumber),
+		IdempotencyKey: v.IdempotencyKey, DeviceID: v.DeviceID, CardID: v.CardID, CustomerName: name,
+		CustomerPhone: phoneNumber, Amount: v.Amount, Currency: CurrencyFor(phoneNumber),
 		State: models.RechargeQueued, CreatedByEmail: actor.Email, CreatedAt: now, UpdatedAt: now,
 	}
 	if actor.ID != 0 {
@@ -264,6 +272,35 @@ func (s *Service) Create(ctx context.Context, actor services.Actor, in Input) (r
 	// halfway, which would turn a clean answer into an unknown outcome.
 	rec, err = s.send(context.WithoutCancel(ctx), rec)
 	return rec, true, err
+}
+
+// customerOf looks the owner up so that even a recharge whose outcome ends
+// unknown says whose it is. It is best effort: 1flow's answer to the recharge
+// fills the name in too, and a lookup failure must not block the recharge.
+func (s *Service) customerOf(ctx context.Context, v Valid) (name, phoneNumber string) {
+	phoneNumber = v.PhoneNumber
+	q := oneflow.LookupQuery{DeviceID: v.DeviceID}
+	if v.DeviceID == "" {
+		if v.PhoneNumber == "" {
+			return "", ""
+		}
+		q = oneflow.LookupQuery{PhoneNumber: v.PhoneNumber}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := s.upstream.Lookup(ctx, q)
+	if err != nil {
+		s.opts.Logger.Warn("recharge: customer lookup before sending failed", "err", err)
+		return "", phoneNumber
+	}
+	return c.Name, firstNonEmpty(c.PhoneNumber, phoneNumber)
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func rechargeSubject(id uint) string { return "recharge:" + strconv.FormatUint(uint64(id), 10) }
