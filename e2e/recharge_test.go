@@ -14,9 +14,9 @@ import (
 
 	"portal/internal/apptest"
 	"portal/models"
-	"portal/templates"
 	"portal/services/sandbox"
 	"portal/services/sandbox/oneflowsim"
+	"portal/templates"
 )
 
 // rechargeJourneyTimeout bounds the whole recharge journey: it waits out one
