@@ -1,0 +1,283 @@
+package pasby
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// ssePath is GET /api/v2/flow/sse: "v2 only", "No v1 SSE route".
+const ssePath = "/api/v2/flow/sse"
+
+// SSE streams a flow's state from GET /api/v2/flow/sse?request=<id>. Each
+// event's data: JSON is yielded as a FlowState with a nil error, until:
+//   - a state is Final (it is yielded, then the sequence ends);
+//   - the caller stops ranging, or ctx ends (the sequence just ends);
+//   - pasby refuses the stream or says so in an event (ErrExpired,
+//     ErrUnknownFlow, ErrCancelled, ErrUnauthorized, *RejectedError, ...),
+//     or the stream cannot be reopened (ErrUnavailable). That error is
+//     yielded, and the sequence ends: every yielded error is the last item.
+//
+// A dropped stream, a stream silent for Config.StreamIdleTimeout, a 5xx/429,
+// a network error and an event whose data cannot be read are retried; see
+// the package comment. The data of an event may be the envelope
+// ({"status","reason","data":{"request":…}}), the data object
+// ({"request":…}) or the request object itself: the document does not say,
+// all three are read. Events with a name other than "message" whose data is
+// not JSON are ignored (keep-alives). SSE on a v1 client yields
+// ErrInvalidRequest: there is no v1 route (use Polling or Ping).
+func (c *Client) SSE(ctx context.Context, id string) iter.Seq2[FlowState, error] {
+	id = strings.TrimSpace(id)
+	return func(yield func(FlowState, error) bool) {
+		switch {
+		case c.configErr != nil:
+			yield(FlowState{}, c.configErr)
+			return
+		case id == "":
+			yield(FlowState{}, invalidRequest("flow id is empty"))
+			return
+		case c.version != V2:
+			yield(FlowState{}, invalidRequest("SSE has no v1 route; use Polling or Ping"))
+			return
+		}
+		s := &sseSession{c: c, id: id}
+		failures := 0
+		for {
+			if ctx.Err() != nil {
+				return
+			}
+			r := s.connect(ctx, yield)
+			if r.stop {
+				return
+			}
+			if r.gotEvents {
+				failures = 0
+			}
+			failures++
+			if failures >= c.sseAttempts {
+				yield(FlowState{}, unavailable(fmt.Sprintf("event stream lost, %d attempts failed", failures), r.err))
+				return
+			}
+			if !c.sleep(ctx, c.sseDelay(failures, s.retry)) {
+				return
+			}
+		}
+	}
+}
+
+// sseSession is the state kept across reconnections.
+type sseSession struct {
+	c      *Client
+	id     string
+	lastID string        // the last event ID, sent as Last-Event-ID
+	retry  time.Duration // the server's retry:, 0 if none
+}
+
+// connResult is how one connection ended.
+type connResult struct {
+	stop      bool  // the sequence is over (yielded a final state or an error, the caller stopped, ctx ended)
+	gotEvents bool  // the connection yielded at least one state
+	err       error // why it dropped, when not stop
+}
+
+// connect opens one stream and reads it to its end.
+func (s *sseSession) connect(ctx context.Context, yield func(FlowState, error) bool) connResult {
+	c := s.c
+	connCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// One timer: first the connect timeout (until the headers arrive), then
+	// the idle timeout, pushed back by every read that returns bytes.
+	timer := time.AfterFunc(c.timeout, cancel)
+	defer timer.Stop()
+
+	resp, err := c.roundTrip(connCtx, call{
+		method:      http.MethodGet,
+		path:        ssePath,
+		query:       url.Values{"request": {s.id}},
+		auth:        authSecret,
+		stream:      true,
+		accept:      "text/event-stream",
+		lastEventID: s.lastID,
+	}, "")
+	if err != nil {
+		if ctx.Err() != nil {
+			return connResult{stop: true}
+		}
+		var te *transportError
+		if errors.As(err, &te) {
+			if connCtx.Err() != nil {
+				return connResult{err: fmt.Errorf("no answer within %v", c.timeout)}
+			}
+			return connResult{err: te.cause}
+		}
+		yield(FlowState{}, err) // a Config error
+		return connResult{stop: true}
+	}
+	defer resp.Body.Close()
+
+	if resp.StatusCode == http.StatusNoContent {
+		// The standard's way for a server to say "do not reconnect".
+		yield(FlowState{}, unavailable("pasby closed the event stream (HTTP 204)", nil))
+		return connResult{stop: true}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 || !isEventStream(resp.Header.Get("Content-Type")) {
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		if ctx.Err() != nil {
+			return connResult{stop: true}
+		}
+		res := &response{status: resp.StatusCode, body: body, bodyErr: rerr}
+		var err error
+		switch {
+		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			// Not an event stream: an envelope saying no, or garbage.
+			_, err = decodeEnvelope(resp.StatusCode, body)
+			var me *malformedError
+			if err == nil || errors.As(err, &me) {
+				return connResult{err: fmt.Errorf("answer is %q, not text/event-stream", cleanMessage(resp.Header.Get("Content-Type")))}
+			}
+		default:
+			err = c.statusError(res, "")
+			if retryableStatus(resp.StatusCode) {
+				return connResult{err: err}
+			}
+		}
+		yield(FlowState{}, err)
+		return connResult{stop: true}
+	}
+
+	timer.Reset(c.idle)
+	rd := newSSEReader(&idleReader{r: resp.Body, timer: timer, idle: c.idle})
+	var got bool
+	for {
+		ev, err := rd.Next()
+		if r, ok := rd.Retry(); ok {
+			s.retry = r
+		}
+		if err != nil {
+			switch {
+			case ctx.Err() != nil:
+				return connResult{stop: true}
+			case connCtx.Err() != nil:
+				err = fmt.Errorf("no data for %v", c.idle)
+			case err == io.EOF:
+				err = errors.New("pasby closed the event stream")
+			}
+			return connResult{gotEvents: got, err: err}
+		}
+		if validHeaderValue(ev.ID) {
+			s.lastID = ev.ID
+		}
+		if strings.TrimSpace(ev.Data) == "" {
+			continue // a keep-alive
+		}
+		st, err := decodeStreamData(ev.Data, s.id)
+		if err != nil {
+			var me *malformedError
+			if !errors.As(err, &me) {
+				yield(FlowState{}, err) // pasby said no inside the stream
+				return connResult{stop: true}
+			}
+			if ev.Type != "message" {
+				continue
+			}
+			return connResult{gotEvents: got, err: fmt.Errorf("event: %w", err)}
+		}
+		got = true
+		if !yield(st, nil) || st.Final() {
+			return connResult{stop: true}
+		}
+	}
+}
+
+// sseDelay is the wait before reconnection number failures (1 after a
+// stream that worked): the server's retry: (or sseBase) doubled per
+// failure in a row, capped at sseMaxDelay (or retry: if larger), with equal
+// jitter, and never shorter than retry:.
+func (c *Client) sseDelay(failures int, retry time.Duration) time.Duration {
+	base := c.sseBase
+	if retry > 0 {
+		base = retry
+	}
+	limit := max(c.sseMaxDelay, retry)
+	d := base
+	for i := 1; i < failures && d < limit; i++ {
+		d *= 2
+	}
+	if d > limit || d <= 0 {
+		d = limit
+	}
+	w := d/2 + rand.N(d/2+1)
+	return max(w, retry)
+}
+
+// decodeStreamData reads one event's data (see SSE for the three shapes).
+func decodeStreamData(data, id string) (FlowState, error) {
+	b := []byte(data)
+	var m map[string]json.RawMessage
+	if err := strictUnmarshal(b, &m); err != nil {
+		return FlowState{}, &malformedError{err}
+	}
+	if m == nil {
+		return FlowState{}, malformed("event data is null")
+	}
+	_, hasStatus := m["status"]
+	_, hasData := m["data"]
+	_, hasReason := m["reason"]
+	_, hasRequest := m["request"]
+	switch {
+	case hasStatus && (hasData || hasReason):
+		return decodeFlowResponse(http.StatusOK, b, id)
+	case hasRequest && isObject(m["request"]):
+		return decodeFlowData(b, id)
+	default:
+		wrapped := append(append([]byte(`{"request":`), b...), '}')
+		st, err := decodeFlowData(wrapped, id)
+		if err != nil {
+			return FlowState{}, err
+		}
+		st.Raw = json.RawMessage(data)
+		return st, nil
+	}
+}
+
+func isEventStream(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "text/event-stream"
+}
+
+// validHeaderValue: no control characters but tab, not too long.
+func validHeaderValue(s string) bool {
+	if len(s) > 1024 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; (b < ' ' && b != '\t') || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// idleReader pushes the idle timer back on every read that returns bytes.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+	idle  time.Duration
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.timer.Reset(r.idle)
+	}
+	return n, err
+}
