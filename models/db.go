@@ -28,6 +28,13 @@ func Open(ctx context.Context, path string) (*gorm.DB, error) {
 			return nil, fmt.Errorf("create database folder: %w", err)
 		}
 	}
+	// Staff data and money movements: readable by the portal's user only.
+	// SQLite gives the -wal and -shm files the database file's mode.
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create database file: %w", err)
+	}
+	_ = f.Close()
 	// The pragmas go in the DSN so that every pooled connection gets them,
 	// not only the first. _txlock=immediate makes every BEGIN an IMMEDIATE
 	// one: two writers queue on busy_timeout instead of one failing with
