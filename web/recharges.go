@@ -33,7 +33,7 @@ func (f rechargeForm) input() recharges.Input {
 
 func (f rechargeForm) view(s *Server) templates.RechargeForm {
 	return templates.RechargeForm{DeviceID: f.DeviceID, CardID: f.CardID, Amount: f.Amount, IdempotencyKey: f.IdempotencyKey,
-		PhoneNumber: f.PhoneNumber, MaxAmount: s.deps.Recharges.MaxAmount().String()}
+		PhoneNumber: f.PhoneNumber, MaxAmount: s.deps.Recharges.MaxAmount().String(), Currency: recharges.CurrencyFor(f.PhoneNumber)}
 }
 
 func rechargeView(r models.Recharge) templates.RechargeView {
