@@ -37,6 +37,27 @@ func (q auditQuery) values() url.Values {
 	return v
 }
 
+// keysetPager links the neighbouring pages of a list, keeping its filters.
+func keysetPager(path string, filters url.Values, older, newer uint, shown int) templates.Pager {
+	pager := templates.Pager{Shown: shown}
+	link := func(key string, id uint) string {
+		v := url.Values{}
+		for k, vals := range filters {
+			v[k] = vals
+		}
+		v.Set(key, strconv.FormatUint(uint64(id), 10))
+		return path + "?" + v.Encode()
+	}
+	if older > 0 {
+		pager.OlderHref = link("before", older)
+	}
+	if newer > 0 {
+		pager.NewerHref = link("after", newer)
+	}
+	return pager
+}
+
+// cursor parses a page cursor from a query string.
 func cursor(raw string) (uint, bool) {
 	if raw == "" {
 		return 0, true
@@ -74,17 +95,7 @@ func (s *Server) auditList(c *gin.Context) {
 	for _, e := range page.Events {
 		rows = append(rows, templates.AuditEventView{ID: e.ID, At: e.At, Actor: e.ActorEmail, Action: e.Action, Subject: e.Subject, IP: e.IP, Details: e.Details})
 	}
-	pager := templates.Pager{Shown: len(rows)}
-	if page.Older > 0 {
-		v := q.values()
-		v.Set("before", strconv.FormatUint(uint64(page.Older), 10))
-		pager.OlderHref = "/audit?" + v.Encode()
-	}
-	if page.Newer > 0 {
-		v := q.values()
-		v.Set("after", strconv.FormatUint(uint64(page.Newer), 10))
-		pager.NewerHref = "/audit?" + v.Encode()
-	}
+	pager := keysetPager("/audit", q.values(), page.Older, page.Newer, len(rows))
 	s.render(c, http.StatusOK, templates.AuditPage(s.page(c, "Audit log"), view, rows, pager))
 }
 

@@ -198,17 +198,7 @@ func (s *Server) rechargesList(c *gin.Context) {
 	for _, r := range page.Recharges {
 		rows = append(rows, rechargeView(r))
 	}
-	pager := templates.Pager{Shown: len(rows)}
-	if page.Older > 0 {
-		v := q.values()
-		v.Set("before", strconv.FormatUint(uint64(page.Older), 10))
-		pager.OlderHref = "/recharges?" + v.Encode()
-	}
-	if page.Newer > 0 {
-		v := q.values()
-		v.Set("after", strconv.FormatUint(uint64(page.Newer), 10))
-		pager.NewerHref = "/recharges?" + v.Encode()
-	}
+	pager := keysetPager("/recharges", q.values(), page.Older, page.Newer, len(rows))
 	s.render(c, http.StatusOK, templates.RechargesPage(s.page(c, title), view, rows, pager))
 }
 

@@ -118,37 +118,13 @@ func (r *Reader) List(ctx context.Context, f Filter, before, after uint, limit i
 	if err != nil {
 		return Page{}, err
 	}
-	q := p.apply(r.db.WithContext(ctx).Model(&models.AuditEvent{}))
-	switch {
-	case after > 0:
-		q = q.Where("id > ?", after).Order("id ASC")
-	case before > 0:
-		q = q.Where("id < ?", before).Order("id DESC")
-	default:
-		q = q.Order("id DESC")
-	}
+	q := services.KeysetOrder(p.apply(r.db.WithContext(ctx).Model(&models.AuditEvent{})), before, after, limit)
 	var events []models.AuditEvent
-	if err := q.Limit(limit + 1).Find(&events).Error; err != nil {
+	if err := q.Find(&events).Error; err != nil {
 		return Page{}, fmt.Errorf("auditlog: list: %w", err)
 	}
-	more := len(events) > limit
-	if more {
-		events = events[:limit]
-	}
-	if after > 0 {
-		for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
-			events[i], events[j] = events[j], events[i]
-		}
-	}
-	page := Page{Events: events}
-	if len(events) > 0 {
-		if more || after > 0 {
-			page.Older = events[len(events)-1].ID
-		}
-		if (after > 0 && more) || before > 0 {
-			page.Newer = events[0].ID
-		}
-	}
+	var page Page
+	page.Events, page.Older, page.Newer = services.KeysetPage(events, func(e models.AuditEvent) uint { return e.ID }, before, after, limit)
 	return page, nil
 }
 

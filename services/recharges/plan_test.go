@@ -43,7 +43,7 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		}
 		sql := db.ToSQL(func(tx *gorm.DB) *gorm.DB {
 			var rows []models.Recharge
-			return listQuery(tx, p, c.before, 0, 51).Find(&rows)
+			return listQuery(tx, p, c.before, 0, 50).Find(&rows)
 		})
 		var plan []struct{ Detail string }
 		if err := db.Raw("EXPLAIN QUERY PLAN " + sql).Scan(&plan).Error; err != nil {
