@@ -120,6 +120,118 @@ var migrations = []migration{
 		`CREATE INDEX recharge_events_recharge ON recharge_events(recharge_id, id)`,
 		`CREATE INDEX audit_subject ON audit_events(subject, id)`,
 	}},
+	{3, "pasby documents, signees, events, reviews, webhook inbox", []string{
+		// reference is our webhook reference: random, unguessable, and the
+		// key a webhook is matched by before the pasby id is known.
+		// review_decision repeats document_reviews.decision ('' until
+		// decided) so the list filter and the review queue are index scans.
+		// title is NOCASE so a title prefix search ignores ASCII case and
+		// still reads the index.
+		`CREATE TABLE documents (
+			id INTEGER PRIMARY KEY,
+			reference TEXT NOT NULL,
+			upstream_id TEXT,
+			kind TEXT NOT NULL CHECK (kind IN ('simple','review')),
+			title TEXT NOT NULL COLLATE NOCASE,
+			file_url TEXT NOT NULL,
+			stamped_url TEXT NOT NULL DEFAULT '',
+			hosted_link TEXT NOT NULL DEFAULT '',
+			state TEXT NOT NULL CHECK (state IN ('queued','submitting','submitted','in_progress','completed','cancelled','expired','failed','unknown')),
+			handled INTEGER NOT NULL DEFAULT 0,
+			error TEXT NOT NULL DEFAULT '',
+			iat DATETIME,
+			exp DATETIME,
+			lut DATETIME,
+			last_upstream_json TEXT NOT NULL DEFAULT '',
+			review_decision TEXT NOT NULL DEFAULT '' CHECK (review_decision IN ('','approved','flagged')),
+			created_by_id INTEGER REFERENCES users(id),
+			created_by_email TEXT NOT NULL DEFAULT '',
+			created_at DATETIME NOT NULL,
+			updated_at DATETIME NOT NULL,
+			completed_at DATETIME,
+			next_check_at DATETIME,
+			check_attempts INTEGER NOT NULL DEFAULT 0,
+			CHECK (review_decision = '' OR state = 'completed')
+		)`,
+		`CREATE UNIQUE INDEX documents_reference ON documents(reference)`,
+		`CREATE UNIQUE INDEX documents_upstream ON documents(upstream_id)`,
+		// Lists page newest-first by id; every filter has an index that ends
+		// in id so a filtered page is an index range scan, not a sort.
+		`CREATE INDEX documents_state ON documents(state, id)`,
+		`CREATE INDEX documents_kind ON documents(kind, id)`,
+		`CREATE INDEX documents_decision ON documents(review_decision, id)`,
+		`CREATE INDEX documents_created ON documents(created_at, id)`,
+		`CREATE INDEX documents_title ON documents(title, id)`,
+		// next_check_at is set only while pasby is collecting signatures
+		// (submitted, in_progress), so the reconciler reads just those.
+		`CREATE INDEX documents_due ON documents(next_check_at) WHERE next_check_at IS NOT NULL`,
+		// The review queue: equality on both, then oldest completion first.
+		`CREATE INDEX documents_review_queue ON documents(review_decision, state, completed_at)`,
+		// A final state is final in the database too, whatever code runs.
+		`CREATE TRIGGER documents_final_state BEFORE UPDATE OF state ON documents
+			WHEN OLD.state IN ('completed','cancelled','expired','failed') AND NEW.state <> OLD.state
+			BEGIN SELECT RAISE(ABORT, 'a document in a final state cannot change state'); END`,
+		`CREATE TABLE document_signees (
+			id INTEGER PRIMARY KEY,
+			document_id INTEGER NOT NULL REFERENCES documents(id),
+			position INTEGER NOT NULL,
+			nin TEXT NOT NULL,
+			name TEXT NOT NULL DEFAULT '',
+			email TEXT NOT NULL DEFAULT '',
+			type TEXT NOT NULL DEFAULT '',
+			representing TEXT NOT NULL DEFAULT '',
+			title TEXT NOT NULL DEFAULT '',
+			status TEXT NOT NULL DEFAULT 'stale' CHECK (status IN ('stale','viewing','signed')),
+			signed_at DATETIME,
+			signature TEXT NOT NULL DEFAULT '',
+			identification TEXT NOT NULL DEFAULT '',
+			UNIQUE (document_id, nin)
+		)`,
+		`CREATE INDEX document_signees_nin ON document_signees(nin, document_id)`,
+		`CREATE TABLE document_events (
+			id INTEGER PRIMARY KEY,
+			document_id INTEGER NOT NULL REFERENCES documents(id),
+			at DATETIME NOT NULL,
+			from_state TEXT NOT NULL,
+			to_state TEXT NOT NULL,
+			note TEXT NOT NULL DEFAULT ''
+		)`,
+		`CREATE INDEX document_events_document ON document_events(document_id, id)`,
+		`CREATE TRIGGER document_events_no_update BEFORE UPDATE ON document_events
+			BEGIN SELECT RAISE(ABORT, 'document events are append-only'); END`,
+		`CREATE TRIGGER document_events_no_delete BEFORE DELETE ON document_events
+			BEGIN SELECT RAISE(ABORT, 'document events are append-only'); END`,
+		// One decision per document, never rewritten.
+		`CREATE TABLE document_reviews (
+			id INTEGER PRIMARY KEY,
+			document_id INTEGER NOT NULL UNIQUE REFERENCES documents(id),
+			decision TEXT NOT NULL CHECK (decision IN ('approved','flagged')),
+			note TEXT NOT NULL DEFAULT '',
+			reviewer_id INTEGER REFERENCES users(id),
+			reviewer_email TEXT NOT NULL,
+			decided_at DATETIME NOT NULL
+		)`,
+		`CREATE TRIGGER document_reviews_no_update BEFORE UPDATE ON document_reviews
+			BEGIN SELECT RAISE(ABORT, 'review decisions are final'); END`,
+		`CREATE TRIGGER document_reviews_no_delete BEFORE DELETE ON document_reviews
+			BEGIN SELECT RAISE(ABORT, 'review decisions are final'); END`,
+		// Webhooks are stored raw before anything else happens, so a crash
+		// or a bug in processing never loses one; the same body twice is
+		// one row.
+		`CREATE TABLE webhook_inbox (
+			id INTEGER PRIMARY KEY,
+			provider TEXT NOT NULL,
+			dedupe_key TEXT NOT NULL,
+			received_at DATETIME NOT NULL,
+			headers TEXT NOT NULL DEFAULT '',
+			body BLOB NOT NULL,
+			processed_at DATETIME,
+			attempts INTEGER NOT NULL DEFAULT 0,
+			error TEXT NOT NULL DEFAULT '',
+			UNIQUE (provider, dedupe_key)
+		)`,
+		`CREATE INDEX webhook_inbox_pending ON webhook_inbox(provider, id) WHERE processed_at IS NULL`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

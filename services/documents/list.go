@@ -1,0 +1,272 @@
+package documents
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"portal/models"
+	"portal/services"
+)
+
+// Filter narrows the document list. Dates are whole UTC days, inclusive.
+type Filter struct {
+	State    string
+	Kind     string
+	Decision string // "approved", "flagged" or "none" (no decision yet)
+	From     string
+	To       string
+	// Q is a NIN, a title, our reference or pasby's id; a prefix of at
+	// least 3 characters is enough. "#123" is document 123.
+	Q string
+}
+
+// MinSearch is the shortest prefix Q searches with: shorter ones match too
+// much of a large table to sort.
+const MinSearch = 3
+
+type parsedFilter struct {
+	state    models.DocumentState
+	kind     models.DocumentKind
+	decision string
+	from, to time.Time
+	prefix   string
+	nin      bool // prefix is digits: also search signees' NINs
+	id       uint
+}
+
+func (f Filter) parse() (parsedFilter, error) {
+	p := parsedFilter{
+		state: models.DocumentState(strings.TrimSpace(f.State)),
+		kind:  models.DocumentKind(strings.TrimSpace(f.Kind)),
+	}
+	errs := services.FieldErrors{}
+	if p.state != "" && !p.state.Valid() {
+		errs["state"] = "Choose a state from the list."
+	}
+	if p.kind != "" && !p.kind.Valid() {
+		errs["kind"] = "Choose simple or review."
+	}
+	switch d := strings.TrimSpace(f.Decision); d {
+	case "", "approved", "flagged", "none":
+		p.decision = d
+	default:
+		errs["decision"] = "Choose approved, flagged or not reviewed."
+	}
+	var err error
+	if f.From != "" {
+		if p.from, err = time.Parse("2006-01-02", f.From); err != nil {
+			errs["from"] = "Enter a date like 2026-01-31."
+		}
+	}
+	if f.To != "" {
+		if p.to, err = time.Parse("2006-01-02", f.To); err != nil {
+			errs["to"] = "Enter a date like 2026-01-31."
+		}
+	}
+	if !p.from.IsZero() && !p.to.IsZero() && p.to.Before(p.from) {
+		errs["to"] = "The end date is before the start date."
+	}
+	q := strings.TrimSpace(f.Q)
+	switch {
+	case q == "":
+	case len(q) > 100:
+		errs["q"] = "Search for at most 100 characters."
+	case strings.HasPrefix(q, "#"):
+		n, err := strconv.ParseUint(q[1:], 10, 32)
+		if err != nil || n == 0 {
+			errs["q"] = "A document number looks like #123."
+		}
+		p.id = uint(n)
+	case len([]rune(q)) < MinSearch:
+		errs["q"] = fmt.Sprintf("Type at least %d characters.", MinSearch)
+	default:
+		p.prefix = q
+		p.nin = strings.Trim(q, "0123456789") == "" && len(q) <= 11
+	}
+	if len(errs) > 0 {
+		return parsedFilter{}, errs
+	}
+	return p, nil
+}
+
+// prefixEnd is the smallest string greater than every string starting with
+// prefix (short of characters beyond U+FFFF), so "col >= prefix AND col <
+// prefixEnd" is an index range scan; a LIKE would not use the index.
+func prefixEnd(prefix string) string { return prefix + "\uffff" }
+
+func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
+	if p.state != "" {
+		q = q.Where("state = ?", p.state)
+	}
+	if p.kind != "" {
+		q = q.Where("kind = ?", p.kind)
+	}
+	switch p.decision {
+	case "none":
+		q = q.Where("review_decision = ''")
+	case "approved", "flagged":
+		q = q.Where("review_decision = ?", p.decision)
+	}
+	if !p.from.IsZero() {
+		q = q.Where("created_at >= ?", p.from)
+	}
+	if !p.to.IsZero() {
+		q = q.Where("created_at < ?", p.to.AddDate(0, 0, 1))
+	}
+	switch {
+	case p.id != 0:
+		q = q.Where("id = ?", p.id)
+	case p.prefix != "":
+		end := prefixEnd(p.prefix)
+		// title is NOCASE (in the table and its index), so its range
+		// ignores ASCII case.
+		cond := "(title >= ? AND title < ?) OR (reference >= ? AND reference < ?) OR (upstream_id >= ? AND upstream_id < ?)"
+		args := []any{p.prefix, end, p.prefix, end, p.prefix, end}
+		if p.nin {
+			cond += " OR id IN (SELECT document_id FROM document_signees WHERE nin >= ? AND nin < ?)"
+			args = append(args, p.prefix, end)
+		}
+		q = q.Where("("+cond+")", args...)
+	}
+	return q
+}
+
+// Page is one page of documents, newest first.
+type Page struct {
+	Documents    []models.Document
+	Older, Newer uint // cursors: pass as before / after; 0 when there is none
+}
+
+// List returns a page of documents matching f (keyset paging by id: before
+// for older pages, after for newer ones).
+func (s *Service) List(ctx context.Context, f Filter, before, after uint, limit int) (Page, error) {
+	p, err := f.parse()
+	if err != nil {
+		return Page{}, err
+	}
+	var rows []models.Document
+	if err := listQuery(s.db.WithContext(ctx), p, before, after, limit+1).Find(&rows).Error; err != nil {
+		return Page{}, fmt.Errorf("documents: list: %w", err)
+	}
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	if after > 0 {
+		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
+			rows[i], rows[j] = rows[j], rows[i]
+		}
+	}
+	page := Page{Documents: rows}
+	if len(rows) > 0 {
+		if more || after > 0 {
+			page.Older = rows[len(rows)-1].ID
+		}
+		if (after > 0 && more) || before > 0 {
+			page.Newer = rows[0].ID
+		}
+	}
+	return page, nil
+}
+
+// listQuery is the page query, shared with the test that checks its plan.
+func listQuery(db *gorm.DB, p parsedFilter, before, after uint, limit int) *gorm.DB {
+	q := p.apply(db.Model(&models.Document{}))
+	switch {
+	case after > 0:
+		q = q.Where("id > ?", after).Order("id ASC")
+	case before > 0:
+		q = q.Where("id < ?", before).Order("id DESC")
+	default:
+		q = q.Order("id DESC")
+	}
+	return q.Limit(limit)
+}
+
+// ValidateFilter reports field errors in f without querying.
+func ValidateFilter(f Filter) error {
+	_, err := f.parse()
+	return err
+}
+
+// ExportCSV streams every document matching f, newest first, in batches so
+// memory stays flat. NINs are masked to their last 4 digits: a file leaves
+// the portal's access rules behind.
+func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
+	p, err := f.parse()
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	header := []string{"id", "created_at_utc", "kind", "state", "title", "reference", "upstream_id", "signees", "signed",
+		"file_url", "stamped_url", "review_decision", "completed_at_utc", "error", "created_by"}
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	const batch = 1000
+	var cursor uint
+	for {
+		q := p.apply(s.db.WithContext(ctx).Model(&models.Document{})).Order("id DESC").Limit(batch)
+		if cursor > 0 {
+			q = q.Where("id < ?", cursor)
+		}
+		var rows []models.Document
+		if err := q.Find(&rows).Error; err != nil {
+			return fmt.Errorf("documents: export: %w", err)
+		}
+		ids := make([]uint, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		var signees []models.DocumentSignee
+		if len(ids) > 0 {
+			if err := s.db.WithContext(ctx).Where("document_id IN ?", ids).Order("document_id, position").Find(&signees).Error; err != nil {
+				return fmt.Errorf("documents: export signees: %w", err)
+			}
+		}
+		byDoc := map[uint][]models.DocumentSignee{}
+		for _, sg := range signees {
+			byDoc[sg.DocumentID] = append(byDoc[sg.DocumentID], sg)
+		}
+		for _, r := range rows {
+			upstreamID, completed := "", ""
+			if r.UpstreamID != nil {
+				upstreamID = *r.UpstreamID
+			}
+			if r.CompletedAt != nil {
+				completed = r.CompletedAt.UTC().Format(time.RFC3339)
+			}
+			masked, signed := []string{}, 0
+			for _, sg := range byDoc[r.ID] {
+				masked = append(masked, MaskNIN(sg.NIN, false))
+				if sg.Status == models.SigneeSigned {
+					signed++
+				}
+			}
+			rec := []string{strconv.FormatUint(uint64(r.ID), 10), r.CreatedAt.UTC().Format(time.RFC3339), string(r.Kind), string(r.State),
+				r.Title, r.Reference, upstreamID, strings.Join(masked, " "), fmt.Sprintf("%d/%d", signed, len(byDoc[r.ID])),
+				r.FileURL, r.StampedURL, string(r.ReviewDecision), completed, r.Error, r.CreatedByEmail}
+			for i := range rec {
+				rec[i] = services.CSVSafe(rec[i])
+			}
+			if err := cw.Write(rec); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return err
+		}
+		if len(rows) < batch {
+			return nil
+		}
+		cursor = rows[len(rows)-1].ID
+	}
+}

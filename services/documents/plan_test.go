@@ -1,0 +1,108 @@
+package documents
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"portal/models"
+)
+
+// The lists must stay fast at a million rows. Timing them here would be
+// flaky on shared machines, so this checks what makes them fast: every
+// filter is an index search, and no query sorts the table or scans it.
+func TestListQueriesUseIndexes(t *testing.T) {
+	db, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "plan.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		filter Filter
+		before uint
+		want   []string // indexes the plan must use
+		sorts  bool     // a sort of the matches is acceptable (prefix and date searches)
+	}{
+		{"newest first", Filter{}, 0, nil, false},
+		{"deep page", Filter{}, 500000, nil, false},
+		{"by state", Filter{State: "in_progress"}, 0, []string{"documents_state"}, false},
+		{"by state, deep page", Filter{State: "completed"}, 900000, []string{"documents_state"}, false},
+		{"by kind", Filter{Kind: "review"}, 0, []string{"documents_kind"}, false},
+		{"not reviewed", Filter{Decision: "none"}, 0, []string{"documents_decision"}, false},
+		{"flagged", Filter{Decision: "flagged"}, 0, []string{"documents_decision"}, false},
+		{"by title prefix", Filter{Q: "Loan"}, 0, []string{"documents_title", "documents_reference", "documents_upstream"}, true},
+		{"by NIN prefix", Filter{Q: "1234567"}, 0, []string{"documents_title", "document_signees_nin"}, true},
+		{"by upstream id", Filter{Q: "doc_6f1c"}, 0, []string{"documents_upstream"}, true},
+		{"by number", Filter{Q: "#42"}, 0, nil, false},
+		{"by date", Filter{From: "2026-01-01", To: "2026-01-31"}, 0, nil, true},
+	}
+	for _, c := range cases {
+		p, err := c.filter.parse()
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := plan(t, db, func(tx *gorm.DB) *gorm.DB {
+			var rows []models.Document
+			return listQuery(tx, p, c.before, 0, 51).Find(&rows)
+		})
+		if strings.Contains(text, "SCAN documents") && !strings.Contains(text, "USING") && c.filter != (Filter{}) {
+			t.Errorf("%s: full table scan: %s", c.name, text)
+		}
+		if strings.Contains(text, "SCAN document_signees") {
+			t.Errorf("%s: scans the signees: %s", c.name, text)
+		}
+		if strings.Contains(text, "TEMP B-TREE") && !c.sorts {
+			t.Errorf("%s: sorts instead of reading in index order: %s", c.name, text)
+		}
+		for _, idx := range c.want {
+			if !strings.Contains(text, idx+" ") && !strings.HasSuffix(text, idx) {
+				t.Errorf("%s: plan does not use %s: %s", c.name, idx, text)
+			}
+		}
+		t.Logf("%s: %s", c.name, text)
+	}
+
+	// The background queries read their partial indexes.
+	now := time.Now()
+	for name, c := range map[string]struct {
+		q    func(tx *gorm.DB) *gorm.DB
+		want string
+	}{
+		"review queue": {func(tx *gorm.DB) *gorm.DB {
+			var rows []models.Document
+			return reviewQueueQuery(tx, 50).Find(&rows)
+		}, "documents_review_queue"},
+		"reconciler": {func(tx *gorm.DB) *gorm.DB {
+			var rows []models.Document
+			return dueQuery(tx, now).Find(&rows)
+		}, "documents_due"},
+		"inbox": {func(tx *gorm.DB) *gorm.DB {
+			var rows []models.WebhookInbox
+			return tx.Where("provider = ? AND processed_at IS NULL", providerPasby).Order("id").Limit(100).Find(&rows)
+		}, "webhook_inbox_pending"},
+	} {
+		text := plan(t, db, c.q)
+		if !strings.Contains(text, c.want) || strings.Contains(text, "TEMP B-TREE") {
+			t.Errorf("%s: plan does not read %s in order: %s", name, c.want, text)
+		}
+		t.Logf("%s: %s", name, text)
+	}
+}
+
+func plan(t *testing.T, db *gorm.DB, q func(tx *gorm.DB) *gorm.DB) string {
+	t.Helper()
+	sql := db.ToSQL(q)
+	var rows []struct{ Detail string }
+	if err := db.Raw("EXPLAIN QUERY PLAN " + sql).Scan(&rows).Error; err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	var details []string
+	for _, r := range rows {
+		details = append(details, r.Detail)
+	}
+	return strings.Join(details, " | ")
+}
