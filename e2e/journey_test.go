@@ -213,6 +213,22 @@ func TestAdminJourney(t *testing.T) {
 	}
 	b.screenshot("user-form-errors.png")
 
+	// The sandbox control page: the 1flow simulator, its endpoints and
+	// actions, and a fault injected from the page's own form.
+	b.step("sandbox page",
+		chromedp.Navigate(p.URL+"/sandbox"),
+		chromedp.WaitVisible(chromedp.CSS("#sim-oneflow")),
+		chromedp.SetValue(chromedp.CSS(`#sim-oneflow select[name="endpoint"]`), "POST /v1/access/partners/recharge"),
+		chromedp.SetValue(chromedp.CSS(`#sim-oneflow select[name="kind"]`), "latency"),
+		chromedp.SendKeys(chromedp.CSS(`#sim-oneflow input[name="latency_ms"]`), "800"),
+		chromedp.Click(chromedp.CSS(`#sim-oneflow form[action="/sandbox/faults"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".flash-success")),
+	)
+	if got := b.text("#sim-oneflow"); !strings.Contains(got, "latency 800ms") {
+		t.Errorf("sandbox page does not show the injected fault:\n%s", got)
+	}
+	b.screenshot("sandbox.png")
+
 	// 8. Sign out from the header.
 	b.step("sign out",
 		chromedp.Click(chromedp.CSS(`.app-header .user-menu form[action="/logout"] button[type="submit"]`)),
