@@ -68,7 +68,7 @@ func (s *Server) logRequests(c *gin.Context) {
 	attrs := []any{
 		"request_id", RequestID(c.Request.Context()),
 		"method", c.Request.Method,
-		"path", c.Request.URL.Path,
+		"path", loggablePath(c.Request.URL.Path),
 		"status", c.Writer.Status(),
 		"duration_ms", time.Since(start).Milliseconds(),
 		"ip", c.ClientIP(),
@@ -110,7 +110,7 @@ func (s *Server) securityHeaders(c *gin.Context) {
 func (s *Server) crossOrigin(c *gin.Context) {
 	if err := s.cop.Check(c.Request); err != nil {
 		s.deps.Logger.WarnContext(c.Request.Context(), "cross-origin request refused",
-			"request_id", RequestID(c.Request.Context()), "path", c.Request.URL.Path, "reason", err.Error())
+			"request_id", RequestID(c.Request.Context()), "path", loggablePath(c.Request.URL.Path), "reason", err.Error())
 		s.renderError(c, http.StatusForbidden, "Request refused",
 			"This request came from another site, so it was refused. Open the portal directly and try again.")
 		c.Abort()
@@ -211,4 +211,16 @@ func localPath(next string) string {
 		return "/"
 	}
 	return u.RequestURI()
+}
+
+// pasbyWebhookPrefix starts the webhook path whose last segment is the
+// secret that authenticates pasby.
+const pasbyWebhookPrefix = "/webhooks/pasby/"
+
+// loggablePath is the request path with the webhook secret redacted.
+func loggablePath(path string) string {
+	if strings.HasPrefix(path, pasbyWebhookPrefix) {
+		return pasbyWebhookPrefix + "[redacted]"
+	}
+	return path
 }

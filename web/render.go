@@ -17,6 +17,8 @@ var navItems = []templates.NavItem{
 	{Label: "Dashboard", Href: "/"},
 	{Label: "Customers", Href: "/customers/lookup"},
 	{Label: "Recharges", Href: "/recharges"},
+	{Label: "Documents", Href: "/documents"},
+	{Label: "Reviews", Href: "/reviews/documents"},
 	{Label: "Staff", Href: "/users"},
 	{Label: "Audit log", Href: "/audit"},
 	{Label: "Sandbox", Href: "/sandbox"},

@@ -47,6 +47,24 @@ func (s *Server) routes() {
 	s.handle(http.MethodPost, "/recharges/:id/resolve", creators, s.rechargeResolveUpstreamID)
 	s.handle(http.MethodPost, "/recharges/:id/not-sent", creators, s.rechargeMarkNotSent)
 
+	docCreators := roles(documentCreators...)
+	reviewers := roles(documentReviewers...)
+	s.handle(http.MethodGet, "/documents", anyStaff(), s.documentsList)
+	s.handle(http.MethodGet, "/documents/export", anyStaff(), s.documentsExport)
+	s.handle(http.MethodGet, "/documents/new", docCreators, s.documentsNew)
+	s.handle(http.MethodGet, "/documents/signee-row", docCreators, s.documentSigneeRow)
+	s.handle(http.MethodGet, "/documents/signee-row/remove", docCreators, s.documentSigneeRowRemove)
+	s.handle(http.MethodPost, "/documents", docCreators, s.documentsCreate)
+	s.handle(http.MethodGet, "/documents/:id", anyStaff(), s.documentShow)
+	s.handle(http.MethodGet, "/documents/:id/status", anyStaff(), s.documentStatus)
+	s.handle(http.MethodPost, "/documents/:id/cancel", docCreators, s.documentCancel)
+	s.handle(http.MethodPost, "/documents/:id/refresh", docCreators, s.documentRefresh)
+	s.handle(http.MethodPost, "/documents/:id/signees/:sid/reveal", reviewers, s.documentRevealNIN)
+	s.handle(http.MethodPost, "/documents/:id/review", reviewers, s.documentReview)
+	s.handle(http.MethodGet, "/reviews/documents", reviewers, s.documentReviewQueue)
+	// pasby authenticates itself with the secret in the path.
+	s.handle(http.MethodPost, "/webhooks/pasby/:secret", Access{Public: true, SelfAuthenticating: true}, s.pasbyWebhook)
+
 	s.handle(http.MethodGet, "/audit", admin, s.auditList)
 	s.handle(http.MethodGet, "/audit/export", admin, s.auditExport)
 

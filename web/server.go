@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -16,6 +17,7 @@ import (
 	"portal/services"
 	"portal/services/accounts"
 	"portal/services/auditlog"
+	"portal/services/documents"
 	"portal/services/recharges"
 	"portal/services/sandbox"
 	"portal/services/sessionstore"
@@ -31,6 +33,7 @@ type Deps struct {
 	Audit          *auditlog.Reader
 	Sessions       *sessionstore.Store
 	Recharges      *recharges.Service
+	Documents      *documents.Service
 	Ready          func(ctx context.Context) error
 	// Sandbox is nil outside sandbox mode.
 	Sandbox *sandbox.Harness
@@ -157,12 +160,17 @@ func (s *Server) formsOnly(c *gin.Context) {
 	c.Abort()
 }
 
-// bypassPattern turns a Gin path into a ServeMux pattern for the same URLs.
+// bypassPattern turns a Gin path into a ServeMux pattern for the same URLs:
+// a ":name" segment becomes "{name}" and a "*name" tail a trailing slash.
 func bypassPattern(path string) string {
-	for i := 0; i < len(path); i++ {
-		if path[i] == '*' {
-			return path[:i]
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		switch {
+		case strings.HasPrefix(seg, "*"):
+			return strings.Join(segs[:i], "/") + "/"
+		case strings.HasPrefix(seg, ":"):
+			segs[i] = "{" + seg[1:] + "}"
 		}
 	}
-	return path
+	return strings.Join(segs, "/")
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,11 +23,14 @@ import (
 	"portal/services"
 	"portal/services/accounts"
 	"portal/services/auditlog"
+	"portal/services/documents"
 	"portal/services/oneflow"
+	"portal/services/pasby"
 	"portal/services/passwords"
 	"portal/services/recharges"
 	"portal/services/sandbox"
 	"portal/services/sandbox/oneflowsim"
+	"portal/services/sandbox/pasbysim"
 	"portal/services/sessionstore"
 	"portal/web"
 )
@@ -46,6 +50,14 @@ type Options struct {
 	RechargeFirstCheck time.Duration
 	// WorkerTick is how often background workers look for due work.
 	WorkerTick time.Duration
+	// PasbySim configures the built-in pasby simulator (PublicURL and
+	// HTTPClient are always set by New).
+	PasbySim pasbysim.Options
+	// PasbyTimeout bounds each pasby call (default: the client's).
+	PasbyTimeout time.Duration
+	// DocumentFirstCheck is the document reconciler's first delay
+	// (default 5 s).
+	DocumentFirstCheck time.Duration
 }
 
 // App is a wired portal.
@@ -59,6 +71,9 @@ type App struct {
 	// OneFlowSim is the built-in 1flow simulator, nil when 1flow is real.
 	OneFlowSim *oneflowsim.Sim
 	Recharges  *recharges.Service
+	// PasbySim is the built-in pasby simulator, nil when pasby is real.
+	PasbySim   *pasbysim.Sim
+	Documents  *documents.Service
 	logger     *slog.Logger
 	workerTick time.Duration
 }
@@ -93,6 +108,13 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			return fail(err)
 		}
 	}
+	if cfg.Pasby.WebhookSecret == "" {
+		// Part of the webhook URL pasby holds for open documents: it must
+		// survive restarts too.
+		if cfg.Pasby.WebhookSecret, err = loadOrCreateKey(filepath.Join(filepath.Dir(cfg.DBPath), "pasby-webhook.secret")); err != nil {
+			return fail(err)
+		}
+	}
 	a.Accounts, err = accounts.New(db, now, params)
 	if err != nil {
 		return fail(err)
@@ -116,6 +138,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		Key:             []byte(cfg.SessionKey),
 	})
 	oneflowCfg := oneflow.Config{BaseURL: cfg.OneFlow.BaseURL, ClientID: cfg.OneFlow.ClientID, ClientSecret: cfg.OneFlow.ClientSecret, Timeout: opts.OneFlowTimeout}
+	pasbyCfg := pasby.Config{BaseURL: cfg.Pasby.BaseURL, APIVersion: cfg.Pasby.APIVersion, APIKey: cfg.Pasby.APIKey,
+		AppSecret: cfg.Pasby.AppSecret, Timeout: opts.PasbyTimeout, Now: now}
 	if cfg.SandboxEnabled() {
 		a.Sandbox = sandbox.New("/sandbox")
 		sims := opts.Simulators
@@ -132,6 +156,24 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 				ClientID: firstNonEmpty(simOpts.ClientID, oneflowsim.DefaultClientID), ClientSecret: firstNonEmpty(simOpts.ClientSecret, oneflowsim.DefaultClientSecret),
 				Timeout: opts.OneFlowTimeout}
 		}
+		if !cfg.Pasby.Configured() {
+			simOpts := opts.PasbySim
+			if simOpts.Now == nil {
+				simOpts.Now = now
+			}
+			if simOpts.Logger == nil {
+				simOpts.Logger = logger
+			}
+			simOpts.PublicURL = cfg.BaseURL.String() + "/sandbox/pasby"
+			// Anyone may create a sandbox document with any webhook host:
+			// the simulator may only ever POST back to this portal.
+			simOpts.HTTPClient = ownHostOnlyClient(cfg.BaseURL.Scheme, cfg.BaseURL.Host, pasbysim.DefaultWebhookTimeout)
+			a.PasbySim = pasbysim.New(simOpts)
+			sims = append(sims, a.PasbySim)
+			pasbyCfg = pasby.Config{BaseURL: simOpts.PublicURL, APIVersion: cfg.Pasby.APIVersion,
+				APIKey: firstNonEmpty(simOpts.APIKey, pasbysim.DefaultAPIKey), AppSecret: firstNonEmpty(simOpts.AppSecret, pasbysim.DefaultAppSecret),
+				Timeout: opts.PasbyTimeout, Now: now}
+		}
 		for _, sim := range sims {
 			if err := a.Sandbox.Register(sim); err != nil {
 				return fail(err)
@@ -144,6 +186,15 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if err := a.Recharges.RecoverAfterRestart(ctx); err != nil {
 		return fail(err)
 	}
+	a.Documents, err = documents.New(db, pasby.New(pasbyCfg), now, documents.Options{
+		BaseURL: cfg.BaseURL.String(), WebhookSecret: cfg.Pasby.WebhookSecret, FirstCheck: opts.DocumentFirstCheck, Logger: logger,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if err := a.Documents.RecoverAfterRestart(ctx); err != nil {
+		return fail(err)
+	}
 	a.Server, err = web.New(web.Deps{
 		Logger:         logger,
 		Now:            now,
@@ -153,6 +204,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		Audit:          auditlog.New(db),
 		Sessions:       a.Sessions,
 		Recharges:      a.Recharges,
+		Documents:      a.Documents,
 		Ready:          func(ctx context.Context) error { return models.Ping(ctx, db) },
 		Sandbox:        a.Sandbox,
 	})
@@ -162,10 +214,11 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	return a, nil
 }
 
-// Start runs the background workers until ctx ends: the recharge reconciler
-// and the session janitor.
+// Start runs the background workers until ctx ends: the recharge and
+// document reconcilers and the session janitor.
 func (a *App) Start(ctx context.Context) {
 	go a.Recharges.RunReconciler(ctx, a.workerTick)
+	go a.Documents.RunReconciler(ctx, a.workerTick)
 	go a.runJanitor(ctx, 10*time.Minute)
 }
 
@@ -187,14 +240,43 @@ func (a *App) runJanitor(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Close releases the database.
+// Close stops the pasby simulator (its webhook deliveries) and releases the
+// database.
 func (a *App) Close() {
+	if a.PasbySim != nil {
+		_ = a.PasbySim.Close()
+	}
 	if a.DB == nil {
 		return
 	}
 	if sqlDB, err := a.DB.DB(); err == nil {
 		_ = sqlDB.Close()
 	}
+}
+
+// ownHostOnlyClient is an HTTP client that only connects to scheme://host
+// and never follows redirects.
+func ownHostOnlyClient(scheme, host string, timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout:       timeout,
+		Transport:     ownHostOnly{scheme: scheme, host: host, next: http.DefaultTransport},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+type ownHostOnly struct {
+	scheme, host string
+	next         http.RoundTripper
+}
+
+func (o ownHostOnly) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !strings.EqualFold(r.URL.Scheme, o.scheme) || !strings.EqualFold(r.URL.Host, o.host) {
+		if r.Body != nil {
+			_ = r.Body.Close()
+		}
+		return nil, fmt.Errorf("sandbox: webhooks may only go to the portal itself (%s://%s), not to %s://%s", o.scheme, o.host, r.URL.Scheme, r.URL.Host)
+	}
+	return o.next.RoundTrip(r)
 }
 
 func loadOrCreateKey(path string) (string, error) {
@@ -206,7 +288,7 @@ func loadOrCreateKey(path string) (string, error) {
 		return "", fmt.Errorf("%s is shorter than 32 characters: delete it to generate a new one", path)
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read session key: %w", err)
+		return "", fmt.Errorf("read %s: %w", filepath.Base(path), err)
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
@@ -214,7 +296,7 @@ func loadOrCreateKey(path string) (string, error) {
 	}
 	key := hex.EncodeToString(raw)
 	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write session key: %w", err)
+		return "", fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
 	return key, nil
 }

@@ -26,6 +26,7 @@ import (
 	"portal/services/passwords"
 	"portal/services/sandbox"
 	"portal/services/sandbox/oneflowsim"
+	"portal/services/sandbox/pasbysim"
 )
 
 // AdminEmail and AdminPassword are the first admin of every test portal.
@@ -65,6 +66,8 @@ type Portal struct {
 	Server *httptest.Server
 	URL    string
 	Clock  *Clock
+	// PasbySim is the portal's built-in pasby simulator.
+	PasbySim *pasbysim.Sim
 	// Logs holds everything the portal logged, for tests that check no
 	// secret is ever written.
 	Logs *SyncBuffer
@@ -99,6 +102,9 @@ type Config struct {
 	// OneFlowTimeout bounds each 1flow call; default 2 s so hang faults
 	// resolve quickly.
 	OneFlowTimeout time.Duration
+	// PasbySim configures the built-in pasby simulator (its clock is the
+	// portal's unless set; webhook retries start after 50 ms unless set).
+	PasbySim pasbysim.Options
 }
 
 // Start runs a portal until the test ends.
@@ -136,10 +142,15 @@ func Start(t testing.TB, cfg Config) *Portal {
 	if timeout == 0 {
 		timeout = 2 * time.Second
 	}
+	pasbyOpts := cfg.PasbySim
+	if pasbyOpts.WebhookBackoff == 0 {
+		pasbyOpts.WebhookBackoff = 50 * time.Millisecond
+	}
 	a, err := app.New(context.Background(), c, logger, app.Options{
 		Now: clock.Now, PasswordParams: &params, Simulators: cfg.Simulators,
 		OneFlowSim: cfg.OneFlowSim, OneFlowTimeout: timeout,
 		RechargeFirstCheck: 100 * time.Millisecond, WorkerTick: 50 * time.Millisecond,
+		PasbySim: pasbyOpts, PasbyTimeout: timeout, DocumentFirstCheck: 100 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatalf("app: %v", err)
@@ -150,7 +161,7 @@ func Start(t testing.TB, cfg Config) *Portal {
 	a.Start(ctx)
 	var h http.Handler = a.Server
 	handler.Store(&h)
-	return &Portal{App: a, Server: srv, URL: srv.URL, Clock: clock, Logs: logs}
+	return &Portal{App: a, Server: srv, URL: srv.URL, Clock: clock, PasbySim: a.PasbySim, Logs: logs}
 }
 
 // Client returns an HTTP client with its own cookie jar that does not follow

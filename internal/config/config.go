@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -34,12 +35,20 @@ const (
 	SandboxOff  SandboxMode = "off"
 )
 
+// WebhookSecretPattern is what PASBY_WEBHOOK_SECRET must look like: it
+// becomes a URL path segment.
+var WebhookSecretPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{20,128}$`)
+
 // Pasby holds the e-signature provider's settings.
 type Pasby struct {
 	BaseURL    string
 	APIKey     string
 	AppSecret  string
 	APIVersion string // "v2" or "v1"
+	// WebhookSecret is the path secret of the webhook URL given to pasby
+	// (PASBY_WEBHOOK_SECRET); empty: generate and keep one in the data
+	// folder.
+	WebhookSecret string
 }
 
 // Configured reports whether a real (or externally hosted) pasby is set up.
@@ -166,10 +175,14 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.IDVStoreImages = r.optionalBool("IDV_STORE_IMAGES")
 
 	c.Pasby = Pasby{
-		BaseURL:    r.upstreamURL("PASBY_BASE_URL"),
-		APIKey:     r.str("PASBY_API_KEY", ""),
-		AppSecret:  r.str("PASBY_APP_SECRET", ""),
-		APIVersion: strings.ToLower(r.str("PASBY_API_VERSION", "v2")),
+		BaseURL:       r.upstreamURL("PASBY_BASE_URL"),
+		APIKey:        r.str("PASBY_API_KEY", ""),
+		AppSecret:     r.str("PASBY_APP_SECRET", ""),
+		APIVersion:    strings.ToLower(r.str("PASBY_API_VERSION", "v2")),
+		WebhookSecret: r.str("PASBY_WEBHOOK_SECRET", ""),
+	}
+	if c.Pasby.WebhookSecret != "" && !WebhookSecretPattern.MatchString(c.Pasby.WebhookSecret) {
+		r.fail("PASBY_WEBHOOK_SECRET", "must be 20 to 128 letters, digits, '-' or '_'")
 	}
 	if c.Pasby.APIVersion != "v1" && c.Pasby.APIVersion != "v2" {
 		r.fail("PASBY_API_VERSION", "must be v2 or v1")
@@ -232,7 +245,7 @@ func (c *Config) Masked() []any {
 		"session_key", mask(c.SessionKey), "admin_email", c.AdminEmail,
 		"sandbox", c.SandboxEnabled(), "trusted_proxies", c.TrustedProxies,
 		"idle_timeout", c.IdleTimeout.String(), "absolute_timeout", c.AbsoluteTimeout.String(),
-		"pasby_base_url", c.Pasby.BaseURL, "pasby_api_key", mask(c.Pasby.APIKey), "pasby_app_secret", mask(c.Pasby.AppSecret), "pasby_api_version", c.Pasby.APIVersion,
+		"pasby_base_url", c.Pasby.BaseURL, "pasby_api_key", mask(c.Pasby.APIKey), "pasby_app_secret", mask(c.Pasby.AppSecret), "pasby_api_version", c.Pasby.APIVersion, "pasby_webhook_secret", mask(c.Pasby.WebhookSecret),
 		"idv_base_url", c.IDV.BaseURL, "idv_public_key", mask(c.IDV.PublicKey), "idv_secret", mask(c.IDV.Secret),
 		"pawapass_base_url", c.PawaPass.BaseURL, "pawapass_api_key", mask(c.PawaPass.APIKey), "pawapass_webhook_secret", mask(c.PawaPass.WebhookSecret),
 		"oneflow_base_url", c.OneFlow.BaseURL, "oneflow_client_id", mask(c.OneFlow.ClientID), "oneflow_client_secret", mask(c.OneFlow.ClientSecret),

@@ -51,6 +51,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"PORTAL_MAX_RECHARGE", []string{"PORTAL_MAX_RECHARGE", "-5"}},
 		{"IDV_STORE_IMAGES", []string{"IDV_STORE_IMAGES", "perhaps"}},
 		{"PASBY_API_VERSION", []string{"PASBY_API_VERSION", "v3"}},
+		{"PASBY_WEBHOOK_SECRET", []string{"PASBY_WEBHOOK_SECRET", "too-short"}},
+		{"PASBY_WEBHOOK_SECRET", []string{"PASBY_WEBHOOK_SECRET", "has/a/slash/in/it/0123456789"}},
 		{"PASBY_BASE_URL", []string{"PASBY_BASE_URL", "not a url"}},
 		{"PASBY_API_KEY", []string{"PASBY_BASE_URL", "https://s.pasby.example"}},
 		{"ONEFLOW_BASE_URL", []string{"ONEFLOW_CLIENT_ID", "id"}},
@@ -94,13 +96,14 @@ func TestHTTPSBaseURLIsSecure(t *testing.T) {
 }
 
 func TestMaskedHidesSecrets(t *testing.T) {
-	secrets := []string{"a-very-long-session-key-0123456789abcdef", "bk-test_key", "snb_secret", "public-key-x", "secret-y", "pawa-key", "hook-secret", "client-id", "client-secret"}
+	secrets := []string{"a-very-long-session-key-0123456789abcdef", "bk-test_key", "snb_secret", "public-key-x", "secret-y", "pawa-key", "hook-secret", "client-id", "client-secret", "pasby_webhook_secret_0123456789"}
 	c, err := Load(env(
 		"PORTAL_SESSION_KEY", secrets[0], "PORTAL_SANDBOX", "on",
 		"PASBY_BASE_URL", "https://s.pasby.example", "PASBY_API_KEY", secrets[1], "PASBY_APP_SECRET", secrets[2],
 		"IDV_BASE_URL", "https://idv.example", "IDV_PUBLIC_KEY", secrets[3], "IDV_SECRET", secrets[4],
 		"PAWAPASS_BASE_URL", "https://pawa.example", "PAWAPASS_API_KEY", secrets[5], "PAWAPASS_WEBHOOK_SECRET", secrets[6],
 		"ONEFLOW_BASE_URL", "https://oneflow.example", "ONEFLOW_CLIENT_ID", secrets[7], "ONEFLOW_CLIENT_SECRET", secrets[8],
+		"PASBY_WEBHOOK_SECRET", secrets[9],
 	))
 	if err != nil {
 		t.Fatal(err)

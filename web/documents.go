@@ -1,0 +1,448 @@
+package web
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
+
+	"portal/models"
+	"portal/services"
+	"portal/services/documents"
+	"portal/templates"
+)
+
+// documentCreators send documents and act on them; support reads,
+// compliance reviews (documentReviewers).
+var (
+	documentCreators  = []models.Role{models.RoleAdmin, models.RoleOperator}
+	documentReviewers = []models.Role{models.RoleAdmin, models.RoleCompliance}
+)
+
+type documentForm struct {
+	Kind               string   `form:"kind"`
+	NINs               string   `form:"nins"`
+	FileURL            string   `form:"file_url"`
+	Title              string   `form:"title"`
+	SigneeName         []string `form:"signee_name"`
+	SigneeType         []string `form:"signee_type"`
+	SigneeEmail        []string `form:"signee_email"`
+	SigneeNIN          []string `form:"signee_nin"`
+	SigneeRepresenting []string `form:"signee_representing"`
+	SigneeTitle        []string `form:"signee_title"`
+}
+
+// rows lines the repeated fields up by position; a field posted fewer times
+// than the others is empty in the rows it lacks.
+func (f documentForm) rows() []documents.SigneeInput {
+	n := max(len(f.SigneeName), len(f.SigneeType), len(f.SigneeEmail), len(f.SigneeNIN), len(f.SigneeRepresenting), len(f.SigneeTitle))
+	at := func(s []string, i int) string {
+		if i < len(s) {
+			return s[i]
+		}
+		return ""
+	}
+	out := make([]documents.SigneeInput, n)
+	for i := range out {
+		out[i] = documents.SigneeInput{Name: at(f.SigneeName, i), Type: at(f.SigneeType, i), Email: at(f.SigneeEmail, i),
+			NIN: at(f.SigneeNIN, i), Representing: at(f.SigneeRepresenting, i), Title: at(f.SigneeTitle, i)}
+	}
+	return out
+}
+
+func (f documentForm) input() documents.Input {
+	return documents.Input{Kind: f.Kind, NINs: f.NINs, FileURL: f.FileURL, Title: f.Title, Signees: f.rows()}
+}
+
+// view keeps what was typed; errors for row i (signee_name[i], …) go next
+// to that row's fields.
+func (f documentForm) view(fe services.FieldErrors) templates.DocumentForm {
+	v := templates.DocumentForm{Kind: f.Kind, NINs: f.NINs, FileURL: f.FileURL, Title: f.Title, Errors: fieldErrors(fe)}
+	if v.Kind == "" {
+		v.Kind = string(models.DocumentKindSimple)
+	}
+	for i, r := range f.rows() {
+		row := templates.SigneeRowForm{Name: r.Name, Type: r.Type, Email: r.Email, NIN: r.NIN, Representing: r.Representing, Title: r.Title}
+		for _, name := range []string{"signee_name", "signee_type", "signee_email", "signee_nin", "signee_representing", "signee_title"} {
+			if msg := fe[name+"["+strconv.Itoa(i)+"]"]; msg != "" {
+				if row.Errors == nil {
+					row.Errors = templates.FieldErrors{}
+				}
+				row.Errors[name] = msg
+			}
+		}
+		v.Signees = append(v.Signees, row)
+	}
+	if len(v.Signees) == 0 {
+		v.Signees = []templates.SigneeRowForm{{Type: "person"}}
+	}
+	return v
+}
+
+func (s *Server) canRevealNINs(c *gin.Context) bool {
+	return s.can(c, http.MethodPost, "/documents/:id/signees/:sid/reveal")
+}
+
+// documentView shapes a document; NINs are always masked here (revealing
+// one is a separate, audited request).
+func documentView(d models.Document, signees []models.DocumentSignee) templates.DocumentView {
+	v := templates.DocumentView{
+		ID: d.ID, Reference: d.Reference, Kind: string(d.Kind), Title: d.Title, FileURL: d.FileURL, StampedURL: d.StampedURL,
+		HostedLink: d.HostedLink, VerificationURL: documents.VerificationURL(d), State: string(d.State), Handled: d.Handled,
+		Error: d.Error, IAT: d.IAT, Exp: d.Exp, LUT: d.LUT, CreatedAt: d.CreatedAt, CompletedAt: d.CompletedAt,
+		CreatedBy: d.CreatedByEmail, Decision: string(d.ReviewDecision), Final: d.State.Final(),
+	}
+	if d.UpstreamID != nil {
+		v.UpstreamID = *d.UpstreamID
+	}
+	for _, sg := range signees {
+		v.Signees = append(v.Signees, templates.SigneeView{
+			ID: sg.ID, Position: sg.Position, NIN: documents.MaskNIN(sg.NIN, false), Name: sg.Name, Email: sg.Email, Type: sg.Type,
+			Representing: sg.Representing, Title: sg.Title, Status: string(sg.Status), SignedAt: sg.SignedAt,
+			Signature: sg.Signature, Identification: sg.Identification,
+		})
+	}
+	return v
+}
+
+// ninLike is anything that could be a NIN in text we show as is.
+var ninLike = regexp.MustCompile(`\b[0-9]{11}\b`)
+
+// maskNINsIn masks every NIN-like number in pasby's raw answer: showing it
+// must not be a way around the audited reveal.
+func maskNINsIn(s string) string {
+	return ninLike.ReplaceAllStringFunc(s, func(nin string) string { return documents.MaskNIN(nin, false) })
+}
+
+func documentTimeline(events []models.DocumentEvent) []templates.TimelineEntry {
+	out := make([]templates.TimelineEntry, 0, len(events))
+	for _, e := range events {
+		out = append(out, templates.TimelineEntry{At: e.At, From: string(e.FromState), To: string(e.ToState), Note: e.Note})
+	}
+	return out
+}
+
+func (s *Server) documentsNew(c *gin.Context) {
+	s.render(c, http.StatusOK, templates.DocumentNewPage(s.page(c, "New document"), documentForm{}.view(nil)))
+}
+
+// documentSigneeRow is one empty row of the review flow's signees table.
+func (s *Server) documentSigneeRow(c *gin.Context) {
+	s.render(c, http.StatusOK, templates.SigneeRow(templates.SigneeRowForm{Type: "person"}))
+}
+
+// documentSigneeRowRemove answers nothing: the remove button swaps its row
+// for this empty answer, so no script is needed.
+func (s *Server) documentSigneeRowRemove(c *gin.Context) {
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Status(http.StatusOK)
+}
+
+func (s *Server) documentsCreate(c *gin.Context) {
+	var f documentForm
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
+		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+		return
+	}
+	doc, err := s.deps.Documents.Create(c.Request.Context(), s.actor(c), f.input())
+	if err != nil {
+		if fe, ok := services.AsFieldErrors(err); ok {
+			s.render(c, http.StatusUnprocessableEntity, templates.DocumentNewPage(s.page(c, "New document"), f.view(fe)))
+			return
+		}
+		s.serverError(c, err)
+		return
+	}
+	switch doc.State {
+	case models.DocumentFailed:
+		s.flash(c, "error", "pasby did not accept the document. The page below says why.")
+	case models.DocumentUnknown:
+		s.flash(c, "warning", "The portal could not tell whether pasby received the document. It will not be sent again.")
+	default:
+		s.flash(c, "success", "Sent to pasby. The signers are asked to sign now.")
+	}
+	s.redirect(c, "/documents/"+strconv.FormatUint(uint64(doc.ID), 10))
+}
+
+type documentListQuery struct {
+	State    string `form:"state"`
+	Kind     string `form:"kind"`
+	Decision string `form:"decision"`
+	From     string `form:"from"`
+	To       string `form:"to"`
+	Q        string `form:"q"`
+	Before   string `form:"before"`
+	After    string `form:"after"`
+}
+
+func (q documentListQuery) filter() documents.Filter {
+	return documents.Filter{State: q.State, Kind: q.Kind, Decision: q.Decision, From: q.From, To: q.To, Q: q.Q}
+}
+
+func (q documentListQuery) values() url.Values {
+	v := url.Values{}
+	for k, val := range map[string]string{"state": q.State, "kind": q.Kind, "decision": q.Decision, "from": q.From, "to": q.To, "q": q.Q} {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	return v
+}
+
+const documentPageSize = 50
+
+func (s *Server) documentsList(c *gin.Context) {
+	var q documentListQuery
+	if err := c.ShouldBindQuery(&q); err != nil {
+		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
+		return
+	}
+	before, ok1 := cursor(q.Before)
+	after, ok2 := cursor(q.After)
+	if !ok1 || !ok2 {
+		s.badRequest(c, "That page link is broken. Start again from the first page.")
+		return
+	}
+	view := templates.DocumentFilter{State: q.State, Kind: q.Kind, Decision: q.Decision, From: q.From, To: q.To, Q: q.Q,
+		ExportHref: (&url.URL{Path: "/documents/export", RawQuery: q.values().Encode()}).String(),
+		CanCreate:  s.can(c, http.MethodGet, "/documents/new")}
+	page, err := s.deps.Documents.List(c.Request.Context(), q.filter(), before, after, documentPageSize)
+	if fe, ok := services.AsFieldErrors(err); ok {
+		view.Errors = fieldErrors(fe)
+		s.render(c, http.StatusUnprocessableEntity, templates.DocumentsPage(s.page(c, "Documents"), view, nil, templates.Pager{}))
+		return
+	}
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	rows := make([]templates.DocumentView, 0, len(page.Documents))
+	for _, d := range page.Documents {
+		rows = append(rows, documentView(d, nil))
+	}
+	pager := keysetPager("/documents", q.values(), page.Older, page.Newer, len(rows))
+	s.render(c, http.StatusOK, templates.DocumentsPage(s.page(c, "Documents"), view, rows, pager))
+}
+
+func (s *Server) documentsExport(c *gin.Context) {
+	var q documentListQuery
+	if err := c.ShouldBindQuery(&q); err != nil {
+		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
+		return
+	}
+	if err := documents.ValidateFilter(q.filter()); err != nil {
+		s.badRequest(c, "The export filter is invalid: "+firstMessage(err))
+		return
+	}
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="documents.csv"`)
+	c.Status(http.StatusOK)
+	if err := s.deps.Documents.ExportCSV(c.Request.Context(), q.filter(), c.Writer); err != nil {
+		s.deps.Logger.ErrorContext(c.Request.Context(), "document export", "request_id", RequestID(c.Request.Context()), "err", err)
+	}
+}
+
+func (s *Server) documentShow(c *gin.Context) {
+	s.renderDocumentPage(c, http.StatusOK, templates.ReviewForm{})
+}
+
+func (s *Server) renderDocumentPage(c *gin.Context, status int, review templates.ReviewForm) {
+	id, ok := s.documentID(c)
+	if !ok {
+		return
+	}
+	d, err := s.deps.Documents.GetDetail(c.Request.Context(), id)
+	if errors.Is(err, models.ErrNotFound) {
+		s.notFound(c)
+		return
+	}
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	view := templates.DocumentDetail{
+		Document: documentView(d.Document, d.Signees), RawJSON: maskNINsIn(prettyJSON(d.Document.LastUpstreamJSON)),
+		Timeline:   documentTimeline(d.Events),
+		CanCancel:  s.can(c, http.MethodPost, "/documents/:id/cancel"),
+		CanRefresh: s.can(c, http.MethodPost, "/documents/:id/refresh"),
+		CanReveal:  s.canRevealNINs(c),
+		CanReview:  s.can(c, http.MethodPost, "/documents/:id/review"),
+		ReviewForm: review,
+	}
+	if d.Review != nil {
+		view.Review = &templates.ReviewView{Decision: string(d.Review.Decision), Note: d.Review.Note, Reviewer: d.Review.ReviewerEmail, DecidedAt: d.Review.DecidedAt}
+	}
+	for _, e := range d.Audit {
+		view.Audit = append(view.Audit, templates.AuditEventView{ID: e.ID, At: e.At, Actor: e.ActorEmail, Action: e.Action, Details: e.Details})
+	}
+	s.render(c, status, templates.DocumentPage(s.page(c, "Document #"+strconv.FormatUint(uint64(id), 10)), view))
+}
+
+// documentStatus is the htmx fragment the detail page polls; it reads only
+// our database, never pasby.
+func (s *Server) documentStatus(c *gin.Context) {
+	id, ok := s.documentID(c)
+	if !ok {
+		return
+	}
+	d, err := s.deps.Documents.GetDetail(c.Request.Context(), id)
+	if errors.Is(err, models.ErrNotFound) {
+		s.notFound(c)
+		return
+	}
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, templates.Join(templates.DocumentStatus(documentView(d.Document, d.Signees), s.canRevealNINs(c)),
+		templates.DocumentTimeline(id, documentTimeline(d.Events), true)))
+}
+
+// documentAction runs cancel or refresh and goes back to the page with what
+// happened.
+func (s *Server) documentAction(c *gin.Context, act func(id uint) (models.Document, error), done string) {
+	id, ok := s.documentID(c)
+	if !ok {
+		return
+	}
+	_, err := act(id)
+	var upstream *documents.UpstreamError
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		s.notFound(c)
+		return
+	case errors.Is(err, documents.ErrNotOpen):
+		s.flash(c, "info", "pasby is no longer working on this document, so there is nothing to do.")
+	case errors.As(err, &upstream):
+		s.flash(c, "error", upstream.Message)
+	case err != nil:
+		s.serverError(c, err)
+		return
+	default:
+		s.flash(c, "success", done)
+	}
+	s.redirect(c, "/documents/"+strconv.FormatUint(uint64(id), 10))
+}
+
+func (s *Server) documentCancel(c *gin.Context) {
+	s.documentAction(c, func(id uint) (models.Document, error) {
+		return s.deps.Documents.Cancel(c.Request.Context(), s.actor(c), id)
+	}, "Cancelled at pasby.")
+}
+
+func (s *Server) documentRefresh(c *gin.Context) {
+	s.documentAction(c, func(id uint) (models.Document, error) {
+		return s.deps.Documents.Refresh(c.Request.Context(), s.actor(c), id)
+	}, "Refreshed from pasby.")
+}
+
+// documentRevealNIN shows one signee's full NIN, once, and audits it.
+func (s *Server) documentRevealNIN(c *gin.Context) {
+	id, ok := s.documentID(c)
+	if !ok {
+		return
+	}
+	sid, err := strconv.ParseUint(c.Param("sid"), 10, 32)
+	if err != nil || sid == 0 {
+		s.notFound(c)
+		return
+	}
+	nin, err := s.deps.Documents.RevealNIN(c.Request.Context(), s.actor(c), id, uint(sid))
+	if errors.Is(err, models.ErrNotFound) {
+		s.notFound(c)
+		return
+	}
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	sv := templates.SigneeView{ID: uint(sid), NIN: nin, Revealed: true}
+	if isHTMX(c) {
+		s.render(c, http.StatusOK, templates.SigneeNIN(id, sv, true))
+		return
+	}
+	s.render(c, http.StatusOK, templates.RevealedNINPage(s.page(c, "Document #"+strconv.FormatUint(uint64(id), 10)), id, sv))
+}
+
+type reviewForm struct {
+	Decision string `form:"decision"`
+	Note     string `form:"note"`
+}
+
+func (s *Server) documentReview(c *gin.Context) {
+	id, ok := s.documentID(c)
+	if !ok {
+		return
+	}
+	var f reviewForm
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
+		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+		return
+	}
+	_, err := s.deps.Documents.Review(c.Request.Context(), s.actor(c), id, f.Decision, f.Note)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		s.notFound(c)
+		return
+	case errors.Is(err, documents.ErrAlreadyReviewed):
+		s.flash(c, "info", "Someone already recorded a decision on this document; it is shown below.")
+	case errors.Is(err, documents.ErrNotReviewable):
+		s.flash(c, "error", "Only completed documents can be reviewed.")
+	case err != nil:
+		if fe, ok := services.AsFieldErrors(err); ok {
+			s.renderDocumentPage(c, http.StatusUnprocessableEntity, templates.ReviewForm{Decision: f.Decision, Note: f.Note, Errors: fieldErrors(fe)})
+			return
+		}
+		s.serverError(c, err)
+		return
+	default:
+		s.flash(c, "success", "Decision recorded.")
+	}
+	s.redirect(c, "/documents/"+strconv.FormatUint(uint64(id), 10))
+}
+
+const reviewQueueSize = 100
+
+func (s *Server) documentReviewQueue(c *gin.Context) {
+	docs, err := s.deps.Documents.ReviewQueue(c.Request.Context(), reviewQueueSize)
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	rows := make([]templates.DocumentView, 0, len(docs))
+	for _, d := range docs {
+		rows = append(rows, documentView(d, nil))
+	}
+	s.render(c, http.StatusOK, templates.ReviewQueuePage(s.page(c, "Documents to review"), rows))
+}
+
+// pasbyWebhook stores a pasby webhook and answers at once; the secret in the
+// path is its only authentication, so the path is never logged.
+func (s *Server) pasbyWebhook(c *gin.Context) {
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, documents.MaxWebhookBody+1))
+	if err != nil {
+		c.String(http.StatusBadRequest, "unreadable body")
+		return
+	}
+	err = s.deps.Documents.ReceiveWebhook(c.Request.Context(), c.Param("secret"), body, c.Request.Header)
+	switch {
+	case errors.Is(err, documents.ErrUnknownWebhookSecret):
+		c.String(http.StatusNotFound, "not found")
+	case errors.Is(err, documents.ErrWebhookTooLarge):
+		c.String(http.StatusRequestEntityTooLarge, "too large")
+	case err != nil:
+		s.deps.Logger.ErrorContext(c.Request.Context(), "pasby webhook", "request_id", RequestID(c.Request.Context()), "err", err)
+		c.String(http.StatusInternalServerError, "try again")
+	default:
+		c.String(http.StatusOK, "ok")
+	}
+}
+
+// documentID reads the :id path parameter (404 when it is not one).
+func (s *Server) documentID(c *gin.Context) (uint, bool) { return s.rechargeID(c) }
