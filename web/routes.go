@@ -57,6 +57,7 @@ func (s *Server) routes() {
 	s.handle(http.MethodPost, "/documents", docCreators, s.documentsCreate)
 	s.handle(http.MethodGet, "/documents/:id", anyStaff(), s.documentShow)
 	s.handle(http.MethodGet, "/documents/:id/status", anyStaff(), s.documentStatus)
+	s.handle(http.MethodGet, "/documents/:id/events", anyStaff(), s.documentEvents)
 	s.handle(http.MethodPost, "/documents/:id/cancel", docCreators, s.documentCancel)
 	s.handle(http.MethodPost, "/documents/:id/refresh", docCreators, s.documentRefresh)
 	s.handle(http.MethodPost, "/documents/:id/signees/:sid/reveal", reviewers, s.documentRevealNIN)

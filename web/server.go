@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
@@ -47,7 +48,15 @@ type Server struct {
 	policy map[string]Access
 	cookie string
 	secure bool
+	// streamsDone ends long-lived responses (SSE) at shutdown, which would
+	// otherwise keep the server from ever becoming idle.
+	streamsDone chan struct{}
+	closeOnce   sync.Once
 }
+
+// CloseStreams ends every open event stream; register it with
+// http.Server.RegisterOnShutdown.
+func (s *Server) CloseStreams() { s.closeOnce.Do(func() { close(s.streamsDone) }) }
 
 // New builds the router.
 func New(deps Deps) (*Server, error) {
@@ -57,7 +66,9 @@ func New(deps Deps) (*Server, error) {
 		engine: gin.New(),
 		cop:    http.NewCrossOriginProtection(),
 		policy: map[string]Access{},
-		secure: deps.BaseURL.Scheme == "https",
+
+		streamsDone: make(chan struct{}),
+		secure:      deps.BaseURL.Scheme == "https",
 	}
 	s.cookie = sessionstore.CookieName(s.secure)
 	// Without trusted proxies Gin takes the client IP from the connection, so

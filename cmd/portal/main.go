@@ -50,6 +50,7 @@ func run() int {
 		IdleTimeout:    120 * time.Second,
 		MaxHeaderBytes: 64 << 10,
 	}
+	srv.RegisterOnShutdown(a.Server.CloseStreams)
 	a.Start(ctx)
 
 	errc := make(chan error, 1)
