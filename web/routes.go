@@ -17,6 +17,11 @@ func (s *Server) routes() {
 	s.handle(http.MethodGet, "/healthz", public(), s.healthz)
 	s.handle(http.MethodGet, "/readyz", public(), s.readyz)
 	s.handle(http.MethodGet, "/static/*filepath", public(), gin.WrapH(static.Handler()))
+	// Browsers ask for /favicon.ico on pages that name no icon (the
+	// simulators' hosted pages); answer with ours instead of a 404.
+	s.handle(http.MethodGet, "/favicon.ico", public(), func(c *gin.Context) {
+		c.Redirect(http.StatusMovedPermanently, static.URL("favicon.svg"))
+	})
 	s.handle(http.MethodHead, "/static/*filepath", public(), gin.WrapH(static.Handler()))
 
 	s.handle(http.MethodGet, "/login", public(), s.loginPage)
