@@ -438,13 +438,14 @@ func (s *Service) transition(ctx context.Context, id uint, from []models.Documen
 			return nil
 		}
 		changed = true
-		if err := tx.Create(&models.DocumentEvent{DocumentID: id, At: now, FromState: current.State, ToState: to, Note: note}).Error; err != nil {
-			return err
-		}
+		// What happened to the signees comes first in the timeline: the last
+		// signature is what completes the document.
 		if also != nil {
-			return also(tx)
+			if err := also(tx); err != nil {
+				return err
+			}
 		}
-		return nil
+		return tx.Create(&models.DocumentEvent{DocumentID: id, At: now, FromState: current.State, ToState: to, Note: note}).Error
 	})
 	if err != nil {
 		return false, fmt.Errorf("documents: %d → %s: %w", id, to, err)
