@@ -152,42 +152,17 @@ func (s *Service) List(ctx context.Context, f Filter, before, after uint, limit 
 		return Page{}, err
 	}
 	var rows []models.Document
-	if err := listQuery(s.db.WithContext(ctx), p, before, after, limit+1).Find(&rows).Error; err != nil {
+	if err := listQuery(s.db.WithContext(ctx), p, before, after, limit).Find(&rows).Error; err != nil {
 		return Page{}, fmt.Errorf("documents: list: %w", err)
 	}
-	more := len(rows) > limit
-	if more {
-		rows = rows[:limit]
-	}
-	if after > 0 {
-		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
-			rows[i], rows[j] = rows[j], rows[i]
-		}
-	}
-	page := Page{Documents: rows}
-	if len(rows) > 0 {
-		if more || after > 0 {
-			page.Older = rows[len(rows)-1].ID
-		}
-		if (after > 0 && more) || before > 0 {
-			page.Newer = rows[0].ID
-		}
-	}
+	var page Page
+	page.Documents, page.Older, page.Newer = services.KeysetPage(rows, func(d models.Document) uint { return d.ID }, before, after, limit)
 	return page, nil
 }
 
 // listQuery is the page query, shared with the test that checks its plan.
 func listQuery(db *gorm.DB, p parsedFilter, before, after uint, limit int) *gorm.DB {
-	q := p.apply(db.Model(&models.Document{}))
-	switch {
-	case after > 0:
-		q = q.Where("id > ?", after).Order("id ASC")
-	case before > 0:
-		q = q.Where("id < ?", before).Order("id DESC")
-	default:
-		q = q.Order("id DESC")
-	}
-	return q.Limit(limit)
+	return services.KeysetOrder(p.apply(db.Model(&models.Document{})), before, after, limit)
 }
 
 // ValidateFilter reports field errors in f without querying.

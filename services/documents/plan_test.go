@@ -47,7 +47,7 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		}
 		text := plan(t, db, func(tx *gorm.DB) *gorm.DB {
 			var rows []models.Document
-			return listQuery(tx, p, c.before, 0, 51).Find(&rows)
+			return listQuery(tx, p, c.before, 0, 50).Find(&rows)
 		})
 		if strings.Contains(text, "SCAN documents") && !strings.Contains(text, "USING") && c.filter != (Filter{}) {
 			t.Errorf("%s: full table scan: %s", c.name, text)
