@@ -44,3 +44,12 @@ func KeysetPage[T any](rows []T, id func(T) uint, before, after uint, limit int)
 	}
 	return rows, older, newer
 }
+
+// KeysetBatch is q's next batch for a full scan, newest first: up to limit
+// rows with ids below cursor (0: from the newest).
+func KeysetBatch(q *gorm.DB, cursor uint, limit int) *gorm.DB {
+	if cursor > 0 {
+		q = q.Where("id < ?", cursor)
+	}
+	return q.Order("id DESC").Limit(limit)
+}

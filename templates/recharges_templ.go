@@ -1701,7 +1701,6 @@ type LookupView struct {
 	Q         string
 	Error     string
 	Errors    FieldErrors
-	Searched  bool
 	Name      string
 	Phone     string
 	Devices   []CustomerDevice
@@ -1774,7 +1773,7 @@ func CustomerLookupPage(p Page, v LookupView) templ.Component {
 				var templ_7745c5c3_Var81 string
 				templ_7745c5c3_Var81, templ_7745c5c3_Err = templ.JoinStringErrs(v.Name)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/recharges.templ`, Line: 414, Col: 35}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/recharges.templ`, Line: 413, Col: 35}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var81))
 				if templ_7745c5c3_Err != nil {
@@ -1787,7 +1786,7 @@ func CustomerLookupPage(p Page, v LookupView) templ.Component {
 				var templ_7745c5c3_Var82 string
 				templ_7745c5c3_Var82, templ_7745c5c3_Err = templ.JoinStringErrs(v.Phone)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/recharges.templ`, Line: 414, Col: 72}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/recharges.templ`, Line: 413, Col: 72}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var82))
 				if templ_7745c5c3_Err != nil {
@@ -1815,7 +1814,7 @@ func CustomerLookupPage(p Page, v LookupView) templ.Component {
 						var templ_7745c5c3_Var83 string
 						templ_7745c5c3_Var83, templ_7745c5c3_Err = templ.JoinStringErrs(d.SerialNumber)
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/recharges.templ`, Line: 424, Col: 43}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/recharges.templ`, Line: 423, Col: 43}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var83))
 						if templ_7745c5c3_Err != nil {
@@ -1828,7 +1827,7 @@ func CustomerLookupPage(p Page, v LookupView) templ.Component {
 						var templ_7745c5c3_Var84 string
 						templ_7745c5c3_Var84, templ_7745c5c3_Err = templ.JoinStringErrs(d.Type)
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/recharges.templ`, Line: 425, Col: 22}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/recharges.templ`, Line: 424, Col: 22}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var84))
 						if templ_7745c5c3_Err != nil {
@@ -1841,7 +1840,7 @@ func CustomerLookupPage(p Page, v LookupView) templ.Component {
 						var templ_7745c5c3_Var85 string
 						templ_7745c5c3_Var85, templ_7745c5c3_Err = templ.JoinStringErrs(Litres(d.Balance))
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/recharges.templ`, Line: 426, Col: 45}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/recharges.templ`, Line: 425, Col: 45}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var85))
 						if templ_7745c5c3_Err != nil {
@@ -1859,7 +1858,7 @@ func CustomerLookupPage(p Page, v LookupView) templ.Component {
 							var templ_7745c5c3_Var86 templ.SafeURL
 							templ_7745c5c3_Var86, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL(d.RechargeHref))
 							if templ_7745c5c3_Err != nil {
-								return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/recharges.templ`, Line: 429, Col: 85}
+								return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/recharges.templ`, Line: 428, Col: 85}
 							}
 							_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var86))
 							if templ_7745c5c3_Err != nil {

@@ -57,13 +57,23 @@ func keysetPager(path string, filters url.Values, older, newer uint, shown int) 
 	return pager
 }
 
-// cursor parses a page cursor from a query string.
-func cursor(raw string) (uint, bool) {
-	if raw == "" {
-		return 0, true
+// pageCursors reads a list's "before"/"after" cursors, answering 400 itself
+// when a link was mangled.
+func (s *Server) pageCursors(c *gin.Context, beforeRaw, afterRaw string) (before, after uint, ok bool) {
+	parse := func(raw string) (uint, bool) {
+		if raw == "" {
+			return 0, true
+		}
+		n, err := strconv.ParseUint(raw, 10, 32)
+		return uint(n), err == nil
 	}
-	n, err := strconv.ParseUint(raw, 10, 32)
-	return uint(n), err == nil
+	before, ok1 := parse(beforeRaw)
+	after, ok2 := parse(afterRaw)
+	if !ok1 || !ok2 {
+		s.badRequest(c, "That page link is broken. Start again from the first page.")
+		return 0, 0, false
+	}
+	return before, after, true
 }
 
 func (s *Server) auditList(c *gin.Context) {
@@ -72,10 +82,8 @@ func (s *Server) auditList(c *gin.Context) {
 		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
 		return
 	}
-	before, ok1 := cursor(q.Before)
-	after, ok2 := cursor(q.After)
-	if !ok1 || !ok2 {
-		s.badRequest(c, "That page link is broken. Start again from the first page.")
+	before, after, ok := s.pageCursors(c, q.Before, q.After)
+	if !ok {
 		return
 	}
 	view := templates.AuditFilter{Actor: q.Actor, Action: q.Action, From: q.From, To: q.To, Actions: auditlog.Actions}

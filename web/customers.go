@@ -27,7 +27,6 @@ func (s *Server) customerLookup(c *gin.Context) {
 		s.render(c, http.StatusOK, templates.CustomerLookupPage(s.page(c, "Customer lookup"), view))
 		return
 	}
-	view.Searched = true
 	res, err := s.deps.Recharges.Lookup(c.Request.Context(), s.actor(c), q.Q)
 	var upstream *recharges.UpstreamError
 	switch {

@@ -202,10 +202,8 @@ func (s *Server) documentsList(c *gin.Context) {
 		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
 		return
 	}
-	before, ok1 := cursor(q.Before)
-	after, ok2 := cursor(q.After)
-	if !ok1 || !ok2 {
-		s.badRequest(c, "That page link is broken. Start again from the first page.")
+	before, after, ok := s.pageCursors(c, q.Before, q.After)
+	if !ok {
 		return
 	}
 	view := templates.DocumentFilter{State: q.State, Kind: q.Kind, Decision: q.Decision, From: q.From, To: q.To, Q: q.Q,

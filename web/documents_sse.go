@@ -29,11 +29,17 @@ func (s *Server) documentEvents(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	render := func() (string, bool, error) {
-		d, err := s.deps.Documents.GetDetail(ctx, id)
+		// Only the document and its signees: the stream re-reads every 2 s
+		// and the fragment needs nothing else (no timeline, no audit).
+		doc, err := s.deps.Documents.Get(ctx, id)
 		if err != nil {
 			return "", false, err
 		}
-		view := documentView(d.Document, d.Signees)
+		signees, err := s.deps.Documents.Signees(ctx, id)
+		if err != nil {
+			return "", false, err
+		}
+		view := documentView(doc, signees)
 		var buf bytes.Buffer
 		if err := templates.DocumentStatus(view, s.canRevealNINs(c)).Render(ctx, &buf); err != nil {
 			return "", false, err

@@ -15,7 +15,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"portal/models"
-	"portal/services"
 	"portal/services/accounts"
 	"portal/services/auditlog"
 	"portal/services/documents"
@@ -27,7 +26,6 @@ import (
 // Deps is everything the web layer needs from the rest of the program.
 type Deps struct {
 	Logger         *slog.Logger
-	Now            services.Clock
 	BaseURL        *url.URL
 	TrustedProxies []string
 	Accounts       *accounts.Service

@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -153,7 +154,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			a.OneFlowSim = oneflowsim.New(simOpts)
 			sims = append(sims, a.OneFlowSim)
 			oneflowCfg = oneflow.Config{BaseURL: cfg.BaseURL.String() + "/sandbox/oneflow",
-				ClientID: firstNonEmpty(simOpts.ClientID, oneflowsim.DefaultClientID), ClientSecret: firstNonEmpty(simOpts.ClientSecret, oneflowsim.DefaultClientSecret),
+				ClientID: cmp.Or(simOpts.ClientID, oneflowsim.DefaultClientID), ClientSecret: cmp.Or(simOpts.ClientSecret, oneflowsim.DefaultClientSecret),
 				Timeout: opts.OneFlowTimeout}
 		}
 		if !cfg.Pasby.Configured() {
@@ -171,7 +172,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			a.PasbySim = pasbysim.New(simOpts)
 			sims = append(sims, a.PasbySim)
 			pasbyCfg = pasby.Config{BaseURL: simOpts.PublicURL, APIVersion: cfg.Pasby.APIVersion,
-				APIKey: firstNonEmpty(simOpts.APIKey, pasbysim.DefaultAPIKey), AppSecret: firstNonEmpty(simOpts.AppSecret, pasbysim.DefaultAppSecret),
+				APIKey: cmp.Or(simOpts.APIKey, pasbysim.DefaultAPIKey), AppSecret: cmp.Or(simOpts.AppSecret, pasbysim.DefaultAppSecret),
 				Timeout: opts.PasbyTimeout, Now: now}
 		}
 		for _, sim := range sims {
@@ -197,7 +198,6 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	}
 	a.Server, err = web.New(web.Deps{
 		Logger:         logger,
-		Now:            now,
 		BaseURL:        cfg.BaseURL,
 		TrustedProxies: cfg.TrustedProxies,
 		Accounts:       a.Accounts,
@@ -299,11 +299,4 @@ func loadOrCreateKey(path string) (string, error) {
 		return "", fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
 	return key, nil
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -5,7 +5,6 @@ package auditlog
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strconv"
@@ -40,8 +39,6 @@ type parsed struct {
 	from, to      time.Time
 }
 
-const dateLayout = "2006-01-02"
-
 // Validate checks the filter and returns field errors a person can act on.
 func (f Filter) parse() (parsed, error) {
 	p := parsed{actor: strings.ToLower(strings.TrimSpace(f.Actor)), action: strings.TrimSpace(f.Action)}
@@ -52,20 +49,7 @@ func (f Filter) parse() (parsed, error) {
 	if p.action != "" && !known(p.action) {
 		errs["action"] = "Choose an action from the list."
 	}
-	var err error
-	if f.From != "" {
-		if p.from, err = time.Parse(dateLayout, f.From); err != nil {
-			errs["from"] = "Enter a date like 2026-01-31."
-		}
-	}
-	if f.To != "" {
-		if p.to, err = time.Parse(dateLayout, f.To); err != nil {
-			errs["to"] = "Enter a date like 2026-01-31."
-		}
-	}
-	if !p.from.IsZero() && !p.to.IsZero() && p.to.Before(p.from) {
-		errs["to"] = "The end date is before the start date."
-	}
+	p.from, p.to = services.ParseDateRange(f.From, f.To, errs)
 	if len(errs) > 0 {
 		return parsed{}, errs
 	}
@@ -135,37 +119,19 @@ func (r *Reader) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"id", "at_utc", "actor", "action", "subject", "ip", "details"}); err != nil {
-		return err
-	}
-	const batch = 1000
-	var cursor uint
-	for {
-		q := p.apply(r.db.WithContext(ctx).Model(&models.AuditEvent{})).Order("id DESC").Limit(batch)
-		if cursor > 0 {
-			q = q.Where("id < ?", cursor)
-		}
+	header := []string{"id", "at_utc", "actor", "action", "subject", "ip", "details"}
+	next := func(cursor uint, limit int) ([]models.AuditEvent, error) {
 		var events []models.AuditEvent
-		if err := q.Find(&events).Error; err != nil {
-			return fmt.Errorf("auditlog: export: %w", err)
+		if err := services.KeysetBatch(p.apply(r.db.WithContext(ctx).Model(&models.AuditEvent{})), cursor, limit).Find(&events).Error; err != nil {
+			return nil, fmt.Errorf("auditlog: export: %w", err)
 		}
-		for _, e := range events {
-			rec := []string{strconv.FormatUint(uint64(e.ID), 10), e.At.UTC().Format(time.RFC3339), e.ActorEmail, e.Action, e.Subject, e.IP, e.Details}
-			for i := range rec {
-				rec[i] = services.CSVSafe(rec[i])
-			}
-			if err := cw.Write(rec); err != nil {
-				return err
-			}
-		}
-		cw.Flush()
-		if err := cw.Error(); err != nil {
-			return err
-		}
-		if len(events) < batch {
-			return nil
-		}
-		cursor = events[len(events)-1].ID
+		return events, nil
 	}
+	return services.StreamCSV(w, header, next, func(e models.AuditEvent) uint { return e.ID }, func(events []models.AuditEvent) ([][]string, error) {
+		recs := make([][]string, 0, len(events))
+		for _, e := range events {
+			recs = append(recs, []string{strconv.FormatUint(uint64(e.ID), 10), e.At.UTC().Format(time.RFC3339), e.ActorEmail, e.Action, e.Subject, e.IP, e.Details})
+		}
+		return recs, nil
+	})
 }

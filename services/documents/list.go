@@ -2,7 +2,6 @@ package documents
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strconv"
@@ -59,20 +58,7 @@ func (f Filter) parse() (parsedFilter, error) {
 	default:
 		errs["decision"] = "Choose approved, flagged or not reviewed."
 	}
-	var err error
-	if f.From != "" {
-		if p.from, err = time.Parse("2006-01-02", f.From); err != nil {
-			errs["from"] = "Enter a date like 2026-01-31."
-		}
-	}
-	if f.To != "" {
-		if p.to, err = time.Parse("2006-01-02", f.To); err != nil {
-			errs["to"] = "Enter a date like 2026-01-31."
-		}
-	}
-	if !p.from.IsZero() && !p.to.IsZero() && p.to.Before(p.from) {
-		errs["to"] = "The end date is before the start date."
-	}
+	p.from, p.to = services.ParseDateRange(f.From, f.To, errs)
 	q := strings.TrimSpace(f.Q)
 	switch {
 	case q == "":
@@ -179,37 +165,32 @@ func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cw := csv.NewWriter(w)
 	header := []string{"id", "created_at_utc", "kind", "state", "title", "reference", "upstream_id", "signees", "signed",
 		"file_url", "stamped_url", "review_decision", "completed_at_utc", "error", "created_by"}
-	if err := cw.Write(header); err != nil {
-		return err
-	}
-	const batch = 1000
-	var cursor uint
-	for {
-		q := p.apply(s.db.WithContext(ctx).Model(&models.Document{})).Order("id DESC").Limit(batch)
-		if cursor > 0 {
-			q = q.Where("id < ?", cursor)
-		}
+	next := func(cursor uint, limit int) ([]models.Document, error) {
 		var rows []models.Document
-		if err := q.Find(&rows).Error; err != nil {
-			return fmt.Errorf("documents: export: %w", err)
+		if err := services.KeysetBatch(p.apply(s.db.WithContext(ctx).Model(&models.Document{})), cursor, limit).Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("documents: export: %w", err)
 		}
+		return rows, nil
+	}
+	return services.StreamCSV(w, header, next, func(d models.Document) uint { return d.ID }, func(rows []models.Document) ([][]string, error) {
 		ids := make([]uint, len(rows))
 		for i, r := range rows {
 			ids[i] = r.ID
 		}
+		// One query for the whole batch's signees, not one per document.
 		var signees []models.DocumentSignee
 		if len(ids) > 0 {
 			if err := s.db.WithContext(ctx).Where("document_id IN ?", ids).Order("document_id, position").Find(&signees).Error; err != nil {
-				return fmt.Errorf("documents: export signees: %w", err)
+				return nil, fmt.Errorf("documents: export signees: %w", err)
 			}
 		}
 		byDoc := map[uint][]models.DocumentSignee{}
 		for _, sg := range signees {
 			byDoc[sg.DocumentID] = append(byDoc[sg.DocumentID], sg)
 		}
+		recs := make([][]string, 0, len(rows))
 		for _, r := range rows {
 			upstreamID, completed := "", ""
 			if r.UpstreamID != nil {
@@ -225,23 +206,10 @@ func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 					signed++
 				}
 			}
-			rec := []string{strconv.FormatUint(uint64(r.ID), 10), r.CreatedAt.UTC().Format(time.RFC3339), string(r.Kind), string(r.State),
+			recs = append(recs, []string{strconv.FormatUint(uint64(r.ID), 10), r.CreatedAt.UTC().Format(time.RFC3339), string(r.Kind), string(r.State),
 				r.Title, r.Reference, upstreamID, strings.Join(masked, " "), fmt.Sprintf("%d/%d", signed, len(byDoc[r.ID])),
-				r.FileURL, r.StampedURL, string(r.ReviewDecision), completed, r.Error, r.CreatedByEmail}
-			for i := range rec {
-				rec[i] = services.CSVSafe(rec[i])
-			}
-			if err := cw.Write(rec); err != nil {
-				return err
-			}
+				r.FileURL, r.StampedURL, string(r.ReviewDecision), completed, r.Error, r.CreatedByEmail})
 		}
-		cw.Flush()
-		if err := cw.Error(); err != nil {
-			return err
-		}
-		if len(rows) < batch {
-			return nil
-		}
-		cursor = rows[len(rows)-1].ID
-	}
+		return recs, nil
+	})
 }

@@ -97,13 +97,6 @@ func reviewQueueQuery(db *gorm.DB, limit int) *gorm.DB {
 		Order("completed_at, id").Limit(limit)
 }
 
-// CountAwaitingReview is the size of the review queue.
-func (s *Service) CountAwaitingReview(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.db.WithContext(ctx).Model(&models.Document{}).Where("review_decision = '' AND state = ?", models.DocumentCompleted).Count(&n).Error
-	return n, err
-}
-
 // CountUnknown is how many documents wait for a person because the outcome
 // of sending them is unknown.
 func (s *Service) CountUnknown(ctx context.Context) (int64, error) {

@@ -3,13 +3,12 @@ package documents
 import (
 	"context"
 	"errors"
-	"math"
-	mrand "math/rand/v2"
 	"time"
 
 	"gorm.io/gorm"
 
 	"portal/models"
+	"portal/services"
 	"portal/services/pasby"
 )
 
@@ -148,9 +147,7 @@ func dueQuery(db *gorm.DB, now time.Time) *gorm.DB {
 // backoff is FirstCheck·2^(attempt-1), capped at MaxCheckDelay, with ±20 %
 // jitter so documents created together don't poll together forever.
 func (s *Service) backoff(attempt int) time.Duration {
-	d := float64(s.opts.FirstCheck) * math.Pow(2, float64(min(max(attempt, 1)-1, 20)))
-	d = math.Min(d, float64(s.opts.MaxCheckDelay))
-	return time.Duration(d * (0.8 + 0.4*mrand.Float64()))
+	return services.CheckDelay(s.opts.FirstCheck, s.opts.MaxCheckDelay, attempt)
 }
 
 // RunReconciler processes the webhook inbox and checks due documents every

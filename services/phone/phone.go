@@ -52,13 +52,6 @@ func Normalize(raw string) (string, error) {
 	return "", ErrInvalid
 }
 
-// LooksLikePhone reports whether q is better read as a phone number than as an
-// id: it starts with "+" or normalizes to a valid number.
-func LooksLikePhone(q string) bool {
-	_, err := Normalize(q)
-	return err == nil
-}
-
 // Country returns the ISO region of an E.164 number, or "".
 func Country(e164 string) string {
 	num, err := phonenumbers.Parse(e164, "")

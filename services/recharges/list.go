@@ -2,7 +2,6 @@ package recharges
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strconv"
@@ -38,20 +37,7 @@ func (f Filter) parse() (parsedFilter, error) {
 	if p.state != "" && !p.state.Valid() {
 		errs["state"] = "Choose a state from the list."
 	}
-	var err error
-	if f.From != "" {
-		if p.from, err = time.Parse("2006-01-02", f.From); err != nil {
-			errs["from"] = "Enter a date like 2026-01-31."
-		}
-	}
-	if f.To != "" {
-		if p.to, err = time.Parse("2006-01-02", f.To); err != nil {
-			errs["to"] = "Enter a date like 2026-01-31."
-		}
-	}
-	if !p.from.IsZero() && !p.to.IsZero() && p.to.Before(p.from) {
-		errs["to"] = "The end date is before the start date."
-	}
+	p.from, p.to = services.ParseDateRange(f.From, f.To, errs)
 	q := strings.TrimSpace(f.Q)
 	switch {
 	case q == "":
@@ -143,22 +129,16 @@ func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cw := csv.NewWriter(w)
 	header := []string{"id", "created_at_utc", "state", "upstream_status", "upstream_id", "device_id", "card_id", "customer_name", "customer_phone", "amount", "currency", "litres", "price_per_litre", "balance_after", "completed_at_utc", "error", "created_by"}
-	if err := cw.Write(header); err != nil {
-		return err
-	}
-	const batch = 1000
-	var cursor uint
-	for {
-		q := p.apply(s.db.WithContext(ctx).Model(&models.Recharge{})).Order("id DESC").Limit(batch)
-		if cursor > 0 {
-			q = q.Where("id < ?", cursor)
-		}
+	next := func(cursor uint, limit int) ([]models.Recharge, error) {
 		var rows []models.Recharge
-		if err := q.Find(&rows).Error; err != nil {
-			return fmt.Errorf("recharges: export: %w", err)
+		if err := services.KeysetBatch(p.apply(s.db.WithContext(ctx).Model(&models.Recharge{})), cursor, limit).Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("recharges: export: %w", err)
 		}
+		return rows, nil
+	}
+	return services.StreamCSV(w, header, next, func(r models.Recharge) uint { return r.ID }, func(rows []models.Recharge) ([][]string, error) {
+		recs := make([][]string, 0, len(rows))
 		for _, r := range rows {
 			upstreamID, completed := "", ""
 			if r.UpstreamID != nil {
@@ -167,23 +147,10 @@ func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 			if r.CompletedAt != nil {
 				completed = r.CompletedAt.UTC().Format(time.RFC3339)
 			}
-			rec := []string{strconv.FormatUint(uint64(r.ID), 10), r.CreatedAt.UTC().Format(time.RFC3339), string(r.State), r.UpstreamStatus,
+			recs = append(recs, []string{strconv.FormatUint(uint64(r.ID), 10), r.CreatedAt.UTC().Format(time.RFC3339), string(r.State), r.UpstreamStatus,
 				upstreamID, r.DeviceID, r.CardID, r.CustomerName, r.CustomerPhone, r.Amount.StringFixed(2), r.Currency, r.Litres,
-				r.PricePerLitre, r.BalanceAfter, completed, r.Error, r.CreatedByEmail}
-			for i := range rec {
-				rec[i] = services.CSVSafe(rec[i])
-			}
-			if err := cw.Write(rec); err != nil {
-				return err
-			}
+				r.PricePerLitre, r.BalanceAfter, completed, r.Error, r.CreatedByEmail})
 		}
-		cw.Flush()
-		if err := cw.Error(); err != nil {
-			return err
-		}
-		if len(rows) < batch {
-			return nil
-		}
-		cursor = rows[len(rows)-1].ID
-	}
+		return recs, nil
+	})
 }

@@ -14,14 +14,13 @@
 package recharges
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	mrand "math/rand/v2"
 	"regexp"
 	"strconv"
 	"strings"
@@ -293,14 +292,7 @@ func (s *Service) customerOf(ctx context.Context, v Valid) (name, phoneNumber st
 		s.opts.Logger.Warn("recharge: customer lookup before sending failed", "err", err)
 		return "", phoneNumber
 	}
-	return c.Name, firstNonEmpty(c.PhoneNumber, phoneNumber)
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+	return c.Name, cmp.Or(c.PhoneNumber, phoneNumber)
 }
 
 func rechargeSubject(id uint) string { return "recharge:" + strconv.FormatUint(uint64(id), 10) }
@@ -685,9 +677,7 @@ func (s *Service) check(ctx context.Context, r models.Recharge) {
 // backoff is FirstCheck·2^(attempt-1), capped at MaxCheckDelay, with ±20 %
 // jitter so recharges created together don't poll together forever.
 func (s *Service) backoff(attempt int) time.Duration {
-	d := float64(s.opts.FirstCheck) * math.Pow(2, float64(min(attempt-1, 20)))
-	d = math.Min(d, float64(s.opts.MaxCheckDelay))
-	return time.Duration(d * (0.8 + 0.4*mrand.Float64()))
+	return services.CheckDelay(s.opts.FirstCheck, s.opts.MaxCheckDelay, attempt)
 }
 
 // RunReconciler checks due recharges every tick until ctx ends.

@@ -1,0 +1,84 @@
+package services
+
+import (
+	"encoding/csv"
+	"io"
+	"math"
+	mrand "math/rand/v2"
+	"strings"
+	"time"
+)
+
+// DateLayout is how list filters take dates: whole UTC days.
+const DateLayout = "2006-01-02"
+
+// ParseDateRange reads the "from" and "to" filter fields (inclusive UTC days,
+// either may be empty) and adds messages for bad ones to errs.
+func ParseDateRange(from, to string, errs FieldErrors) (fromDay, toDay time.Time) {
+	var err error
+	if from = strings.TrimSpace(from); from != "" {
+		if fromDay, err = time.Parse(DateLayout, from); err != nil {
+			errs["from"] = "Enter a date like 2026-01-31."
+		}
+	}
+	if to = strings.TrimSpace(to); to != "" {
+		if toDay, err = time.Parse(DateLayout, to); err != nil {
+			errs["to"] = "Enter a date like 2026-01-31."
+		}
+	}
+	if !fromDay.IsZero() && !toDay.IsZero() && toDay.Before(fromDay) {
+		errs["to"] = "The end date is before the start date."
+	}
+	return fromDay, toDay
+}
+
+// CheckDelay is how long a reconciler waits before its attempt-th check of a
+// record upstream: first·2^(attempt-1), capped at most, with ±20 % jitter so
+// records created together don't poll together forever.
+func CheckDelay(first, most time.Duration, attempt int) time.Duration {
+	d := float64(first) * math.Pow(2, float64(min(max(attempt, 1)-1, 20)))
+	d = math.Min(d, float64(most))
+	return time.Duration(d * (0.8 + 0.4*mrand.Float64()))
+}
+
+// ExportBatch is how many rows a CSV export reads at a time.
+const ExportBatch = 1000
+
+// StreamCSV writes header and then every row, newest first, reading them in
+// id-keyset batches so memory stays flat however many rows match. next
+// returns the batch of rows with ids below cursor (0: the newest); records
+// turns a batch into CSV records (a batch at a time, so it can load related
+// rows in one query). Every field is made formula-safe.
+func StreamCSV[T any](w io.Writer, header []string, next func(cursor uint, limit int) ([]T, error), id func(T) uint, records func([]T) ([][]string, error)) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	var cursor uint
+	for {
+		rows, err := next(cursor, ExportBatch)
+		if err != nil {
+			return err
+		}
+		recs, err := records(rows)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			for i := range rec {
+				rec[i] = CSVSafe(rec[i])
+			}
+			if err := cw.Write(rec); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return err
+		}
+		if len(rows) < ExportBatch {
+			return nil
+		}
+		cursor = id(rows[len(rows)-1])
+	}
+}
