@@ -246,10 +246,17 @@ func (s *Server) documentsExport(c *gin.Context) {
 }
 
 func (s *Server) documentShow(c *gin.Context) {
-	s.renderDocumentPage(c, http.StatusOK, templates.ReviewForm{})
+	s.renderDocumentPage(c, http.StatusOK, documentForms{})
 }
 
-func (s *Server) renderDocumentPage(c *gin.Context, status int, review templates.ReviewForm) {
+// documentForms are the forms of the detail page that may come back with
+// what the user typed and the errors.
+type documentForms struct {
+	Review  templates.ReviewForm
+	Resolve templates.ResolveForm
+}
+
+func (s *Server) renderDocumentPage(c *gin.Context, status int, forms documentForms) {
 	id, ok := s.documentID(c)
 	if !ok {
 		return
@@ -263,6 +270,13 @@ func (s *Server) renderDocumentPage(c *gin.Context, status int, review templates
 		s.serverError(c, err)
 		return
 	}
+	view := s.documentDetailView(c, d, forms)
+	s.render(c, status, templates.DocumentPage(s.page(c, "Document #"+strconv.FormatUint(uint64(id), 10)), view))
+}
+
+// documentDetailView is shared by the page and its status fragment, which
+// re-sends the parts a state change alters.
+func (s *Server) documentDetailView(c *gin.Context, d documents.Detail, forms documentForms) templates.DocumentDetail {
 	view := templates.DocumentDetail{
 		Document: documentView(d.Document, d.Signees), RawJSON: maskNINsIn(prettyJSON(d.Document.LastUpstreamJSON)),
 		Timeline:   documentTimeline(d.Events),
@@ -270,7 +284,9 @@ func (s *Server) renderDocumentPage(c *gin.Context, status int, review templates
 		CanRefresh: s.can(c, http.MethodPost, "/documents/:id/refresh"),
 		CanReveal:  s.canRevealNINs(c),
 		CanReview:  s.can(c, http.MethodPost, "/documents/:id/review"),
-		ReviewForm: review,
+		ReviewForm: forms.Review,
+		CanResolve: s.can(c, http.MethodPost, "/documents/:id/resolve"),
+		Resolve:    forms.Resolve,
 	}
 	if d.Review != nil {
 		view.Review = &templates.ReviewView{Decision: string(d.Review.Decision), Note: d.Review.Note, Reviewer: d.Review.ReviewerEmail, DecidedAt: d.Review.DecidedAt}
@@ -278,7 +294,7 @@ func (s *Server) renderDocumentPage(c *gin.Context, status int, review templates
 	for _, e := range d.Audit {
 		view.Audit = append(view.Audit, templates.AuditEventView{ID: e.ID, At: e.At, Actor: e.ActorEmail, Action: e.Action, Details: e.Details})
 	}
-	s.render(c, status, templates.DocumentPage(s.page(c, "Document #"+strconv.FormatUint(uint64(id), 10)), view))
+	return view
 }
 
 // documentStatus is the htmx fragment the detail page polls; it reads only
@@ -297,8 +313,10 @@ func (s *Server) documentStatus(c *gin.Context) {
 		s.serverError(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, templates.Join(templates.DocumentStatus(documentView(d.Document, d.Signees), s.canRevealNINs(c)),
-		templates.DocumentTimeline(id, documentTimeline(d.Events), true)))
+	view := s.documentDetailView(c, d, documentForms{})
+	s.render(c, http.StatusOK, templates.Join(templates.DocumentStatus(view.Document, view.CanReveal),
+		templates.DocumentTimeline(id, view.Timeline, true), templates.DocumentActions(view, true),
+		templates.DocumentSignatures(view.Document, true), templates.DocumentReviewSection(view, true)))
 }
 
 // documentAction runs cancel or refresh and goes back to the page with what
@@ -337,6 +355,53 @@ func (s *Server) documentRefresh(c *gin.Context) {
 	s.documentAction(c, func(id uint) (models.Document, error) {
 		return s.deps.Documents.Refresh(c.Request.Context(), s.actor(c), id)
 	}, "Refreshed from pasby.")
+}
+
+func (s *Server) documentResolve(c *gin.Context, resolve func(id uint, f resolveForm) (models.Document, error), done string) {
+	id, ok := s.documentID(c)
+	if !ok {
+		return
+	}
+	var f resolveForm
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
+		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+		return
+	}
+	_, err := resolve(id, f)
+	var upstream *documents.UpstreamError
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		s.notFound(c)
+		return
+	case errors.Is(err, documents.ErrNotUnknown):
+		s.flash(c, "info", "This document no longer needs attention: it was resolved already.")
+	case errors.As(err, &upstream):
+		s.renderDocumentPage(c, http.StatusBadGateway, documentForms{Resolve: templates.ResolveForm{UpstreamID: f.UpstreamID, Note: f.Note,
+			Errors: templates.FieldErrors{"upstream_id": "Could not check this id with pasby: " + upstream.Message}}})
+		return
+	case err != nil:
+		if fe, ok := services.AsFieldErrors(err); ok {
+			s.renderDocumentPage(c, http.StatusUnprocessableEntity, documentForms{Resolve: templates.ResolveForm{UpstreamID: f.UpstreamID, Note: f.Note, Errors: fieldErrors(fe)}})
+			return
+		}
+		s.serverError(c, err)
+		return
+	default:
+		s.flash(c, "success", done)
+	}
+	s.redirect(c, "/documents/"+strconv.FormatUint(uint64(id), 10))
+}
+
+func (s *Server) documentResolveUpstreamID(c *gin.Context) {
+	s.documentResolve(c, func(id uint, f resolveForm) (models.Document, error) {
+		return s.deps.Documents.ResolveWithUpstreamID(c.Request.Context(), s.actor(c), id, f.UpstreamID)
+	}, "Recorded pasby's id; the portal follows the document from here.")
+}
+
+func (s *Server) documentMarkNotSent(c *gin.Context) {
+	s.documentResolve(c, func(id uint, f resolveForm) (models.Document, error) {
+		return s.deps.Documents.MarkNotSent(c.Request.Context(), s.actor(c), id, f.Note)
+	}, "Closed as not sent.")
 }
 
 // documentRevealNIN shows one signee's full NIN, once, and audits it.
@@ -394,7 +459,7 @@ func (s *Server) documentReview(c *gin.Context) {
 		s.flash(c, "error", "Only completed documents can be reviewed.")
 	case err != nil:
 		if fe, ok := services.AsFieldErrors(err); ok {
-			s.renderDocumentPage(c, http.StatusUnprocessableEntity, templates.ReviewForm{Decision: f.Decision, Note: f.Note, Errors: fieldErrors(fe)})
+			s.renderDocumentPage(c, http.StatusUnprocessableEntity, documentForms{Review: templates.ReviewForm{Decision: f.Decision, Note: f.Note, Errors: fieldErrors(fe)}})
 			return
 		}
 		s.serverError(c, err)
@@ -430,7 +495,7 @@ func (s *Server) pasbyWebhook(c *gin.Context) {
 	}
 	err = s.deps.Documents.ReceiveWebhook(c.Request.Context(), c.Param("secret"), body, c.Request.Header)
 	switch {
-	case errors.Is(err, documents.ErrUnknownWebhookSecret):
+	case errors.Is(err, documents.ErrUnknownWebhookSecret), errors.Is(err, documents.ErrUnknownWebhookDocument):
 		c.String(http.StatusNotFound, "not found")
 	case errors.Is(err, documents.ErrWebhookTooLarge):
 		c.String(http.StatusRequestEntityTooLarge, "too large")

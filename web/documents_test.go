@@ -10,6 +10,7 @@ import (
 
 	"portal/internal/apptest"
 	"portal/models"
+	"portal/services/sandbox"
 )
 
 const (
@@ -112,6 +113,15 @@ func TestDocumentReviewFlowSignedOnSimulatorAndReviewed(t *testing.T) {
 	}
 	if !strings.Contains(frag, `id="document-timeline-`) || !strings.Contains(frag, `hx-swap-oob="true"`) {
 		t.Error("status fragment does not carry the timeline out of band")
+	}
+	// The parts a completion changes follow it without a reload: no more
+	// cancel button, the signatures, and (for compliance) the review form.
+	if strings.Contains(frag, "Cancel document") || !strings.Contains(frag, `id="document-actions-`) ||
+		!strings.Contains(frag, `id="document-signatures-`) || strings.Contains(frag, "No signatures yet") {
+		t.Errorf("completed fragment does not refresh the actions and signatures:\n%s", clip(frag))
+	}
+	if coFrag := docWaitFragment(t, p, newStaff(t, p, "docco-live", models.RoleCompliance), id, "completed"); !strings.Contains(coFrag, `action="/documents/`+strconv.FormatUint(uint64(id), 10)+`/review"`) {
+		t.Error("compliance's completed fragment lacks the review form")
 	}
 
 	// The simulator's webhooks reached the portal (its client only may
@@ -255,8 +265,20 @@ func TestDocumentWebhookRoute(t *testing.T) {
 	if n := count(t, p, "webhook_inbox"); n != 0 {
 		t.Fatalf("bad secret stored %d webhooks", n)
 	}
-	wantStatus(t, send("/webhooks/pasby/"+secret, `{"reference":"nobody"}`), http.StatusOK)
-	wantStatus(t, send("/webhooks/pasby/"+secret, `{"reference":"nobody"}`), http.StatusOK)
+	wantStatus(t, send("/webhooks/pasby/"+secret, `{"reference":"nobody"}`), http.StatusNotFound)
+	wantStatus(t, send("/webhooks/pasby/"+secret, `not json`), http.StatusNotFound)
+	if n := count(t, p, "webhook_inbox"); n != 0 {
+		t.Fatalf("webhooks naming nobody stored %d rows", n)
+	}
+	op := newStaff(t, p, "dochook", models.RoleOperator)
+	id := docCreate(t, p, op, docReviewForm())
+	var ref string
+	if err := p.App.DB.Table("documents").Where("id = ?", id).Pluck("reference", &ref).Error; err != nil {
+		t.Fatal(err)
+	}
+	body := `{"reference":"` + ref + `"}`
+	wantStatus(t, send("/webhooks/pasby/"+secret, body), http.StatusOK)
+	wantStatus(t, send("/webhooks/pasby/"+secret, body), http.StatusOK)
 	if n := count(t, p, "webhook_inbox"); n != 1 {
 		t.Fatalf("inbox holds %d rows, want 1 (duplicates stored once)", n)
 	}
@@ -365,5 +387,42 @@ func TestDocumentBadInputNever500(t *testing.T) {
 	}
 	if c := p.PasbySim.CreateCalls(); c.Signing+c.Review+c.Rejected != 0 {
 		t.Fatalf("pasby was called: %+v", c)
+	}
+}
+
+// An unknown document (its create answer lost) is settled by a person:
+// pasby's id is adopted only when pasby's document carries our reference,
+// and nothing can be re-sent from here.
+func TestDocumentResolveUnknownPages(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil)
+	op := newStaff(t, p, "docresolve", models.RoleOperator)
+	if err := p.App.Sandbox.SetFault("pasby", "POST /api/v2/document/review", sandbox.Fault{Kind: sandbox.FaultHang, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	id := docCreate(t, p, op, docReviewForm())
+	if d := docGet(t, p, id); d.State != models.DocumentUnknown {
+		t.Fatalf("state %s, want unknown", d.State)
+	}
+	docPath := "/documents/" + strconv.FormatUint(uint64(id), 10)
+	page := p.Get(t, op.client, docPath)
+	if !strings.Contains(page.Body, docPath+"/resolve") || !strings.Contains(page.Body, docPath+"/not-sent") {
+		t.Fatal("unknown document offers no resolution")
+	}
+	sup := newStaff(t, p, "docresolve-sup", models.RoleSupport)
+	if strings.Contains(p.Get(t, sup.client, docPath).Body, docPath+"/resolve") {
+		t.Error("support sees the resolve form")
+	}
+	wantStatus(t, p.PostForm(t, sup.client, docPath+"/not-sent", url.Values{"note": {"x"}}), http.StatusForbidden)
+
+	bad := p.PostForm(t, op.client, docPath+"/resolve", url.Values{"upstream_id": {"nonsense"}})
+	wantStatus(t, bad, http.StatusUnprocessableEntity)
+	if !strings.Contains(bad.Body, "nonsense") || !strings.Contains(bad.Body, "doc_") {
+		t.Error("the 422 page does not keep the input and explain the format")
+	}
+	ok := p.PostForm(t, op.client, docPath+"/not-sent", url.Values{"note": {"pasby support: no such reference"}})
+	wantStatus(t, ok, http.StatusSeeOther)
+	if d := docGet(t, p, id); d.State != models.DocumentFailed {
+		t.Errorf("state %s after not-sent, want failed", d.State)
 	}
 }

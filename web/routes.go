@@ -65,6 +65,8 @@ func (s *Server) routes() {
 	s.handle(http.MethodGet, "/documents/:id/events", anyStaff(), s.documentEvents)
 	s.handle(http.MethodPost, "/documents/:id/cancel", docCreators, s.documentCancel)
 	s.handle(http.MethodPost, "/documents/:id/refresh", docCreators, s.documentRefresh)
+	s.handle(http.MethodPost, "/documents/:id/resolve", docCreators, s.documentResolveUpstreamID)
+	s.handle(http.MethodPost, "/documents/:id/not-sent", docCreators, s.documentMarkNotSent)
 	s.handle(http.MethodPost, "/documents/:id/signees/:sid/reveal", reviewers, s.documentRevealNIN)
 	s.handle(http.MethodPost, "/documents/:id/review", reviewers, s.documentReview)
 	s.handle(http.MethodGet, "/reviews/documents", reviewers, s.documentReviewQueue)

@@ -57,12 +57,19 @@ var (
 	ErrNotReviewable = errors.New("documents: only completed documents can be reviewed")
 	// ErrAlreadyReviewed: a second decision on the same document.
 	ErrAlreadyReviewed = errors.New("documents: the document already has a review decision")
+	// ErrNotUnknown: a resolution of a document whose outcome is known
+	// (someone, or a webhook, resolved it first).
+	ErrNotUnknown = errors.New("documents: the document's outcome is already known")
 	// ErrUnknownWebhookSecret: a webhook whose path secret is not ours;
 	// nothing was stored. Answer 404.
 	ErrUnknownWebhookSecret = errors.New("documents: unknown webhook secret")
 	// ErrWebhookTooLarge: a webhook body over MaxWebhookBody; nothing was
 	// stored. Answer 413.
 	ErrWebhookTooLarge = errors.New("documents: webhook body too large")
+	// ErrUnknownWebhookDocument: a webhook with the right secret whose body
+	// names no document of ours (or is not JSON); nothing was stored.
+	// Answer 404.
+	ErrUnknownWebhookDocument = errors.New("documents: the webhook names no document of ours")
 )
 
 // UpstreamError is a pasby failure in words for staff.
@@ -473,9 +480,10 @@ var moves = map[models.DocumentState][]models.DocumentState{
 	models.DocumentSubmitting: {models.DocumentSubmitted, models.DocumentFailed, models.DocumentUnknown},
 	models.DocumentSubmitted:  {models.DocumentInProgress, models.DocumentCompleted, models.DocumentCancelled, models.DocumentExpired},
 	models.DocumentInProgress: {models.DocumentCompleted, models.DocumentCancelled, models.DocumentExpired},
-	// A webhook naming our reference, confirmed by a refresh, tells what
-	// became of a request whose answer was lost.
-	models.DocumentUnknown: {models.DocumentSubmitted, models.DocumentInProgress, models.DocumentCompleted, models.DocumentCancelled, models.DocumentExpired},
+	// A webhook naming our reference (or a person entering pasby's id),
+	// confirmed by a refresh, tells what became of a request whose answer
+	// was lost; failed is a person confirming with pasby it never arrived.
+	models.DocumentUnknown: {models.DocumentSubmitted, models.DocumentInProgress, models.DocumentCompleted, models.DocumentCancelled, models.DocumentExpired, models.DocumentFailed},
 }
 
 // CanTransition reports whether a document may move from one state to

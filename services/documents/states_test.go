@@ -48,6 +48,7 @@ func TestTransitionTable(t *testing.T) {
 		{models.DocumentUnknown, models.DocumentSubmitting, false}, // never re-sent
 		{models.DocumentUnknown, models.DocumentQueued, false},
 		{models.DocumentUnknown, models.DocumentInProgress, true},
+		{models.DocumentUnknown, models.DocumentFailed, true}, // a person confirmed it never arrived
 		{models.DocumentCompleted, models.DocumentCancelled, false},
 		{models.DocumentCancelled, models.DocumentCompleted, false},
 		{models.DocumentExpired, models.DocumentCompleted, false},

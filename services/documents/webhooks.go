@@ -35,8 +35,8 @@ var droppedHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", 
 
 // ReceiveWebhook authenticates a pasby webhook by the secret in its URL
 // path (constant time), stores it raw in the inbox and returns. It answers
-// ErrUnknownWebhookSecret (→ 404) or ErrWebhookTooLarge (→ 413) without
-// storing anything; the same body twice is stored once (and both are
+// ErrUnknownWebhookSecret (→ 404), ErrWebhookTooLarge (→ 413) or
+// ErrUnknownWebhookDocument (→ 404) without storing anything; the same body twice is stored once (and both are
 // answered nil, → 200, so pasby stops retrying). Processing happens later,
 // in ProcessInbox.
 func (s *Service) ReceiveWebhook(ctx context.Context, secretFromPath string, body []byte, headers http.Header) error {
@@ -47,6 +47,16 @@ func (s *Service) ReceiveWebhook(ctx context.Context, secretFromPath string, bod
 	}
 	if len(body) > MaxWebhookBody {
 		return ErrWebhookTooLarge
+	}
+	// Our reference is committed before pasby hears of a document, so a
+	// genuine webhook always names a row we have; anything else is refused
+	// before it takes space in the inbox.
+	known, err := s.namesOurDocument(ctx, body)
+	if err != nil {
+		return err
+	}
+	if !known {
+		return ErrUnknownWebhookDocument
 	}
 	kept := headers.Clone()
 	for _, h := range droppedHeaders {
@@ -66,6 +76,24 @@ func (s *Service) ReceiveWebhook(ctx context.Context, secretFromPath string, bod
 	default:
 	}
 	return nil
+}
+
+func (s *Service) namesOurDocument(ctx context.Context, body []byte) (bool, error) {
+	var payload any
+	if json.Unmarshal(body, &payload) != nil {
+		return false, nil
+	}
+	ids := candidates(payload, 0, nil)
+	if len(ids) == 0 {
+		return false, nil
+	}
+	var n int64
+	err := s.db.WithContext(ctx).Model(&models.Document{}).
+		Where("reference IN ? OR upstream_id IN ?", ids, ids).Limit(1).Count(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("documents: webhook lookup: %w", err)
+	}
+	return n > 0, nil
 }
 
 // ProcessInbox processes the stored webhooks not processed yet, oldest
