@@ -232,6 +232,110 @@ var migrations = []migration{
 		)`,
 		`CREATE INDEX webhook_inbox_pending ON webhook_inbox(provider, id) WHERE processed_at IS NULL`,
 	}},
+	{4, "identity verifications (pawaPass, PassportReader), events, reviews, images", []string{
+		// reference is ours: random and unguessable. PassportReader gets it
+		// as the session reference (its callbacks carry it back); pawaPass
+		// gets it in metadata, so a create whose answer was lost can be
+		// found again by listing its externalId.
+		// upstream_id is pawaPass's id or PassportReader's 64-bit session id
+		// in decimal; both are unique per provider.
+		`CREATE TABLE verifications (
+			id INTEGER PRIMARY KEY,
+			provider TEXT NOT NULL CHECK (provider IN ('pawapass','passportreader')),
+			reference TEXT NOT NULL,
+			external_id TEXT NOT NULL DEFAULT '',
+			upstream_id TEXT,
+			customer_phone TEXT NOT NULL DEFAULT '',
+			country TEXT NOT NULL DEFAULT '',
+			requirements TEXT NOT NULL DEFAULT '',
+			face_verification INTEGER NOT NULL DEFAULT 0,
+			passport_only INTEGER NOT NULL DEFAULT 0,
+			success_url TEXT NOT NULL DEFAULT '',
+			error_url TEXT NOT NULL DEFAULT '',
+			support_url TEXT NOT NULL DEFAULT '',
+			link TEXT NOT NULL DEFAULT '',
+			state TEXT NOT NULL CHECK (state IN ('queued','submitting','submitted','in_progress','approved','declined','expired','aborted','failed','unknown')),
+			provider_status TEXT NOT NULL DEFAULT '',
+			error TEXT NOT NULL DEFAULT '',
+			expires_at DATETIME,
+			document_type TEXT NOT NULL DEFAULT '',
+			document_number TEXT NOT NULL DEFAULT '' COLLATE NOCASE,
+			document_country TEXT NOT NULL DEFAULT '',
+			given_names TEXT NOT NULL DEFAULT '',
+			surname TEXT NOT NULL DEFAULT '',
+			date_of_birth TEXT NOT NULL DEFAULT '',
+			identity_json TEXT NOT NULL DEFAULT '',
+			face_result TEXT NOT NULL DEFAULT '',
+			review_reason TEXT NOT NULL DEFAULT '',
+			last_upstream_json TEXT NOT NULL DEFAULT '',
+			review_decision TEXT NOT NULL DEFAULT '' CHECK (review_decision IN ('','approved','flagged')),
+			created_by_id INTEGER REFERENCES users(id),
+			created_by_email TEXT NOT NULL DEFAULT '',
+			created_at DATETIME NOT NULL,
+			updated_at DATETIME NOT NULL,
+			completed_at DATETIME,
+			next_check_at DATETIME,
+			check_attempts INTEGER NOT NULL DEFAULT 0,
+			CHECK (review_decision = '' OR state IN ('approved','declined'))
+		)`,
+		`CREATE UNIQUE INDEX verifications_reference ON verifications(reference)`,
+		`CREATE UNIQUE INDEX verifications_upstream ON verifications(provider, upstream_id)`,
+		// Newest-first lists: every filter's index ends in id. The
+		// prefix searches (phone, external id, document number, upstream
+		// id) are index ranges.
+		`CREATE INDEX verifications_state ON verifications(state, id)`,
+		`CREATE INDEX verifications_provider ON verifications(provider, id)`,
+		`CREATE INDEX verifications_decision ON verifications(review_decision, id)`,
+		`CREATE INDEX verifications_created ON verifications(created_at, id)`,
+		`CREATE INDEX verifications_phone ON verifications(customer_phone, id)`,
+		`CREATE INDEX verifications_external ON verifications(external_id, id)`,
+		`CREATE INDEX verifications_document_number ON verifications(document_number, id)`,
+		`CREATE INDEX verifications_upstream_prefix ON verifications(upstream_id, id)`,
+		`CREATE INDEX verifications_provider_status ON verifications(provider_status, id)`,
+		`CREATE INDEX verifications_due ON verifications(next_check_at) WHERE next_check_at IS NOT NULL`,
+		`CREATE INDEX verifications_review_queue ON verifications(review_decision, state, completed_at)`,
+		`CREATE TRIGGER verifications_final_state BEFORE UPDATE OF state ON verifications
+			WHEN OLD.state IN ('approved','declined','expired','aborted','failed') AND NEW.state <> OLD.state
+			BEGIN SELECT RAISE(ABORT, 'a verification in a final state cannot change state'); END`,
+		`CREATE TABLE verification_events (
+			id INTEGER PRIMARY KEY,
+			verification_id INTEGER NOT NULL REFERENCES verifications(id),
+			at DATETIME NOT NULL,
+			from_state TEXT NOT NULL,
+			to_state TEXT NOT NULL,
+			provider_status TEXT NOT NULL DEFAULT '',
+			note TEXT NOT NULL DEFAULT ''
+		)`,
+		`CREATE INDEX verification_events_verification ON verification_events(verification_id, id)`,
+		`CREATE TRIGGER verification_events_no_update BEFORE UPDATE ON verification_events
+			BEGIN SELECT RAISE(ABORT, 'verification events are append-only'); END`,
+		`CREATE TRIGGER verification_events_no_delete BEFORE DELETE ON verification_events
+			BEGIN SELECT RAISE(ABORT, 'verification events are append-only'); END`,
+		`CREATE TABLE verification_reviews (
+			id INTEGER PRIMARY KEY,
+			verification_id INTEGER NOT NULL UNIQUE REFERENCES verifications(id),
+			decision TEXT NOT NULL CHECK (decision IN ('approved','flagged')),
+			note TEXT NOT NULL DEFAULT '',
+			reviewer_id INTEGER REFERENCES users(id),
+			reviewer_email TEXT NOT NULL,
+			decided_at DATETIME NOT NULL
+		)`,
+		`CREATE TRIGGER verification_reviews_no_update BEFORE UPDATE ON verification_reviews
+			BEGIN SELECT RAISE(ABORT, 'review decisions are final'); END`,
+		`CREATE TRIGGER verification_reviews_no_delete BEFORE DELETE ON verification_reviews
+			BEGIN SELECT RAISE(ABORT, 'review decisions are final'); END`,
+		// Portraits and face images, kept apart so lists never read them
+		// and only when IDV_STORE_IMAGES is on.
+		`CREATE TABLE verification_images (
+			id INTEGER PRIMARY KEY,
+			verification_id INTEGER NOT NULL REFERENCES verifications(id),
+			kind TEXT NOT NULL CHECK (kind IN ('portrait','face')),
+			content_type TEXT NOT NULL,
+			data BLOB NOT NULL,
+			created_at DATETIME NOT NULL,
+			UNIQUE (verification_id, kind)
+		)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -215,12 +215,17 @@ func localPath(next string) string {
 
 // pasbyWebhookPrefix starts the webhook path whose last segment is the
 // secret that authenticates pasby.
-const pasbyWebhookPrefix = "/webhooks/pasby/"
+const (
+	pasbyWebhookPrefix           = "/webhooks/pasby/"
+	passportReaderCallbackPrefix = "/webhooks/passportreader/"
+)
 
 // loggablePath is the request path with the webhook secret redacted.
 func loggablePath(path string) string {
-	if strings.HasPrefix(path, pasbyWebhookPrefix) {
-		return pasbyWebhookPrefix + "[redacted]"
+	for _, prefix := range []string{pasbyWebhookPrefix, passportReaderCallbackPrefix} {
+		if strings.HasPrefix(path, prefix) {
+			return prefix + "[redacted]"
+		}
 	}
 	return path
 }

@@ -73,6 +73,25 @@ func (s *Server) routes() {
 	// pasby authenticates itself with the secret in the path.
 	s.handle(http.MethodPost, "/webhooks/pasby/:secret", Access{Public: true, SelfAuthenticating: true}, s.pasbyWebhook)
 
+	verCreators := roles(verificationCreators...)
+	verReviewers := roles(verificationReviewers...)
+	s.handle(http.MethodGet, "/verifications", anyStaff(), s.verificationsList)
+	s.handle(http.MethodGet, "/verifications/export", anyStaff(), s.verificationsExport)
+	s.handle(http.MethodGet, "/verifications/new", verCreators, s.verificationsNew)
+	s.handle(http.MethodPost, "/verifications", verCreators, s.verificationsCreate)
+	s.handle(http.MethodGet, "/verifications/:id", anyStaff(), s.verificationShow)
+	s.handle(http.MethodGet, "/verifications/:id/status", anyStaff(), s.verificationStatus)
+	s.handle(http.MethodPost, "/verifications/:id/refresh", anyStaff(), s.verificationRefresh)
+	s.handle(http.MethodGet, "/verifications/:id/images/:kind", verReviewers, s.verificationImage)
+	s.handle(http.MethodPost, "/verifications/:id/review", verReviewers, s.verificationReview)
+	s.handle(http.MethodGet, "/reviews/verifications", verReviewers, s.verificationReviewQueue)
+	// pawaPass signs its webhooks (X-Signature); PassportReader's callbacks
+	// carry the secret in the path and our reference in the body.
+	s.handle(http.MethodPost, "/webhooks/pawapass", Access{Public: true, SelfAuthenticating: true}, s.pawaPassWebhook)
+	s.handle(http.MethodPost, "/webhooks/passportreader/:secret", Access{Public: true, SelfAuthenticating: true}, s.passportReaderCallback)
+	// Where pawaPass sends customers when they finish (the default URLs).
+	s.handle(http.MethodGet, "/kyc/:outcome", public(), s.kycLanding)
+
 	s.handle(http.MethodGet, "/audit", admin, s.auditList)
 	s.handle(http.MethodGet, "/audit/export", admin, s.auditExport)
 

@@ -21,6 +21,7 @@ import (
 	"portal/services/recharges"
 	"portal/services/sandbox"
 	"portal/services/sessionstore"
+	"portal/services/verifications"
 )
 
 // Deps is everything the web layer needs from the rest of the program.
@@ -33,6 +34,7 @@ type Deps struct {
 	Sessions       *sessionstore.Store
 	Recharges      *recharges.Service
 	Documents      *documents.Service
+	Verifications  *verifications.Service
 	Ready          func(ctx context.Context) error
 	// Sandbox is nil outside sandbox mode.
 	Sandbox *sandbox.Harness

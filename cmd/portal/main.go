@@ -14,6 +14,9 @@ import (
 
 	"portal/internal/app"
 	"portal/internal/config"
+	"portal/services/sandbox/passportreadersim"
+	"portal/services/sandbox/pasbysim"
+	"portal/services/sandbox/pawapasssim"
 )
 
 func main() {
@@ -33,7 +36,14 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	a, err := app.New(ctx, cfg, logger, app.Options{})
+	// In sandbox mode the simulated customers act by themselves after a
+	// while, so the demo is alive; a person on the simulators' pages (or
+	// the sandbox page) is faster.
+	a, err := app.New(ctx, cfg, logger, app.Options{
+		PasbySim:          pasbysim.Options{AutoSign: 3 * time.Minute},
+		PawaPassSim:       pawapasssim.Options{AutoAdvance: 90 * time.Second},
+		PassportReaderSim: passportreadersim.Options{AutoAdvance: 90 * time.Second},
+	})
 	if err != nil {
 		logger.Error("start-up failed", "err", err)
 		return 1

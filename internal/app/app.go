@@ -26,13 +26,18 @@ import (
 	"portal/services/auditlog"
 	"portal/services/documents"
 	"portal/services/oneflow"
+	"portal/services/passportreader"
 	"portal/services/pasby"
 	"portal/services/passwords"
+	"portal/services/pawapass"
 	"portal/services/recharges"
 	"portal/services/sandbox"
 	"portal/services/sandbox/oneflowsim"
+	"portal/services/sandbox/passportreadersim"
 	"portal/services/sandbox/pasbysim"
+	"portal/services/sandbox/pawapasssim"
 	"portal/services/sessionstore"
+	"portal/services/verifications"
 	"portal/web"
 )
 
@@ -59,6 +64,20 @@ type Options struct {
 	// DocumentFirstCheck is the document reconciler's first delay
 	// (default 5 s).
 	DocumentFirstCheck time.Duration
+	// PawaPassSim and PassportReaderSim configure the built-in identity
+	// simulators (PublicURL, webhook targets and HTTPClient are always set
+	// by New).
+	PawaPassSim       pawapasssim.Options
+	PassportReaderSim passportreadersim.Options
+	// IDVTimeout bounds each pawaPass and PassportReader call (default:
+	// the clients').
+	IDVTimeout time.Duration
+	// IDVRetryDelays are PassportReader's read retry waits (default: the
+	// document's 2, 4, 8, 16 s); tests shorten them.
+	IDVRetryDelays []time.Duration
+	// VerificationFirstCheck is the verification reconciler's first delay
+	// (default 5 s).
+	VerificationFirstCheck time.Duration
 }
 
 // App is a wired portal.
@@ -75,6 +94,11 @@ type App struct {
 	// PasbySim is the built-in pasby simulator, nil when pasby is real.
 	PasbySim   *pasbysim.Sim
 	Documents  *documents.Service
+	// PawaPassSim and PassportReaderSim are the built-in identity
+	// simulators, nil when the provider is real.
+	PawaPassSim       *pawapasssim.Sim
+	PassportReaderSim *passportreadersim.Sim
+	Verifications     *verifications.Service
 	logger     *slog.Logger
 	workerTick time.Duration
 }
@@ -116,6 +140,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			return fail(err)
 		}
 	}
+	if cfg.IDV.CallbackSecret == "" {
+		// Part of the callback URL PassportReader holds for open sessions.
+		if cfg.IDV.CallbackSecret, err = loadOrCreateKey(filepath.Join(filepath.Dir(cfg.DBPath), "passportreader-callback.secret")); err != nil {
+			return fail(err)
+		}
+	}
 	a.Accounts, err = accounts.New(db, now, params)
 	if err != nil {
 		return fail(err)
@@ -141,6 +171,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	oneflowCfg := oneflow.Config{BaseURL: cfg.OneFlow.BaseURL, ClientID: cfg.OneFlow.ClientID, ClientSecret: cfg.OneFlow.ClientSecret, Timeout: opts.OneFlowTimeout}
 	pasbyCfg := pasby.Config{BaseURL: cfg.Pasby.BaseURL, APIVersion: cfg.Pasby.APIVersion, APIKey: cfg.Pasby.APIKey,
 		AppSecret: cfg.Pasby.AppSecret, Timeout: opts.PasbyTimeout, Now: now}
+	pawaCfg := pawapass.Config{BaseURL: cfg.PawaPass.BaseURL, APIKey: cfg.PawaPass.APIKey, Timeout: opts.IDVTimeout}
+	readerCfg := passportreader.Config{BaseURL: cfg.IDV.BaseURL, PublicKey: cfg.IDV.PublicKey, Secret: cfg.IDV.Secret,
+		Timeout: opts.IDVTimeout, RetryDelays: opts.IDVRetryDelays}
 	if cfg.SandboxEnabled() {
 		a.Sandbox = sandbox.New("/sandbox")
 		sims := opts.Simulators
@@ -175,6 +208,45 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 				APIKey: cmp.Or(simOpts.APIKey, pasbysim.DefaultAPIKey), AppSecret: cmp.Or(simOpts.AppSecret, pasbysim.DefaultAppSecret),
 				Timeout: opts.PasbyTimeout, Now: now}
 		}
+		if !cfg.PawaPass.Configured() {
+			simOpts := opts.PawaPassSim
+			if simOpts.Now == nil {
+				simOpts.Now = now
+			}
+			if simOpts.Logger == nil {
+				simOpts.Logger = logger
+			}
+			if cfg.PawaPass.WebhookSecret == "" {
+				// pawaPass's back office holds the secret; in the sandbox
+				// the portal makes one for both sides.
+				if cfg.PawaPass.WebhookSecret, err = loadOrCreateKey(filepath.Join(filepath.Dir(cfg.DBPath), "pawapass-webhook.secret")); err != nil {
+					return fail(err)
+				}
+			}
+			simOpts.PublicURL = cfg.BaseURL.String() + "/sandbox/pawapass"
+			simOpts.WebhookURL = cfg.BaseURL.String() + "/webhooks/pawapass"
+			simOpts.WebhookSecret = cfg.PawaPass.WebhookSecret
+			simOpts.HTTPClient = ownHostOnlyClient(cfg.BaseURL.Scheme, cfg.BaseURL.Host, pawapasssim.DefaultWebhookTimeout)
+			a.PawaPassSim = pawapasssim.New(simOpts)
+			sims = append(sims, a.PawaPassSim)
+			pawaCfg = pawapass.Config{BaseURL: simOpts.PublicURL + "/v2", APIKey: cmp.Or(simOpts.APIKey, pawapasssim.DefaultAPIKey),
+				Timeout: opts.IDVTimeout, RetryBase: pawaCfg.RetryBase}
+		}
+		if !cfg.IDV.Configured() {
+			simOpts := opts.PassportReaderSim
+			if simOpts.Now == nil {
+				simOpts.Now = now
+			}
+			if simOpts.Logger == nil {
+				simOpts.Logger = logger
+			}
+			simOpts.PublicURL = cfg.BaseURL.String() + "/sandbox/passportreader"
+			simOpts.HTTPClient = ownHostOnlyClient(cfg.BaseURL.Scheme, cfg.BaseURL.Host, passportreadersim.DefaultCallbackTimeout)
+			a.PassportReaderSim = passportreadersim.New(simOpts)
+			sims = append(sims, a.PassportReaderSim)
+			readerCfg = passportreader.Config{BaseURL: simOpts.PublicURL, PublicKey: cmp.Or(simOpts.PublicKey, passportreadersim.DefaultPublicKey),
+				Secret: cmp.Or(simOpts.Secret, passportreadersim.DefaultSecret), Timeout: opts.IDVTimeout, RetryDelays: opts.IDVRetryDelays}
+		}
 		for _, sim := range sims {
 			if err := a.Sandbox.Register(sim); err != nil {
 				return fail(err)
@@ -196,6 +268,22 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if err := a.Documents.RecoverAfterRestart(ctx); err != nil {
 		return fail(err)
 	}
+	base := cfg.BaseURL.String()
+	a.Verifications, err = verifications.New(db, pawapass.New(pawaCfg), passportreader.New(readerCfg), now, verifications.Options{
+		BaseURL: base, CallbackSecret: cfg.IDV.CallbackSecret, PawaPassWebhookSecret: cfg.PawaPass.WebhookSecret,
+		StoreImages: cfg.StoreIDVImages(), FirstCheck: opts.VerificationFirstCheck, Logger: logger,
+		DefaultURLs: verifications.DefaultURLs{
+			Success: cmp.Or(cfg.PawaPass.SuccessURL, base+"/kyc/done"),
+			Error:   cmp.Or(cfg.PawaPass.ErrorURL, base+"/kyc/error"),
+			Support: cmp.Or(cfg.PawaPass.SupportURL, base+"/kyc/help"),
+		},
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if err := a.Verifications.RecoverAfterRestart(ctx); err != nil {
+		return fail(err)
+	}
 	a.Server, err = web.New(web.Deps{
 		Logger:         logger,
 		BaseURL:        cfg.BaseURL,
@@ -205,6 +293,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		Sessions:       a.Sessions,
 		Recharges:      a.Recharges,
 		Documents:      a.Documents,
+		Verifications:  a.Verifications,
 		Ready:          func(ctx context.Context) error { return models.Ping(ctx, db) },
 		Sandbox:        a.Sandbox,
 	})
@@ -219,6 +308,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 func (a *App) Start(ctx context.Context) {
 	go a.Recharges.RunReconciler(ctx, a.workerTick)
 	go a.Documents.RunReconciler(ctx, a.workerTick)
+	go a.Verifications.RunReconciler(ctx, a.workerTick)
 	go a.runJanitor(ctx, 10*time.Minute)
 }
 
@@ -245,6 +335,12 @@ func (a *App) runJanitor(ctx context.Context, interval time.Duration) {
 func (a *App) Close() {
 	if a.PasbySim != nil {
 		_ = a.PasbySim.Close()
+	}
+	if a.PawaPassSim != nil {
+		_ = a.PawaPassSim.Close()
+	}
+	if a.PassportReaderSim != nil {
+		_ = a.PassportReaderSim.Close()
 	}
 	if a.DB == nil {
 		return

@@ -26,7 +26,9 @@ import (
 	"portal/services/passwords"
 	"portal/services/sandbox"
 	"portal/services/sandbox/oneflowsim"
+	"portal/services/sandbox/passportreadersim"
 	"portal/services/sandbox/pasbysim"
+	"portal/services/sandbox/pawapasssim"
 )
 
 // AdminEmail and AdminPassword are the first admin of every test portal.
@@ -105,6 +107,10 @@ type Config struct {
 	// PasbySim configures the built-in pasby simulator (its clock is the
 	// portal's unless set; webhook retries start after 50 ms unless set).
 	PasbySim pasbysim.Options
+	// PawaPassSim and PassportReaderSim configure the identity simulators
+	// (webhook and callback retries start after 50 ms unless set).
+	PawaPassSim       pawapasssim.Options
+	PassportReaderSim passportreadersim.Options
 }
 
 // Start runs a portal until the test ends.
@@ -146,11 +152,21 @@ func Start(t testing.TB, cfg Config) *Portal {
 	if pasbyOpts.WebhookBackoff == 0 {
 		pasbyOpts.WebhookBackoff = 50 * time.Millisecond
 	}
+	pawaOpts := cfg.PawaPassSim
+	if pawaOpts.WebhookBackoff == 0 {
+		pawaOpts.WebhookBackoff = 50 * time.Millisecond
+	}
+	readerOpts := cfg.PassportReaderSim
+	if readerOpts.CallbackBackoff == 0 {
+		readerOpts.CallbackBackoff = 50 * time.Millisecond
+	}
 	a, err := app.New(context.Background(), c, logger, app.Options{
 		Now: clock.Now, PasswordParams: &params, Simulators: cfg.Simulators,
 		OneFlowSim: cfg.OneFlowSim, OneFlowTimeout: timeout,
 		RechargeFirstCheck: 100 * time.Millisecond, WorkerTick: 50 * time.Millisecond,
 		PasbySim: pasbyOpts, PasbyTimeout: timeout, DocumentFirstCheck: 100 * time.Millisecond,
+		PawaPassSim: pawaOpts, PassportReaderSim: readerOpts, IDVTimeout: timeout,
+		IDVRetryDelays: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond}, VerificationFirstCheck: 100 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatalf("app: %v", err)

@@ -59,6 +59,10 @@ type IDV struct {
 	BaseURL   string
 	PublicKey string
 	Secret    string
+	// CallbackSecret is the path secret of the callback URL given to
+	// PassportReader (IDV_CALLBACK_SECRET); empty: generate and keep one in
+	// the data folder.
+	CallbackSecret string
 }
 
 func (p IDV) Configured() bool { return p.BaseURL != "" && p.PublicKey != "" && p.Secret != "" }
@@ -68,6 +72,9 @@ type PawaPass struct {
 	BaseURL       string
 	APIKey        string
 	WebhookSecret string
+	// SuccessURL, ErrorURL and SupportURL prefill the form; empty: the
+	// portal's own /kyc/done, /kyc/error and /kyc/help pages.
+	SuccessURL, ErrorURL, SupportURL string
 }
 
 func (p PawaPass) Configured() bool { return p.BaseURL != "" && p.APIKey != "" }
@@ -188,14 +195,23 @@ func Load(getenv func(string) string) (*Config, error) {
 		r.fail("PASBY_API_VERSION", "must be v2 or v1")
 	}
 	c.IDV = IDV{
-		BaseURL:   r.upstreamURL("IDV_BASE_URL"),
-		PublicKey: r.str("IDV_PUBLIC_KEY", ""),
-		Secret:    r.str("IDV_SECRET", ""),
+		BaseURL:        r.upstreamURL("IDV_BASE_URL"),
+		PublicKey:      r.str("IDV_PUBLIC_KEY", ""),
+		Secret:         r.str("IDV_SECRET", ""),
+		CallbackSecret: r.str("IDV_CALLBACK_SECRET", ""),
+	}
+	if c.IDV.CallbackSecret != "" && !WebhookSecretPattern.MatchString(c.IDV.CallbackSecret) {
+		r.fail("IDV_CALLBACK_SECRET", "must be 20 to 128 letters, digits, '-' or '_'")
 	}
 	c.PawaPass = PawaPass{
 		BaseURL:       r.upstreamURL("PAWAPASS_BASE_URL"),
 		APIKey:        r.str("PAWAPASS_API_KEY", ""),
 		WebhookSecret: r.str("PAWAPASS_WEBHOOK_SECRET", ""),
+		// The customer's browser goes there after pawaPass; the portal
+		// never fetches them.
+		SuccessURL: r.upstreamURL("PAWAPASS_SUCCESS_URL"),
+		ErrorURL:   r.upstreamURL("PAWAPASS_ERROR_URL"),
+		SupportURL: r.upstreamURL("PAWAPASS_SUPPORT_URL"),
 	}
 	c.OneFlow = OneFlow{
 		BaseURL:      r.upstreamURL("ONEFLOW_BASE_URL"),
@@ -246,7 +262,7 @@ func (c *Config) Masked() []any {
 		"sandbox", c.SandboxEnabled(), "trusted_proxies", c.TrustedProxies,
 		"idle_timeout", c.IdleTimeout.String(), "absolute_timeout", c.AbsoluteTimeout.String(),
 		"pasby_base_url", c.Pasby.BaseURL, "pasby_api_key", mask(c.Pasby.APIKey), "pasby_app_secret", mask(c.Pasby.AppSecret), "pasby_api_version", c.Pasby.APIVersion, "pasby_webhook_secret", mask(c.Pasby.WebhookSecret),
-		"idv_base_url", c.IDV.BaseURL, "idv_public_key", mask(c.IDV.PublicKey), "idv_secret", mask(c.IDV.Secret),
+		"idv_base_url", c.IDV.BaseURL, "idv_public_key", mask(c.IDV.PublicKey), "idv_secret", mask(c.IDV.Secret), "idv_callback_secret", mask(c.IDV.CallbackSecret),
 		"pawapass_base_url", c.PawaPass.BaseURL, "pawapass_api_key", mask(c.PawaPass.APIKey), "pawapass_webhook_secret", mask(c.PawaPass.WebhookSecret),
 		"oneflow_base_url", c.OneFlow.BaseURL, "oneflow_client_id", mask(c.OneFlow.ClientID), "oneflow_client_secret", mask(c.OneFlow.ClientSecret),
 	}

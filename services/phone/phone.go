@@ -19,7 +19,18 @@ var Regions = []string{"KE", "GH"}
 var ErrInvalid = errors.New("phone: not a valid phone number")
 
 // Normalize returns raw in E.164 (e.g. +254712345678).
-func Normalize(raw string) (string, error) {
+func Normalize(raw string) (string, error) { return normalize(raw, Regions) }
+
+// NormalizeIn is Normalize for a customer known to be in region (ISO 3166
+// alpha-2, e.g. "ZM"): a national number is read as that region's first.
+func NormalizeIn(raw, region string) (string, error) {
+	if region == "" {
+		return Normalize(raw)
+	}
+	return normalize(raw, append([]string{strings.ToUpper(region)}, Regions...))
+}
+
+func normalize(raw string, regions []string) (string, error) {
 	s := strings.TrimSpace(raw)
 	if s == "" || len(s) > 32 {
 		return "", ErrInvalid
@@ -41,7 +52,7 @@ func Normalize(raw string) (string, error) {
 		candidates = append(candidates, "+"+digits)
 	}
 	for _, c := range candidates {
-		for _, region := range Regions {
+		for _, region := range regions {
 			num, err := phonenumbers.Parse(c, region)
 			if err != nil || !phonenumbers.IsValidNumber(num) {
 				continue

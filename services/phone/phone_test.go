@@ -58,3 +58,21 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+func TestNormalizeIn(t *testing.T) {
+	cases := []struct{ raw, region, want string }{
+		{"0971 234 567", "ZM", "+260971234567"},
+		{"+260971234567", "KE", "+260971234567"},
+		{"0712 345 678", "", "+254712345678"},
+		{"0712 345 678", "KE", "+254712345678"},
+	}
+	for _, c := range cases {
+		got, err := NormalizeIn(c.raw, c.region)
+		if err != nil || got != c.want {
+			t.Errorf("NormalizeIn(%q, %q) = %q, %v; want %q", c.raw, c.region, got, err, c.want)
+		}
+	}
+	if _, err := NormalizeIn("0971 234 567", ""); err == nil {
+		t.Error("a Zambian national number without its region was accepted as Kenyan or Ghanaian")
+	}
+}

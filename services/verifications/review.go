@@ -1,0 +1,150 @@
+package verifications
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+
+	"portal/models"
+	"portal/services"
+)
+
+// MaxReviewNote is the longest review note, in characters.
+const MaxReviewNote = 1000
+
+// reviewable are the states compliance reviews: the provider decided, so
+// there is identity data and a verdict to check. Expired, aborted and
+// failed verifications have nothing to review.
+var reviewable = []models.VerificationState{models.VerificationApproved, models.VerificationDeclined}
+
+// Review records compliance's decision ("approved" or "flagged", a note
+// required when flagged) on a verification the provider approved or
+// declined. One decision per verification.
+func (s *Service) Review(ctx context.Context, actor services.Actor, id uint, decision, note string) (models.VerificationReview, error) {
+	dec := models.ReviewDecision(strings.TrimSpace(decision))
+	note = strings.TrimSpace(note)
+	errs := services.FieldErrors{}
+	if !dec.Valid() {
+		errs["decision"] = "Choose approved or flagged."
+	}
+	switch n := utf8.RuneCountInString(note); {
+	case !utf8.ValidString(note):
+		errs["note"] = "The note contains characters that are not text."
+	case n == 0 && dec == models.ReviewFlagged:
+		errs["note"] = "Say why the verification is flagged."
+	case n > MaxReviewNote:
+		errs["note"] = fmt.Sprintf("The note is too long: at most %d characters.", MaxReviewNote)
+	}
+	if len(errs) > 0 {
+		return models.VerificationReview{}, errs
+	}
+	if _, err := s.Get(ctx, id); err != nil {
+		return models.VerificationReview{}, err
+	}
+	now := s.now().UTC()
+	rev := models.VerificationReview{VerificationID: id, Decision: dec, Note: note, ReviewerEmail: actor.Email, DecidedAt: now}
+	if actor.ID != 0 {
+		uid := actor.ID
+		rev.ReviewerID = &uid
+	}
+	err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
+		res := tx.Model(&models.Verification{}).Where("id = ? AND state IN ? AND review_decision = ''", id, reviewable).
+			Updates(map[string]any{"review_decision": dec, "updated_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			var cur models.Verification
+			if err := tx.Select("id", "state").Take(&cur, id).Error; err != nil {
+				return err
+			}
+			if !cur.State.Reviewable() {
+				return ErrNotReviewable
+			}
+			return ErrAlreadyReviewed
+		}
+		if err := tx.Create(&rev).Error; err != nil {
+			return err
+		}
+		return services.Audit(tx, now, actor, "verification.reviewed", subject(id), fmt.Sprintf("decision=%s note=%q", dec, note))
+	})
+	switch {
+	case errors.Is(err, ErrNotReviewable), errors.Is(err, ErrAlreadyReviewed):
+		return models.VerificationReview{}, err
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return models.VerificationReview{}, ErrAlreadyReviewed
+	case err != nil:
+		return models.VerificationReview{}, fmt.Errorf("verifications: review %d: %w", id, err)
+	}
+	return rev, nil
+}
+
+// ReviewQueue returns provider-decided verifications without our decision,
+// oldest decision first, at most limit.
+func (s *Service) ReviewQueue(ctx context.Context, limit int) ([]models.Verification, error) {
+	var out []models.Verification
+	if err := reviewQueueQuery(s.db.WithContext(ctx), limit).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("verifications: review queue: %w", err)
+	}
+	return out, nil
+}
+
+func reviewQueueQuery(db *gorm.DB, limit int) *gorm.DB {
+	return db.Model(&models.Verification{}).Omit("last_upstream_json").Where("review_decision = '' AND state IN ?", reviewable).
+		Order("completed_at, id").Limit(limit)
+}
+
+// Counts are what the dashboard and the navigation show.
+type Counts struct {
+	Unknown     int64 // outcome of the create unknown
+	InReview    int64 // pawaPass is reviewing (provider status REVIEW)
+	ReviewQueue int64 // waiting for compliance
+}
+
+// CountAttention counts what needs a person.
+func (s *Service) CountAttention(ctx context.Context) (Counts, error) {
+	var c Counts
+	db := s.db.WithContext(ctx).Model(&models.Verification{})
+	if err := db.Where("state = ?", models.VerificationUnknown).Count(&c.Unknown).Error; err != nil {
+		return c, err
+	}
+	if err := s.db.WithContext(ctx).Model(&models.Verification{}).Where("provider_status = ?", "REVIEW").Count(&c.InReview).Error; err != nil {
+		return c, err
+	}
+	err := s.db.WithContext(ctx).Model(&models.Verification{}).Where("review_decision = '' AND state IN ?", reviewable).Count(&c.ReviewQueue).Error
+	return c, err
+}
+
+// CountUnknown is how many verifications wait for a person because the
+// outcome of creating them is unknown.
+func (s *Service) CountUnknown(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&models.Verification{}).Where("state = ?", models.VerificationUnknown).Count(&n).Error
+	return n, err
+}
+
+// Image returns a stored portrait or face image and audits that actor saw
+// it. Who may (compliance, admin) is decided in web/.
+func (s *Service) Image(ctx context.Context, actor services.Actor, id uint, kind string) (contentType string, data []byte, err error) {
+	if kind != "portrait" && kind != "face" {
+		return "", nil, ErrNoImage
+	}
+	var img models.VerificationImage
+	err = s.db.WithContext(ctx).Where("verification_id = ? AND kind = ?", id, kind).Take(&img).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return "", nil, ErrNoImage
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("verifications: image: %w", err)
+	}
+	if err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
+		return services.Audit(tx, s.now(), actor, "verification.image_viewed", subject(id), "kind="+kind)
+	}); err != nil {
+		return "", nil, err
+	}
+	return img.ContentType, img.Data, nil
+}

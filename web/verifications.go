@@ -1,0 +1,472 @@
+package web
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
+
+	"portal/models"
+	"portal/services"
+	"portal/services/pawapass"
+	"portal/services/verifications"
+	"portal/templates"
+)
+
+// verificationCreators start verifications; support reads; compliance and
+// admin review them and see the images.
+var (
+	verificationCreators  = []models.Role{models.RoleAdmin, models.RoleOperator}
+	verificationReviewers = []models.Role{models.RoleAdmin, models.RoleCompliance}
+)
+
+// verificationForm's field names are the providers' JSON names in
+// snake_case.
+type verificationForm struct {
+	Provider         string   `form:"provider"`
+	ExternalID       string   `form:"external_id"`
+	Requirements     []string `form:"requirements"`
+	Country          string   `form:"country"`
+	PhoneNo          string   `form:"phone_no"`
+	ExpiresAt        string   `form:"expires_at"`
+	SuccessURL       string   `form:"success_url"`
+	ErrorURL         string   `form:"error_url"`
+	SupportURL       string   `form:"support_url"`
+	FaceVerification string   `form:"face_verification"`
+	PassportOnly     string   `form:"passport_only"`
+}
+
+// formBool reads a checkbox; scripts may send true/false, 1/0, on.
+func formBool(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "on", "yes":
+		return true
+	}
+	return false
+}
+
+func (f verificationForm) input() verifications.Input {
+	return verifications.Input{
+		Provider: f.Provider, ExternalID: f.ExternalID, Requirements: f.Requirements, Country: f.Country, PhoneNo: f.PhoneNo,
+		ExpiresAt: f.ExpiresAt, SuccessURL: f.SuccessURL, ErrorURL: f.ErrorURL, SupportURL: f.SupportURL,
+		FaceVerification: formBool(f.FaceVerification), PassportOnly: formBool(f.PassportOnly),
+	}
+}
+
+func (f verificationForm) view(fe services.FieldErrors) templates.VerificationForm {
+	v := templates.VerificationForm{
+		Provider: f.Provider, ExternalID: f.ExternalID, Country: f.Country, PhoneNo: f.PhoneNo, ExpiresAt: f.ExpiresAt,
+		SuccessURL: f.SuccessURL, ErrorURL: f.ErrorURL, SupportURL: f.SupportURL,
+		FaceVerification: formBool(f.FaceVerification), PassportOnly: formBool(f.PassportOnly),
+		Countries: pawapass.Countries, Errors: fieldErrors(fe),
+	}
+	for _, r := range f.Requirements {
+		v.DocumentScan = v.DocumentScan || r == pawapass.RequirementDocumentScan
+		v.FaceScan = v.FaceScan || r == pawapass.RequirementFaceScan
+	}
+	return v
+}
+
+func verificationView(v models.Verification) templates.VerificationView {
+	out := templates.VerificationView{
+		ID: v.ID, Provider: string(v.Provider), ProviderLabel: v.Provider.Label(), Reference: v.Reference, ExternalID: v.ExternalID,
+		CustomerPhone: v.CustomerPhone, Country: v.Country, Requirements: strings.ReplaceAll(v.Requirements, ",", ", "),
+		Link: v.Link, State: string(v.State), ProviderStatus: v.ProviderStatus, Error: v.Error, ExpiresAt: v.ExpiresAt,
+		DocumentType: v.DocumentType, DocumentNumber: v.DocumentNumber, FullName: strings.TrimSpace(v.GivenNames + " " + v.Surname),
+		DateOfBirth: v.DateOfBirth, FaceResult: faceInWords(v.FaceResult), ReviewReason: reviewReasonInWords(v.ReviewReason),
+		Decision: string(v.ReviewDecision), CreatedAt: v.CreatedAt, CompletedAt: v.CompletedAt, CreatedBy: v.CreatedByEmail,
+		Final: v.State.Final(),
+	}
+	if v.UpstreamID != nil {
+		out.UpstreamID = *v.UpstreamID
+	}
+	if v.Provider == models.ProviderPassportReader {
+		var opts []string
+		if v.FaceVerification {
+			opts = append(opts, "face verification")
+		}
+		if v.PassportOnly {
+			opts = append(opts, "passports only")
+		}
+		out.Options = strings.Join(opts, ", ")
+	}
+	return out
+}
+
+// reviewReasonInWords explains pawaPass's reviewResult.reason to staff.
+func reviewReasonInWords(reason string) string {
+	switch reason {
+	case "":
+		return ""
+	case "CAPTURE_ISSUE":
+		return "The document or face could not be captured properly (CAPTURE_ISSUE)."
+	case "DOCUMENT_VALIDITY":
+		return "The identity document is not valid: expired, damaged or not genuine (DOCUMENT_VALIDITY)."
+	case "IMAGE_QUALITY":
+		return "The pictures were too blurred, dark or cropped to read (IMAGE_QUALITY)."
+	case "GENERIC":
+		return "pawaPass declined it without a more specific reason (GENERIC)."
+	}
+	return reason
+}
+
+// faceInWords turns pawaPass's age estimation into words.
+func faceInWords(r string) string {
+	switch {
+	case r == "UNKNOWN":
+		return "face scanned; age could not be estimated"
+	case strings.HasPrefix(r, "OVER_"):
+		return "face scanned; estimated over " + strings.TrimPrefix(r, "OVER_")
+	case strings.HasPrefix(r, "UNDER_"):
+		return "face scanned; estimated under " + strings.TrimPrefix(r, "UNDER_")
+	}
+	return r
+}
+
+func verificationTimeline(events []models.VerificationEvent) []templates.TimelineEntry {
+	out := make([]templates.TimelineEntry, 0, len(events))
+	for _, e := range events {
+		to := string(e.ToState)
+		if e.ProviderStatus != "" {
+			to += " (" + e.ProviderStatus + ")"
+		}
+		from := string(e.FromState)
+		if e.FromState == e.ToState {
+			from = ""
+		}
+		out = append(out, templates.TimelineEntry{At: e.At, From: from, To: to, Note: e.Note})
+	}
+	return out
+}
+
+func (s *Server) verificationID(c *gin.Context) (uint, bool) { return s.rechargeID(c) }
+
+func (s *Server) verificationsNew(c *gin.Context) {
+	d := s.deps.Verifications.Defaults()
+	f := verificationForm{Provider: string(models.ProviderPawaPass), SuccessURL: d.Success, ErrorURL: d.Error, SupportURL: d.Support,
+		Requirements: []string{pawapass.RequirementDocumentScan, pawapass.RequirementFaceScan}, PhoneNo: c.Query("phone_no")}
+	s.render(c, http.StatusOK, templates.VerificationNewPage(s.page(c, "New verification"), f.view(nil)))
+}
+
+func (s *Server) verificationsCreate(c *gin.Context) {
+	var f verificationForm
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
+		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+		return
+	}
+	v, err := s.deps.Verifications.Create(c.Request.Context(), s.actor(c), f.input())
+	if err != nil {
+		if fe, ok := services.AsFieldErrors(err); ok {
+			s.render(c, http.StatusUnprocessableEntity, templates.VerificationNewPage(s.page(c, "New verification"), f.view(fe)))
+			return
+		}
+		s.serverError(c, err)
+		return
+	}
+	switch v.State {
+	case models.VerificationFailed:
+		s.flash(c, "error", v.Provider.Label()+" did not create the verification. The page below says why.")
+	case models.VerificationUnknown:
+		s.flash(c, "warning", "The portal could not tell whether "+v.Provider.Label()+" created the verification. It will not be sent again.")
+	default:
+		s.flash(c, "success", "Created. Send the link below to the customer.")
+	}
+	s.redirect(c, "/verifications/"+strconv.FormatUint(uint64(v.ID), 10))
+}
+
+type verificationListQuery struct {
+	Provider string `form:"provider"`
+	State    string `form:"state"`
+	Status   string `form:"status"`
+	Decision string `form:"decision"`
+	From     string `form:"from"`
+	To       string `form:"to"`
+	Q        string `form:"q"`
+	Before   string `form:"before"`
+	After    string `form:"after"`
+}
+
+func (q verificationListQuery) filter() verifications.Filter {
+	return verifications.Filter{Provider: q.Provider, State: q.State, Status: q.Status, Decision: q.Decision, From: q.From, To: q.To, Q: q.Q}
+}
+
+func (q verificationListQuery) values() url.Values {
+	v := url.Values{}
+	for k, val := range map[string]string{"provider": q.Provider, "state": q.State, "status": q.Status, "decision": q.Decision, "from": q.From, "to": q.To, "q": q.Q} {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	return v
+}
+
+func (s *Server) verificationsList(c *gin.Context) {
+	var q verificationListQuery
+	if err := c.ShouldBindQuery(&q); err != nil {
+		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
+		return
+	}
+	before, after, ok := s.pageCursors(c, q.Before, q.After)
+	if !ok {
+		return
+	}
+	view := templates.VerificationFilter{Provider: q.Provider, State: q.State, Status: q.Status, Decision: q.Decision, From: q.From, To: q.To, Q: q.Q,
+		ExportHref: (&url.URL{Path: "/verifications/export", RawQuery: q.values().Encode()}).String(),
+		CanCreate:  s.can(c, http.MethodGet, "/verifications/new")}
+	page, err := s.deps.Verifications.List(c.Request.Context(), q.filter(), before, after, documentPageSize)
+	if fe, ok := services.AsFieldErrors(err); ok {
+		view.Errors = fieldErrors(fe)
+		s.render(c, http.StatusUnprocessableEntity, templates.VerificationsPage(s.page(c, "Verifications"), view, nil, templates.Pager{}))
+		return
+	}
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	rows := make([]templates.VerificationView, 0, len(page.Verifications))
+	for _, v := range page.Verifications {
+		rows = append(rows, verificationView(v))
+	}
+	pager := keysetPager("/verifications", q.values(), page.Older, page.Newer, len(rows))
+	s.render(c, http.StatusOK, templates.VerificationsPage(s.page(c, "Verifications"), view, rows, pager))
+}
+
+func (s *Server) verificationsExport(c *gin.Context) {
+	var q verificationListQuery
+	if err := c.ShouldBindQuery(&q); err != nil {
+		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
+		return
+	}
+	if err := verifications.ValidateFilter(q.filter()); err != nil {
+		s.badRequest(c, "The export filter is invalid: "+firstMessage(err))
+		return
+	}
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="verifications.csv"`)
+	c.Status(http.StatusOK)
+	if err := s.deps.Verifications.ExportCSV(c.Request.Context(), q.filter(), c.Writer); err != nil {
+		s.deps.Logger.ErrorContext(c.Request.Context(), "verification export", "request_id", RequestID(c.Request.Context()), "err", err)
+	}
+}
+
+func (s *Server) loadVerification(c *gin.Context) (verifications.Detail, bool) {
+	id, ok := s.verificationID(c)
+	if !ok {
+		return verifications.Detail{}, false
+	}
+	d, err := s.deps.Verifications.GetDetail(c.Request.Context(), id)
+	if errors.Is(err, models.ErrNotFound) {
+		s.notFound(c)
+		return d, false
+	}
+	if err != nil {
+		s.serverError(c, err)
+		return d, false
+	}
+	return d, true
+}
+
+func (s *Server) verificationDetailView(c *gin.Context, d verifications.Detail, review templates.ReviewForm) templates.VerificationDetail {
+	view := templates.VerificationDetail{
+		Verification: verificationView(d.Verification), Timeline: verificationTimeline(d.Events),
+		RawJSON:    prettyJSON(d.Verification.LastUpstreamJSON),
+		CanRefresh: s.can(c, http.MethodPost, "/verifications/:id/refresh"),
+		CanReview:  s.can(c, http.MethodPost, "/verifications/:id/review"),
+		ReviewForm: review,
+	}
+	for _, f := range d.Identity {
+		view.Identity = append(view.Identity, templates.IdentityLine{Label: f.Label, Value: f.Value})
+	}
+	if s.can(c, http.MethodGet, "/verifications/:id/images/:kind") {
+		view.Images = d.Images
+	} else {
+		view.ImagesHidden = len(d.Images) > 0
+	}
+	if d.Review != nil {
+		view.Review = &templates.ReviewView{Decision: string(d.Review.Decision), Note: d.Review.Note, Reviewer: d.Review.ReviewerEmail, DecidedAt: d.Review.DecidedAt}
+	}
+	for _, e := range d.Audit {
+		view.Audit = append(view.Audit, templates.AuditEventView{ID: e.ID, At: e.At, Actor: e.ActorEmail, Action: e.Action, Details: e.Details})
+	}
+	return view
+}
+
+func (s *Server) verificationShow(c *gin.Context) {
+	s.renderVerificationPage(c, http.StatusOK, templates.ReviewForm{})
+}
+
+func (s *Server) renderVerificationPage(c *gin.Context, status int, review templates.ReviewForm) {
+	d, ok := s.loadVerification(c)
+	if !ok {
+		return
+	}
+	title := "Verification #" + strconv.FormatUint(uint64(d.Verification.ID), 10)
+	s.render(c, status, templates.VerificationPage(s.page(c, title), s.verificationDetailView(c, d, review)))
+}
+
+// verificationStatus is the fragment the detail page polls; it reads only
+// our database. The identity data, review form and timeline ride along out
+// of band, so the page follows a change without a reload.
+func (s *Server) verificationStatus(c *gin.Context) {
+	d, ok := s.loadVerification(c)
+	if !ok {
+		return
+	}
+	view := s.verificationDetailView(c, d, templates.ReviewForm{})
+	s.render(c, http.StatusOK, templates.Join(templates.VerificationStatus(view.Verification),
+		templates.VerificationIdentity(view, true), templates.VerificationReviewSection(view, true),
+		templates.TimelineSection("verification-timeline-"+strconv.FormatUint(uint64(d.Verification.ID), 10), view.Timeline, true)))
+}
+
+func (s *Server) verificationRefresh(c *gin.Context) {
+	id, ok := s.verificationID(c)
+	if !ok {
+		return
+	}
+	_, err := s.deps.Verifications.Refresh(c.Request.Context(), s.actor(c), id)
+	var upstream *verifications.UpstreamError
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		s.notFound(c)
+		return
+	case errors.Is(err, verifications.ErrNotOpen):
+		s.flash(c, "info", "There is nothing to fetch: the provider never created this verification.")
+	case errors.As(err, &upstream):
+		s.flash(c, "error", upstream.Message)
+	case err != nil:
+		s.serverError(c, err)
+		return
+	default:
+		s.flash(c, "success", "Fetched from the provider.")
+	}
+	s.redirect(c, "/verifications/"+strconv.FormatUint(uint64(id), 10))
+}
+
+func (s *Server) verificationImage(c *gin.Context) {
+	id, ok := s.verificationID(c)
+	if !ok {
+		return
+	}
+	ct, data, err := s.deps.Verifications.Image(c.Request.Context(), s.actor(c), id, c.Param("kind"))
+	if errors.Is(err, verifications.ErrNoImage) {
+		s.notFound(c)
+		return
+	}
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Content-Disposition", "inline")
+	c.Data(http.StatusOK, ct, data)
+}
+
+func (s *Server) verificationReview(c *gin.Context) {
+	id, ok := s.verificationID(c)
+	if !ok {
+		return
+	}
+	var f reviewForm
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
+		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+		return
+	}
+	_, err := s.deps.Verifications.Review(c.Request.Context(), s.actor(c), id, f.Decision, f.Note)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		s.notFound(c)
+		return
+	case errors.Is(err, verifications.ErrAlreadyReviewed):
+		s.flash(c, "info", "Someone already recorded a decision on this verification; it is shown below.")
+	case errors.Is(err, verifications.ErrNotReviewable):
+		s.flash(c, "error", "Only verifications the provider approved or declined can be reviewed.")
+	case err != nil:
+		if fe, ok := services.AsFieldErrors(err); ok {
+			s.renderVerificationPage(c, http.StatusUnprocessableEntity, templates.ReviewForm{Decision: f.Decision, Note: f.Note, Errors: fieldErrors(fe)})
+			return
+		}
+		s.serverError(c, err)
+		return
+	default:
+		s.flash(c, "success", "Decision recorded.")
+	}
+	s.redirect(c, "/verifications/"+strconv.FormatUint(uint64(id), 10))
+}
+
+func (s *Server) verificationReviewQueue(c *gin.Context) {
+	rows, err := s.deps.Verifications.ReviewQueue(c.Request.Context(), reviewQueueSize)
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	views := make([]templates.VerificationView, 0, len(rows))
+	for _, v := range rows {
+		views = append(views, verificationView(v))
+	}
+	s.render(c, http.StatusOK, templates.VerificationReviewQueuePage(s.page(c, "Verifications to review"), views))
+}
+
+// pawaPassWebhook answers pawaPass: 401 for a bad signature (nothing
+// stored), 400 for a body that is not a notification, 200 once stored.
+func (s *Server) pawaPassWebhook(c *gin.Context) {
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, verifications.MaxWebhookBody+1))
+	if err != nil {
+		c.String(http.StatusBadRequest, "unreadable body")
+		return
+	}
+	err = s.deps.Verifications.ReceivePawaPass(c.Request.Context(), body, c.GetHeader(pawapass.SignatureHeader), c.Request.Header)
+	s.webhookAnswer(c, "pawapass webhook", err)
+}
+
+// passportReaderCallback answers PassportReader: 404 for a wrong path
+// secret or a reference that is not ours, 200 once stored.
+func (s *Server) passportReaderCallback(c *gin.Context) {
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, verifications.MaxWebhookBody+1))
+	if err != nil {
+		c.String(http.StatusBadRequest, "unreadable body")
+		return
+	}
+	err = s.deps.Verifications.ReceivePassportReader(c.Request.Context(), c.Param("secret"), body, c.Request.Header)
+	s.webhookAnswer(c, "passportreader callback", err)
+}
+
+func (s *Server) webhookAnswer(c *gin.Context, what string, err error) {
+	switch {
+	case err == nil:
+		c.String(http.StatusOK, "ok")
+	case errors.Is(err, verifications.ErrBadSignature):
+		c.String(http.StatusUnauthorized, "bad signature")
+	case errors.Is(err, verifications.ErrUnknownSecret), errors.Is(err, verifications.ErrUnknownReference):
+		c.String(http.StatusNotFound, "not found")
+	case errors.Is(err, verifications.ErrBadWebhook):
+		c.String(http.StatusBadRequest, "unreadable notification")
+	case errors.Is(err, verifications.ErrWebhookTooLarge):
+		c.String(http.StatusRequestEntityTooLarge, "too large")
+	default:
+		s.deps.Logger.ErrorContext(c.Request.Context(), what, "request_id", RequestID(c.Request.Context()), "err", err)
+		c.String(http.StatusInternalServerError, "try again")
+	}
+}
+
+// kycLanding is where pawaPass sends the customer when they finish (the
+// default successUrl, errorUrl and supportUrl): a plain public page.
+func (s *Server) kycLanding(c *gin.Context) {
+	var title, msg string
+	switch c.Param("outcome") {
+	case "done":
+		title, msg = "Thank you", "Your verification has been submitted. You can close this window."
+	case "error":
+		title, msg = "Verification not completed", "Your verification could not be completed. Please contact us so we can help."
+	case "help":
+		title, msg = "Need help?", "Please contact our support team and tell them you were verifying your identity."
+	default:
+		s.notFound(c)
+		return
+	}
+	s.render(c, http.StatusOK, templates.KYCLandingPage(s.page(c, title), title, msg))
+}
