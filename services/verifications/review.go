@@ -1,10 +1,13 @@
 package verifications
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
@@ -84,17 +87,44 @@ func (s *Service) Review(ctx context.Context, actor services.Actor, id uint, dec
 }
 
 // ReviewQueue returns provider-decided verifications without our decision,
-// oldest decision first, at most limit.
+// oldest decision first, at most limit. Each state is read in index order
+// and the two are merged here: an IN over both would make SQLite sort
+// every waiting row.
 func (s *Service) ReviewQueue(ctx context.Context, limit int) ([]models.Verification, error) {
 	var out []models.Verification
-	if err := reviewQueueQuery(s.db.WithContext(ctx), limit).Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("verifications: review queue: %w", err)
+	for _, st := range reviewable {
+		var rows []models.Verification
+		if err := reviewQueueQuery(s.db.WithContext(ctx), st, limit).Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("verifications: review queue: %w", err)
+		}
+		out = append(out, rows...)
+	}
+	slices.SortStableFunc(out, func(a, b models.Verification) int {
+		if c := compareTimes(a.CompletedAt, b.CompletedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	if len(out) > limit {
+		out = out[:limit]
 	}
 	return out, nil
 }
 
-func reviewQueueQuery(db *gorm.DB, limit int) *gorm.DB {
-	return db.Model(&models.Verification{}).Omit("last_upstream_json").Where("review_decision = '' AND state IN ?", reviewable).
+func compareTimes(a, b *time.Time) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return -1
+	case b == nil:
+		return 1
+	}
+	return a.Compare(*b)
+}
+
+func reviewQueueQuery(db *gorm.DB, state models.VerificationState, limit int) *gorm.DB {
+	return db.Model(&models.Verification{}).Select(listColumns).Where("review_decision = '' AND state = ?", state).
 		Order("completed_at, id").Limit(limit)
 }
 

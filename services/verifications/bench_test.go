@@ -1,0 +1,126 @@
+package verifications
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"portal/models"
+)
+
+// benchRows is how many verifications the benchmark database holds.
+var benchRows = benchEnvInt("BENCH_VERIFICATIONS", 1_000_000)
+
+var (
+	benchOnce sync.Once
+	benchDB   *gorm.DB
+	benchErr  error
+)
+
+func benchEnvInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// seededDB builds the benchmark database once per process with a recursive
+// CTE.
+func seededDB(b *testing.B) *gorm.DB {
+	b.Helper()
+	benchOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "verifications-bench")
+		if err != nil {
+			benchErr = err
+			return
+		}
+		benchDB, benchErr = models.Open(context.Background(), filepath.Join(dir, "bench.db"))
+		if benchErr != nil {
+			return
+		}
+		start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Format("2006-01-02 15:04:05")
+		benchErr = benchDB.Exec(`
+			WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+			INSERT INTO verifications (id, provider, reference, external_id, upstream_id, customer_phone, country, state, provider_status,
+				document_number, given_names, surname, review_decision, created_at, updated_at, completed_at)
+			SELECT i, CASE WHEN i % 3 = 0 THEN 'passportreader' ELSE 'pawapass' END,
+				printf('ref%029d', i), CASE WHEN i % 3 = 0 THEN '' ELSE printf('cust-%07d', i % 400000) END,
+				CASE WHEN i % 3 = 0 THEN printf('%d', 4000000000000000000 + i) ELSE printf('pp%08d', i) END,
+				printf('+2547%08d', i % 300000), 'KE',
+				CASE WHEN i % 1000 = 0 THEN 'unknown' WHEN i % 10 = 0 THEN 'in_progress' WHEN i % 7 = 0 THEN 'declined' ELSE 'approved' END,
+				CASE WHEN i % 1000 = 0 THEN '' WHEN i % 20 = 0 THEN 'REVIEW' WHEN i % 10 = 0 THEN 'STARTED' ELSE 'APPROVED' END,
+				printf('A%08d', i), 'Given ' || (i % 5000), 'Surname ' || (i % 7000),
+				CASE WHEN i % 1000 = 0 OR i % 10 = 0 OR i % 4 = 0 THEN '' ELSE 'approved' END,
+				datetime(?, '+' || (i * 30) || ' seconds'), datetime(?, '+' || (i * 30) || ' seconds'),
+				CASE WHEN i % 10 = 0 THEN NULL ELSE datetime(?, '+' || (i * 30 + 600) || ' seconds') END
+			FROM n`, benchRows, start, start, start).Error
+		if benchErr == nil {
+			benchErr = benchDB.Exec("ANALYZE").Error
+		}
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchDB
+}
+
+func BenchmarkList(b *testing.B) {
+	db := seededDB(b)
+	s := &Service{db: db, now: time.Now}
+	ctx := context.Background()
+	cases := []struct {
+		name   string
+		filter Filter
+		before uint
+	}{
+		{"first page", Filter{}, 0},
+		{"deep page", Filter{}, uint(benchRows / 2)},
+		{"unknown", Filter{State: "unknown"}, 0},
+		{"in REVIEW", Filter{Status: "REVIEW"}, 0},
+		{"provider deep page", Filter{Provider: "passportreader"}, uint(benchRows / 2)},
+		{"not reviewed", Filter{Decision: "none"}, 0},
+		{"phone", Filter{Q: "0700123456"}, 0},
+		{"external id prefix", Filter{Q: "cust-01234"}, 0},
+		{"document number", Filter{Q: "A00421337"}, 0},
+		{"upstream id", Filter{Q: "pp00421337"}, 0},
+		{"one day", Filter{From: "2025-03-01", To: "2025-03-01"}, 0},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.List(ctx, c.filter, c.before, 0, 50); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkReviewQueue(b *testing.B) {
+	db := seededDB(b)
+	s := &Service{db: db, now: time.Now}
+	for b.Loop() {
+		if _, err := s.ReviewQueue(context.Background(), 100); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkExportInProgress streams a tenth of the table with flat memory.
+func BenchmarkExportInProgress(b *testing.B) {
+	db := seededDB(b)
+	s := &Service{db: db, now: time.Now}
+	for b.Loop() {
+		if err := s.ExportCSV(context.Background(), Filter{State: "in_progress"}, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(benchRows/10), "rows/op")
+}
