@@ -128,7 +128,12 @@ func documentTimeline(events []models.DocumentEvent) []templates.TimelineEntry {
 }
 
 func (s *Server) documentsNew(c *gin.Context) {
-	s.render(c, http.StatusOK, templates.DocumentNewPage(s.page(c, "New document"), documentForm{}.view(nil)))
+	// The customer page links here with the signer's NIN filled in.
+	f := documentForm{NINs: c.Query("nins")}
+	if f.NINs != "" {
+		f.Kind = "simple"
+	}
+	s.render(c, http.StatusOK, templates.DocumentNewPage(s.page(c, "New document"), f.view(nil)))
 }
 
 // documentSigneeRow is one empty row of the review flow's signees table.

@@ -42,7 +42,10 @@ func (s *Server) routes() {
 	s.handle(http.MethodPost, "/users/:id/password", admin, s.usersResetPassword)
 
 	creators := roles(rechargeCreators...)
+	s.handle(http.MethodGet, "/search", anyStaff(), s.search)
 	s.handle(http.MethodGet, "/customers/lookup", anyStaff(), s.customerLookup)
+	s.handle(http.MethodGet, "/customers/:key", anyStaff(), s.customerShow)
+	s.handle(http.MethodGet, "/customers/:key/records", anyStaff(), s.customerRecords)
 	s.handle(http.MethodGet, "/recharges", anyStaff(), s.rechargesList)
 	s.handle(http.MethodGet, "/recharges/export", anyStaff(), s.rechargesExport)
 	s.handle(http.MethodGet, "/recharges/new", creators, s.rechargesNew)

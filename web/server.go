@@ -17,6 +17,8 @@ import (
 	"portal/models"
 	"portal/services/accounts"
 	"portal/services/auditlog"
+	"portal/services/customers"
+	"portal/services/dashboard"
 	"portal/services/documents"
 	"portal/services/recharges"
 	"portal/services/sandbox"
@@ -35,6 +37,8 @@ type Deps struct {
 	Recharges      *recharges.Service
 	Documents      *documents.Service
 	Verifications  *verifications.Service
+	Customers      *customers.Service
+	Dashboard      *dashboard.Service
 	Ready          func(ctx context.Context) error
 	// Sandbox is nil outside sandbox mode.
 	Sandbox *sandbox.Harness

@@ -14,8 +14,8 @@ import (
 
 	"portal/internal/app"
 	"portal/internal/config"
-	"portal/services/sandbox/passportreadersim"
 	"portal/services/sandbox/pasbysim"
+	"portal/services/sandbox/passportreadersim"
 	"portal/services/sandbox/pawapasssim"
 )
 
@@ -43,6 +43,7 @@ func run() int {
 		PasbySim:          pasbysim.Options{AutoSign: 3 * time.Minute},
 		PawaPassSim:       pawapasssim.Options{AutoAdvance: 90 * time.Second},
 		PassportReaderSim: passportreadersim.Options{AutoAdvance: 90 * time.Second},
+		DashboardTTL:      15 * time.Second,
 	})
 	if err != nil {
 		logger.Error("start-up failed", "err", err)

@@ -24,17 +24,19 @@ import (
 	"portal/services"
 	"portal/services/accounts"
 	"portal/services/auditlog"
+	"portal/services/customers"
+	"portal/services/dashboard"
 	"portal/services/documents"
 	"portal/services/oneflow"
-	"portal/services/passportreader"
 	"portal/services/pasby"
+	"portal/services/passportreader"
 	"portal/services/passwords"
 	"portal/services/pawapass"
 	"portal/services/recharges"
 	"portal/services/sandbox"
 	"portal/services/sandbox/oneflowsim"
-	"portal/services/sandbox/passportreadersim"
 	"portal/services/sandbox/pasbysim"
+	"portal/services/sandbox/passportreadersim"
 	"portal/services/sandbox/pawapasssim"
 	"portal/services/sessionstore"
 	"portal/services/verifications"
@@ -78,6 +80,9 @@ type Options struct {
 	// VerificationFirstCheck is the verification reconciler's first delay
 	// (default 5 s).
 	VerificationFirstCheck time.Duration
+	// DashboardTTL is how long dashboard figures are reused (cmd/portal:
+	// 15 s; tests: 0, always fresh).
+	DashboardTTL time.Duration
 }
 
 // App is a wired portal.
@@ -92,15 +97,15 @@ type App struct {
 	OneFlowSim *oneflowsim.Sim
 	Recharges  *recharges.Service
 	// PasbySim is the built-in pasby simulator, nil when pasby is real.
-	PasbySim   *pasbysim.Sim
-	Documents  *documents.Service
+	PasbySim  *pasbysim.Sim
+	Documents *documents.Service
 	// PawaPassSim and PassportReaderSim are the built-in identity
 	// simulators, nil when the provider is real.
 	PawaPassSim       *pawapasssim.Sim
 	PassportReaderSim *passportreadersim.Sim
 	Verifications     *verifications.Service
-	logger     *slog.Logger
-	workerTick time.Duration
+	logger            *slog.Logger
+	workerTick        time.Duration
 }
 
 // New opens the database, applies migrations, creates the first admin if
@@ -294,6 +299,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		Recharges:      a.Recharges,
 		Documents:      a.Documents,
 		Verifications:  a.Verifications,
+		Customers:      customers.New(db, a.Recharges),
+		Dashboard:      dashboard.New(db, now, opts.DashboardTTL),
 		Ready:          func(ctx context.Context) error { return models.Ping(ctx, db) },
 		Sandbox:        a.Sandbox,
 	})

@@ -26,8 +26,8 @@ import (
 	"portal/services/passwords"
 	"portal/services/sandbox"
 	"portal/services/sandbox/oneflowsim"
-	"portal/services/sandbox/passportreadersim"
 	"portal/services/sandbox/pasbysim"
+	"portal/services/sandbox/passportreadersim"
 	"portal/services/sandbox/pawapasssim"
 )
 

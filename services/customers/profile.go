@@ -1,0 +1,152 @@
+package customers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"gorm.io/gorm"
+
+	"portal/models"
+	"portal/services"
+	"portal/services/recharges"
+)
+
+// Lookup is the 1flow customer lookup (the recharges service's).
+type Lookup interface {
+	Lookup(ctx context.Context, actor services.Actor, q string) (recharges.LookupResult, error)
+}
+
+// New returns the service.
+func New(db *gorm.DB, lookup Lookup) *Service { return &Service{db: db, lookup: lookup} }
+
+// RecordLimit is how many records of each area a profile shows, newest
+// first; the lists behind them show the rest.
+const RecordLimit = 50
+
+// Records are a customer's documents, verifications and recharges, newest
+// first. Signees are the customer's own signatures on the documents (a
+// NIN profile).
+type Records struct {
+	Key           Key
+	Phones        []string // phone numbers the records know for this customer
+	Devices       []string // device and card ids
+	Documents     []models.Document
+	Verifications []models.Verification
+	Recharges     []models.Recharge
+}
+
+// Open reports whether some record is not final yet, so the page keeps
+// its live fragment polling.
+func (r Records) Open() bool {
+	for _, d := range r.Documents {
+		if !d.State.Final() {
+			return true
+		}
+	}
+	for _, v := range r.Verifications {
+		if !v.State.Final() {
+			return true
+		}
+	}
+	for _, x := range r.Recharges {
+		if !x.State.Final() {
+			return true
+		}
+	}
+	return false
+}
+
+// Profile is a customer page: the records, and what 1flow says.
+type Profile struct {
+	Records
+	OneFlow      *recharges.LookupResult // nil when not asked (NIN) or unavailable
+	OneFlowError string                  // why 1flow could not tell, in plain words
+}
+
+// Records reads everything we hold for key from our database only (the
+// page's live fragment calls this every 2 s).
+func (s *Service) Records(ctx context.Context, key Key) (Records, error) {
+	db := s.db.WithContext(ctx)
+	rec := Records{Key: key}
+	switch key.Kind {
+	case KeyPhone:
+		rec.Phones = []string{key.Value}
+	case KeyNIN:
+		var ids []uint
+		if err := db.Model(&models.DocumentSignee{}).Where("nin = ?", key.Value).Order("document_id DESC").Limit(RecordLimit).
+			Pluck("document_id", &ids).Error; err != nil {
+			return rec, fmt.Errorf("customers: documents of nin: %w", err)
+		}
+		if len(ids) > 0 {
+			if err := db.Omit("last_upstream_json").Where("id IN ?", ids).Order("id DESC").Find(&rec.Documents).Error; err != nil {
+				return rec, fmt.Errorf("customers: documents: %w", err)
+			}
+		}
+		return rec, nil
+	case KeyDevice, KeyCard:
+		rec.Devices = []string{key.Value}
+		var phones []string
+		if err := db.Model(&models.Recharge{}).Where(string(key.Kind)+"_id = ? AND customer_phone <> ''", key.Value).
+			Distinct().Limit(5).Pluck("customer_phone", &phones).Error; err != nil {
+			return rec, fmt.Errorf("customers: phones of %s: %w", key.Kind, err)
+		}
+		rec.Phones = phones
+	default:
+		return rec, ErrBadKey
+	}
+	// Recharges: by the device, or by every phone we know.
+	q := db.Omit("last_upstream_json").Order("id DESC").Limit(RecordLimit)
+	switch {
+	case key.Kind == KeyDevice || key.Kind == KeyCard:
+		q = q.Where(string(key.Kind)+"_id = ?", key.Value)
+	default:
+		q = q.Where("customer_phone IN ?", rec.Phones)
+	}
+	if err := q.Find(&rec.Recharges).Error; err != nil {
+		return rec, fmt.Errorf("customers: recharges: %w", err)
+	}
+	for _, r := range rec.Recharges {
+		if t := r.Target(); !slices.Contains(rec.Devices, t) {
+			rec.Devices = append(rec.Devices, t)
+		}
+	}
+	if len(rec.Phones) > 0 {
+		if err := db.Omit("last_upstream_json", "identity_json").Where("customer_phone IN ?", rec.Phones).Order("id DESC").Limit(RecordLimit).
+			Find(&rec.Verifications).Error; err != nil {
+			return rec, fmt.Errorf("customers: verifications: %w", err)
+		}
+	}
+	return rec, nil
+}
+
+// Profile reads the records and asks 1flow once for the customer's
+// devices and balances (by phone or device; a NIN means nothing to 1flow).
+func (s *Service) Profile(ctx context.Context, actor services.Actor, key Key) (Profile, error) {
+	rec, err := s.Records(ctx, key)
+	if err != nil {
+		return Profile{}, err
+	}
+	p := Profile{Records: rec}
+	if key.Kind == KeyNIN || s.lookup == nil {
+		return p, nil
+	}
+	res, err := s.lookup.Lookup(ctx, actor, key.Value)
+	var upstream *recharges.UpstreamError
+	switch {
+	case err == nil:
+		p.OneFlow = &res
+	case errors.As(err, &upstream) && upstream.NotFound():
+		p.OneFlowError = "1flow has no customer with this " + map[bool]string{true: "phone number", false: "device or card"}[key.Kind == KeyPhone] + "."
+	case errors.As(err, &upstream):
+		p.OneFlowError = "1flow could not be asked right now: " + upstream.Message + " The records below are the portal's own."
+	default:
+		if _, ok := services.AsFieldErrors(err); ok {
+			p.OneFlowError = "1flow cannot look this key up."
+			return p, nil
+		}
+		return Profile{}, err
+	}
+	return p, nil
+}
