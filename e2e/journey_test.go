@@ -59,20 +59,23 @@ func TestAdminJourney(t *testing.T) {
 		t.Fatalf("after sign-in landed on %s, want %s/users", loc, p.URL)
 	}
 
-	// 3. Dashboard: welcome and the viewer's role.
+	// 3. Dashboard: what needs attention, the queues and the charts, each
+	// figure a link to the list behind it; the viewer's role in the header.
 	b.step("dashboard",
 		chromedp.Navigate(p.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("main .page-header h1")),
-		chromedp.WaitVisible(chromedp.CSS("main .card")),
+		chromedp.WaitVisible(chromedp.CSS("main #chart-recharges, main figure.chart")),
 	)
-	if h := b.text("main .page-header h1"); !strings.HasPrefix(h, "Welcome") {
-		t.Errorf("dashboard heading %q, want a welcome", h)
+	if h := b.text("main .page-header h1"); h != "Dashboard" {
+		t.Errorf("dashboard heading %q, want Dashboard", h)
 	}
-	if role := eval[string](b, `[...document.querySelectorAll("main .card .badge")].map(e => e.textContent.trim()).join(",")`); role != "admin" {
-		t.Errorf("dashboard card shows role badge %q, want admin (card text: %q)", role, b.text("main .card"))
+	for _, want := range []string{"Needs attention", "Compliance queues", "Recharges per day", "Verification outcomes by provider", "By state"} {
+		if !strings.Contains(b.text("main"), want) {
+			t.Errorf("dashboard lacks %q", want)
+		}
 	}
-	if card := b.text("main .card"); !strings.Contains(card, apptest.AdminEmail) {
-		t.Errorf("dashboard card %q does not name %s", card, apptest.AdminEmail)
+	if n := eval[int](b, `document.querySelectorAll('main section[aria-labelledby="attention-title"] a.stat[href^="/recharges?state=unknown"]').length`); n != 1 {
+		t.Errorf("%d links to the unknown recharges, want 1", n)
 	}
 	if role := b.text(".app-header .user-menu .badge"); role != "admin" {
 		t.Errorf("header shows role %q, want admin", role)

@@ -181,17 +181,18 @@ type documentListQuery struct {
 	From     string `form:"from"`
 	To       string `form:"to"`
 	Q        string `form:"q"`
+	Stalled  string `form:"stalled"`
 	Before   string `form:"before"`
 	After    string `form:"after"`
 }
 
 func (q documentListQuery) filter() documents.Filter {
-	return documents.Filter{State: q.State, Kind: q.Kind, Decision: q.Decision, From: q.From, To: q.To, Q: q.Q}
+	return documents.Filter{State: q.State, Kind: q.Kind, Decision: q.Decision, From: q.From, To: q.To, Q: q.Q, Stalled: q.Stalled}
 }
 
 func (q documentListQuery) values() url.Values {
 	v := url.Values{}
-	for k, val := range map[string]string{"state": q.State, "kind": q.Kind, "decision": q.Decision, "from": q.From, "to": q.To, "q": q.Q} {
+	for k, val := range map[string]string{"state": q.State, "kind": q.Kind, "decision": q.Decision, "from": q.From, "to": q.To, "q": q.Q, "stalled": q.Stalled} {
 		if val != "" {
 			v.Set(k, val)
 		}
@@ -211,7 +212,7 @@ func (s *Server) documentsList(c *gin.Context) {
 	if !ok {
 		return
 	}
-	view := templates.DocumentFilter{State: q.State, Kind: q.Kind, Decision: q.Decision, From: q.From, To: q.To, Q: q.Q,
+	view := templates.DocumentFilter{State: q.State, Kind: q.Kind, Decision: q.Decision, From: q.From, To: q.To, Q: q.Q, Stalled: q.Stalled == "1",
 		ExportHref: (&url.URL{Path: "/documents/export", RawQuery: q.values().Encode()}).String(),
 		CanCreate:  s.can(c, http.MethodGet, "/documents/new")}
 	page, err := s.deps.Documents.List(c.Request.Context(), q.filter(), before, after, documentPageSize)

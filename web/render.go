@@ -19,8 +19,7 @@ var navItems = []templates.NavItem{
 	{Label: "Recharges", Href: "/recharges"},
 	{Label: "Documents", Href: "/documents"},
 	{Label: "Verifications", Href: "/verifications"},
-	{Label: "Document reviews", Href: "/reviews/documents"},
-	{Label: "ID reviews", Href: "/reviews/verifications"},
+	{Label: "Reviews", Href: "/reviews/documents"},
 	{Label: "Staff", Href: "/users"},
 	{Label: "Audit log", Href: "/audit"},
 	{Label: "Sandbox", Href: "/sandbox"},
@@ -45,6 +44,10 @@ func (s *Server) page(c *gin.Context, title string) templates.Page {
 			continue
 		}
 		item.Active = path == item.Href || (item.Href != "/" && strings.HasPrefix(path, item.Href+"/"))
+		if item.Label == "Reviews" {
+			// One entry for both queues; each queue page links the other.
+			item.Active = strings.HasPrefix(path, "/reviews/")
+		}
 		if item.Href == "/recharges" && path == "/recharges" && c.Query("state") == "unknown" {
 			item.Active = false // "Needs attention" is the active item there
 		}

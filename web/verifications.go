@@ -319,6 +319,7 @@ func (s *Server) verificationStatus(c *gin.Context) {
 	}
 	view := s.verificationDetailView(c, d, templates.ReviewForm{})
 	s.render(c, http.StatusOK, templates.Join(templates.VerificationStatus(view.Verification),
+		templates.VerificationLinkSection(view, true), templates.VerificationDetails(view, true),
 		templates.VerificationIdentity(view, true), templates.VerificationReviewSection(view, true),
 		templates.TimelineSection("verification-timeline-"+strconv.FormatUint(uint64(d.Verification.ID), 10), view.Timeline, true)))
 }

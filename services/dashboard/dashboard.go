@@ -16,14 +16,11 @@ import (
 
 	"portal/models"
 	"portal/services"
+	"portal/services/documents"
 )
 
 // Days is how far back the charts look.
 const Days = 30
-
-// StalledAfter is how long an open document may go without any progress
-// before it needs attention.
-const StalledAfter = 24 * time.Hour
 
 // Queue is a review queue's size and its oldest entry.
 type Queue struct {
@@ -53,7 +50,7 @@ type Figures struct {
 	FailedRecharges      int64 // in the last 24 h
 	FailedDocuments      int64
 	FailedVerifications  int64
-	StalledDocuments     int64 // open with no event for StalledAfter
+	StalledDocuments     int64 // open with no event for documents.StalledAfter
 	InReview             int64 // pawaPass REVIEW
 	DocumentQueue        Queue
 	VerificationQueue    Queue
@@ -168,12 +165,10 @@ func countByState(db *gorm.DB, table string) (map[string]int64, error) {
 	return out, nil
 }
 
-// StalledQuery selects the open documents with no timeline event for
-// StalledAfter: nobody opened or signed them for a day. The documents list
-// uses it for its "stalled" filter.
+// StalledQuery selects the open documents nobody acted on for
+// documents.StalledAfter, as the documents list's "stalled" filter does.
 func StalledQuery(db *gorm.DB, now time.Time) *gorm.DB {
-	return db.Table("documents").Where("state IN ('submitted','in_progress') AND NOT EXISTS "+
-		"(SELECT 1 FROM document_events e WHERE e.document_id = documents.id AND e.at >= ?)", now.Add(-StalledAfter))
+	return db.Table("documents").Where(documents.StalledSQL, now.Add(-documents.StalledAfter))
 }
 
 // queue reads a review queue's size and oldest entry, one index range per

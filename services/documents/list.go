@@ -24,7 +24,19 @@ type Filter struct {
 	// Q is a NIN, a title, our reference or pasby's id; a prefix of at
 	// least 3 characters is enough. "#123" is document 123.
 	Q string
+	// Stalled ("1") keeps the open documents nobody has acted on for
+	// StalledAfter: the dashboard's "no progress" figure.
+	Stalled string
 }
+
+// StalledAfter is how long an open document may go without a timeline
+// event (a signee opening or signing) before it needs attention.
+const StalledAfter = 24 * time.Hour
+
+// StalledSQL selects the stalled documents given the time StalledAfter
+// ago; the dashboard counts with it.
+const StalledSQL = "state IN ('submitted','in_progress') AND NOT EXISTS " +
+	"(SELECT 1 FROM document_events e WHERE e.document_id = documents.id AND e.at >= ?)"
 
 // MinSearch is the shortest prefix Q searches with: shorter ones match too
 // much of a large table to sort.
@@ -38,6 +50,9 @@ type parsedFilter struct {
 	prefix   string
 	nin      bool // prefix is digits: also search signees' NINs
 	id       uint
+	stalled  bool
+	// stalledSince is set by List from the service's clock.
+	stalledSince time.Time
 }
 
 func (f Filter) parse() (parsedFilter, error) {
@@ -57,6 +72,13 @@ func (f Filter) parse() (parsedFilter, error) {
 		p.decision = d
 	default:
 		errs["decision"] = "Choose approved, flagged or not reviewed."
+	}
+	switch strings.TrimSpace(f.Stalled) {
+	case "", "0":
+	case "1":
+		p.stalled = true
+	default:
+		errs["stalled"] = "Stalled is 1 or empty."
 	}
 	p.from, p.to = services.ParseDateRange(f.From, f.To, errs)
 	q := strings.TrimSpace(f.Q)
@@ -100,6 +122,9 @@ func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
 	case "approved", "flagged":
 		q = q.Where("review_decision = ?", p.decision)
 	}
+	if p.stalled {
+		q = q.Where(StalledSQL, p.stalledSince)
+	}
 	if !p.from.IsZero() {
 		q = q.Where("created_at >= ?", p.from)
 	}
@@ -137,6 +162,7 @@ func (s *Service) List(ctx context.Context, f Filter, before, after uint, limit 
 	if err != nil {
 		return Page{}, err
 	}
+	p.stalledSince = s.now().UTC().Add(-StalledAfter)
 	var rows []models.Document
 	if err := listQuery(s.db.WithContext(ctx), p, before, after, limit).Find(&rows).Error; err != nil {
 		return Page{}, fmt.Errorf("documents: list: %w", err)
@@ -165,6 +191,7 @@ func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	p.stalledSince = s.now().UTC().Add(-StalledAfter)
 	header := []string{"id", "created_at_utc", "kind", "state", "title", "reference", "upstream_id", "signees", "signed",
 		"file_url", "stamped_url", "review_decision", "completed_at_utc", "error", "created_by"}
 	next := func(cursor uint, limit int) ([]models.Document, error) {

@@ -199,7 +199,7 @@ h1{margin:.5rem 0 1rem;font-size:1.6rem}h2{font-size:1.1rem;margin:0 0 .5rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{color:#5b6675}dd{margin:0;overflow-wrap:anywhere}
 .steps{padding-left:1.25rem}.steps li{margin:1rem 0;padding-bottom:1rem;border-bottom:1px solid #e3e7ee}
 .fields label{display:block;margin:.4rem 0}.fields input,.fields select{display:block;font:inherit;padding:.3rem;width:100%;max-width:22rem}
-form{margin:.5rem 0}
+form{margin:.5rem 0}select,input{font:inherit}
 button,.button{display:inline-block;font:inherit;padding:.35rem .9rem;border:1px solid #1f7a3a;border-radius:4px;background:#fff;color:#1f7a3a;cursor:pointer;text-decoration:none}
 button.primary,.button{background:#1f7a3a;color:#fff}button.danger{border-color:#b3261e;color:#b3261e}
 .notice{padding:.5rem .75rem;border-radius:4px}.notice.ok{background:#e6f4ea}.notice.error{background:#fdecea}
