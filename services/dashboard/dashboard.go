@@ -295,7 +295,7 @@ func (s *Service) documentMedians(db *gorm.DB, now time.Time, f *Figures) error 
 	}
 	if err := db.Table("documents").
 		Select("CAST(round((julianday(completed_at) - julianday(created_at)) * 86400) AS INTEGER) AS secs, "+
-			"CAST((julianday(completed_at) - julianday(?)) / 7 AS INTEGER) AS week", since).
+											"CAST((julianday(completed_at) - julianday(?)) / 7 AS INTEGER) AS week", since).
 		Where("completed_at >= ?", since).Scan(&rows).Error; err != nil { // only completed documents have completed_at
 		return fmt.Errorf("dashboard: document times: %w", err)
 	}
