@@ -293,10 +293,11 @@ func (s *Service) documentMedians(db *gorm.DB, now time.Time, f *Figures) error 
 		Secs int64
 		Week int
 	}
+	// Only completed documents have completed_at.
 	if err := db.Table("documents").
 		Select("CAST(round((julianday(completed_at) - julianday(created_at)) * 86400) AS INTEGER) AS secs, "+
-											"CAST((julianday(completed_at) - julianday(?)) / 7 AS INTEGER) AS week", since).
-		Where("completed_at >= ?", since).Scan(&rows).Error; err != nil { // only completed documents have completed_at
+			"CAST((julianday(completed_at) - julianday(?)) / 7 AS INTEGER) AS week", since).
+		Where("completed_at >= ?", since).Scan(&rows).Error; err != nil {
 		return fmt.Errorf("dashboard: document times: %w", err)
 	}
 	all := make([]time.Duration, 0, len(rows))
