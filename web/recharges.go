@@ -254,7 +254,9 @@ func (s *Server) renderRechargePage(c *gin.Context, status int, resolve template
 		s.serverError(c, err)
 		return
 	}
-	view := templates.RechargeDetail{Recharge: rechargeView(d.Recharge), RawJSON: prettyJSON(d.Recharge.LastUpstreamJSON),
+	rv := rechargeView(d.Recharge)
+	rv.CanRefresh = s.can(c, http.MethodPost, "/recharges/:id/refresh")
+	view := templates.RechargeDetail{Recharge: rv, RawJSON: prettyJSON(d.Recharge.LastUpstreamJSON),
 		CanResolve: s.can(c, http.MethodPost, "/recharges/:id/resolve"), Resolve: resolve}
 	view.Timeline = timeline(d.Events)
 	for _, e := range d.Audit {
@@ -279,7 +281,9 @@ func (s *Server) rechargeStatus(c *gin.Context) {
 		s.serverError(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, templates.Join(templates.RechargeStatus(rechargeView(d.Recharge)),
+	rv := rechargeView(d.Recharge)
+	rv.CanRefresh = s.can(c, http.MethodPost, "/recharges/:id/refresh")
+	s.render(c, http.StatusOK, templates.Join(templates.RechargeStatus(rv),
 		templates.RechargeTimeline(id, timeline(d.Events), true)))
 }
 
@@ -334,6 +338,31 @@ func (s *Server) rechargeMarkNotSent(c *gin.Context) {
 	s.rechargeResolve(c, func(id uint, f resolveForm) (models.Recharge, error) {
 		return s.deps.Recharges.MarkNotSent(c.Request.Context(), s.actor(c), id, f.Note)
 	}, "Closed as not sent.")
+}
+
+// rechargeRefresh asks 1flow now; support uses it with the customer on the
+// phone.
+func (s *Server) rechargeRefresh(c *gin.Context) {
+	id, ok := s.rechargeID(c)
+	if !ok {
+		return
+	}
+	r, err := s.deps.Recharges.Refresh(c.Request.Context(), s.actor(c), id)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		s.notFound(c)
+		return
+	case errors.Is(err, recharges.ErrNotOpen):
+		s.flash(c, "info", "1flow is no longer working on this recharge, so there is nothing to ask.")
+	case err != nil:
+		s.serverError(c, err)
+		return
+	case r.State.Final():
+		s.flash(c, "success", "1flow's answer: "+string(r.State)+".")
+	default:
+		s.flash(c, "info", "Asked 1flow: still in progress.")
+	}
+	s.redirect(c, "/recharges/"+strconv.FormatUint(uint64(id), 10))
 }
 
 func timeline(events []models.RechargeEvent) []templates.TimelineEntry {

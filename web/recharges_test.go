@@ -1348,3 +1348,34 @@ func TestRechargeTokenFailureMeansNotSent(t *testing.T) {
 		})
 	}
 }
+
+// Support asks 1flow now with the customer on the phone: the answer is
+// recorded at once and the request audited; a finished recharge has
+// nothing to ask.
+func TestSupportRefreshesRechargeNow(t *testing.T) {
+	t.Parallel()
+	p, op := rcStart(t, apptest.Config{})
+	sup := newStaff(t, p, "rcsupport", models.RoleSupport)
+	id := rcCreate(t, p, op.client, rcDevice(oneflowsim.SeedDeviceID), "12")
+	if !strings.Contains(p.Get(t, sup.client, rcPath(id, "")).Body, rcPath(id, "/refresh")) {
+		t.Fatal("support is not offered Refresh now on an open recharge")
+	}
+	p.Clock.Advance(oneflowsim.DefaultSettleAfter + time.Second)
+	before := rcHits(t, p, rcEPVerify)
+	wantStatus(t, p.PostForm(t, sup.client, rcPath(id, "/refresh"), nil), http.StatusSeeOther)
+	if rcHits(t, p, rcEPVerify) == before {
+		t.Error("Refresh now did not ask 1flow")
+	}
+	if r := rcRow(t, p, id); r.State != models.RechargeCompleted {
+		t.Errorf("after Refresh now the recharge is %s, want completed", r.State)
+	}
+	var n int64
+	p.App.DB.Model(&models.AuditEvent{}).Where("action = 'recharge.refreshed'").Count(&n)
+	if n != 1 {
+		t.Errorf("%d refreshes audited, want 1", n)
+	}
+	wantStatus(t, p.PostForm(t, sup.client, rcPath(id, "/refresh"), nil), http.StatusSeeOther)
+	if strings.Contains(p.Get(t, sup.client, rcPath(id, "")).Body, rcPath(id, "/refresh")) {
+		t.Error("a completed recharge still offers Refresh now")
+	}
+}

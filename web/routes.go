@@ -52,6 +52,8 @@ func (s *Server) routes() {
 	s.handle(http.MethodPost, "/recharges", creators, s.rechargesCreate)
 	s.handle(http.MethodGet, "/recharges/:id", anyStaff(), s.rechargeShow)
 	s.handle(http.MethodGet, "/recharges/:id/status", anyStaff(), s.rechargeStatus)
+	// Support refreshes statuses with the customer on the phone (DESIGN §1).
+	s.handle(http.MethodPost, "/recharges/:id/refresh", anyStaff(), s.rechargeRefresh)
 	s.handle(http.MethodPost, "/recharges/:id/resolve", creators, s.rechargeResolveUpstreamID)
 	s.handle(http.MethodPost, "/recharges/:id/not-sent", creators, s.rechargeMarkNotSent)
 
@@ -67,7 +69,7 @@ func (s *Server) routes() {
 	s.handle(http.MethodGet, "/documents/:id/status", anyStaff(), s.documentStatus)
 	s.handle(http.MethodGet, "/documents/:id/events", anyStaff(), s.documentEvents)
 	s.handle(http.MethodPost, "/documents/:id/cancel", docCreators, s.documentCancel)
-	s.handle(http.MethodPost, "/documents/:id/refresh", docCreators, s.documentRefresh)
+	s.handle(http.MethodPost, "/documents/:id/refresh", anyStaff(), s.documentRefresh)
 	s.handle(http.MethodPost, "/documents/:id/resolve", docCreators, s.documentResolveUpstreamID)
 	s.handle(http.MethodPost, "/documents/:id/not-sent", docCreators, s.documentMarkNotSent)
 	s.handle(http.MethodPost, "/documents/:id/signees/:sid/reveal", reviewers, s.documentRevealNIN)

@@ -50,6 +50,10 @@ var ErrKeyReused = errors.New("recharges: idempotency key already used for a dif
 // ErrNotUnknown is returned when resolving a recharge that is not unknown.
 var ErrNotUnknown = errors.New("recharges: recharge is not waiting for attention")
 
+// ErrNotOpen is a refresh of a recharge 1flow has finished with (or never
+// received): there is nothing to ask.
+var ErrNotOpen = errors.New("recharges: the recharge is not waiting for 1flow")
+
 // UpstreamError is a 1flow failure in words for staff.
 type UpstreamError struct {
 	Message string
@@ -571,6 +575,26 @@ func (s *Service) resolve(ctx context.Context, actor services.Actor, id uint, to
 	}
 	if err != nil {
 		return models.Recharge{}, fmt.Errorf("recharges: resolve %d: %w", id, err)
+	}
+	return s.Get(ctx, id)
+}
+
+// Refresh asks 1flow about an open recharge now (the "refresh now" button
+// support uses with a customer on the phone) and audits that staff asked;
+// the answer is recorded as the reconciler would.
+func (s *Service) Refresh(ctx context.Context, actor services.Actor, id uint) (models.Recharge, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return models.Recharge{}, err
+	}
+	if r.UpstreamID == nil || (r.State != models.RechargeSubmitted && r.State != models.RechargePending) {
+		return r, ErrNotOpen
+	}
+	s.check(context.WithoutCancel(ctx), r)
+	if err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
+		return services.Audit(tx, s.now(), actor, "recharge.refreshed", rechargeSubject(id), "")
+	}); err != nil {
+		return r, err
 	}
 	return s.Get(ctx, id)
 }
