@@ -291,8 +291,8 @@ func TestPawaPassVerificationJourney(t *testing.T) {
 	if got := b.text("#review"); !strings.Contains(got, "Waiting for a compliance decision") {
 		t.Errorf("the operator's review section, swapped out of band, says %q", got)
 	}
-	if tl := b.text(fmt.Sprintf("#verification-timeline-%d", id)); !strings.Contains(tl, "approved (APPROVED)") {
-		t.Errorf("the timeline, swapped out of band, does not show approved (APPROVED):\n%s", tl)
+	if tl := b.text(fmt.Sprintf("#verification-timeline-%d", id)); !strings.Contains(tl, "→ approved (pawaPass APPROVED)") {
+		t.Errorf("the timeline, swapped out of band, does not show → approved (pawaPass APPROVED):\n%s", tl)
 	}
 	if v = getVerification(t, p, id); v.State != models.VerificationApproved || v.ProviderStatus != "APPROVED" ||
 		v.GivenNames != firstName || v.Surname != lastName || v.DocumentNumber != nationalNo {

@@ -2,11 +2,14 @@ package services
 
 import (
 	"encoding/csv"
+	"fmt"
 	"io"
 	"math"
 	mrand "math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // DateLayout is how list filters take dates: whole UTC days.
@@ -81,4 +84,34 @@ func StreamCSV[T any](w io.Writer, header []string, next func(cursor uint, limit
 		}
 		cursor = id(rows[len(rows)-1])
 	}
+}
+
+// SearchText is a list's free-text search box as read by ParseSearch.
+type SearchText struct {
+	ID     uint   // "#123": that record only
+	Prefix string // anything else: a prefix of the list's indexed columns
+}
+
+// ParseSearch reads a list's "q" field: empty, "#<number>" for one record
+// (what names the kind of record, e.g. "document"), or a prefix of at
+// least minLen and at most maxLen characters. Problems go to errs["q"].
+func ParseSearch(q, what string, minLen, maxLen int, errs FieldErrors) SearchText {
+	q = strings.TrimSpace(q)
+	var s SearchText
+	switch {
+	case q == "":
+	case utf8.RuneCountInString(q) > maxLen:
+		errs["q"] = fmt.Sprintf("Search for at most %d characters.", maxLen)
+	case strings.HasPrefix(q, "#"):
+		n, err := strconv.ParseUint(q[1:], 10, 32)
+		if err != nil || n == 0 {
+			errs["q"] = "A " + what + " number looks like #123."
+		}
+		s.ID = uint(n)
+	case utf8.RuneCountInString(q) < minLen:
+		errs["q"] = fmt.Sprintf("Type at least %d characters.", minLen)
+	default:
+		s.Prefix = q
+	}
+	return s
 }

@@ -321,7 +321,7 @@ func (s *Server) documentStatus(c *gin.Context) {
 	}
 	view := s.documentDetailView(c, d, documentForms{})
 	s.render(c, http.StatusOK, templates.Join(templates.DocumentStatus(view.Document, view.CanReveal),
-		templates.DocumentTimeline(id, view.Timeline, true), templates.DocumentActions(view, true),
+		templates.TimelineSection("document-timeline-"+strconv.FormatUint(uint64(id), 10), view.Timeline, true), templates.DocumentActions(view, true),
 		templates.DocumentSignatures(view.Document, true), templates.DocumentReviewSection(view, true)))
 }
 
@@ -439,41 +439,17 @@ func (s *Server) documentRevealNIN(c *gin.Context) {
 	s.render(c, http.StatusOK, templates.RevealedNINPage(s.page(c, "Document #"+strconv.FormatUint(uint64(id), 10)), id, sv))
 }
 
-type reviewForm struct {
-	Decision string `form:"decision"`
-	Note     string `form:"note"`
-}
-
 func (s *Server) documentReview(c *gin.Context) {
-	id, ok := s.documentID(c)
-	if !ok {
-		return
-	}
-	var f reviewForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-		s.badRequest(c, "The form could not be read. Reload the page and try again.")
-		return
-	}
-	_, err := s.deps.Documents.Review(c.Request.Context(), s.actor(c), id, f.Decision, f.Note)
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		s.notFound(c)
-		return
-	case errors.Is(err, documents.ErrAlreadyReviewed):
-		s.flash(c, "info", "Someone already recorded a decision on this document; it is shown below.")
-	case errors.Is(err, documents.ErrNotReviewable):
-		s.flash(c, "error", "Only completed documents can be reviewed.")
-	case err != nil:
-		if fe, ok := services.AsFieldErrors(err); ok {
-			s.renderDocumentPage(c, http.StatusUnprocessableEntity, documentForms{Review: templates.ReviewForm{Decision: f.Decision, Note: f.Note, Errors: fieldErrors(fe)}})
-			return
-		}
-		s.serverError(c, err)
-		return
-	default:
-		s.flash(c, "success", "Decision recorded.")
-	}
-	s.redirect(c, "/documents/"+strconv.FormatUint(uint64(id), 10))
+	s.recordReview(c, func(id uint, f reviewForm) error {
+		_, err := s.deps.Documents.Review(c.Request.Context(), s.actor(c), id, f.Decision, f.Note)
+		return err
+	}, reviewOutcomes{
+		already: documents.ErrAlreadyReviewed, notReviewable: documents.ErrNotReviewable,
+		notReviewableMsg: "Only completed documents can be reviewed.", record: "document", base: "/documents/",
+		rerender: func(c *gin.Context, f templates.ReviewForm) {
+			s.renderDocumentPage(c, http.StatusUnprocessableEntity, documentForms{Review: f})
+		},
+	})
 }
 
 const reviewQueueSize = 100

@@ -284,7 +284,7 @@ func (s *Server) rechargeStatus(c *gin.Context) {
 	rv := rechargeView(d.Recharge)
 	rv.CanRefresh = s.can(c, http.MethodPost, "/recharges/:id/refresh")
 	s.render(c, http.StatusOK, templates.Join(templates.RechargeStatus(rv),
-		templates.RechargeTimeline(id, timeline(d.Events), true)))
+		templates.TimelineSection("recharge-timeline-"+strconv.FormatUint(uint64(id), 10), timeline(d.Events), true)))
 }
 
 type resolveForm struct {
@@ -368,7 +368,11 @@ func (s *Server) rechargeRefresh(c *gin.Context) {
 func timeline(events []models.RechargeEvent) []templates.TimelineEntry {
 	out := make([]templates.TimelineEntry, 0, len(events))
 	for _, e := range events {
-		out = append(out, templates.TimelineEntry{At: e.At, From: string(e.FromState), To: string(e.ToState), Status: e.UpstreamStatus, Note: e.Note})
+		status := ""
+		if e.UpstreamStatus != "" {
+			status = "1flow " + e.UpstreamStatus
+		}
+		out = append(out, templates.TimelineEntry{At: e.At, From: string(e.FromState), To: string(e.ToState), Status: status, Note: e.Note})
 	}
 	return out
 }

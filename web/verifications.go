@@ -128,18 +128,14 @@ func faceInWords(r string) string {
 	return r
 }
 
-func verificationTimeline(events []models.VerificationEvent) []templates.TimelineEntry {
+func verificationTimeline(p models.VerificationProvider, events []models.VerificationEvent) []templates.TimelineEntry {
 	out := make([]templates.TimelineEntry, 0, len(events))
 	for _, e := range events {
-		to := string(e.ToState)
+		status := ""
 		if e.ProviderStatus != "" {
-			to += " (" + e.ProviderStatus + ")"
+			status = p.Label() + " " + e.ProviderStatus
 		}
-		from := string(e.FromState)
-		if e.FromState == e.ToState {
-			from = ""
-		}
-		out = append(out, templates.TimelineEntry{At: e.At, From: from, To: to, Note: e.Note})
+		out = append(out, templates.TimelineEntry{At: e.At, From: string(e.FromState), To: string(e.ToState), Status: status, Note: e.Note})
 	}
 	return out
 }
@@ -273,7 +269,7 @@ func (s *Server) loadVerification(c *gin.Context) (verifications.Detail, bool) {
 
 func (s *Server) verificationDetailView(c *gin.Context, d verifications.Detail, review templates.ReviewForm) templates.VerificationDetail {
 	view := templates.VerificationDetail{
-		Verification: verificationView(d.Verification), Timeline: verificationTimeline(d.Events),
+		Verification: verificationView(d.Verification), Timeline: verificationTimeline(d.Verification.Provider, d.Events),
 		RawJSON:    prettyJSON(d.Verification.LastUpstreamJSON),
 		CanRefresh: s.can(c, http.MethodPost, "/verifications/:id/refresh"),
 		CanReview:  s.can(c, http.MethodPost, "/verifications/:id/review"),
@@ -368,35 +364,16 @@ func (s *Server) verificationImage(c *gin.Context) {
 }
 
 func (s *Server) verificationReview(c *gin.Context) {
-	id, ok := s.verificationID(c)
-	if !ok {
-		return
-	}
-	var f reviewForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-		s.badRequest(c, "The form could not be read. Reload the page and try again.")
-		return
-	}
-	_, err := s.deps.Verifications.Review(c.Request.Context(), s.actor(c), id, f.Decision, f.Note)
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		s.notFound(c)
-		return
-	case errors.Is(err, verifications.ErrAlreadyReviewed):
-		s.flash(c, "info", "Someone already recorded a decision on this verification; it is shown below.")
-	case errors.Is(err, verifications.ErrNotReviewable):
-		s.flash(c, "error", "Only verifications the provider approved or declined can be reviewed.")
-	case err != nil:
-		if fe, ok := services.AsFieldErrors(err); ok {
-			s.renderVerificationPage(c, http.StatusUnprocessableEntity, templates.ReviewForm{Decision: f.Decision, Note: f.Note, Errors: fieldErrors(fe)})
-			return
-		}
-		s.serverError(c, err)
-		return
-	default:
-		s.flash(c, "success", "Decision recorded.")
-	}
-	s.redirect(c, "/verifications/"+strconv.FormatUint(uint64(id), 10))
+	s.recordReview(c, func(id uint, f reviewForm) error {
+		_, err := s.deps.Verifications.Review(c.Request.Context(), s.actor(c), id, f.Decision, f.Note)
+		return err
+	}, reviewOutcomes{
+		already: verifications.ErrAlreadyReviewed, notReviewable: verifications.ErrNotReviewable,
+		notReviewableMsg: "Only verifications the provider approved or declined can be reviewed.", record: "verification", base: "/verifications/",
+		rerender: func(c *gin.Context, f templates.ReviewForm) {
+			s.renderVerificationPage(c, http.StatusUnprocessableEntity, f)
+		},
+	})
 }
 
 func (s *Server) verificationReviewQueue(c *gin.Context) {

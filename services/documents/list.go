@@ -81,23 +81,9 @@ func (f Filter) parse() (parsedFilter, error) {
 		errs["stalled"] = "Stalled is 1 or empty."
 	}
 	p.from, p.to = services.ParseDateRange(f.From, f.To, errs)
-	q := strings.TrimSpace(f.Q)
-	switch {
-	case q == "":
-	case len(q) > 100:
-		errs["q"] = "Search for at most 100 characters."
-	case strings.HasPrefix(q, "#"):
-		n, err := strconv.ParseUint(q[1:], 10, 32)
-		if err != nil || n == 0 {
-			errs["q"] = "A document number looks like #123."
-		}
-		p.id = uint(n)
-	case len([]rune(q)) < MinSearch:
-		errs["q"] = fmt.Sprintf("Type at least %d characters.", MinSearch)
-	default:
-		p.prefix = q
-		p.nin = strings.Trim(q, "0123456789") == "" && len(q) <= 11
-	}
+	search := services.ParseSearch(f.Q, "document", MinSearch, 100, errs)
+	p.id, p.prefix = search.ID, search.Prefix
+	p.nin = p.prefix != "" && strings.Trim(p.prefix, "0123456789") == "" && len(p.prefix) <= 11
 	if len(errs) > 0 {
 		return parsedFilter{}, errs
 	}

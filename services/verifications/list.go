@@ -65,24 +65,10 @@ func (f Filter) parse() (parsedFilter, error) {
 		errs["decision"] = "Choose approved, flagged or not reviewed."
 	}
 	p.from, p.to = services.ParseDateRange(f.From, f.To, errs)
-	q := strings.TrimSpace(f.Q)
-	switch {
-	case q == "":
-	case len(q) > 100:
-		errs["q"] = "Search for at most 100 characters."
-	case strings.HasPrefix(q, "#"):
-		n, err := strconv.ParseUint(q[1:], 10, 32)
-		if err != nil || n == 0 {
-			errs["q"] = "A verification number looks like #123."
-		}
-		p.id = uint(n)
-	case len([]rune(q)) < MinSearch:
-		errs["q"] = fmt.Sprintf("Type at least %d characters.", MinSearch)
-	default:
-		p.prefix = q
-		if e164, err := phone.Normalize(q); err == nil {
-			p.phone = e164
-		}
+	search := services.ParseSearch(f.Q, "verification", MinSearch, 100, errs)
+	p.id, p.prefix = search.ID, search.Prefix
+	if e164, err := phone.Normalize(p.prefix); p.prefix != "" && err == nil {
+		p.phone = e164
 	}
 	if len(errs) > 0 {
 		return parsedFilter{}, errs
