@@ -121,11 +121,7 @@ func (s *Server) search(c *gin.Context) {
 		}
 		view.Groups = append(view.Groups, group)
 	}
-	status := http.StatusOK
-	if res.Total() == 0 {
-		status = http.StatusNotFound
-	}
-	s.render(c, status, templates.SearchPage(s.page(c, "Search: "+res.Query), view))
+	s.render(c, http.StatusOK, templates.SearchPage(s.page(c, "Search: "+res.Query), view))
 }
 
 func (s *Server) customerKey(c *gin.Context) (customers.Key, bool) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -49,12 +50,12 @@ func (s *Server) dashboardView(c *gin.Context, role models.Role, f dashboard.Fig
 	since := f.At.Add(-24 * time.Hour).Format("2006-01-02")
 	d.Attention = []templates.StatView{
 		attention("Recharges with unknown outcome", f.UnknownRecharges, "Money in limbo: resolve with 1flow", listHref("/recharges", "state", "unknown")),
-		attention("Recharges failed (24 h)", f.FailedRecharges, "", listHref("/recharges", "state", "failed", "from", since)),
+		attention("Recharges failed (24 h)", f.FailedRecharges, "", listHref("/recharges", "state", "failed", "from", since)),
 		attention("Documents with unknown outcome", f.UnknownDocuments, "", listHref("/documents", "state", "unknown")),
-		attention("Documents failed (24 h)", f.FailedDocuments, "", listHref("/documents", "state", "failed", "from", since)),
-		attention("Documents with no progress for 24 h", f.StalledDocuments, "Nobody opened or signed them for a day", listHref("/documents", "stalled", "1")),
+		attention("Documents failed (24 h)", f.FailedDocuments, "", listHref("/documents", "state", "failed", "from", since)),
+		attention("Documents with no progress for 24 h", f.StalledDocuments, "Nobody opened or signed them for a day", listHref("/documents", "stalled", "1")),
 		attention("Verifications with unknown outcome", f.UnknownVerifications, "", listHref("/verifications", "state", "unknown")),
-		attention("Verifications failed (24 h)", f.FailedVerifications, "", listHref("/verifications", "state", "failed", "from", since)),
+		attention("Verifications failed (24 h)", f.FailedVerifications, "", listHref("/verifications", "state", "failed", "from", since)),
 		attention("Verifications in pawaPass review", f.InReview, "", listHref("/verifications", "status", "REVIEW")),
 	}
 	d.AllClear = true
@@ -94,7 +95,7 @@ func (s *Server) dashboardView(c *gin.Context, role models.Role, f dashboard.Fig
 	area := func(title, path string, states []string, counts map[string]int64) templates.AreaCounts {
 		a := templates.AreaCounts{Title: title, Href: path}
 		for _, st := range states {
-			a.Counts = append(a.Counts, templates.StatView{Label: st, Value: strconv.FormatInt(counts[st], 10), Href: listHref(path, "state", st)})
+			a.Counts = append(a.Counts, templates.StatView{Label: strings.ReplaceAll(st, "_", " "), Value: strconv.FormatInt(counts[st], 10), Href: listHref(path, "state", st)})
 		}
 		return a
 	}
@@ -148,17 +149,30 @@ func (s *Server) dashboardView(c *gin.Context, role models.Role, f dashboard.Fig
 		Hint: fmt.Sprintf("No document completed in the last %d days", dashboard.Days), Href: listHref("/documents", "state", "completed")}
 	if f.DocCompleted > 0 {
 		d.DocMedian.Value = humanDuration(f.DocMedian)
-		d.DocMedian.Hint = fmt.Sprintf("from sending to the last signature, %d documents in the last %d days", f.DocCompleted, dashboard.Days)
+		d.DocMedian.Hint = fmt.Sprintf("from sending to the last signature, %s in the last %d days", plural(f.DocCompleted, "document", "documents"), dashboard.Days)
 	}
 	weeks := templates.BarChartView{ID: "chart-doc-median", Title: "Median hours to complete, by week", Unit: "hours",
 		Caption: "Each bar is the median of the documents completed that week.", Empty: "No document completed in the last 30 days."}
 	for _, w := range f.DocMedianByWeek {
-		weeks.Points = append(weeks.Points, templates.ChartPoint{Label: w.Start.Format("01-02"), Value: w.Median.Hours(),
-			Text: fmt.Sprintf("week of %s: %s (%d documents)", w.Start.Format("2006-01-02"), humanDuration(w.Median), w.Count),
+		hours := w.Median.Hours()
+		if w.Count > 0 && hours < 0.01 {
+			// A week with documents is drawn even when they took seconds
+			// (the sandbox signs at once); zero would read as "none".
+			hours = 0.01
+		}
+		weeks.Points = append(weeks.Points, templates.ChartPoint{Label: w.Start.Format("01-02"), Value: hours,
+			Text: fmt.Sprintf("week of %s: %s (%s)", w.Start.Format("2006-01-02"), humanDuration(w.Median), plural(w.Count, "document", "documents")),
 			Href: listHref("/documents", "state", "completed")})
 	}
 	d.DocMedianWeeks = weeks
 	return d
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 func stateNames[S ~string](states []S) []string {

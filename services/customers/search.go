@@ -247,6 +247,10 @@ func verificationHit(v models.Verification, q string) Hit {
 	if name := strings.TrimSpace(v.GivenNames + " " + v.Surname); name != "" {
 		title += " · " + name
 	}
+	if v.CustomerPhone != "" {
+		title += " · " + v.CustomerPhone
+	}
+	title += " · " + v.CreatedAt.UTC().Format("2006-01-02")
 	return Hit{Kind: HitVerification, ID: v.ID, Title: title, Matched: matched, State: string(v.State), Href: "/verifications/" + id(v.ID)}
 }
 
@@ -260,7 +264,8 @@ func rechargeHit(r models.Recharge, q string) Hit {
 	case r.CardID != "" && strings.HasPrefix(r.CardID, q):
 		matched = "card " + r.CardID
 	}
-	return Hit{Kind: HitRecharge, ID: r.ID, Title: "Recharge #" + id(r.ID) + " · " + r.Amount.StringFixed(2) + " " + r.Currency + " · " + r.Target(),
+	return Hit{Kind: HitRecharge, ID: r.ID, Title: "Recharge #" + id(r.ID) + " · " + r.Currency + " " + r.Amount.StringFixed(2) + " · " + r.Target() +
+		" · " + r.CreatedAt.UTC().Format("2006-01-02"),
 		Matched: matched, State: string(r.State), Href: "/recharges/" + id(r.ID)}
 }
 
