@@ -147,7 +147,7 @@ func (s *Server) customerShow(c *gin.Context) {
 		return
 	}
 	view := templates.CustomerView{KeyLabel: key.Label(), Phones: prof.Phones, OneFlowError: prof.OneFlowError,
-		Records: s.customerRecordsView(c, prof.Records)}
+		Records: s.customerRecordsView(c, prof.Records), AskNIN: key.Kind != customers.KeyNIN}
 	canRecharge := s.can(c, http.MethodGet, "/recharges/new")
 	listed := map[string]bool{}
 	if of := prof.OneFlow; of != nil {
