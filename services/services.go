@@ -93,3 +93,16 @@ func CSVSafe(s string) string {
 	}
 	return s
 }
+
+// AuditTrailLimit bounds the audit trail a record's page shows.
+const AuditTrailLimit = 200
+
+// AuditTrail is who did what to one record (its audit subject, e.g.
+// "document:12"), oldest first.
+func AuditTrail(ctx context.Context, db *gorm.DB, subject string) ([]models.AuditEvent, error) {
+	var out []models.AuditEvent
+	if err := db.WithContext(ctx).Where("subject = ?", subject).Order("id").Limit(AuditTrailLimit).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("audit trail of %s: %w", subject, err)
+	}
+	return out, nil
+}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -113,22 +114,6 @@ func (s *Server) auditExport(c *gin.Context) {
 		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
 		return
 	}
-	// Validate before the first byte goes out: once streaming has started,
-	// the status can no longer become a 4xx.
-	if _, err := s.deps.Audit.List(c.Request.Context(), q.filter(), 0, 0, 1); err != nil {
-		if fe, ok := services.AsFieldErrors(err); ok {
-			for _, msg := range fe {
-				s.badRequest(c, "The export filter is invalid: "+msg)
-				return
-			}
-		}
-		s.serverError(c, err)
-		return
-	}
-	c.Header("Content-Type", "text/csv; charset=utf-8")
-	c.Header("Content-Disposition", `attachment; filename="audit-log.csv"`)
-	c.Status(http.StatusOK)
-	if err := s.deps.Audit.ExportCSV(c.Request.Context(), q.filter(), c.Writer); err != nil {
-		s.deps.Logger.ErrorContext(c.Request.Context(), "audit export", "request_id", RequestID(c.Request.Context()), "err", err)
-	}
+	s.streamCSV(c, "audit-log.csv", func() error { return auditlog.ValidateFilter(q.filter()) },
+		func(w io.Writer) error { return s.deps.Audit.ExportCSV(c.Request.Context(), q.filter(), w) })
 }

@@ -239,16 +239,8 @@ func (s *Server) documentsExport(c *gin.Context) {
 		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
 		return
 	}
-	if err := documents.ValidateFilter(q.filter()); err != nil {
-		s.badRequest(c, "The export filter is invalid: "+firstMessage(err))
-		return
-	}
-	c.Header("Content-Type", "text/csv; charset=utf-8")
-	c.Header("Content-Disposition", `attachment; filename="documents.csv"`)
-	c.Status(http.StatusOK)
-	if err := s.deps.Documents.ExportCSV(c.Request.Context(), q.filter(), c.Writer); err != nil {
-		s.deps.Logger.ErrorContext(c.Request.Context(), "document export", "request_id", RequestID(c.Request.Context()), "err", err)
-	}
+	s.streamCSV(c, "documents.csv", func() error { return documents.ValidateFilter(q.filter()) },
+		func(w io.Writer) error { return s.deps.Documents.ExportCSV(c.Request.Context(), q.filter(), w) })
 }
 
 func (s *Server) documentShow(c *gin.Context) {
@@ -263,7 +255,7 @@ type documentForms struct {
 }
 
 func (s *Server) renderDocumentPage(c *gin.Context, status int, forms documentForms) {
-	id, ok := s.documentID(c)
+	id, ok := s.idParam(c)
 	if !ok {
 		return
 	}
@@ -306,11 +298,11 @@ func (s *Server) documentDetailView(c *gin.Context, d documents.Detail, forms do
 // documentStatus is the htmx fragment the detail page polls; it reads only
 // our database, never pasby.
 func (s *Server) documentStatus(c *gin.Context) {
-	id, ok := s.documentID(c)
+	id, ok := s.idParam(c)
 	if !ok {
 		return
 	}
-	d, err := s.deps.Documents.GetDetail(c.Request.Context(), id)
+	d, err := s.deps.Documents.GetLive(c.Request.Context(), id)
 	if errors.Is(err, models.ErrNotFound) {
 		s.notFound(c)
 		return
@@ -328,7 +320,7 @@ func (s *Server) documentStatus(c *gin.Context) {
 // documentAction runs cancel or refresh and goes back to the page with what
 // happened.
 func (s *Server) documentAction(c *gin.Context, act func(id uint) (models.Document, error), done string) {
-	id, ok := s.documentID(c)
+	id, ok := s.idParam(c)
 	if !ok {
 		return
 	}
@@ -363,56 +355,41 @@ func (s *Server) documentRefresh(c *gin.Context) {
 	}, "Refreshed from pasby.")
 }
 
-func (s *Server) documentResolve(c *gin.Context, resolve func(id uint, f resolveForm) (models.Document, error), done string) {
-	id, ok := s.documentID(c)
-	if !ok {
-		return
+// documentResolving is how a document whose create answer was lost is
+// settled.
+func (s *Server) documentResolving() resolveOutcomes {
+	return resolveOutcomes{
+		notUnknown: documents.ErrNotUnknown, record: "document", provider: "pasby", base: "/documents/",
+		upstream: func(err error) (string, bool) {
+			var u *documents.UpstreamError
+			if errors.As(err, &u) {
+				return u.Message, true
+			}
+			return "", false
+		},
+		rerender: func(c *gin.Context, status int, f templates.ResolveForm) {
+			s.renderDocumentPage(c, status, documentForms{Resolve: f})
+		},
 	}
-	var f resolveForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-		s.badRequest(c, "The form could not be read. Reload the page and try again.")
-		return
-	}
-	_, err := resolve(id, f)
-	var upstream *documents.UpstreamError
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		s.notFound(c)
-		return
-	case errors.Is(err, documents.ErrNotUnknown):
-		s.flash(c, "info", "This document no longer needs attention: it was resolved already.")
-	case errors.As(err, &upstream):
-		s.renderDocumentPage(c, http.StatusBadGateway, documentForms{Resolve: templates.ResolveForm{UpstreamID: f.UpstreamID, Note: f.Note,
-			Errors: templates.FieldErrors{"upstream_id": "Could not check this id with pasby: " + upstream.Message}}})
-		return
-	case err != nil:
-		if fe, ok := services.AsFieldErrors(err); ok {
-			s.renderDocumentPage(c, http.StatusUnprocessableEntity, documentForms{Resolve: templates.ResolveForm{UpstreamID: f.UpstreamID, Note: f.Note, Errors: fieldErrors(fe)}})
-			return
-		}
-		s.serverError(c, err)
-		return
-	default:
-		s.flash(c, "success", done)
-	}
-	s.redirect(c, "/documents/"+strconv.FormatUint(uint64(id), 10))
 }
 
 func (s *Server) documentResolveUpstreamID(c *gin.Context) {
-	s.documentResolve(c, func(id uint, f resolveForm) (models.Document, error) {
-		return s.deps.Documents.ResolveWithUpstreamID(c.Request.Context(), s.actor(c), id, f.UpstreamID)
-	}, "Recorded pasby's id; the portal follows the document from here.")
+	s.resolveUnknown(c, func(id uint, f resolveForm) error {
+		_, err := s.deps.Documents.ResolveWithUpstreamID(c.Request.Context(), s.actor(c), id, f.UpstreamID)
+		return err
+	}, "Recorded pasby's id; the portal follows the document from here.", s.documentResolving())
 }
 
 func (s *Server) documentMarkNotSent(c *gin.Context) {
-	s.documentResolve(c, func(id uint, f resolveForm) (models.Document, error) {
-		return s.deps.Documents.MarkNotSent(c.Request.Context(), s.actor(c), id, f.Note)
-	}, "Closed as not sent.")
+	s.resolveUnknown(c, func(id uint, f resolveForm) error {
+		_, err := s.deps.Documents.MarkNotSent(c.Request.Context(), s.actor(c), id, f.Note)
+		return err
+	}, "Closed as not sent.", s.documentResolving())
 }
 
 // documentRevealNIN shows one signee's full NIN, once, and audits it.
 func (s *Server) documentRevealNIN(c *gin.Context) {
-	id, ok := s.documentID(c)
+	id, ok := s.idParam(c)
 	if !ok {
 		return
 	}
@@ -490,4 +467,3 @@ func (s *Server) pasbyWebhook(c *gin.Context) {
 }
 
 // documentID reads the :id path parameter (404 when it is not one).
-func (s *Server) documentID(c *gin.Context) (uint, bool) { return s.rechargeID(c) }

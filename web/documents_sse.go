@@ -23,7 +23,7 @@ const sseInterval = 2 * time.Second
 // final "done" event once the document is final, after which the stream
 // ends. It is the push alternative to polling /documents/:id/status.
 func (s *Server) documentEvents(c *gin.Context) {
-	id, ok := s.documentID(c)
+	id, ok := s.idParam(c)
 	if !ok {
 		return
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -206,16 +207,8 @@ func (s *Server) rechargesExport(c *gin.Context) {
 		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
 		return
 	}
-	if err := recharges.ValidateFilter(q.filter()); err != nil {
-		s.badRequest(c, "The export filter is invalid: "+firstMessage(err))
-		return
-	}
-	c.Header("Content-Type", "text/csv; charset=utf-8")
-	c.Header("Content-Disposition", `attachment; filename="recharges.csv"`)
-	c.Status(http.StatusOK)
-	if err := s.deps.Recharges.ExportCSV(c.Request.Context(), q.filter(), c.Writer); err != nil {
-		s.deps.Logger.ErrorContext(c.Request.Context(), "recharge export", "request_id", RequestID(c.Request.Context()), "err", err)
-	}
+	s.streamCSV(c, "recharges.csv", func() error { return recharges.ValidateFilter(q.filter()) },
+		func(w io.Writer) error { return s.deps.Recharges.ExportCSV(c.Request.Context(), q.filter(), w) })
 }
 
 func firstMessage(err error) string {
@@ -227,7 +220,9 @@ func firstMessage(err error) string {
 	return "check the filters"
 }
 
-func (s *Server) rechargeID(c *gin.Context) (uint, bool) {
+// idParam reads the record id in the path (:id); anything but a positive
+// number is a 404.
+func (s *Server) idParam(c *gin.Context) (uint, bool) {
 	n, err := strconv.ParseUint(c.Param("id"), 10, 32)
 	if err != nil || n == 0 {
 		s.notFound(c)
@@ -241,7 +236,7 @@ func (s *Server) rechargeShow(c *gin.Context) {
 }
 
 func (s *Server) renderRechargePage(c *gin.Context, status int, resolve templates.ResolveForm) {
-	id, ok := s.rechargeID(c)
+	id, ok := s.idParam(c)
 	if !ok {
 		return
 	}
@@ -268,11 +263,11 @@ func (s *Server) renderRechargePage(c *gin.Context, status int, resolve template
 // rechargeStatus is the htmx fragment the detail page polls; it reads only
 // our database, never 1flow.
 func (s *Server) rechargeStatus(c *gin.Context) {
-	id, ok := s.rechargeID(c)
+	id, ok := s.idParam(c)
 	if !ok {
 		return
 	}
-	d, err := s.deps.Recharges.GetDetail(c.Request.Context(), id)
+	d, err := s.deps.Recharges.GetLive(c.Request.Context(), id)
 	if errors.Is(err, models.ErrNotFound) {
 		s.notFound(c)
 		return
@@ -287,63 +282,39 @@ func (s *Server) rechargeStatus(c *gin.Context) {
 		templates.TimelineSection("recharge-timeline-"+strconv.FormatUint(uint64(id), 10), timeline(d.Events), true)))
 }
 
-type resolveForm struct {
-	UpstreamID string `form:"upstream_id"`
-	Note       string `form:"note"`
-}
-
-func (s *Server) rechargeResolve(c *gin.Context, resolve func(id uint, f resolveForm) (models.Recharge, error), done string) {
-	id, ok := s.rechargeID(c)
-	if !ok {
-		return
+// rechargeResolving is how a recharge whose outcome is unknown is settled.
+func (s *Server) rechargeResolving() resolveOutcomes {
+	return resolveOutcomes{
+		notUnknown: recharges.ErrNotUnknown, record: "recharge", provider: "1flow", base: "/recharges/",
+		upstream: func(err error) (string, bool) {
+			var u *recharges.UpstreamError
+			if errors.As(err, &u) {
+				return u.Message, true
+			}
+			return "", false
+		},
+		rerender: s.renderRechargePage,
 	}
-	var f resolveForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-		s.badRequest(c, "The form could not be read. Reload the page and try again.")
-		return
-	}
-	_, err := resolve(id, f)
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		s.notFound(c)
-		return
-	case errors.Is(err, recharges.ErrNotUnknown):
-		s.flash(c, "info", "This recharge no longer needs attention: someone resolved it already.")
-	case err != nil:
-		if fe, ok := services.AsFieldErrors(err); ok {
-			s.renderRechargePage(c, http.StatusUnprocessableEntity, templates.ResolveForm{UpstreamID: f.UpstreamID, Note: f.Note, Errors: fieldErrors(fe)})
-			return
-		}
-		var upstream *recharges.UpstreamError
-		if errors.As(err, &upstream) {
-			s.renderRechargePage(c, http.StatusBadGateway, templates.ResolveForm{UpstreamID: f.UpstreamID, Note: f.Note,
-				Errors: templates.FieldErrors{"upstream_id": "Could not check this id with 1flow: " + upstream.Message}})
-			return
-		}
-		s.serverError(c, err)
-		return
-	default:
-		s.flash(c, "success", done)
-	}
-	s.redirect(c, "/recharges/"+strconv.FormatUint(uint64(id), 10))
 }
 
 func (s *Server) rechargeResolveUpstreamID(c *gin.Context) {
-	s.rechargeResolve(c, func(id uint, f resolveForm) (models.Recharge, error) {
-		return s.deps.Recharges.ResolveWithUpstreamID(c.Request.Context(), s.actor(c), id, f.UpstreamID)
-	}, "Recorded the 1flow id; the portal follows the recharge from here.")
+	s.resolveUnknown(c, func(id uint, f resolveForm) error {
+		_, err := s.deps.Recharges.ResolveWithUpstreamID(c.Request.Context(), s.actor(c), id, f.UpstreamID)
+		return err
+	}, "Recorded the 1flow id; the portal follows the recharge from here.", s.rechargeResolving())
 }
 
 func (s *Server) rechargeMarkNotSent(c *gin.Context) {
-	s.rechargeResolve(c, func(id uint, f resolveForm) (models.Recharge, error) {
-		return s.deps.Recharges.MarkNotSent(c.Request.Context(), s.actor(c), id, f.Note)
-	}, "Closed as not sent.")
+	s.resolveUnknown(c, func(id uint, f resolveForm) error {
+		_, err := s.deps.Recharges.MarkNotSent(c.Request.Context(), s.actor(c), id, f.Note)
+		return err
+	}, "Closed as not sent.", s.rechargeResolving())
 }
 
 // rechargeRefresh asks 1flow now; support uses it with the customer on the
 // phone.
 func (s *Server) rechargeRefresh(c *gin.Context) {
-	id, ok := s.rechargeID(c)
+	id, ok := s.idParam(c)
 	if !ok {
 		return
 	}

@@ -30,7 +30,7 @@ type reviewOutcomes struct {
 // recordReview is the compliance decision on a document or a
 // verification: one decision per record, a note required when flagged.
 func (s *Server) recordReview(c *gin.Context, decide func(id uint, f reviewForm) error, o reviewOutcomes) {
-	id, ok := s.rechargeID(c)
+	id, ok := s.idParam(c)
 	if !ok {
 		return
 	}

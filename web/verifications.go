@@ -140,8 +140,6 @@ func verificationTimeline(p models.VerificationProvider, events []models.Verific
 	return out
 }
 
-func (s *Server) verificationID(c *gin.Context) (uint, bool) { return s.rechargeID(c) }
-
 func (s *Server) verificationsNew(c *gin.Context) {
 	d := s.deps.Verifications.Defaults()
 	f := verificationForm{Provider: string(models.ProviderPawaPass), SuccessURL: d.Success, ErrorURL: d.Error, SupportURL: d.Support,
@@ -238,24 +236,22 @@ func (s *Server) verificationsExport(c *gin.Context) {
 		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
 		return
 	}
-	if err := verifications.ValidateFilter(q.filter()); err != nil {
-		s.badRequest(c, "The export filter is invalid: "+firstMessage(err))
-		return
-	}
-	c.Header("Content-Type", "text/csv; charset=utf-8")
-	c.Header("Content-Disposition", `attachment; filename="verifications.csv"`)
-	c.Status(http.StatusOK)
-	if err := s.deps.Verifications.ExportCSV(c.Request.Context(), q.filter(), c.Writer); err != nil {
-		s.deps.Logger.ErrorContext(c.Request.Context(), "verification export", "request_id", RequestID(c.Request.Context()), "err", err)
-	}
+	s.streamCSV(c, "verifications.csv", func() error { return verifications.ValidateFilter(q.filter()) },
+		func(w io.Writer) error { return s.deps.Verifications.ExportCSV(c.Request.Context(), q.filter(), w) })
 }
 
-func (s *Server) loadVerification(c *gin.Context) (verifications.Detail, bool) {
-	id, ok := s.verificationID(c)
+// loadVerification reads the verification of the request's :id, with its
+// audit trail for the page or without it (live) for the status fragment.
+func (s *Server) loadVerification(c *gin.Context, live bool) (verifications.Detail, bool) {
+	id, ok := s.idParam(c)
 	if !ok {
 		return verifications.Detail{}, false
 	}
-	d, err := s.deps.Verifications.GetDetail(c.Request.Context(), id)
+	get := s.deps.Verifications.GetDetail
+	if live {
+		get = s.deps.Verifications.GetLive
+	}
+	d, err := get(c.Request.Context(), id)
 	if errors.Is(err, models.ErrNotFound) {
 		s.notFound(c)
 		return d, false
@@ -297,7 +293,7 @@ func (s *Server) verificationShow(c *gin.Context) {
 }
 
 func (s *Server) renderVerificationPage(c *gin.Context, status int, review templates.ReviewForm) {
-	d, ok := s.loadVerification(c)
+	d, ok := s.loadVerification(c, false)
 	if !ok {
 		return
 	}
@@ -309,7 +305,7 @@ func (s *Server) renderVerificationPage(c *gin.Context, status int, review templ
 // our database. The identity data, review form and timeline ride along out
 // of band, so the page follows a change without a reload.
 func (s *Server) verificationStatus(c *gin.Context) {
-	d, ok := s.loadVerification(c)
+	d, ok := s.loadVerification(c, true)
 	if !ok {
 		return
 	}
@@ -321,7 +317,7 @@ func (s *Server) verificationStatus(c *gin.Context) {
 }
 
 func (s *Server) verificationRefresh(c *gin.Context) {
-	id, ok := s.verificationID(c)
+	id, ok := s.idParam(c)
 	if !ok {
 		return
 	}
@@ -345,7 +341,7 @@ func (s *Server) verificationRefresh(c *gin.Context) {
 }
 
 func (s *Server) verificationImage(c *gin.Context) {
-	id, ok := s.verificationID(c)
+	id, ok := s.idParam(c)
 	if !ok {
 		return
 	}

@@ -92,6 +92,12 @@ type Page struct {
 type Reader struct{ db *gorm.DB }
 
 // New returns a Reader.
+// ValidateFilter reports field errors in f without querying.
+func ValidateFilter(f Filter) error {
+	_, err := f.parse()
+	return err
+}
+
 func New(db *gorm.DB) *Reader { return &Reader{db: db} }
 
 // List returns up to limit events. before/after are event ids from a previous

@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"portal/internal/dbtest"
 	"portal/models"
 )
 
@@ -25,15 +26,7 @@ func TestSearchQueriesUseIndexes(t *testing.T) {
 		if tx.Statement.SQL.Len() == 0 {
 			return
 		}
-		var rows []struct{ Detail string }
-		// A separate session: the statement being built must not change.
-		if err := db.Session(&gorm.Session{NewDB: true}).Raw("EXPLAIN QUERY PLAN "+tx.Statement.SQL.String(), tx.Statement.Vars...).Scan(&rows).Error; err == nil {
-			var d []string
-			for _, r := range rows {
-				d = append(d, r.Detail)
-			}
-			plans = append(plans, tx.Statement.Table+": "+strings.Join(d, " | "))
-		}
+		plans = append(plans, tx.Statement.Table+": "+dbtest.PlanSQL(t, db, tx.Statement.SQL.String(), tx.Statement.Vars...))
 	}); err != nil {
 		t.Fatal(err)
 	}

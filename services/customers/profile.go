@@ -15,7 +15,7 @@ import (
 
 // Lookup is the 1flow customer lookup (the recharges service's).
 type Lookup interface {
-	Lookup(ctx context.Context, actor services.Actor, q string) (recharges.LookupResult, error)
+	LookupCustomer(ctx context.Context, actor services.Actor, q string) (recharges.LookupResult, error)
 }
 
 // New returns the service.
@@ -132,7 +132,7 @@ func (s *Service) Profile(ctx context.Context, actor services.Actor, key Key) (P
 	if key.Kind == KeyNIN || s.lookup == nil {
 		return p, nil
 	}
-	res, err := s.lookup.Lookup(ctx, actor, key.Value)
+	res, err := s.lookup.LookupCustomer(ctx, actor, key.Value)
 	var upstream *recharges.UpstreamError
 	switch {
 	case err == nil:

@@ -2,66 +2,47 @@ package dashboard
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"portal/models"
+	"portal/internal/dbtest"
 )
 
 // BenchmarkFigures computes the whole dashboard over a million recharges,
 // documents and verifications each (BENCH_DASHBOARD rows per table), the
 // cache off.
 func BenchmarkFigures(b *testing.B) {
-	rows := 1_000_000
-	if n, err := strconv.Atoi(os.Getenv("BENCH_DASHBOARD")); err == nil && n > 0 {
-		rows = n
-	}
-	dir := b.TempDir()
-	db, err := models.Open(context.Background(), filepath.Join(dir, "dash.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	rows := dbtest.EnvInt("BENCH_DASHBOARD", 1_000_000)
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	// Rows one every 30 s back from now: a million cover about a year, so
 	// the 30-day figures read 86,400 of them.
 	start := now.Add(-time.Duration(rows) * 30 * time.Second).Format("2006-01-02 15:04:05")
-	for _, sql := range []string{
-		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+	db, err := dbtest.BenchDB("dashboard-bench",
+		dbtest.Stmt{SQL: `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 		INSERT INTO recharges (idempotency_key, device_id, amount, currency, state, created_at, updated_at)
 		SELECT 'k' || i, '68750000000001', '100.50', CASE WHEN i % 4 = 0 THEN 'GHS' ELSE 'KES' END,
 			CASE WHEN i % 1000 = 0 THEN 'unknown' WHEN i % 10 = 0 THEN 'failed' ELSE 'completed' END,
 			datetime(?, '+' || (i * 30) || ' seconds'), datetime(?, '+' || (i * 30) || ' seconds') FROM n`,
-		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+			Args: []any{rows, start, start}},
+		dbtest.Stmt{SQL: `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 		INSERT INTO documents (reference, kind, title, file_url, state, created_at, updated_at, completed_at)
 		SELECT 'r' || i, 'simple', 'Doc', 'https://x.example/a.pdf',
 			CASE WHEN i % 100 = 0 THEN 'in_progress' ELSE 'completed' END,
 			datetime(?, '+' || (i * 30) || ' seconds'), datetime(?, '+' || (i * 30) || ' seconds'),
 			CASE WHEN i % 100 = 0 THEN NULL ELSE datetime(?, '+' || (i * 30 + 3600 + i % 7200) || ' seconds') END FROM n`,
-		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+			Args: []any{rows, start, start, start}},
+		dbtest.Stmt{SQL: `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 		INSERT INTO verifications (provider, reference, state, provider_status, created_at, updated_at, completed_at)
 		SELECT CASE WHEN i % 3 = 0 THEN 'passportreader' ELSE 'pawapass' END, 'v' || i,
 			CASE WHEN i % 20 = 0 THEN 'in_progress' WHEN i % 7 = 0 THEN 'declined' ELSE 'approved' END,
 			CASE WHEN i % 40 = 0 THEN 'REVIEW' ELSE '' END,
 			datetime(?, '+' || (i * 30) || ' seconds'), datetime(?, '+' || (i * 30) || ' seconds'),
 			CASE WHEN i % 20 = 0 THEN NULL ELSE datetime(?, '+' || (i * 30 + 600) || ' seconds') END FROM n`,
-	} {
-		args := []any{rows, start, start}
-		if strings.Contains(sql, "completed_at") {
-			args = append(args, start)
-		}
-		if err := db.Exec(sql, args...).Error; err != nil {
-			b.Fatal(err)
-		}
-	}
-	// A reviewed share, so the queues are not the whole table.
-	if err := db.Exec(`UPDATE verifications SET review_decision = 'approved' WHERE id % 2 = 0 AND state IN ('approved','declined')`).Error; err != nil {
-		b.Fatal(err)
-	}
-	if err := db.Exec("ANALYZE").Error; err != nil {
+			Args: []any{rows, start, start, start}},
+		// A reviewed share, so the queues are not the whole table.
+		dbtest.Stmt{SQL: `UPDATE verifications SET review_decision = 'approved' WHERE id % 2 = 0 AND state IN ('approved','declined')`},
+	)
+	if err != nil {
 		b.Fatal(err)
 	}
 	s := New(db, func() time.Time { return now }, 0)

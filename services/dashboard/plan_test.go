@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"portal/internal/dbtest"
 )
 
 // The dashboard's range queries must read their indexes, not the tables:
@@ -42,16 +44,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		}, "recharges_created"},
 	}
 	for _, c := range cases {
-		sql := db.ToSQL(c.q)
-		var rows []struct{ Detail string }
-		if err := db.Raw("EXPLAIN QUERY PLAN " + sql).Scan(&rows).Error; err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		var plan []string
-		for _, r := range rows {
-			plan = append(plan, r.Detail)
-		}
-		text := strings.Join(plan, " | ")
+		text := dbtest.Plan(t, db, c.q)
 		if !strings.Contains(text, c.want) {
 			t.Errorf("%s: plan does not use %s: %s", c.name, c.want, text)
 		}

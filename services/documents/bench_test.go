@@ -3,21 +3,18 @@ package documents
 import (
 	"context"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
 
-	"portal/models"
+	"portal/internal/dbtest"
 )
 
 // benchRows is how many documents the benchmark database holds (each with
 // two signees); the lists must stay fast at a million.
-var benchRows = benchEnvInt("BENCH_DOCUMENTS", 1_000_000)
+var benchRows = dbtest.EnvInt("BENCH_DOCUMENTS", 1_000_000)
 
 var (
 	benchOnce sync.Once
@@ -25,33 +22,13 @@ var (
 	benchErr  error
 )
 
-func benchEnvInt(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
-		return n
-	}
-	return def
-}
-
-// seededDB builds the benchmark database once per process with recursive
-// CTEs: seconds, not minutes, for a million documents.
+// seededDB builds the benchmark database once per process.
 func seededDB(b *testing.B) *gorm.DB {
 	b.Helper()
 	benchOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "documents-bench")
-		if err != nil {
-			benchErr = err
-			return
-		}
-		benchDB, benchErr = models.Open(context.Background(), filepath.Join(dir, "bench.db"))
-		if benchErr != nil {
-			return
-		}
 		start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Format("2006-01-02 15:04:05")
-		steps := []struct {
-			sql  string
-			args []any
-		}{
-			{`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+		benchDB, benchErr = dbtest.BenchDB("documents-bench",
+			dbtest.Stmt{SQL: `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 			INSERT INTO documents (id, reference, upstream_id, kind, title, file_url, state, review_decision, created_at, updated_at, completed_at)
 			SELECT i, printf('ref%029d', i), printf('doc_%036d', i),
 				CASE WHEN i % 3 = 0 THEN 'simple' ELSE 'review' END,
@@ -60,18 +37,12 @@ func seededDB(b *testing.B) *gorm.DB {
 				CASE WHEN i % 10 = 0 OR i % 1000 = 0 THEN '' WHEN i % 7 = 0 THEN 'flagged' WHEN i % 2 = 0 THEN 'approved' ELSE '' END,
 				datetime(?, '+' || (i * 30) || ' seconds'), datetime(?, '+' || (i * 30) || ' seconds'),
 				CASE WHEN i % 10 = 0 THEN NULL ELSE datetime(?, '+' || (i * 30 + 3600) || ' seconds') END
-			FROM n`, []any{benchRows, start, start, start}},
-			{`INSERT INTO document_signees (document_id, position, nin, name, status)
-			SELECT id, 0, printf('%011d', id % 300000), 'Signer ' || id, 'signed' FROM documents`, nil},
-			{`INSERT INTO document_signees (document_id, position, nin, name, status)
-			SELECT id, 1, printf('%011d', 500000 + id % 300000), 'Witness ' || id, 'signed' FROM documents`, nil},
-			{`ANALYZE`, nil},
-		}
-		for _, st := range steps {
-			if benchErr = benchDB.Exec(st.sql, st.args...).Error; benchErr != nil {
-				return
-			}
-		}
+			FROM n`, Args: []any{benchRows, start, start, start}},
+			dbtest.Stmt{SQL: `INSERT INTO document_signees (document_id, position, nin, name, status)
+			SELECT id, 0, printf('%011d', id % 300000), 'Signer ' || id, 'signed' FROM documents`},
+			dbtest.Stmt{SQL: `INSERT INTO document_signees (document_id, position, nin, name, status)
+			SELECT id, 1, printf('%011d', 500000 + id % 300000), 'Witness ' || id, 'signed' FROM documents`},
+		)
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)

@@ -523,8 +523,9 @@ type Detail struct {
 	VerificationURL string                 // pasby's document checker, once completed
 }
 
-// GetDetail returns everything the detail page shows.
-func (s *Service) GetDetail(ctx context.Context, id uint) (Detail, error) {
+// GetLive is the detail without the audit trail: what the status
+// fragment renders every 2 s.
+func (s *Service) GetLive(ctx context.Context, id uint) (Detail, error) {
 	d, err := s.Get(ctx, id)
 	if err != nil {
 		return Detail{}, err
@@ -537,9 +538,6 @@ func (s *Service) GetDetail(ctx context.Context, id uint) (Detail, error) {
 	if err := db.Where("document_id = ?", id).Order("id").Find(&det.Events).Error; err != nil {
 		return Detail{}, fmt.Errorf("documents: events: %w", err)
 	}
-	if err := db.Where("subject = ?", subject(id)).Order("id").Find(&det.Audit).Error; err != nil {
-		return Detail{}, fmt.Errorf("documents: audit: %w", err)
-	}
 	var reviews []models.DocumentReview
 	if err := db.Where("document_id = ?", id).Limit(1).Find(&reviews).Error; err != nil {
 		return Detail{}, fmt.Errorf("documents: review: %w", err)
@@ -548,6 +546,18 @@ func (s *Service) GetDetail(ctx context.Context, id uint) (Detail, error) {
 		det.Review = &reviews[0]
 	}
 	return det, nil
+}
+
+// GetDetail returns everything the detail page shows.
+func (s *Service) GetDetail(ctx context.Context, id uint) (Detail, error) {
+	d, err := s.GetLive(ctx, id)
+	if err != nil {
+		return Detail{}, err
+	}
+	if d.Audit, err = services.AuditTrail(ctx, s.db, subject(id)); err != nil {
+		return Detail{}, fmt.Errorf("documents: %w", err)
+	}
+	return d, nil
 }
 
 // Signees returns a document's signees in the operator's order, for the

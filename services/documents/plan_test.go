@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"portal/internal/dbtest"
 	"portal/models"
 )
 
@@ -45,7 +46,7 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		text := plan(t, db, func(tx *gorm.DB) *gorm.DB {
+		text := dbtest.Plan(t, db, func(tx *gorm.DB) *gorm.DB {
 			var rows []models.Document
 			return listQuery(tx, p, c.before, 0, 50).Find(&rows)
 		})
@@ -85,24 +86,10 @@ func TestListQueriesUseIndexes(t *testing.T) {
 			return tx.Where("provider = ? AND processed_at IS NULL", providerPasby).Order("id").Limit(100).Find(&rows)
 		}, "webhook_inbox_pending"},
 	} {
-		text := plan(t, db, c.q)
+		text := dbtest.Plan(t, db, c.q)
 		if !strings.Contains(text, c.want) || strings.Contains(text, "TEMP B-TREE") {
 			t.Errorf("%s: plan does not read %s in order: %s", name, c.want, text)
 		}
 		t.Logf("%s: %s", name, text)
 	}
-}
-
-func plan(t *testing.T, db *gorm.DB, q func(tx *gorm.DB) *gorm.DB) string {
-	t.Helper()
-	sql := db.ToSQL(q)
-	var rows []struct{ Detail string }
-	if err := db.Raw("EXPLAIN QUERY PLAN " + sql).Scan(&rows).Error; err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	var details []string
-	for _, r := range rows {
-		details = append(details, r.Detail)
-	}
-	return strings.Join(details, " | ")
 }

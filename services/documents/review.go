@@ -97,18 +97,6 @@ func reviewQueueQuery(db *gorm.DB, limit int) *gorm.DB {
 		Order("completed_at, id").Limit(limit)
 }
 
-// CountUnknown is how many documents wait for a person because the outcome
-// of sending them is unknown.
-func (s *Service) CountUnknown(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.db.WithContext(ctx).Model(&models.Document{}).Where("state = ?", models.DocumentUnknown).Count(&n).Error
-	return n, err
-}
-
-// CanSeeNINs reports whether a role sees national ID numbers unmasked
-// (DESIGN.md §1: compliance and admin).
-func CanSeeNINs(r models.Role) bool { return r == models.RoleCompliance || r == models.RoleAdmin }
-
 // MaskNIN shows only the last 4 digits of a NIN unless reveal is true:
 // "•••••••8901". Anything shorter than 5 characters is masked entirely.
 func MaskNIN(nin string, reveal bool) string {
@@ -124,7 +112,7 @@ func MaskNIN(nin string, reveal bool) string {
 }
 
 // RevealNIN returns a signee's full NIN and writes an audit event saying
-// who saw it. Whether the actor may (compliance, admin: CanSeeNINs) is
+// who saw it. Whether the actor may (compliance, admin) is
 // checked in web/, as every role rule is.
 func (s *Service) RevealNIN(ctx context.Context, actor services.Actor, docID, signeeID uint) (string, error) {
 	var sg models.DocumentSignee

@@ -4,21 +4,18 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
 
-	"portal/models"
+	"portal/internal/dbtest"
 )
 
 // benchRows is how many recharges the benchmark database holds; the lists
 // must stay fast at a million.
-var benchRows = envInt("BENCH_RECHARGES", 1_000_000)
+var benchRows = dbtest.EnvInt("BENCH_RECHARGES", 1_000_000)
 
 var (
 	benchOnce sync.Once
@@ -26,29 +23,13 @@ var (
 	benchErr  error
 )
 
-func envInt(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
-		return n
-	}
-	return def
-}
-
 // seededDB builds the benchmark database once per process with a recursive
 // CTE (seconds, not minutes, for a million rows).
 func seededDB(b *testing.B) *gorm.DB {
 	b.Helper()
 	benchOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "recharge-bench")
-		if err != nil {
-			benchErr = err
-			return
-		}
-		benchDB, benchErr = models.Open(context.Background(), filepath.Join(dir, "bench.db"))
-		if benchErr != nil {
-			return
-		}
 		start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-		benchErr = benchDB.Exec(`
+		benchDB, benchErr = dbtest.BenchDB("recharge-bench", dbtest.Stmt{SQL: `
 			WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 			INSERT INTO recharges (idempotency_key, upstream_id, device_id, card_id, customer_name, customer_phone, amount, currency,
 				state, created_at, updated_at)
@@ -58,10 +39,7 @@ func seededDB(b *testing.B) *gorm.DB {
 				'Customer ' || (i % 40000), printf('+2547%08d', i % 40000), '100.50', 'KES',
 				CASE WHEN i % 1000 = 0 THEN 'unknown' WHEN i % 10 = 0 THEN 'failed' ELSE 'completed' END,
 				datetime(?, '+' || (i * 30) || ' seconds'), datetime(?, '+' || (i * 30) || ' seconds')
-			FROM n`, benchRows, start.Format("2006-01-02 15:04:05"), start.Format("2006-01-02 15:04:05")).Error
-		if benchErr == nil {
-			benchErr = benchDB.Exec("ANALYZE").Error
-		}
+			FROM n`, Args: []any{benchRows, start.Format("2006-01-02 15:04:05"), start.Format("2006-01-02 15:04:05")}})
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)

@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"portal/internal/dbtest"
 	"portal/models"
 )
 
@@ -41,19 +42,10 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sql := db.ToSQL(func(tx *gorm.DB) *gorm.DB {
+		text := dbtest.Plan(t, db, func(tx *gorm.DB) *gorm.DB {
 			var rows []models.Recharge
 			return listQuery(tx, p, c.before, 0, 50).Find(&rows)
 		})
-		var plan []struct{ Detail string }
-		if err := db.Raw("EXPLAIN QUERY PLAN " + sql).Scan(&plan).Error; err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		var details []string
-		for _, row := range plan {
-			details = append(details, row.Detail)
-		}
-		text := strings.Join(details, " | ")
 		// With no filter, a backwards rowid scan that stops after one page
 		// is exactly right.
 		if strings.Contains(text, "SCAN recharges") && !strings.Contains(text, "USING") && c.filter != (Filter{}) {

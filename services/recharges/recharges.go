@@ -139,8 +139,29 @@ type LookupResult struct {
 	Recent   []models.Recharge
 }
 
-// Lookup finds a customer by phone (any common format) or device id.
+// Lookup finds a customer by phone (any common format) or device id, with
+// the recent recharges of their phone and devices.
 func (s *Service) Lookup(ctx context.Context, actor services.Actor, q string) (LookupResult, error) {
+	res, err := s.LookupCustomer(ctx, actor, q)
+	if err != nil {
+		return res, err
+	}
+	ids := []string{}
+	for _, d := range res.Customer.Devices {
+		ids = append(ids, d.SerialNumber)
+	}
+	if err := s.db.WithContext(ctx).
+		Where("customer_phone = ? OR device_id IN ? OR card_id IN ?", res.Customer.PhoneNumber, ids, ids).
+		Order("id DESC").Limit(20).Find(&res.Recent).Error; err != nil {
+		return LookupResult{}, fmt.Errorf("recharges: recent: %w", err)
+	}
+	return res, nil
+}
+
+// LookupCustomer asks 1flow for a customer by phone or device id (and
+// audits it), without reading our recharges: the customer page reads those
+// itself.
+func (s *Service) LookupCustomer(ctx context.Context, actor services.Actor, q string) (LookupResult, error) {
 	q = strings.TrimSpace(q)
 	var query oneflow.LookupQuery
 	res := LookupResult{}
@@ -156,15 +177,6 @@ func (s *Service) Lookup(ctx context.Context, actor services.Actor, q string) (L
 		return LookupResult{}, plain(err)
 	}
 	res.Customer = customer
-	ids := []string{}
-	for _, d := range customer.Devices {
-		ids = append(ids, d.SerialNumber)
-	}
-	if err := s.db.WithContext(ctx).
-		Where("customer_phone = ? OR device_id IN ? OR card_id IN ?", customer.PhoneNumber, ids, ids).
-		Order("id DESC").Limit(20).Find(&res.Recent).Error; err != nil {
-		return LookupResult{}, fmt.Errorf("recharges: recent: %w", err)
-	}
 	err = services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
 		return services.Audit(tx, s.now(), actor, "customer.lookup", res.Query, "found="+customer.PhoneNumber)
 	})
@@ -470,8 +482,9 @@ type Detail struct {
 	Audit    []models.AuditEvent
 }
 
-// GetDetail returns everything the detail page shows.
-func (s *Service) GetDetail(ctx context.Context, id uint) (Detail, error) {
+// GetLive is the detail without the audit trail: what the status
+// fragment renders every 2 s.
+func (s *Service) GetLive(ctx context.Context, id uint) (Detail, error) {
 	r, err := s.Get(ctx, id)
 	if err != nil {
 		return Detail{}, err
@@ -480,8 +493,17 @@ func (s *Service) GetDetail(ctx context.Context, id uint) (Detail, error) {
 	if err := s.db.WithContext(ctx).Where("recharge_id = ?", id).Order("id").Find(&d.Events).Error; err != nil {
 		return Detail{}, fmt.Errorf("recharges: events: %w", err)
 	}
-	if err := s.db.WithContext(ctx).Where("subject = ?", rechargeSubject(id)).Order("id").Find(&d.Audit).Error; err != nil {
-		return Detail{}, fmt.Errorf("recharges: audit: %w", err)
+	return d, nil
+}
+
+// GetDetail returns everything the detail page shows.
+func (s *Service) GetDetail(ctx context.Context, id uint) (Detail, error) {
+	d, err := s.GetLive(ctx, id)
+	if err != nil {
+		return Detail{}, err
+	}
+	if d.Audit, err = services.AuditTrail(ctx, s.db, rechargeSubject(id)); err != nil {
+		return Detail{}, fmt.Errorf("recharges: %w", err)
 	}
 	return d, nil
 }

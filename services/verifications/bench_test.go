@@ -3,20 +3,17 @@ package verifications
 import (
 	"context"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
 
-	"portal/models"
+	"portal/internal/dbtest"
 )
 
 // benchRows is how many verifications the benchmark database holds.
-var benchRows = benchEnvInt("BENCH_VERIFICATIONS", 1_000_000)
+var benchRows = dbtest.EnvInt("BENCH_VERIFICATIONS", 1_000_000)
 
 var (
 	benchOnce sync.Once
@@ -24,29 +21,12 @@ var (
 	benchErr  error
 )
 
-func benchEnvInt(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
-		return n
-	}
-	return def
-}
-
-// seededDB builds the benchmark database once per process with a recursive
-// CTE.
+// seededDB builds the benchmark database once per process.
 func seededDB(b *testing.B) *gorm.DB {
 	b.Helper()
 	benchOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "verifications-bench")
-		if err != nil {
-			benchErr = err
-			return
-		}
-		benchDB, benchErr = models.Open(context.Background(), filepath.Join(dir, "bench.db"))
-		if benchErr != nil {
-			return
-		}
 		start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Format("2006-01-02 15:04:05")
-		benchErr = benchDB.Exec(`
+		benchDB, benchErr = dbtest.BenchDB("verifications-bench", dbtest.Stmt{SQL: `
 			WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 			INSERT INTO verifications (id, provider, reference, external_id, upstream_id, customer_phone, country, state, provider_status,
 				document_number, given_names, surname, review_decision, created_at, updated_at, completed_at)
@@ -60,10 +40,7 @@ func seededDB(b *testing.B) *gorm.DB {
 				CASE WHEN i % 1000 = 0 OR i % 10 = 0 OR i % 4 = 0 THEN '' ELSE 'approved' END,
 				datetime(?, '+' || (i * 30) || ' seconds'), datetime(?, '+' || (i * 30) || ' seconds'),
 				CASE WHEN i % 10 = 0 THEN NULL ELSE datetime(?, '+' || (i * 30 + 600) || ' seconds') END
-			FROM n`, benchRows, start, start, start).Error
-		if benchErr == nil {
-			benchErr = benchDB.Exec("ANALYZE").Error
-		}
+			FROM n`, Args: []any{benchRows, start, start, start}})
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)

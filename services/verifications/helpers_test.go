@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -272,9 +273,9 @@ func sessionID(t *testing.T, v models.Verification) int64 {
 	if v.UpstreamID == nil {
 		t.Fatal("no session id")
 	}
-	var id int64
-	for _, c := range *v.UpstreamID {
-		id = id*10 + int64(c-'0')
+	id, err := strconv.ParseInt(*v.UpstreamID, 10, 64)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return id
 }

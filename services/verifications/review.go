@@ -128,35 +128,6 @@ func reviewQueueQuery(db *gorm.DB, state models.VerificationState, limit int) *g
 		Order("completed_at, id").Limit(limit)
 }
 
-// Counts are what the dashboard and the navigation show.
-type Counts struct {
-	Unknown     int64 // outcome of the create unknown
-	InReview    int64 // pawaPass is reviewing (provider status REVIEW)
-	ReviewQueue int64 // waiting for compliance
-}
-
-// CountAttention counts what needs a person.
-func (s *Service) CountAttention(ctx context.Context) (Counts, error) {
-	var c Counts
-	db := s.db.WithContext(ctx).Model(&models.Verification{})
-	if err := db.Where("state = ?", models.VerificationUnknown).Count(&c.Unknown).Error; err != nil {
-		return c, err
-	}
-	if err := s.db.WithContext(ctx).Model(&models.Verification{}).Where("provider_status = ?", "REVIEW").Count(&c.InReview).Error; err != nil {
-		return c, err
-	}
-	err := s.db.WithContext(ctx).Model(&models.Verification{}).Where("review_decision = '' AND state IN ?", reviewable).Count(&c.ReviewQueue).Error
-	return c, err
-}
-
-// CountUnknown is how many verifications wait for a person because the
-// outcome of creating them is unknown.
-func (s *Service) CountUnknown(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.db.WithContext(ctx).Model(&models.Verification{}).Where("state = ?", models.VerificationUnknown).Count(&n).Error
-	return n, err
-}
-
 // Image returns a stored portrait or face image and audits that actor saw
 // it. Who may (compliance, admin) is decided in web/.
 func (s *Service) Image(ctx context.Context, actor services.Actor, id uint, kind string) (contentType string, data []byte, err error) {

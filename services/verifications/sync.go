@@ -84,7 +84,7 @@ func decodeIdentity(s string) []IdentityField {
 }
 
 // pawaUpdates are the columns a pawaPass verification fills.
-func pawaUpdates(a pawapass.Verification, _ bool) map[string]any {
+func pawaUpdates(a pawapass.Verification) map[string]any {
 	upd := map[string]any{"provider_status": a.Status, "last_upstream_json": string(a.Raw)}
 	if a.URL != "" {
 		upd["link"] = a.URL
@@ -211,7 +211,7 @@ func (s *Service) check(ctx context.Context, v models.Verification) error {
 		if err != nil {
 			return s.checkFailed(ctx, v, err)
 		}
-		return s.record(ctx, v, answer.Status, pawaUpdates(answer, s.opts.StoreImages), nil)
+		return s.record(ctx, v, answer.Status, pawaUpdates(answer), nil)
 	case models.ProviderPassportReader:
 		id, err := strconv.ParseInt(*v.UpstreamID, 10, 64)
 		if err != nil {
@@ -306,7 +306,7 @@ func (s *Service) findLostPawaPass(ctx context.Context, v models.Verification) e
 			if subtle.ConstantTimeCompare([]byte(ref), []byte(v.Reference)) != 1 {
 				continue
 			}
-			upd := pawaUpdates(item, s.opts.StoreImages)
+			upd := pawaUpdates(item)
 			upd["upstream_id"] = item.ID
 			upd["error"] = ""
 			upd["check_attempts"] = 0

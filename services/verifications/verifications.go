@@ -233,7 +233,7 @@ func (s *Service) send(ctx context.Context, id uint) (models.Verification, error
 		var answer pawapass.Verification
 		answer, callErr = s.pawa.Create(ctx, pawaRequest(row))
 		if callErr == nil {
-			upd, status = pawaUpdates(answer, s.opts.StoreImages), answer.Status
+			upd, status = pawaUpdates(answer), answer.Status
 			upd["upstream_id"] = answer.ID
 			upd["link"] = answer.URL
 			note = "pawaPass created verification " + answer.ID
@@ -456,8 +456,9 @@ type Detail struct {
 	Images       []string // kinds stored: "portrait", "face"
 }
 
-// GetDetail returns everything the detail page shows.
-func (s *Service) GetDetail(ctx context.Context, id uint) (Detail, error) {
+// GetLive is the detail without the audit trail: what the status
+// fragment renders every 2 s.
+func (s *Service) GetLive(ctx context.Context, id uint) (Detail, error) {
 	v, err := s.Get(ctx, id)
 	if err != nil {
 		return Detail{}, err
@@ -466,9 +467,6 @@ func (s *Service) GetDetail(ctx context.Context, id uint) (Detail, error) {
 	db := s.db.WithContext(ctx)
 	if err := db.Where("verification_id = ?", id).Order("id").Find(&d.Events).Error; err != nil {
 		return Detail{}, fmt.Errorf("verifications: events: %w", err)
-	}
-	if err := db.Where("subject = ?", subject(id)).Order("id").Limit(200).Find(&d.Audit).Error; err != nil {
-		return Detail{}, fmt.Errorf("verifications: audit: %w", err)
 	}
 	var reviews []models.VerificationReview
 	if err := db.Where("verification_id = ?", id).Limit(1).Find(&reviews).Error; err != nil {
@@ -479,6 +477,18 @@ func (s *Service) GetDetail(ctx context.Context, id uint) (Detail, error) {
 	}
 	if err := db.Model(&models.VerificationImage{}).Where("verification_id = ?", id).Order("kind DESC").Pluck("kind", &d.Images).Error; err != nil {
 		return Detail{}, fmt.Errorf("verifications: images: %w", err)
+	}
+	return d, nil
+}
+
+// GetDetail returns everything the detail page shows.
+func (s *Service) GetDetail(ctx context.Context, id uint) (Detail, error) {
+	d, err := s.GetLive(ctx, id)
+	if err != nil {
+		return Detail{}, err
+	}
+	if d.Audit, err = services.AuditTrail(ctx, s.db, subject(id)); err != nil {
+		return Detail{}, fmt.Errorf("verifications: %w", err)
 	}
 	return d, nil
 }
