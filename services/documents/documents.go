@@ -28,7 +28,6 @@ import (
 	"log/slog"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +36,7 @@ import (
 
 	"portal/models"
 	"portal/services"
+	"portal/services/lifecycle"
 	"portal/services/pasby"
 )
 
@@ -107,6 +107,9 @@ type Service struct {
 
 	inboxMu sync.Mutex    // one inbox processor at a time
 	wake    chan struct{} // a webhook arrived: process the inbox now
+	// backoff is how long after its attempt-th check a document is checked
+	// again.
+	backoff func(attempt int) time.Duration
 }
 
 var secretPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{20,128}$`)
@@ -135,6 +138,7 @@ func New(db *gorm.DB, upstream Upstream, now services.Clock, opts Options) (*Ser
 		db: db, upstream: upstream, now: now, opts: opts,
 		hookURL: base + "/webhooks/pasby/" + opts.WebhookSecret,
 		wake:    make(chan struct{}, 1),
+		backoff: lifecycle.CheckSchedule(opts.FirstCheck, opts.MaxCheckDelay),
 	}, nil
 }
 
@@ -188,8 +192,6 @@ func plain(err error) *UpstreamError {
 	return &UpstreamError{"pasby could not be reached. Try again in a few minutes.", err}
 }
 
-func subject(id uint) string { return "document:" + strconv.FormatUint(uint64(id), 10) }
-
 // Create records a document request and sends it to pasby once. It returns
 // the document as it stands after the attempt: submitted, failed (Error says
 // why in plain words) or unknown. err is for invalid input
@@ -227,7 +229,7 @@ func (s *Service) Create(ctx context.Context, actor services.Actor, in Input) (m
 		for i, sg := range signees {
 			masked[i] = MaskNIN(sg.NIN, false)
 		}
-		return services.Audit(tx, now, actor, "document.created", subject(doc.ID),
+		return services.Audit(tx, now, actor, "document.created", documentLifecycle.Subject(doc.ID),
 			fmt.Sprintf("kind=%s signees=%s title=%q", v.Kind, strings.Join(masked, ","), v.Title))
 	})
 	if err != nil {
@@ -281,21 +283,20 @@ func (s *Service) send(ctx context.Context, id uint) (models.Document, error) {
 	var unknown *pasby.OutcomeUnknownError
 	switch {
 	case callErr == nil:
-		upd := documentUpdates(answer)
-		upd["upstream_id"] = answer.Document.ID
-		upd["next_check_at"] = now.Add(s.opts.FirstCheck)
+		c := documentChange(answer)
+		c.UpstreamID, c.NextCheckAt = &answer.Document.ID, new(now.Add(s.opts.FirstCheck))
 		if answer.Link != "" {
-			upd["hosted_link"] = answer.Link
+			c.HostedLink = &answer.Link
 		}
-		_, err = s.transition(ctx, id, from, models.DocumentSubmitted, upd, "pasby accepted the request: "+answer.Reason,
+		_, err = s.transition(ctx, id, from, models.DocumentSubmitted, c, "pasby accepted the request: "+answer.Reason,
 			func(tx *gorm.DB) error { return s.applySignees(tx, id, answer.Document, now) })
 	case errors.As(callErr, &unknown):
 		s.opts.Logger.Warn("document outcome unknown", "document_id", id, "err", callErr)
-		_, err = s.transition(ctx, id, from, models.DocumentUnknown, map[string]any{"error": plain(callErr).Message}, "no answer from pasby after sending", nil)
+		_, err = s.transition(ctx, id, from, models.DocumentUnknown, &change{Error: new(plain(callErr).Message)}, "no answer from pasby after sending", nil)
 	default:
 		msg := plain(callErr).Message
 		s.opts.Logger.Warn("document refused", "document_id", id, "err", callErr)
-		_, err = s.transition(ctx, id, from, models.DocumentFailed, map[string]any{"error": msg}, msg, nil)
+		_, err = s.transition(ctx, id, from, models.DocumentFailed, &change{Error: &msg}, msg, nil)
 	}
 	d, gerr := s.Get(ctx, id)
 	if err == nil {
@@ -313,25 +314,14 @@ func unixTime(sec int64) *time.Time {
 	return &t
 }
 
-// documentUpdates are the columns an upstream document fills.
-func documentUpdates(a pasby.DocumentResponse) map[string]any {
-	upd := map[string]any{
-		"handled":            a.Document.Handled,
-		"last_upstream_json": string(a.Raw),
-	}
-	if t := unixTime(a.Document.IAT); t != nil {
-		upd["iat"] = *t
-	}
-	if t := unixTime(a.Document.Exp); t != nil {
-		upd["exp"] = *t
-	}
-	if t := unixTime(a.Document.LUT); t != nil {
-		upd["lut"] = *t
-	}
+// documentChange is what an upstream document fills.
+func documentChange(a pasby.DocumentResponse) *change {
+	c := &change{Handled: &a.Document.Handled, LastUpstreamJSON: new(string(a.Raw)),
+		IAT: unixTime(a.Document.IAT), Exp: unixTime(a.Document.Exp), LUT: unixTime(a.Document.LUT)}
 	if a.Document.File.Stamped != "" {
-		upd["stamped_url"] = a.Document.File.Stamped
+		c.StampedURL = &a.Document.File.Stamped
 	}
-	return upd
+	return c
 }
 
 // applySignees copies pasby's view of the signees onto ours, inside tx:
@@ -408,27 +398,22 @@ func (s *Service) applySignees(tx *gorm.DB, docID uint, d pasby.Document, now ti
 	return nil
 }
 
-// transition moves a document from one of from to to, conditionally, and
-// records the event; also, when not nil, runs in the same transaction
-// after the change and only if the change happened. It reports whether this
-// call made the change.
-func (s *Service) transition(ctx context.Context, id uint, from []models.DocumentState, to models.DocumentState, upd map[string]any, note string, also func(tx *gorm.DB) error) (bool, error) {
-	for _, f := range from {
-		if !CanTransition(f, to) {
-			return false, fmt.Errorf("documents: no transition %s → %s", f, to)
-		}
-	}
-	now := s.now().UTC()
-	changed := false
-	err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-		var current models.Document
-		if err := tx.Select("id", "state").Take(&current, id).Error; err != nil {
-			return err
-		}
-		cols := map[string]any{"state": to, "updated_at": now}
-		for k, v := range upd {
-			cols[k] = v
-		}
+// documentLifecycle is how a document changes state: only the moves in its table,
+// each with its timeline event.
+var documentLifecycle = &lifecycle.Kind[models.DocumentState]{
+	Name: "document",
+	Table: lifecycle.Table[models.DocumentState]{
+		models.DocumentQueued:     {models.DocumentSubmitting, models.DocumentFailed},
+		models.DocumentSubmitting: {models.DocumentSubmitted, models.DocumentFailed, models.DocumentUnknown},
+		models.DocumentSubmitted:  {models.DocumentInProgress, models.DocumentCompleted, models.DocumentCancelled, models.DocumentExpired},
+		models.DocumentInProgress: {models.DocumentCompleted, models.DocumentCancelled, models.DocumentExpired},
+		// A webhook naming our reference (or a person entering pasby's id),
+		// confirmed by a refresh, tells what became of a request whose answer
+		// was lost; failed is a person confirming with pasby it never arrived.
+		models.DocumentUnknown: {models.DocumentSubmitted, models.DocumentInProgress, models.DocumentCompleted, models.DocumentCancelled, models.DocumentExpired, models.DocumentFailed},
+	},
+	Model: func() any { return &models.Document{} },
+	Entering: func(to models.DocumentState, now time.Time, cols map[string]any) {
 		if !to.Open() {
 			// Only documents pasby is working on are checked; the
 			// reconciler's index holds exactly the rows with a next check.
@@ -437,67 +422,46 @@ func (s *Service) transition(ctx context.Context, id uint, from []models.Documen
 		if to == models.DocumentCompleted {
 			cols["completed_at"] = now
 		}
-		res := tx.Model(&models.Document{}).Where("id = ? AND state IN ?", id, from).Updates(cols)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return nil
-		}
-		changed = true
-		// What happened to the signees comes first in the timeline: the last
-		// signature is what completes the document.
-		if also != nil {
-			if err := also(tx); err != nil {
-				return err
-			}
-		}
-		return tx.Create(&models.DocumentEvent{DocumentID: id, At: now, FromState: current.State, ToState: to, Note: note}).Error
-	})
-	if err != nil {
-		return false, fmt.Errorf("documents: %d → %s: %w", id, to, err)
-	}
-	return changed, nil
+	},
+	Event: func(m lifecycle.Move[models.DocumentState], from models.DocumentState, at time.Time) any {
+		return &models.DocumentEvent{DocumentID: m.ID, At: at, FromState: from, ToState: m.To, Note: m.Note}
+	},
+}
+
+// change is what a document move or update writes besides its state; a nil
+// field leaves its column as it is.
+type change struct {
+	UpstreamID       *string
+	HostedLink       *string
+	StampedURL       *string
+	Handled          *bool
+	Error            *string
+	IAT, Exp, LUT    *time.Time
+	LastUpstreamJSON *string
+	NextCheckAt      *time.Time
+	CheckAttempts    *int
+}
+
+// transition moves a document from one of from to to, if it is still
+// there, with its timeline event; also runs in the same transaction after
+// the change and only if it happened (what happened to the signees comes
+// first in the timeline: the last signature is what completes it). It
+// reports whether this call made the change.
+func (s *Service) transition(ctx context.Context, id uint, from []models.DocumentState, to models.DocumentState, c *change, note string, also func(tx *gorm.DB) error) (bool, error) {
+	return documentLifecycle.Transition(ctx, s.db, s.now(), lifecycle.Move[models.DocumentState]{ID: id, From: from, To: to, Change: c, Note: note, Also: also})
 }
 
 // update changes columns of a document that is in one of states, without
 // changing its state, and runs also in the same transaction if it did.
-func (s *Service) update(ctx context.Context, id uint, states []models.DocumentState, upd map[string]any, also func(tx *gorm.DB) error) error {
-	upd["updated_at"] = s.now().UTC()
-	return services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-		res := tx.Model(&models.Document{}).Where("id = ? AND state IN ?", id, states).Updates(upd)
-		if res.Error != nil || res.RowsAffected == 0 || also == nil {
-			return res.Error
-		}
-		return also(tx)
-	})
-}
-
-// moves lists every state change the service may make. Final states have
-// no entry: nothing leaves them.
-var moves = map[models.DocumentState][]models.DocumentState{
-	models.DocumentQueued:     {models.DocumentSubmitting, models.DocumentFailed},
-	models.DocumentSubmitting: {models.DocumentSubmitted, models.DocumentFailed, models.DocumentUnknown},
-	models.DocumentSubmitted:  {models.DocumentInProgress, models.DocumentCompleted, models.DocumentCancelled, models.DocumentExpired},
-	models.DocumentInProgress: {models.DocumentCompleted, models.DocumentCancelled, models.DocumentExpired},
-	// A webhook naming our reference (or a person entering pasby's id),
-	// confirmed by a refresh, tells what became of a request whose answer
-	// was lost; failed is a person confirming with pasby it never arrived.
-	models.DocumentUnknown: {models.DocumentSubmitted, models.DocumentInProgress, models.DocumentCompleted, models.DocumentCancelled, models.DocumentExpired, models.DocumentFailed},
+func (s *Service) update(ctx context.Context, id uint, states []models.DocumentState, c *change, also func(tx *gorm.DB) error) error {
+	_, err := documentLifecycle.Update(ctx, s.db, s.now(), id, states, c, also)
+	return err
 }
 
 // CanTransition reports whether a document may move from one state to
 // another.
 func CanTransition(from, to models.DocumentState) bool {
-	if from.Final() {
-		return false
-	}
-	for _, t := range moves[from] {
-		if t == to {
-			return true
-		}
-	}
-	return false
+	return documentLifecycle.Table.Allows(from, to)
 }
 
 // Get returns one document or models.ErrNotFound.
@@ -554,7 +518,7 @@ func (s *Service) GetDetail(ctx context.Context, id uint) (Detail, error) {
 	if err != nil {
 		return Detail{}, err
 	}
-	if d.Audit, err = services.AuditTrail(ctx, s.db, subject(id)); err != nil {
+	if d.Audit, err = services.AuditTrail(ctx, s.db, documentLifecycle.Subject(id)); err != nil {
 		return Detail{}, fmt.Errorf("documents: %w", err)
 	}
 	return d, nil
@@ -582,11 +546,11 @@ func (s *Service) RecoverAfterRestart(ctx context.Context) error {
 		var err error
 		if d.State == models.DocumentSubmitting {
 			_, err = s.transition(ctx, d.ID, []models.DocumentState{models.DocumentSubmitting}, models.DocumentUnknown,
-				map[string]any{"error": "The portal stopped while sending this request to pasby, so the signers may or may not have received it. It will not be sent again; if pasby did receive it, its first webhook will bring it back here."},
+				&change{Error: new("The portal stopped while sending this request to pasby, so the signers may or may not have received it. It will not be sent again; if pasby did receive it, its first webhook will bring it back here.")},
 				"portal restarted during the call", nil)
 		} else {
 			_, err = s.transition(ctx, d.ID, []models.DocumentState{models.DocumentQueued}, models.DocumentFailed,
-				map[string]any{"error": "Not sent: the portal stopped before sending it. Create a new request if it is still needed."},
+				&change{Error: new("Not sent: the portal stopped before sending it. Create a new request if it is still needed.")},
 				"portal restarted before sending", nil)
 		}
 		if err != nil {
@@ -615,7 +579,7 @@ func (s *Service) Cancel(ctx context.Context, actor services.Actor, id uint) (mo
 	switch {
 	case callErr == nil, errors.Is(callErr, pasby.ErrCancelled):
 		changed, err := s.transition(ctx, id, open, models.DocumentCancelled, nil, "cancelled by "+actor.Email, func(tx *gorm.DB) error {
-			return services.Audit(tx, s.now(), actor, "document.cancelled", subject(id), "pasby confirmed")
+			return services.Audit(tx, s.now(), actor, "document.cancelled", documentLifecycle.Subject(id), "pasby confirmed")
 		})
 		if err != nil {
 			return d, err
@@ -629,7 +593,7 @@ func (s *Service) Cancel(ctx context.Context, actor services.Actor, id uint) (mo
 	default:
 		// Refused, expired, lost: what pasby says now is the truth.
 		if err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-			return services.Audit(tx, s.now(), actor, "document.cancel_failed", subject(id), callErr.Error())
+			return services.Audit(tx, s.now(), actor, "document.cancel_failed", documentLifecycle.Subject(id), callErr.Error())
 		}); err != nil {
 			return d, err
 		}
@@ -670,7 +634,7 @@ func (s *Service) Refresh(ctx context.Context, actor services.Actor, id uint) (m
 		details = "failed: " + checkErr.Error()
 	}
 	if err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-		return services.Audit(tx, s.now(), actor, "document.refreshed", subject(id), details)
+		return services.Audit(tx, s.now(), actor, "document.refreshed", documentLifecycle.Subject(id), details)
 	}); err != nil {
 		return d, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"portal/models"
 	"portal/services"
+	"portal/services/lifecycle"
 	"portal/services/pasby"
 )
 
@@ -60,29 +61,12 @@ func (s *Service) ResolveWithUpstreamID(ctx context.Context, actor services.Acto
 	}
 	now := s.now().UTC()
 	to := stateAfter(models.DocumentSubmitted, answer.Document, unixTime(answer.Document.Exp), now)
-	upd := documentUpdates(answer)
-	upd["upstream_id"] = upstreamID
-	upd["error"] = ""
-	upd["next_check_at"] = now.Add(s.opts.FirstCheck)
-	changed, err := s.transition(ctx, id, []models.DocumentState{models.DocumentUnknown}, to, upd,
-		"pasby id entered by "+actor.Email+" and confirmed by a refresh",
-		func(tx *gorm.DB) error {
-			if err := s.applySignees(tx, id, answer.Document, now); err != nil {
-				return err
-			}
-			return services.Audit(tx, now, actor, "document.resolved_upstream_id", subject(id), "upstream_id="+upstreamID)
-		})
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return models.Document{}, services.FieldErrors{"upstream_id": "Another document already has this pasby id."}
-	}
-	if err != nil {
-		return models.Document{}, err
-	}
-	if !changed {
-		d, _ = s.Get(ctx, id)
-		return d, ErrNotUnknown
-	}
-	return s.Get(ctx, id)
+	c := documentChange(answer)
+	c.UpstreamID, c.Error, c.NextCheckAt = &upstreamID, new(""), new(now.Add(s.opts.FirstCheck))
+	return s.resolve(ctx, lifecycle.Move[models.DocumentState]{ID: id, To: to, Change: c,
+		Note:  "pasby id entered by " + actor.Email + " and confirmed by a refresh",
+		Also:  func(tx *gorm.DB) error { return s.applySignees(tx, id, answer.Document, now) },
+		Audit: &lifecycle.Audit{Actor: actor, Action: "document.resolved_upstream_id", Details: "upstream_id=" + upstreamID}})
 }
 
 // MarkNotSent closes an unknown document that pasby confirmed it never
@@ -100,17 +84,22 @@ func (s *Service) MarkNotSent(ctx context.Context, actor services.Actor, id uint
 		return d, ErrNotUnknown
 	}
 	msg := "Not sent: " + actor.Email + " checked with pasby: " + note
-	now := s.now().UTC()
-	changed, err := s.transition(ctx, id, []models.DocumentState{models.DocumentUnknown}, models.DocumentFailed,
-		map[string]any{"error": msg}, msg, func(tx *gorm.DB) error {
-			return services.Audit(tx, now, actor, "document.resolved_not_sent", subject(id), note)
-		})
-	if err != nil {
+	return s.resolve(ctx, lifecycle.Move[models.DocumentState]{ID: id, To: models.DocumentFailed, Change: &change{Error: &msg}, Note: msg,
+		Audit: &lifecycle.Audit{Actor: actor, Action: "document.resolved_not_sent", Details: note}})
+}
+
+// resolve makes a person's move out of unknown and returns the document as
+// it then stands.
+func (s *Service) resolve(ctx context.Context, m lifecycle.Move[models.DocumentState]) (models.Document, error) {
+	err := documentLifecycle.Resolve(ctx, s.db, s.now(), models.DocumentUnknown, m)
+	switch {
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return models.Document{}, services.FieldErrors{"upstream_id": "Another document already has this pasby id."}
+	case errors.Is(err, lifecycle.ErrMoved):
+		d, _ := s.Get(ctx, m.ID)
+		return d, ErrNotUnknown
+	case err != nil:
 		return models.Document{}, err
 	}
-	if !changed {
-		d, _ = s.Get(ctx, id)
-		return d, ErrNotUnknown
-	}
-	return s.Get(ctx, id)
+	return s.Get(ctx, m.ID)
 }

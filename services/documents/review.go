@@ -66,7 +66,7 @@ func (s *Service) Review(ctx context.Context, actor services.Actor, id uint, dec
 		if err := tx.Create(&rev).Error; err != nil {
 			return err
 		}
-		return services.Audit(tx, now, actor, "document.reviewed", subject(id), fmt.Sprintf("decision=%s note=%q", dec, note))
+		return services.Audit(tx, now, actor, "document.reviewed", documentLifecycle.Subject(id), fmt.Sprintf("decision=%s note=%q", dec, note))
 	})
 	switch {
 	case errors.Is(err, ErrNotReviewable), errors.Is(err, ErrAlreadyReviewed):
@@ -124,7 +124,7 @@ func (s *Service) RevealNIN(ctx context.Context, actor services.Actor, docID, si
 		return "", fmt.Errorf("documents: signee %d: %w", signeeID, err)
 	}
 	err = services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-		return services.Audit(tx, s.now(), actor, "document.nin_revealed", subject(docID),
+		return services.Audit(tx, s.now(), actor, "document.nin_revealed", documentLifecycle.Subject(docID),
 			fmt.Sprintf("signee=%d nin=%s", sg.ID, MaskNIN(sg.NIN, false)))
 	})
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"portal/models"
-	"portal/services"
+	"portal/services/lifecycle"
 	"portal/services/pasby"
 )
 
@@ -40,15 +40,15 @@ func (s *Service) record(ctx context.Context, d models.Document, answer pasby.Do
 		s.opts.Logger.Warn("document check failed", "document_id", d.ID, "err", err)
 		if open {
 			// The state stays; only the schedule moves.
-			if uerr := s.update(ctx, d.ID, from, map[string]any{
-				"next_check_at": now.Add(s.backoff(d.CheckAttempts + 1)), "check_attempts": d.CheckAttempts + 1,
+			if uerr := s.update(ctx, d.ID, from, &change{
+				NextCheckAt: new(now.Add(s.backoff(d.CheckAttempts + 1))), CheckAttempts: new(d.CheckAttempts + 1),
 			}, nil); uerr != nil {
 				return errors.Join(err, uerr)
 			}
 		}
 		return err
 	}
-	upd := documentUpdates(answer)
+	c := documentChange(answer)
 	exp := d.Exp
 	if t := unixTime(answer.Document.Exp); t != nil {
 		exp = t
@@ -57,18 +57,16 @@ func (s *Service) record(ctx context.Context, d models.Document, answer pasby.Do
 	apply := func(tx *gorm.DB) error { return s.applySignees(tx, d.ID, answer.Document, now) }
 	if to != d.State && CanTransition(d.State, to) {
 		// Progress: look again soon.
-		upd["check_attempts"] = 0
-		upd["next_check_at"] = now.Add(s.opts.FirstCheck)
-		_, terr := s.transition(ctx, d.ID, from, to, upd, noteFor(to), apply)
+		c.CheckAttempts, c.NextCheckAt = new(0), new(now.Add(s.opts.FirstCheck))
+		_, terr := s.transition(ctx, d.ID, from, to, c, noteFor(to), apply)
 		return terr
 	}
 	if open {
-		upd["check_attempts"] = d.CheckAttempts + 1
-		upd["next_check_at"] = now.Add(s.backoff(d.CheckAttempts + 1))
+		c.CheckAttempts, c.NextCheckAt = new(d.CheckAttempts+1), new(now.Add(s.backoff(d.CheckAttempts+1)))
 	} else if d.State != models.DocumentCompleted {
 		return nil // final: nothing pasby says changes it
 	}
-	return s.update(ctx, d.ID, from, upd, apply)
+	return s.update(ctx, d.ID, from, c, apply)
 }
 
 // stateAfter is where a document in state cur goes given pasby's view:
@@ -144,29 +142,10 @@ func dueQuery(db *gorm.DB, now time.Time) *gorm.DB {
 	return db.Model(&models.Document{}).Where("next_check_at <= ?", now).Order("next_check_at").Limit(50)
 }
 
-// backoff is FirstCheck·2^(attempt-1), capped at MaxCheckDelay, with ±20 %
-// jitter so documents created together don't poll together forever.
-func (s *Service) backoff(attempt int) time.Duration {
-	return services.CheckDelay(s.opts.FirstCheck, s.opts.MaxCheckDelay, attempt)
-}
-
 // RunReconciler processes the webhook inbox and checks due documents every
 // tick, and at once when a webhook arrives, until ctx ends.
 func (s *Service) RunReconciler(ctx context.Context, tick time.Duration) {
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		if _, err := s.ProcessInbox(ctx); err != nil && ctx.Err() == nil {
-			s.opts.Logger.Error("document webhook inbox", "err", err)
-		}
-		if _, err := s.ReconcileOnce(ctx); err != nil && ctx.Err() == nil {
-			s.opts.Logger.Error("document reconciler", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.wake:
-		}
-	}
+	lifecycle.RunReconciler(ctx, tick, s.wake, s.opts.Logger,
+		lifecycle.Step{Name: "document webhook inbox", Run: s.ProcessInbox},
+		lifecycle.Step{Name: "document reconciler", Run: s.ReconcileOnce})
 }

@@ -186,11 +186,9 @@ func (s *Service) resolveUnknown(ctx context.Context, d models.Document, ids []s
 		}
 		now := s.now().UTC()
 		to := stateAfter(models.DocumentSubmitted, answer.Document, unixTime(answer.Document.Exp), now)
-		upd := documentUpdates(answer)
-		upd["upstream_id"] = id
-		upd["error"] = ""
-		upd["next_check_at"] = now.Add(s.opts.FirstCheck)
-		_, err = s.transition(ctx, d.ID, []models.DocumentState{models.DocumentUnknown}, to, upd,
+		c := documentChange(answer)
+		c.UpstreamID, c.Error, c.NextCheckAt = &id, new(""), new(now.Add(s.opts.FirstCheck))
+		_, err = s.transition(ctx, d.ID, []models.DocumentState{models.DocumentUnknown}, to, c,
 			"pasby's webhook named this request and a refresh confirmed it reached pasby",
 			func(tx *gorm.DB) error { return s.applySignees(tx, d.ID, answer.Document, now) })
 		if err != nil {
