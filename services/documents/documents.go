@@ -38,6 +38,7 @@ import (
 	"portal/services"
 	"portal/services/lifecycle"
 	"portal/services/pasby"
+	"portal/services/upstream"
 )
 
 // Upstream is the part of the pasby client the service uses.
@@ -161,16 +162,15 @@ func VerificationURL(d models.Document) string {
 
 // plain turns a pasby error into a sentence for staff.
 func plain(err error) *UpstreamError {
-	var rejected *pasby.RejectedError
-	var unknown *pasby.OutcomeUnknownError
+	var rejected *upstream.RejectedError
 	switch {
-	case errors.As(err, &unknown):
+	case upstream.IsUnknown(err):
 		return &UpstreamError{"The portal lost contact with pasby after sending the request, so the signers may or may not have received it. It will not be sent again; if pasby did receive it, its first webhook will bring it back here.", err}
 	case errors.Is(err, pasby.ErrNotPDF):
 		return &UpstreamError{"pasby could not read the file as a PDF. Check that the file address points straight at a PDF (not at a web page or a login), then create a new request.", err}
 	case errors.Is(err, pasby.ErrMissingWebhook):
 		return &UpstreamError{"pasby refused the request because the portal's webhook address is missing. Nothing was sent; tell an admin (PORTAL_BASE_URL).", err}
-	case errors.Is(err, pasby.ErrUnauthorized):
+	case errors.Is(err, upstream.ErrBadCredentials), errors.Is(err, upstream.ErrForbidden):
 		return &UpstreamError{"pasby refused the portal's credentials, so nothing was sent. Tell an admin.", err}
 	case errors.Is(err, pasby.ErrExpired):
 		return &UpstreamError{"pasby says this document has expired.", err}
@@ -178,15 +178,15 @@ func plain(err error) *UpstreamError {
 		return &UpstreamError{"pasby says this document was cancelled.", err}
 	case errors.Is(err, pasby.ErrUnknownFlow):
 		return &UpstreamError{"pasby does not know this document.", err}
-	case errors.Is(err, pasby.ErrInvalidRequest):
+	case errors.Is(err, upstream.ErrInvalidRequest):
 		return &UpstreamError{"The portal could not build a request pasby would accept, so nothing was sent. Tell an admin.", err}
 	case errors.As(err, &rejected):
 		msg := "pasby refused the request"
-		if rejected.Reason != "" {
-			msg += ": " + rejected.Reason
+		if rejected.Message != "" {
+			msg += ": " + rejected.Message
 		}
 		return &UpstreamError{msg + ".", err}
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, pasby.ErrUnavailable):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, upstream.ErrUnavailable):
 		return &UpstreamError{"pasby is not answering properly right now. Nothing was sent to the signers; try again in a few minutes.", err}
 	}
 	return &UpstreamError{"pasby could not be reached. Try again in a few minutes.", err}
@@ -280,7 +280,6 @@ func (s *Service) send(ctx context.Context, id uint) (models.Document, error) {
 	}
 	now := s.now().UTC()
 	from := []models.DocumentState{models.DocumentSubmitting}
-	var unknown *pasby.OutcomeUnknownError
 	switch {
 	case callErr == nil:
 		c := documentChange(answer)
@@ -290,7 +289,7 @@ func (s *Service) send(ctx context.Context, id uint) (models.Document, error) {
 		}
 		_, err = s.transition(ctx, id, from, models.DocumentSubmitted, c, "pasby accepted the request: "+answer.Reason,
 			func(tx *gorm.DB) error { return s.applySignees(tx, id, answer.Document, now) })
-	case errors.As(callErr, &unknown):
+	case upstream.IsUnknown(callErr):
 		s.opts.Logger.Warn("document outcome unknown", "document_id", id, "err", callErr)
 		_, err = s.transition(ctx, id, from, models.DocumentUnknown, &change{Error: new(plain(callErr).Message)}, "no answer from pasby after sending", nil)
 	default:
@@ -604,12 +603,11 @@ func (s *Service) Cancel(ctx context.Context, actor services.Actor, id uint) (mo
 }
 
 func plainCancel(err error) *UpstreamError {
-	var rejected *pasby.RejectedError
+	var rejected *upstream.RejectedError
 	if errors.As(err, &rejected) && strings.EqualFold(rejected.UpstreamStatus, "handled") {
 		return &UpstreamError{"pasby would not cancel it: everyone has already signed.", err}
 	}
-	var unknown *pasby.OutcomeUnknownError
-	if errors.As(err, &unknown) {
+	if upstream.IsUnknown(err) {
 		return &UpstreamError{"The portal lost contact with pasby while cancelling; the state below is what pasby reported afterwards.", err}
 	}
 	pe := plain(err)

@@ -8,6 +8,9 @@ import (
 )
 
 func TestTransitionTable(t *testing.T) {
+	if p := documentLifecycle.Table.Problems(models.DocumentStates); len(p) > 0 {
+		t.Fatalf("the table: %q", p)
+	}
 	allowed := map[[2]models.DocumentState]bool{}
 	for from, tos := range documentLifecycle.Table {
 		for _, to := range tos {

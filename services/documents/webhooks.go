@@ -15,7 +15,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"portal/models"
-	"portal/services/pasby"
+	"portal/services/upstream"
 )
 
 // Webhook limits.
@@ -179,7 +179,7 @@ func (s *Service) resolveUnknown(ctx context.Context, d models.Document, ids []s
 		if err != nil {
 			// Expired or cancelled before we learnt of it: pasby will not
 			// show whose it is any more, so a person has to look.
-			return "refresh of " + id + " failed: " + err.Error(), errors.Is(err, pasby.ErrUnavailable)
+			return "refresh of " + id + " failed: " + err.Error(), errors.Is(err, upstream.ErrUnavailable)
 		}
 		if subtle.ConstantTimeCompare([]byte(answer.Document.Hook.Reference), []byte(d.Reference)) != 1 {
 			return "pasby's document " + id + " does not carry this reference", false

@@ -37,6 +37,36 @@ func (t Table[S]) Allows(from, to S) bool {
 	return !from.Final() && slices.Contains(t[from], to)
 }
 
+// Problems lists what is wrong with a table over all of a kind's states: a
+// move out of a final state or to the same state, a state the kind does not
+// have, a non-final state with no way out (a record stuck for ever).
+func (t Table[S]) Problems(all []S) []string {
+	var out []string
+	for from, tos := range t {
+		if !slices.Contains(all, from) {
+			out = append(out, fmt.Sprintf("%s is not a state", from))
+		}
+		if from.Final() && len(tos) > 0 {
+			out = append(out, fmt.Sprintf("%s is final but lists moves", from))
+		}
+		for _, to := range tos {
+			if to == from {
+				out = append(out, fmt.Sprintf("%s → %s moves to itself", from, to))
+			}
+			if !slices.Contains(all, to) {
+				out = append(out, fmt.Sprintf("%s → %s: %s is not a state", from, to, to))
+			}
+		}
+	}
+	for _, s := range all {
+		if !s.Final() && len(t[s]) == 0 {
+			out = append(out, fmt.Sprintf("%s has no way out", s))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // ErrNoMove is a move the kind's table does not list: a bug in the caller,
 // never written.
 var ErrNoMove = errors.New("move not in the transition table")

@@ -92,6 +92,13 @@ func TestTableRefusesWhatItDoesNotList(t *testing.T) {
 			t.Errorf("Allows(%s → %s) = %v", tt.from, tt.to, got)
 		}
 	}
+	if p := lamps.Table.Problems([]lampState{off, on, broken, lost}); len(p) > 0 {
+		t.Errorf("problems: %v", p)
+	}
+	bad := Table[lampState]{off: {off}, broken: {on}, lost: {"melted"}}
+	if p := bad.Problems([]lampState{off, on, broken, lost}); len(p) != 4 {
+		t.Errorf("a bad table's problems: %q", p)
+	}
 	db := testDB(t)
 	l := lamp{State: lost}
 	db.Create(&l)
