@@ -1,27 +1,18 @@
 package oneflowsim_test
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"portal/services/sandbox"
 	"portal/services/sandbox/oneflowsim"
+	"portal/services/sandbox/simtest"
 )
 
 func (e *env) run(action string, in map[string]string) (string, error) {
 	e.t.Helper()
 	return e.harness.Run(e.t.Context(), "oneflow", action, in)
-}
-
-func wantValidation(t *testing.T, err error, field, msg string) {
-	t.Helper()
-	var ve *sandbox.ValidationError
-	if !errors.As(err, &ve) || ve.Field != field || !strings.Contains(ve.Message, msg) {
-		t.Fatalf("error %v, want a ValidationError on %q containing %q", err, field, msg)
-	}
 }
 
 func TestActionComplete(t *testing.T) {
@@ -47,9 +38,9 @@ func TestActionComplete(t *testing.T) {
 	// Settled: neither action applies any more, and the clock passing
 	// SettleAfter changes nothing.
 	_, err = e.run("complete", map[string]string{"recharge_id": d.ID})
-	wantValidation(t, err, "recharge_id", "already COMPLETED")
+	simtest.WantValidation(t, err, "recharge_id", "already COMPLETED")
 	_, err = e.run("fail", map[string]string{"recharge_id": d.ID})
-	wantValidation(t, err, "recharge_id", "already COMPLETED")
+	simtest.WantValidation(t, err, "recharge_id", "already COMPLETED")
 	e.clock.Advance(time.Minute)
 	if v2 := e.verify(tok, d.ID); v2 != v {
 		t.Errorf("changed after SettleAfter: %+v", v2)
@@ -100,7 +91,7 @@ func TestActionFail(t *testing.T) {
 		t.Errorf("card balance %s", bal)
 	}
 	_, err = e.run("complete", map[string]string{"recharge_id": a.ID})
-	wantValidation(t, err, "recharge_id", "already FAILED")
+	simtest.WantValidation(t, err, "recharge_id", "already FAILED")
 }
 
 func TestActionErrors(t *testing.T) {
@@ -108,15 +99,15 @@ func TestActionErrors(t *testing.T) {
 	tok := e.token()
 	for _, action := range []string{"complete", "fail"} {
 		_, err := e.run(action, map[string]string{})
-		wantValidation(t, err, "recharge_id", "required")
+		simtest.WantValidation(t, err, "recharge_id", "required")
 		_, err = e.run(action, map[string]string{"recharge_id": "98466062-2548-4dca-9ef9-f1b4b09c92dc"})
-		wantValidation(t, err, "recharge_id", "no recharge with that id")
+		simtest.WantValidation(t, err, "recharge_id", "no recharge with that id")
 	}
 	// One that settled by itself is no longer pending.
 	d := e.rechargeNow(tok, `{"deviceId":"68753500140920","amount":10}`)
 	e.clock.Advance(oneflowsim.DefaultSettleAfter)
 	_, err := e.run("fail", map[string]string{"recharge_id": d.ID})
-	wantValidation(t, err, "recharge_id", "already COMPLETED")
+	simtest.WantValidation(t, err, "recharge_id", "already COMPLETED")
 }
 
 func TestActionAddCustomer(t *testing.T) {
@@ -193,7 +184,7 @@ func TestActionAddCustomerValidation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.run("add_customer", tc.in)
-			wantValidation(t, err, tc.field, tc.msg)
+			simtest.WantValidation(t, err, tc.field, tc.msg)
 		})
 	}
 	// Nothing was added by the refused attempts.
@@ -207,16 +198,16 @@ func TestActionAddCustomerValidation(t *testing.T) {
 func TestAddCustomerMethod(t *testing.T) {
 	sim := oneflowsim.New(oneflowsim.Options{Seed: []oneflowsim.Customer{}})
 	err := sim.AddCustomer(oneflowsim.Customer{Name: "No Devices", PhoneNumber: "+254711222333"})
-	wantValidation(t, err, "device_id", "at least one device")
+	simtest.WantValidation(t, err, "device_id", "at least one device")
 	err = sim.AddCustomer(oneflowsim.Customer{Name: "Twice", PhoneNumber: "+254711222333", Devices: []oneflowsim.Device{
 		{ID: "12345678901234", Type: oneflowsim.DeviceTypeDevice},
 		{ID: "12345678901234", Type: oneflowsim.DeviceTypeDevice},
 	}})
-	wantValidation(t, err, "device_id", "listed twice")
+	simtest.WantValidation(t, err, "device_id", "listed twice")
 	err = sim.AddCustomer(oneflowsim.Customer{Name: "Odd Type", PhoneNumber: "+254711222333", Devices: []oneflowsim.Device{
 		{ID: "12345678901234", Type: "METER"},
 	}})
-	wantValidation(t, err, "device_id", "Unknown device type")
+	simtest.WantValidation(t, err, "device_id", "Unknown device type")
 	if err := sim.AddCustomer(oneflowsim.DefaultSeed()[0]); err != nil {
 		t.Fatal(err)
 	}

@@ -8,43 +8,12 @@ import (
 	"time"
 
 	"portal/services/sandbox/oneflowsim"
+	"portal/services/sandbox/simtest"
 )
 
 // Contract tests: the simulator's real answers have exactly the keys and
 // JSON types of the document's examples (testdata/upstream/oneflow), and it
 // accepts the document's example requests as they are.
-
-func TestShapeDiff(t *testing.T) {
-	// The helper itself must catch what the contract tests rely on it for.
-	want := `{"a":1,"b":"x","c":{"d":true,"e":null},"f":[{"g":1}],"h":[]}`
-	for _, tc := range []struct {
-		name, got string
-		diffs     []string
-	}{
-		{"same", `{"a":2.5,"b":"y","c":{"d":false,"e":null},"f":[{"g":3},{"g":4}],"h":[1]}`, nil},
-		{"missing key", `{"b":"x","c":{"d":true,"e":null},"f":[{"g":1}],"h":[]}`, []string{"$.a: missing"}},
-		{"extra key", `{"a":1,"b":"x","z":0,"c":{"d":true,"e":null},"f":[{"g":1}],"h":[]}`, []string{"$.z: not in the example"}},
-		{"number as string", `{"a":"1","b":"x","c":{"d":true,"e":null},"f":[{"g":1}],"h":[]}`, []string{"$.a: want number, got string"}},
-		{"nested missing", `{"a":1,"b":"x","c":{"d":true},"f":[{"g":1}],"h":[]}`, []string{"$.c.e: missing"}},
-		{"null for object", `{"a":1,"b":"x","c":null,"f":[{"g":1}],"h":[]}`, []string{"$.c: want object, got null"}},
-		{"element shape", `{"a":1,"b":"x","c":{"d":true,"e":null},"f":[{"g":1},{"g":"2"}],"h":[]}`, []string{"$.f[1].g: want number, got string"}},
-		{"empty array", `{"a":1,"b":"x","c":{"d":true,"e":null},"f":[],"h":[]}`, []string{"$.f: empty, cannot check its elements"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := shapeDiff("$", decodeAny(t, []byte(want)), decodeAny(t, []byte(tc.got)))
-			if strings.Join(got, "\n") != strings.Join(tc.diffs, "\n") {
-				t.Fatalf("diffs %q, want %q", got, tc.diffs)
-			}
-		})
-	}
-}
-
-func checkShape(t *testing.T, what string, example, answer []byte) {
-	t.Helper()
-	if diffs := shapeDiff("$", decodeAny(t, example), decodeAny(t, answer)); len(diffs) > 0 {
-		t.Errorf("%s differs from the document's example:\n  %s\nanswer: %s", what, strings.Join(diffs, "\n  "), answer)
-	}
-}
 
 func TestContractTokenResponse(t *testing.T) {
 	e := setup(t, oneflowsim.Options{})
@@ -53,7 +22,7 @@ func TestContractTokenResponse(t *testing.T) {
 		t.Fatalf("status %d", st)
 	}
 	example := readUpstream(t, "token_response.json")
-	checkShape(t, "token answer", example, b)
+	simtest.CheckShape(t, "token answer", example, b)
 	// And the fixed values are the document's.
 	var ex, got map[string]any
 	_ = json.Unmarshal(example, &ex)
@@ -73,7 +42,7 @@ func TestContractRecharge(t *testing.T) {
 		t.Fatalf("document's recharge request: status %d: %s", st, accepted)
 	}
 	example202 := readUpstream(t, "recharge_response_202.json")
-	checkShape(t, "recharge 202 answer", example202, accepted)
+	simtest.CheckShape(t, "recharge 202 answer", example202, accepted)
 
 	// Values the document fixes: same device, type, status and customer as
 	// the example (the first seeded customer is the document's).
@@ -97,7 +66,7 @@ func TestContractRecharge(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("verify: %d %s", st, pending)
 	}
-	checkShape(t, "verify answer while PENDING", example202, pending)
+	simtest.CheckShape(t, "verify answer while PENDING", example202, pending)
 
 	// Verify once COMPLETED: the verify example's shape.
 	e.clock.Advance(10 * time.Minute)
@@ -105,7 +74,7 @@ func TestContractRecharge(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("verify: %d %s", st, completed)
 	}
-	checkShape(t, "verify answer once COMPLETED", readUpstream(t, "verify_response.json"), completed)
+	simtest.CheckShape(t, "verify answer once COMPLETED", readUpstream(t, "verify_response.json"), completed)
 	if !strings.Contains(string(completed), `"status":"COMPLETED"`) {
 		t.Errorf("not COMPLETED: %s", completed)
 	}
@@ -120,7 +89,7 @@ func TestContractCompletedByAction(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, b := e.do(http.MethodGet, oneflowsim.PathRecharge+"/"+d.ID, bearer(tok), "")
-	checkShape(t, "verify answer of a card completed by the action", readUpstream(t, "verify_response.json"), b)
+	simtest.CheckShape(t, "verify answer of a card completed by the action", readUpstream(t, "verify_response.json"), b)
 }
 
 func TestContractLookup(t *testing.T) {
@@ -135,7 +104,7 @@ func TestContractLookup(t *testing.T) {
 	notes := `{"success":true,"timestamp":1,"message":"success","data":{
 		"customer":{"name":"","phoneNumber":""},
 		"devices":[{"serialNumber":"","deviceType":"","balance":1}]}}`
-	checkShape(t, "lookup answer", []byte(notes), b)
+	simtest.CheckShape(t, "lookup answer", []byte(notes), b)
 }
 
 func TestContractErrorEnvelope(t *testing.T) {
@@ -153,6 +122,6 @@ func TestContractErrorEnvelope(t *testing.T) {
 		{http.MethodGet, oneflowsim.PathRecharge + "/nope", bearer(tok), ""},
 	} {
 		_, b := e.do(r.method, r.path, r.auth, r.body)
-		checkShape(t, "error answer of "+r.method+" "+r.path, shape, b)
+		simtest.CheckShape(t, "error answer of "+r.method+" "+r.path, shape, b)
 	}
 }

@@ -1,15 +1,12 @@
 package oneflowsim_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"portal/services/sandbox/oneflowsim"
+	"portal/services/sandbox/simtest"
 )
 
 // FuzzRechargeBody posts arbitrary bodies to the recharge endpoint with a
@@ -17,9 +14,7 @@ import (
 // the simulator never panics (a panic would reach the client as a broken
 // connection).
 func FuzzRechargeBody(f *testing.F) {
-	if b, err := os.ReadFile(filepath.Join(upstreamDir, "recharge_request.json")); err == nil {
-		f.Add(b)
-	}
+	f.Add(readUpstream(f, "recharge_request.json"))
 	for _, s := range []string{
 		``, `{}`, `null`, `[]`, `"x"`, `{"deviceId":"68753500140920","amount":100.5}`,
 		`{"cardId":"3081726354","amount":0.01}`, `{"deviceId":"68753500140920","amount":"100"}`,
@@ -56,19 +51,8 @@ func FuzzRechargeBody(f *testing.F) {
 // does not use e.do, whose failures would be reported on the *testing.F.
 func fuzzPost(t *testing.T, e *env, tok string, body []byte) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.base+oneflowsim.PathRecharge, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := simtest.NewRequest(t, http.MethodPost, e.base+oneflowsim.PathRecharge, string(body))
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("request failed (a panic in the handler?): %v", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	st, _, b := simtest.Send(t, e.srv.Client(), req)
+	return st, b
 }

@@ -3,20 +3,16 @@ package oneflowsim_test
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"portal/services/sandbox"
 	"portal/services/sandbox/oneflowsim"
+	"portal/services/sandbox/simtest"
 )
 
 // The simulator is exercised over real HTTP with plain net/http and
@@ -28,26 +24,6 @@ var upstreamDir = filepath.Join("..", "..", "..", "testdata", "upstream", "onefl
 // start is a fixed "now" for the fake clock.
 var start = time.Date(2026, 5, 4, 9, 1, 41, 197617901, time.UTC)
 
-// clock is a fake clock, safe for concurrent use.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: start} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is a test's view of the simulator: the sim, the harness it is
 // mounted in, the server, the simulator's base URL and the fake clock.
 type env struct {
@@ -56,14 +32,14 @@ type env struct {
 	harness *sandbox.Harness
 	srv     *httptest.Server
 	base    string // e.g. http://127.0.0.1:1234/sandbox/oneflow
-	clock   *clock
+	clock   *simtest.Clock
 }
 
 // setup mounts a simulator built from opts (with a fake clock unless opts
 // has one) at /sandbox/oneflow behind an httptest server.
 func setup(t testing.TB, opts oneflowsim.Options) *env {
 	t.Helper()
-	c := newClock()
+	c := simtest.NewClock(start)
 	if opts.Now == nil {
 		opts.Now = c.Now
 	}
@@ -72,17 +48,12 @@ func setup(t testing.TB, opts oneflowsim.Options) *env {
 	return e
 }
 
-// setupWith mounts sim as the sandbox does: sandbox.New("/sandbox") and
-// Register, behind an httptest server. The env's clock is nil.
+// setupWith mounts sim as the sandbox does, behind an httptest server.
+// The env's clock is nil.
 func setupWith(t testing.TB, sim *oneflowsim.Sim) *env {
 	t.Helper()
-	h := sandbox.New("/sandbox")
-	if err := h.Register(sim); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &env{t: t, sim: sim, harness: h, srv: srv, base: srv.URL + "/sandbox/oneflow"}
+	h, srv, base := simtest.Mount(t, sim)
+	return &env{t: t, sim: sim, harness: h, srv: srv, base: base}
 }
 
 // faultStatus is a one-shot injected HTTP status.
@@ -94,33 +65,15 @@ func faultStatus(code int) sandbox.Fault {
 // Authorization header ("" for none).
 func (e *env) do(method, path, auth, body string) (int, []byte) {
 	e.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, e.base+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	var header map[string]string
 	if auth != "" {
-		req.Header.Set("Authorization", auth)
+		header = map[string]string{"Authorization": auth}
 	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+	st, h, b := simtest.Do(e.t, e.srv.Client(), method, e.base+path, header, body)
+	if ct := h.Get("Content-Type"); ct != "application/json" {
 		e.t.Errorf("%s %s: Content-Type %q, want application/json", method, path, ct)
 	}
-	return resp.StatusCode, b
+	return st, b
 }
 
 // token fetches an access token with the default credentials.
@@ -157,11 +110,7 @@ type envelope struct {
 
 func decodeEnvelope(t testing.TB, b []byte) envelope {
 	t.Helper()
-	var v envelope
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatalf("not an envelope: %v: %s", err, b)
-	}
-	return v
+	return simtest.Decode[envelope](t, "an envelope", b)
 }
 
 // wantError checks an error answer: status, envelope with success false,
@@ -268,94 +217,7 @@ func (e *env) balanceOf(tok, id string) string {
 	return ""
 }
 
-func readUpstream(t *testing.T, name string) []byte {
+func readUpstream(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(upstreamDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// --- shape comparison ---
-
-// jsonKind names the JSON type of a value decoded with UseNumber.
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "bool"
-	case json.Number, float64:
-		return "number"
-	case string:
-		return "string"
-	case map[string]any:
-		return "object"
-	case []any:
-		return "array"
-	default:
-		return "unknown"
-	}
-}
-
-// shapeDiff compares the shape of got with want: the same keys at every
-// level of every object, the same JSON type for every value, and every
-// element of an array shaped like want's first element. It returns one line
-// per difference, naming the path.
-func shapeDiff(path string, want, got any) []string {
-	wk, gk := jsonKind(want), jsonKind(got)
-	if wk != gk {
-		return []string{path + ": want " + wk + ", got " + gk}
-	}
-	var diffs []string
-	switch w := want.(type) {
-	case map[string]any:
-		g := got.(map[string]any)
-		keys := make([]string, 0, len(w)+len(g))
-		for k := range w {
-			keys = append(keys, k)
-		}
-		for k := range g {
-			if _, ok := w[k]; !ok {
-				keys = append(keys, k)
-			}
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			wv, inW := w[k]
-			gv, inG := g[k]
-			switch {
-			case !inG:
-				diffs = append(diffs, path+"."+k+": missing")
-			case !inW:
-				diffs = append(diffs, path+"."+k+": not in the example")
-			default:
-				diffs = append(diffs, shapeDiff(path+"."+k, wv, gv)...)
-			}
-		}
-	case []any:
-		g := got.([]any)
-		if len(w) == 0 {
-			break
-		}
-		if len(g) == 0 {
-			return []string{path + ": empty, cannot check its elements"}
-		}
-		for i, gv := range g {
-			diffs = append(diffs, shapeDiff(path+"["+strconv.Itoa(i)+"]", w[0], gv)...)
-		}
-	}
-	return diffs
-}
-
-func decodeAny(t *testing.T, b []byte) any {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("bad JSON: %v: %s", err, b)
-	}
-	return v
+	return simtest.ReadFile(t, upstreamDir, name)
 }

@@ -12,37 +12,17 @@ import (
 	"github.com/shopspring/decimal"
 
 	"portal/services/sandbox/oneflowsim"
+	"portal/services/sandbox/simtest"
 )
 
 func TestSimulatorRegistration(t *testing.T) {
 	e := setup(t, oneflowsim.Options{})
-	if e.sim.Name() != "oneflow" || e.sim.Title() != "1flow water credit" {
-		t.Fatalf("name %q title %q", e.sim.Name(), e.sim.Title())
-	}
-	views := e.harness.Snapshot()
-	if len(views) != 1 || views[0].Base != "/sandbox/oneflow/" {
-		t.Fatalf("snapshot %+v", views)
-	}
-	var patterns []string
-	for _, ep := range views[0].Endpoints {
-		patterns = append(patterns, ep.Pattern)
-	}
-	want := []string{
+	simtest.CheckRegistration(t, e.harness, e.sim, "oneflow", "1flow water credit", []string{
 		"POST /v1/access/partners/token",
 		"POST /v1/access/partners/lookup",
 		"POST /v1/access/partners/recharge",
 		"GET /v1/access/partners/recharge/{id}",
-	}
-	if !slices.Equal(patterns, want) {
-		t.Fatalf("endpoints %q, want %q", patterns, want)
-	}
-	var actions []string
-	for _, a := range views[0].Actions {
-		actions = append(actions, a.Name)
-	}
-	if !slices.Equal(actions, []string{"complete", "fail", "add_customer"}) {
-		t.Fatalf("actions %q", actions)
-	}
+	}, []string{"complete", "fail", "add_customer"})
 }
 
 // --- token ---

@@ -1,26 +1,17 @@
 package pasbysim_test
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
 
-	"portal/services/sandbox"
 	"portal/services/sandbox/pasbysim"
+	"portal/services/sandbox/simtest"
 )
 
 func (e *env) run(action string, in map[string]string) (string, error) {
 	e.t.Helper()
 	return e.harness.Run(e.t.Context(), "pasby", action, in)
-}
-
-func wantValidation(t *testing.T, err error, field, msg string) {
-	t.Helper()
-	var ve *sandbox.ValidationError
-	if !errors.As(err, &ve) || ve.Field != field || !strings.Contains(ve.Message, msg) {
-		t.Fatalf("error %v, want a ValidationError on %q containing %q", err, field, msg)
-	}
 }
 
 func TestActionSign(t *testing.T) {
@@ -35,13 +26,13 @@ func TestActionSign(t *testing.T) {
 		t.Fatalf("message %q (no full NIN in messages)", msg)
 	}
 	_, err = e.run("sign", map[string]string{"document_id": d.ID, "nin": "12345678901"})
-	wantValidation(t, err, "nin", "already signed")
+	simtest.WantValidation(t, err, "nin", "already signed")
 	_, err = e.run("sign", map[string]string{"document_id": d.ID, "nin": "11111111111"})
-	wantValidation(t, err, "nin", "No signee")
+	simtest.WantValidation(t, err, "nin", "No signee")
 	_, err = e.run("sign", map[string]string{"document_id": "doc_nope", "nin": "11111111111"})
-	wantValidation(t, err, "document_id", "no document")
+	simtest.WantValidation(t, err, "document_id", "no document")
 	_, err = e.run("sign", map[string]string{"document_id": d.ID})
-	wantValidation(t, err, "nin", "required")
+	simtest.WantValidation(t, err, "nin", "required")
 
 	msg, err = e.run("sign", map[string]string{"document_id": d.ID, "nin": "98765432109"})
 	if err != nil || !strings.Contains(msg, "completed") {
@@ -62,9 +53,9 @@ func TestActionCancelAndExpire(t *testing.T) {
 		t.Fatal("not cancelled")
 	}
 	_, err := e.run("cancel", map[string]string{"document_id": d.ID})
-	wantValidation(t, err, "document_id", "cancelled")
+	simtest.WantValidation(t, err, "document_id", "cancelled")
 	_, err = e.run("expire", map[string]string{"document_id": d.ID})
-	wantValidation(t, err, "document_id", "cancelled")
+	simtest.WantValidation(t, err, "document_id", "cancelled")
 
 	d2 := e.createSigning("12345678901")
 	if msg, err := e.run("expire", map[string]string{"document_id": d2.ID}); err != nil || !strings.Contains(msg, "Expired") {
@@ -73,14 +64,14 @@ func TestActionCancelAndExpire(t *testing.T) {
 	st, b := e.v2(pasbysim.PathV2Ping, `{"request":"`+d2.ID+`"}`)
 	wantError(t, st, b, http.StatusUnauthorized, "expiration", "session_expiry", "expired")
 	_, err = e.run("sign", map[string]string{"document_id": d2.ID, "nin": "12345678901"})
-	wantValidation(t, err, "document_id", "expired")
+	simtest.WantValidation(t, err, "document_id", "expired")
 	_, err = e.run("cancel", map[string]string{"document_id": d2.ID})
-	wantValidation(t, err, "document_id", "expired")
+	simtest.WantValidation(t, err, "document_id", "expired")
 
 	d3 := e.createSigning("12345678901")
 	e.sign(d3.ID, "12345678901")
 	_, err = e.run("cancel", map[string]string{"document_id": d3.ID})
-	wantValidation(t, err, "document_id", "Everyone has already signed")
+	simtest.WantValidation(t, err, "document_id", "Everyone has already signed")
 }
 
 func TestActionResendWebhook(t *testing.T) {
@@ -91,10 +82,10 @@ func TestActionResendWebhook(t *testing.T) {
 		t.Fatalf("%q %v", msg, err)
 	}
 	e.waitHooks()
-	got := e.hooks.got()
-	if len(got) != 2 || string(got[0].body) != string(got[1].body) {
+	got := e.hooks.Got()
+	if len(got) != 2 || string(got[0].Body) != string(got[1].Body) {
 		t.Fatalf("%d webhooks", len(got))
 	}
 	_, err := e.run("resend_webhook", map[string]string{"document_id": "doc_nope"})
-	wantValidation(t, err, "document_id", "no document")
+	simtest.WantValidation(t, err, "document_id", "no document")
 }

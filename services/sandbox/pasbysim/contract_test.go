@@ -3,71 +3,21 @@ package pasbysim_test
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 
 	"portal/services/sandbox/pasbysim"
+	"portal/services/sandbox/simtest"
 )
 
 // Contract tests: the simulator's real answers have exactly the keys and
 // JSON types of the documents' examples (testdata/upstream/pasby), and it
 // accepts the documents' example requests as they are.
 
-func TestShapeDiff(t *testing.T) {
-	// The helper itself must catch what the contract tests rely on it for.
-	want := `{"a":1,"b":"x","c":{"d":true,"e":null},"f":[{"g":1}],"h":[]}`
-	for _, tc := range []struct {
-		name, got string
-		diffs     []string
-	}{
-		{"same", `{"a":2.5,"b":"y","c":{"d":false,"e":null},"f":[{"g":3},{"g":4}],"h":[1]}`, nil},
-		{"missing key", `{"b":"x","c":{"d":true,"e":null},"f":[{"g":1}],"h":[]}`, []string{"$.a: missing"}},
-		{"extra key", `{"a":1,"b":"x","z":0,"c":{"d":true,"e":null},"f":[{"g":1}],"h":[]}`, []string{"$.z: not in the example"}},
-		{"number as string", `{"a":"1","b":"x","c":{"d":true,"e":null},"f":[{"g":1}],"h":[]}`, []string{"$.a: want number, got string"}},
-		{"nested missing", `{"a":1,"b":"x","c":{"d":true},"f":[{"g":1}],"h":[]}`, []string{"$.c.e: missing"}},
-		{"null for object", `{"a":1,"b":"x","c":null,"f":[{"g":1}],"h":[]}`, []string{"$.c: want object, got null"}},
-		{"element shape", `{"a":1,"b":"x","c":{"d":true,"e":null},"f":[{"g":1},{"g":"2"}],"h":[]}`, []string{"$.f[1].g: want number, got string"}},
-		{"empty array", `{"a":1,"b":"x","c":{"d":true,"e":null},"f":[],"h":[]}`, []string{"$.f: empty, cannot check its elements"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := shapeDiff("$", decodeAny(t, []byte(want)), decodeAny(t, []byte(tc.got)))
-			if strings.Join(got, "\n") != strings.Join(tc.diffs, "\n") {
-				t.Fatalf("diffs %q, want %q", got, tc.diffs)
-			}
-		})
-	}
-}
-
-func checkShape(t *testing.T, what string, example, answer []byte) {
-	t.Helper()
-	if diffs := shapeDiff("$", decodeAny(t, example), decodeAny(t, answer)); len(diffs) > 0 {
-		t.Errorf("%s differs from the example:\n  %s\nanswer: %s", what, strings.Join(diffs, "\n  "), answer)
-	}
-}
-
-// checkShapeExcept is checkShape allowing exactly the listed differences
-// (for answers that legitimately lack what only exists later).
-func checkShapeExcept(t *testing.T, what string, example, answer []byte, allowed ...string) {
-	t.Helper()
-	var bad []string
-	for _, d := range shapeDiff("$", decodeAny(t, example), decodeAny(t, answer)) {
-		if !slices.Contains(allowed, d) {
-			bad = append(bad, d)
-		}
-	}
-	if len(bad) > 0 {
-		t.Errorf("%s differs from the example:\n  %s\nanswer: %s", what, strings.Join(bad, "\n  "), answer)
-	}
-}
-
 // contractEnv is a simulator whose webhooks never leave the process: the
 // documents' examples name real-looking hosts.
 func contractEnv(t *testing.T) *env {
-	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		return &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
-	})}
-	return setup(t, pasbysim.Options{HTTPClient: client})
+	return setup(t, pasbysim.Options{HTTPClient: simtest.OfflineClient()})
 }
 
 // postBoth posts body to the v2 path and its v1 mirror and returns both
@@ -85,42 +35,6 @@ func (e *env) postBoth(v2path, v1path, body string, want int) (v2, v1 []byte) {
 	return v2, v1
 }
 
-// sameValues checks that answer has the example's value at each path.
-func sameValues(t *testing.T, what string, example, answer []byte, paths ...string) {
-	t.Helper()
-	ex, got := decodeAny(t, example), decodeAny(t, answer)
-	for _, p := range paths {
-		w, g := at(ex, p), at(got, p)
-		wb, _ := json.Marshal(w)
-		gb, _ := json.Marshal(g)
-		if string(wb) != string(gb) {
-			t.Errorf("%s: %s is %s, the example has %s", what, p, gb, wb)
-		}
-	}
-}
-
-// at walks a dotted path ("data.request.file.source", "x.0.y").
-func at(v any, path string) any {
-	for _, k := range strings.Split(path, ".") {
-		switch x := v.(type) {
-		case map[string]any:
-			v = x[k]
-		case []any:
-			i := 0
-			for _, c := range k {
-				i = i*10 + int(c-'0')
-			}
-			if i >= len(x) {
-				return nil
-			}
-			v = x[i]
-		default:
-			return nil
-		}
-	}
-	return v
-}
-
 func TestContractSigning(t *testing.T) {
 	e := contractEnv(t)
 	example := readUpstream(t, "signing_response_201.json")
@@ -129,9 +43,9 @@ func TestContractSigning(t *testing.T) {
 		version string
 		body    []byte
 	}{{"v2", v2}, {"v1", v1}} {
-		checkShape(t, a.version+" signing answer", example, a.body)
+		simtest.CheckShape(t, a.version+" signing answer", example, a.body)
 		// Values the documents fix, and the echo of the request.
-		sameValues(t, a.version+" signing answer", example, a.body,
+		simtest.SameValues(t, a.version+" signing answer", example, a.body,
 			"status", "reason", "data.request.to", "data.request.destination", "data.request.handled",
 			"data.request.file", "data.request.hook", "data.request.request.client", "data.request.request.app")
 		if v := decodeEnvelope(t, a.body).Version; v != a.version {
@@ -145,8 +59,8 @@ func TestContractReview(t *testing.T) {
 	example := readUpstream(t, "review_response_201.json")
 	v2, v1 := e.postBoth(pasbysim.PathV2Review, pasbysim.PathV1Review, string(readUpstream(t, "review_request.json")), http.StatusCreated)
 	for _, body := range [][]byte{v2, v1} {
-		checkShape(t, "review answer", example, body)
-		sameValues(t, "review answer", example, body,
+		simtest.CheckShape(t, "review answer", example, body)
+		simtest.SameValues(t, "review answer", example, body,
 			"status", "reason", "data.request.to", "data.request.destination", "data.request.handled", "data.request.mode",
 			"data.request.file", "data.request.hook", "data.request.signee",
 			"data.request.statusLog.0.nin", "data.request.statusLog.0.status",
@@ -185,8 +99,8 @@ func TestContractRefreshCompleted(t *testing.T) {
 	}
 	v2, v1 := e.postBoth(pasbysim.PathV2Refresh, pasbysim.PathV1Refresh, `{ "flow": "`+d.ID+`" }`, http.StatusOK)
 	for _, body := range [][]byte{v2, v1} {
-		checkShape(t, "refresh answer of a completed review", example, body)
-		sameValues(t, "refresh answer", example, body,
+		simtest.CheckShape(t, "refresh answer of a completed review", example, body)
+		simtest.SameValues(t, "refresh answer", example, body,
 			"status", "reason", "data.doc.to", "data.doc.destination", "data.doc.mode", "data.doc.handled",
 			"data.doc.signee.0.title", "data.doc.signee.0.name", "data.doc.signee.0.nin", "data.doc.signee.0.representing",
 			"data.doc.signee.0.type", "data.doc.signee.0.email", "data.doc.signee.1.name", "data.doc.signee.1.type",
@@ -195,7 +109,7 @@ func TestContractRefreshCompleted(t *testing.T) {
 	}
 	// Not the example's value: the sandbox's domain is "test" (NOTES.md:
 	// test|live). [ours]
-	if at(decodeAny(t, v2), "data.doc.domain") != "test" {
+	if simtest.At(simtest.DecodeAny(t, v2), "data.doc.domain") != "test" {
 		t.Errorf("domain: %s", v2)
 	}
 
@@ -204,7 +118,7 @@ func TestContractRefreshCompleted(t *testing.T) {
 	e.sign(s.ID, "12345678901")
 	e.sign(s.ID, "98765432109")
 	_, b := e.v2(pasbysim.PathV2Refresh, `{"flow":"`+s.ID+`"}`)
-	checkShape(t, "refresh answer of a completed simple signing", example, b)
+	simtest.CheckShape(t, "refresh answer of a completed simple signing", example, b)
 }
 
 func TestContractRefreshPending(t *testing.T) {
@@ -215,7 +129,7 @@ func TestContractRefreshPending(t *testing.T) {
 	signees := refreshSignees(t)
 	d, _ := e.createReview(signees...)
 	_, b := e.v2(pasbysim.PathV2Refresh, `{"flow":"`+d.ID+`"}`)
-	checkShapeExcept(t, "refresh answer before any signature", example, b,
+	simtest.CheckShapeExcept(t, "refresh answer before any signature", example, b,
 		"$.data.doc.file.stamped: missing",
 		"$.data.doc.signatures: empty, cannot check its elements",
 		"$.data.doc.signee[0].ip: missing", "$.data.doc.signee[0].signedAt: missing",
@@ -223,7 +137,7 @@ func TestContractRefreshPending(t *testing.T) {
 
 	e.sign(d.ID, signees[0].NIN)
 	_, b = e.v2(pasbysim.PathV2Refresh, `{"flow":"`+d.ID+`"}`)
-	checkShapeExcept(t, "refresh answer after one signature", example, b,
+	simtest.CheckShapeExcept(t, "refresh answer after one signature", example, b,
 		"$.data.doc.file.stamped: missing",
 		"$.data.doc.signee[1].ip: missing", "$.data.doc.signee[1].signedAt: missing")
 }
@@ -254,7 +168,7 @@ const (
 // reference, iat, exp, lut, cancelled, onsession (and signature, signedAt
 // once completed).
 func oursDocView(t *testing.T, completed bool) []byte {
-	doc := at(decodeAny(t, readUpstream(t, "refresh_response_200.json")), "data.doc").(map[string]any)
+	doc := simtest.At(simtest.DecodeAny(t, readUpstream(t, "refresh_response_200.json")), "data.doc").(map[string]any)
 	doc["reference"] = ""
 	doc["cancelled"] = false
 	doc["onsession"] = false
@@ -276,24 +190,24 @@ func TestContractOursFlowShapes(t *testing.T) {
 	flowID := e.doc(d.ID).Signees[0].FlowID
 
 	_, b := e.v2(pasbysim.PathV2Ping, `{"request":"`+d.ID+`"}`)
-	checkShapeExcept(t, "ping of a pending document", oursDocView(t, false), b,
+	simtest.CheckShapeExcept(t, "ping of a pending document", oursDocView(t, false), b,
 		"$.data.request.file.stamped: missing",
 		"$.data.request.signatures: empty, cannot check its elements",
 		"$.data.request.signee[0].ip: missing", "$.data.request.signee[0].signedAt: missing",
 		"$.data.request.signee[1].ip: missing", "$.data.request.signee[1].signedAt: missing")
 
 	_, b = e.v2(pasbysim.PathV2Ping, `{"request":"`+flowID+`"}`)
-	checkShape(t, "ping of a flow request", []byte(`{"status":"","reason":"","data":{"request":`+oursFlowReq+`},"version":""}`), b)
+	simtest.CheckShape(t, "ping of a flow request", []byte(`{"status":"","reason":"","data":{"request":`+oursFlowReq+`},"version":""}`), b)
 
 	for _, sg := range signees {
 		e.sign(d.ID, sg.NIN)
 	}
 	_, b = e.v2(pasbysim.PathV2Ping, `{"request":"`+d.ID+`"}`)
-	checkShape(t, "ping of a completed document", oursDocView(t, true), b)
+	simtest.CheckShape(t, "ping of a completed document", oursDocView(t, true), b)
 
 	signedFlow := strings.Replace(oursFlowReq, `"iat":1`, `"iat":1,"signature":"s","signedAt":1`, 1)
 	_, b = e.v2(pasbysim.PathV2Ping, `{"request":"`+flowID+`"}`)
-	checkShape(t, "ping of a signed flow request", []byte(`{"status":"","reason":"","data":{"request":`+signedFlow+`},"version":""}`), b)
+	simtest.CheckShape(t, "ping of a signed flow request", []byte(`{"status":"","reason":"","data":{"request":`+signedFlow+`},"version":""}`), b)
 
 	// cancel: 201 with data.model, the ping view.
 	d2, _ := e.createReview(signees...)
@@ -302,14 +216,14 @@ func TestContractOursFlowShapes(t *testing.T) {
 		t.Fatalf("cancel: %d %s", st, b)
 	}
 	model := strings.Replace(string(oursDocView(t, false)), `"data":{"request":`, `"data":{"model":`, 1)
-	checkShapeExcept(t, "cancel answer", []byte(model), b,
+	simtest.CheckShapeExcept(t, "cancel answer", []byte(model), b,
 		"$.data.model.file.stamped: missing",
 		"$.data.model.signatures: empty, cannot check its elements",
 		"$.data.model.signee[0].ip: missing", "$.data.model.signee[0].signedAt: missing",
 		"$.data.model.signee[1].ip: missing", "$.data.model.signee[1].signedAt: missing")
 
 	_, b = e.api(http.MethodGet, pasbysim.PathV1Authorize+"?sub=s&app=a", v2Headers(), "")
-	checkShape(t, "authorize answer", []byte(oursAuthData), b)
+	simtest.CheckShape(t, "authorize answer", []byte(oursAuthData), b)
 
 	for _, r := range []struct{ path, body string }{
 		{pasbysim.PathV2Ping, `{"request":"nope"}`},
@@ -318,8 +232,8 @@ func TestContractOursFlowShapes(t *testing.T) {
 		{pasbysim.PathV2Signing, `{"to":["12345678901"],"file":{"url":"https://x.example/a.pdf","title":"T"}}`},
 	} {
 		_, b := e.v2(r.path, r.body)
-		checkShape(t, "error answer of "+r.path, []byte(oursError), b)
+		simtest.CheckShape(t, "error answer of "+r.path, []byte(oursError), b)
 	}
 	_, b = e.api(http.MethodPost, pasbysim.PathV2Ping, nil, `{}`)
-	checkShape(t, "401 answer", []byte(oursError), b)
+	simtest.CheckShape(t, "401 answer", []byte(oursError), b)
 }

@@ -1,15 +1,14 @@
 package pasbysim_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"portal/services/sandbox/pasbysim"
+	"portal/services/sandbox/simtest"
 )
 
 // FuzzCreateBody posts arbitrary bodies to the signing and review routes
@@ -65,21 +64,10 @@ func FuzzCreateBody(f *testing.F) {
 // e.do, whose failures would be reported on the *testing.F.
 func fuzzPost(t *testing.T, e *env, path string, body []byte) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.base+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := simtest.NewRequest(t, http.MethodPost, e.base+path, string(body))
 	for k, v := range v2Headers() {
 		req.Header.Set(k, v)
 	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("request failed (a panic in the handler?): %v", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	st, _, b := simtest.Send(t, e.srv.Client(), req)
+	return st, b
 }

@@ -1,23 +1,18 @@
 package pasbysim_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"portal/services/sandbox"
 	"portal/services/sandbox/pasbysim"
+	"portal/services/sandbox/simtest"
 )
 
 // The simulator is exercised over real HTTP with plain net/http and
@@ -30,76 +25,6 @@ var upstreamDir = filepath.Join("..", "..", "..", "testdata", "upstream", "pasby
 // unix seconds).
 var start = time.Date(2026, 5, 4, 9, 1, 41, 0, time.UTC)
 
-// clock is a fake clock, safe for concurrent use.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: start} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// receiver is a webhook receiver: it records every request and answers
-// with the status answer(n) for the n-th request (from 1), 200 by default.
-type receiver struct {
-	srv *httptest.Server
-
-	mu     sync.Mutex
-	answer func(n int) int
-	hits   []hook
-}
-
-type hook struct {
-	header http.Header
-	body   []byte
-	status int // what the receiver answered
-}
-
-func newReceiver(t testing.TB) *receiver {
-	rc := &receiver{}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		n := len(rc.hits) + 1
-		status := http.StatusOK
-		if rc.answer != nil {
-			status = rc.answer(n)
-		}
-		rc.hits = append(rc.hits, hook{header: r.Header.Clone(), body: b, status: status})
-		rc.mu.Unlock()
-		w.WriteHeader(status)
-	}))
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-func (rc *receiver) setAnswer(f func(n int) int) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.answer = f
-}
-
-func (rc *receiver) got() []hook {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]hook(nil), rc.hits...)
-}
-
-// url is the webhook.host to give the simulator; the path stands in for
-// the portal's secret.
-func (rc *receiver) url() string { return rc.srv.URL + "/webhooks/pasby/s3cret" }
-
 // env is a test's view of the simulator.
 type env struct {
 	t       testing.TB
@@ -107,8 +32,8 @@ type env struct {
 	harness *sandbox.Harness
 	srv     *httptest.Server
 	base    string // e.g. http://127.0.0.1:1234/sandbox/pasby
-	clock   *clock
-	hooks   *receiver
+	clock   *simtest.Clock
+	hooks   *simtest.Receiver
 }
 
 // setup mounts a simulator built from opts at /sandbox/pasby behind an
@@ -116,24 +41,17 @@ type env struct {
 // webhook backoff unless opts say otherwise.
 func setup(t testing.TB, opts pasbysim.Options) *env {
 	t.Helper()
-	c := newClock()
+	c := simtest.NewClock(start)
 	if opts.Now == nil {
 		opts.Now = c.Now
 	}
 	if opts.WebhookBackoff == 0 {
 		opts.WebhookBackoff = time.Millisecond
 	}
-	e := &env{t: t, clock: c, hooks: newReceiver(t)}
+	// The receiver's path stands in for the portal's secret.
+	e := &env{t: t, clock: c, hooks: simtest.NewReceiver(t, "/webhooks/pasby/s3cret")}
 	e.sim = pasbysim.New(opts)
-	e.harness = sandbox.New("/sandbox")
-	if err := e.harness.Register(e.sim); err != nil {
-		t.Fatal(err)
-	}
-	e.srv = httptest.NewServer(e.harness)
-	t.Cleanup(e.srv.Close)
-	// Runs before srv.Close (cleanups are LIFO), so open streams end first.
-	t.Cleanup(func() { _ = e.sim.Close() })
-	e.base = e.srv.URL + "/sandbox/pasby"
+	e.harness, e.srv, e.base = simtest.Mount(t, e.sim)
 	return e
 }
 
@@ -149,30 +67,7 @@ func tokenHeaders(tok string) map[string]string {
 // do sends a request with headers and returns the status, headers and body.
 func (e *env) do(method, path string, headers map[string]string, body string) (int, http.Header, []byte) {
 	e.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, e.base+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, b
+	return simtest.Do(e.t, e.srv.Client(), method, e.base+path, headers, body)
 }
 
 // api sends a JSON API request and checks the answer is JSON.
@@ -225,11 +120,7 @@ type envelope struct {
 
 func decodeEnvelope(t testing.TB, b []byte) envelope {
 	t.Helper()
-	var v envelope
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatalf("not an envelope: %v: %s", err, b)
-	}
-	return v
+	return simtest.Decode[envelope](t, "an envelope", b)
 }
 
 // decodeData checks a success envelope and decodes its data into v.
@@ -348,7 +239,7 @@ type createResult struct {
 func (e *env) signingBody(ref string, nins ...string) string {
 	b, _ := json.Marshal(map[string]any{
 		"to":      nins,
-		"webhook": map[string]string{"host": e.hooks.url(), "reference": ref},
+		"webhook": map[string]string{"host": e.hooks.URL(), "reference": ref},
 		"file":    map[string]string{"url": "https://cdn.example.com/docs/contract.pdf", "title": "Service Agreement"},
 	})
 	return string(b)
@@ -371,7 +262,7 @@ var (
 func (e *env) reviewBody(ref string, signees ...signeeIn) string {
 	b, _ := json.Marshal(map[string]any{
 		"signee":  signees,
-		"webhook": map[string]string{"host": e.hooks.url(), "reference": ref},
+		"webhook": map[string]string{"host": e.hooks.URL(), "reference": ref},
 		"file":    map[string]string{"url": "https://cdn.example.com/docs/agreement.pdf", "title": "Partnership Agreement"},
 	})
 	return string(b)
@@ -460,101 +351,10 @@ func (e *env) doc(id string) pasbysim.Document {
 // waitHooks waits for the simulator's webhook deliveries to settle.
 func (e *env) waitHooks() {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := e.sim.WaitWebhooks(ctx); err != nil {
-		e.t.Fatalf("webhooks still under way: %v", err)
-	}
+	simtest.Settle(e.t, "webhooks", e.sim.WaitWebhooks)
 }
 
 func readUpstream(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(upstreamDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// --- shape comparison ---
-
-// jsonKind names the JSON type of a value decoded with UseNumber.
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "bool"
-	case json.Number, float64:
-		return "number"
-	case string:
-		return "string"
-	case map[string]any:
-		return "object"
-	case []any:
-		return "array"
-	default:
-		return "unknown"
-	}
-}
-
-// shapeDiff compares the shape of got with want: the same keys at every
-// level of every object, the same JSON type for every value, and every
-// element of an array shaped like want's first element. It returns one line
-// per difference, naming the path.
-func shapeDiff(path string, want, got any) []string {
-	wk, gk := jsonKind(want), jsonKind(got)
-	if wk != gk {
-		return []string{path + ": want " + wk + ", got " + gk}
-	}
-	var diffs []string
-	switch w := want.(type) {
-	case map[string]any:
-		g := got.(map[string]any)
-		keys := make([]string, 0, len(w)+len(g))
-		for k := range w {
-			keys = append(keys, k)
-		}
-		for k := range g {
-			if _, ok := w[k]; !ok {
-				keys = append(keys, k)
-			}
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			wv, inW := w[k]
-			gv, inG := g[k]
-			switch {
-			case !inG:
-				diffs = append(diffs, path+"."+k+": missing")
-			case !inW:
-				diffs = append(diffs, path+"."+k+": not in the example")
-			default:
-				diffs = append(diffs, shapeDiff(path+"."+k, wv, gv)...)
-			}
-		}
-	case []any:
-		g := got.([]any)
-		if len(w) == 0 {
-			break
-		}
-		if len(g) == 0 {
-			return []string{path + ": empty, cannot check its elements"}
-		}
-		for i, gv := range g {
-			diffs = append(diffs, shapeDiff(path+"["+strconv.Itoa(i)+"]", w[0], gv)...)
-		}
-	}
-	return diffs
-}
-
-func decodeAny(t testing.TB, b []byte) any {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("bad JSON: %v: %s", err, b)
-	}
-	return v
+	return simtest.ReadFile(t, upstreamDir, name)
 }

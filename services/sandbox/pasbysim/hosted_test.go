@@ -12,51 +12,14 @@ import (
 	"testing"
 
 	"portal/services/sandbox/pasbysim"
+	"portal/services/sandbox/simtest"
 )
 
 // page GETs an absolute URL (the hosted link) and returns status, headers
 // and body.
 func (e *env) page(u string) (int, http.Header, string) {
 	e.t.Helper()
-	resp, err := e.srv.Client().Get(u)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(b)
-}
-
-// form is one <form> of a page.
-type form struct {
-	action string
-	values url.Values
-	button string
-}
-
-var (
-	formRe   = regexp.MustCompile(`(?s)<form method="post" action="([^"]+)">(.*?)</form>`)
-	hiddenRe = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
-	buttonRe = regexp.MustCompile(`<button[^>]*>([^<]*)</button>`)
-)
-
-func forms(html string) []form {
-	var out []form
-	for _, m := range formRe.FindAllStringSubmatch(html, -1) {
-		f := form{action: unescape(m[1]), values: url.Values{}}
-		for _, h := range hiddenRe.FindAllStringSubmatch(m[2], -1) {
-			f.values.Set(h[1], h[2])
-		}
-		if b := buttonRe.FindStringSubmatch(m[2]); b != nil {
-			f.button = unescape(b[1])
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-func unescape(s string) string {
-	return strings.NewReplacer("&amp;", "&", "&#39;", "'", "&#34;", `"`, "&lt;", "<", "&gt;", ">").Replace(s)
+	return simtest.Get(e.t, e.srv.Client(), u)
 }
 
 // submit finds the form whose button reads button on the page at pageURL,
@@ -65,29 +28,9 @@ func unescape(s string) string {
 func (e *env) submit(pageURL, button string) (int, string) {
 	e.t.Helper()
 	_, _, html := e.page(pageURL)
-	for _, f := range forms(html) {
-		if f.button != button {
-			continue
-		}
-		base, _ := url.Parse(pageURL)
-		target, err := base.Parse(f.action)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		req, _ := http.NewRequest(http.MethodPost, target.String(), strings.NewReader(f.values.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", e.srv.URL)
-		req.Header.Set("Sec-Fetch-Site", "same-origin")
-		resp, err := e.srv.Client().Do(req)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	e.t.Fatalf("no form with button %q on the page:\n%s", button, html)
-	return 0, ""
+	f := simtest.FindForm(e.t, html, button)
+	st, _, body := simtest.PostForm(e.t, e.srv.Client(), pageURL, f.Action, f.Values, simtest.SameOrigin(e.srv.URL))
+	return st, body
 }
 
 func TestHostedPageSigning(t *testing.T) {
@@ -145,16 +88,13 @@ func TestHostedPageSigning(t *testing.T) {
 	}
 	// Jane has no buttons any more; John still has both.
 	_, _, html = e.page(link)
-	var buttons []string
-	for _, f := range forms(html) {
-		buttons = append(buttons, f.button)
-	}
+	buttons := simtest.Buttons(html)
 	if strings.Join(buttons, "|") != "Open as John Smith|Sign as John Smith" {
 		t.Fatalf("buttons %q", buttons)
 	}
 	// Sign as John straight away (stale → viewing → signed): completed.
 	st, html = e.submit(link, "Sign as John Smith")
-	if st != http.StatusOK || !strings.Contains(html, "Completed: everyone has signed.") || len(forms(html)) != 0 {
+	if st != http.StatusOK || !strings.Contains(html, "Completed: everyone has signed.") || len(simtest.Forms(html)) != 0 {
 		t.Fatalf("after the last signature: %d\n%s", st, html)
 	}
 	r = e.refresh(d.ID)
@@ -172,7 +112,7 @@ func TestHostedPageSigning(t *testing.T) {
 	}
 	checkXref(t, []byte(pdf))
 	e.waitHooks()
-	if n := len(e.hooks.got()); n != 2 {
+	if n := len(e.hooks.Got()); n != 2 {
 		t.Fatalf("%d webhooks, want 2", n)
 	}
 }
@@ -226,11 +166,11 @@ func TestHostedPageStates(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, html := e.page(link)
-	if !strings.Contains(html, "Cancelled") || len(forms(html)) != 0 {
+	if !strings.Contains(html, "Cancelled") || len(simtest.Forms(html)) != 0 {
 		t.Fatalf("cancelled page:\n%s", html)
 	}
-	f := forms(before)[1]
-	resp, err = e.srv.Client().PostForm(e.srv.URL+f.action, f.values)
+	f := simtest.Forms(before)[1]
+	resp, err = e.srv.Client().PostForm(e.srv.URL+f.Action, f.Values)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +185,7 @@ func TestHostedPageStates(t *testing.T) {
 	if err := e.sim.Expire(d2.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, html := e.page(link2); !strings.Contains(html, "Expired") || len(forms(html)) != 0 {
+	if _, _, html := e.page(link2); !strings.Contains(html, "Expired") || len(simtest.Forms(html)) != 0 {
 		t.Fatalf("expired page:\n%s", html)
 	}
 

@@ -13,22 +13,12 @@ import (
 
 	"portal/services/sandbox"
 	"portal/services/sandbox/pasbysim"
+	"portal/services/sandbox/simtest"
 )
 
 func TestSimulatorRegistration(t *testing.T) {
 	e := setup(t, pasbysim.Options{})
-	if e.sim.Name() != "pasby" || e.sim.Title() != "pasby e-signature" {
-		t.Fatalf("name %q title %q", e.sim.Name(), e.sim.Title())
-	}
-	views := e.harness.Snapshot()
-	if len(views) != 1 || views[0].Base != "/sandbox/pasby/" {
-		t.Fatalf("snapshot %+v", views)
-	}
-	var patterns []string
-	for _, ep := range views[0].Endpoints {
-		patterns = append(patterns, ep.Pattern)
-	}
-	want := []string{
+	simtest.CheckRegistration(t, e.harness, e.sim, "pasby", "pasby e-signature", []string{
 		"POST /api/v2/document/signing",
 		"POST /api/v2/document/review",
 		"POST /api/v2/document/refresh",
@@ -48,17 +38,7 @@ func TestSimulatorRegistration(t *testing.T) {
 		"POST /contract/{id}/sign",
 		"GET /assets/review.css",
 		"GET /edoc/{file}",
-	}
-	if !slices.Equal(patterns, want) {
-		t.Fatalf("endpoints\n%q\nwant\n%q", patterns, want)
-	}
-	var actions []string
-	for _, a := range views[0].Actions {
-		actions = append(actions, a.Name)
-	}
-	if !slices.Equal(actions, []string{"sign", "cancel", "expire", "resend_webhook"}) {
-		t.Fatalf("actions %q", actions)
-	}
+	}, []string{"sign", "cancel", "expire", "resend_webhook"})
 }
 
 func TestDefaultCredentialsShape(t *testing.T) {
@@ -248,7 +228,7 @@ func TestSigningLifecycle(t *testing.T) {
 	iat := start.Unix()
 	if d.IAT != iat || d.EXP != iat+7200 || d.LUT != iat || d.Handled || d.Destination != "mobile" ||
 		!slices.Equal(d.To, []string{"12345678901", "98765432109"}) || d.File.Name != "Service Agreement" ||
-		d.Hook.Host != e.hooks.url() || d.Hook.Reference != "ref-2" || d.Request == nil || d.Request.IP != "127.0.0.1" {
+		d.Hook.Host != e.hooks.URL() || d.Hook.Reference != "ref-2" || d.Request == nil || d.Request.IP != "127.0.0.1" {
 		t.Fatalf("created %+v", d)
 	}
 	if d.Mode != "" || d.Signee != nil || d.StatusLog != nil {
@@ -585,7 +565,7 @@ func TestDocumentSnapshot(t *testing.T) {
 	doc := e.doc(d.ID)
 	if doc.ID != d.ID || doc.Mode != pasbysim.ModeInterface || doc.Version != "v2" || doc.State != pasbysim.StatePending ||
 		doc.Title != "Partnership Agreement" || doc.FileURL != "https://cdn.example.com/docs/agreement.pdf" || doc.Link != link ||
-		doc.HookHost != e.hooks.url() || doc.Reference != "review-ref" || !doc.IAT.Equal(start) || !doc.EXP.Equal(start.Add(96*time.Hour)) ||
+		doc.HookHost != e.hooks.URL() || doc.Reference != "review-ref" || !doc.IAT.Equal(start) || !doc.EXP.Equal(start.Add(96*time.Hour)) ||
 		len(doc.Signees) != 2 || doc.Signees[0].Status != pasbysim.StatusStale || doc.Signees[0].Email != jane.Email {
 		t.Fatalf("snapshot %+v", doc)
 	}
@@ -631,7 +611,7 @@ func TestAutoSign(t *testing.T) {
 		t.Fatalf("refresh %+v", r)
 	}
 	e.waitHooks()
-	if n := len(e.hooks.got()); n != 2 {
+	if n := len(e.hooks.Got()); n != 2 {
 		t.Fatalf("%d webhooks, want one per signature", n)
 	}
 }
@@ -691,7 +671,7 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 	e.waitHooks()
-	if n := len(e.hooks.got()); n != 20 {
+	if n := len(e.hooks.Got()); n != 20 {
 		t.Fatalf("%d webhooks", n)
 	}
 	if c := e.sim.CreateCalls(); c.Signing != 20 {

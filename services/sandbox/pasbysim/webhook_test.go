@@ -3,13 +3,13 @@ package pasbysim_test
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"portal/services/sandbox/pasbysim"
+	"portal/services/sandbox/simtest"
 )
 
 func TestWebhookPerSignature(t *testing.T) {
@@ -17,38 +17,38 @@ func TestWebhookPerSignature(t *testing.T) {
 	d, _ := e.createReview(jane, john)
 	e.sign(d.ID, jane.NIN)
 	e.waitHooks()
-	got := e.hooks.got()
+	got := e.hooks.Got()
 	if len(got) != 1 {
 		t.Fatalf("%d webhooks after the first signature", len(got))
 	}
 	h := got[0]
-	if h.header.Get("Content-Type") != "application/json" || h.header.Get("X-Signature") != "" {
-		t.Fatalf("headers %v", h.header)
+	if h.Header.Get("Content-Type") != "application/json" || h.Header.Get("X-Signature") != "" {
+		t.Fatalf("headers %v", h.Header)
 	}
 	var first docData
-	if err := json.Unmarshal(h.body, &first); err != nil {
+	if err := json.Unmarshal(h.Body, &first); err != nil {
 		t.Fatal(err)
 	}
 	if first.ID != d.ID || first.Hook.Reference != "review-ref" || first.Handled || first.StatusLog[0].Status != "signed" || first.StatusLog[1].Status != "stale" {
-		t.Fatalf("first webhook %s", h.body)
+		t.Fatalf("first webhook %s", h.Body)
 	}
 
 	e.sign(d.ID, john.NIN)
 	e.waitHooks()
-	got = e.hooks.got()
+	got = e.hooks.Got()
 	if len(got) != 2 {
 		t.Fatalf("%d webhooks after the last signature, want 2 (the last one is the completion)", len(got))
 	}
 	var last docData
-	_ = json.Unmarshal(got[1].body, &last)
+	_ = json.Unmarshal(got[1].Body, &last)
 	if !last.Handled || last.File.Stamped == "" || len(last.Signatures) != 2 {
-		t.Fatalf("completion webhook %s", got[1].body)
+		t.Fatalf("completion webhook %s", got[1].Body)
 	}
 	// The payload is the refresh document object.
-	checkShape(t, "webhook payload", readUpstream(t, "refresh_response_200.json"), refreshDocOf(t, got[1].body))
+	simtest.CheckShape(t, "webhook payload", readUpstream(t, "refresh_response_200.json"), refreshDocOf(t, got[1].Body))
 	ds := e.sim.Deliveries()
 	if len(ds) != 2 || ds[0].DocumentID != d.ID || ds[0].Status != 200 || ds[0].Attempt != 1 || ds[0].Reference != "review-ref" ||
-		ds[0].Host != e.hooks.srv.URL || strings.Contains(ds[0].Host, "s3cret") {
+		ds[0].Host != e.hooks.Server.URL || strings.Contains(ds[0].Host, "s3cret") {
 		t.Fatalf("deliveries %+v", ds)
 	}
 }
@@ -62,7 +62,7 @@ func refreshDocOf(t *testing.T, doc []byte) []byte {
 
 func TestWebhookRetriedUntil200(t *testing.T) {
 	e := setup(t, pasbysim.Options{})
-	e.hooks.setAnswer(func(n int) int {
+	e.hooks.SetAnswer(func(n int) int {
 		if n == 1 {
 			return http.StatusCreated // only exactly 200 counts
 		}
@@ -71,11 +71,11 @@ func TestWebhookRetriedUntil200(t *testing.T) {
 	d := e.createSigning("12345678901")
 	e.sign(d.ID, "12345678901")
 	e.waitHooks()
-	got := e.hooks.got()
-	if len(got) != 2 || got[0].status != 201 || got[1].status != 200 {
+	got := e.hooks.Got()
+	if len(got) != 2 || got[0].Status != 201 || got[1].Status != 200 {
 		t.Fatalf("%d deliveries", len(got))
 	}
-	if string(got[0].body) != string(got[1].body) {
+	if string(got[0].Body) != string(got[1].Body) {
 		t.Fatal("a retry sent another body")
 	}
 	ds := e.sim.Deliveries()
@@ -86,42 +86,27 @@ func TestWebhookRetriedUntil200(t *testing.T) {
 
 func TestWebhookGivesUpAfter5(t *testing.T) {
 	e := setup(t, pasbysim.Options{})
-	e.hooks.setAnswer(func(int) int { return http.StatusNoContent })
+	e.hooks.SetAnswer(func(int) int { return http.StatusNoContent })
 	d := e.createSigning("12345678901")
 	e.sign(d.ID, "12345678901")
 	e.waitHooks()
-	if n := len(e.hooks.got()); n != 5 || pasbysim.WebhookAttempts != 5 {
+	if n := len(e.hooks.Got()); n != 5 || pasbysim.WebhookAttempts != 5 {
 		t.Fatalf("%d attempts, want 5", n)
 	}
 }
 
 func TestWebhookBackoffDoubles(t *testing.T) {
 	e := setup(t, pasbysim.Options{WebhookBackoff: 20 * time.Millisecond})
-	var times []time.Time
-	e.hooks.setAnswer(func(int) int {
-		times = append(times, time.Now()) // under the receiver's lock
-		return http.StatusInternalServerError
-	})
+	e.hooks.SetAnswer(func(int) int { return http.StatusInternalServerError })
 	d := e.createSigning("12345678901")
 	e.sign(d.ID, "12345678901")
 	e.waitHooks()
-	e.hooks.mu.Lock()
-	times = slices.Clone(times)
-	e.hooks.mu.Unlock()
-	if len(times) != 5 {
-		t.Fatalf("%d attempts", len(times))
-	}
-	for i := 1; i < len(times); i++ {
-		want := 20 * time.Millisecond << (i - 1) // 20, 40, 80, 160 ms
-		if gap := times[i].Sub(times[i-1]); gap < want {
-			t.Fatalf("gap %d is %v, want at least %v", i, gap, want)
-		}
-	}
+	simtest.CheckBackoff(t, e.hooks.Got(), 5, 20*time.Millisecond) // 20, 40, 80, 160 ms
 }
 
 func TestWebhookUnreachable(t *testing.T) {
 	e := setup(t, pasbysim.Options{})
-	st, b := e.v2(pasbysim.PathV2Signing, strings.Replace(e.signingBody("r", "12345678901"), e.hooks.url(), "http://127.0.0.1:1/hook", 1))
+	st, b := e.v2(pasbysim.PathV2Signing, strings.Replace(e.signingBody("r", "12345678901"), e.hooks.URL(), "http://127.0.0.1:1/hook", 1))
 	if st != http.StatusCreated {
 		t.Fatalf("%d %s", st, b)
 	}
@@ -137,24 +122,13 @@ func TestWebhookUnreachable(t *testing.T) {
 
 func TestCloseStopsWebhooks(t *testing.T) {
 	e := setup(t, pasbysim.Options{WebhookBackoff: time.Hour})
-	e.hooks.setAnswer(func(int) int { return http.StatusServiceUnavailable })
+	e.hooks.SetAnswer(func(int) int { return http.StatusServiceUnavailable })
 	d := e.createSigning("12345678901")
 	e.sign(d.ID, "12345678901")
-	deadline := time.Now().Add(5 * time.Second)
-	for len(e.hooks.got()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = e.sim.Close() // must not wait out the hour of backoff
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not stop the retries")
-	}
-	if n := len(e.hooks.got()); n != 1 {
+	e.hooks.WaitFor(t, 1)
+	// Close must not wait out the hour of backoff.
+	simtest.Within(t, 5*time.Second, "Close", func() { _ = e.sim.Close() })
+	if n := len(e.hooks.Got()); n != 1 {
 		t.Fatalf("%d attempts", n)
 	}
 	// Closed: no new deliveries, and the resend action says so.
@@ -168,7 +142,7 @@ func TestCloseStopsWebhooks(t *testing.T) {
 
 func TestWebhookCustomClient(t *testing.T) {
 	var calls atomic.Int32
-	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	client := &http.Client{Transport: simtest.RoundTripFunc(func(r *http.Request) (*http.Response, error) {
 		calls.Add(1)
 		if r.Header.Get("User-Agent") == "" || r.Method != http.MethodPost {
 			t.Errorf("request %v", r)
@@ -179,14 +153,10 @@ func TestWebhookCustomClient(t *testing.T) {
 	d := e.createSigning("12345678901")
 	e.sign(d.ID, "12345678901")
 	e.waitHooks()
-	if calls.Load() != 1 || len(e.hooks.got()) != 0 {
-		t.Fatalf("client calls %d, receiver %d", calls.Load(), len(e.hooks.got()))
+	if calls.Load() != 1 || len(e.hooks.Got()) != 0 {
+		t.Fatalf("client calls %d, receiver %d", calls.Load(), len(e.hooks.Got()))
 	}
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestResendWebhook(t *testing.T) {
 	e := setup(t, pasbysim.Options{})
@@ -195,14 +165,14 @@ func TestResendWebhook(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitHooks()
-	got := e.hooks.got()
+	got := e.hooks.Got()
 	if len(got) != 1 {
 		t.Fatalf("%d webhooks", len(got))
 	}
 	var doc docData
-	_ = json.Unmarshal(got[0].body, &doc)
+	_ = json.Unmarshal(got[0].Body, &doc)
 	if doc.ID != d.ID || doc.StatusLog[0].Status != "stale" {
-		t.Fatalf("payload %s", got[0].body)
+		t.Fatalf("payload %s", got[0].Body)
 	}
 	if err := e.sim.ResendWebhook("doc_nope"); err != pasbysim.ErrUnknownDocument {
 		t.Fatalf("unknown: %v", err)

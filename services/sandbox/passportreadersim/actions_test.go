@@ -1,26 +1,17 @@
 package passportreadersim_test
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 	"testing"
 
-	"portal/services/sandbox"
 	"portal/services/sandbox/passportreadersim"
+	"portal/services/sandbox/simtest"
 )
 
 func (e *env) run(action string, in map[string]string) (string, error) {
 	e.t.Helper()
 	return e.harness.Run(e.t.Context(), "passportreader", action, in)
-}
-
-func wantValidation(t *testing.T, err error, field, msg string) {
-	t.Helper()
-	var ve *sandbox.ValidationError
-	if !errors.As(err, &ve) || ve.Field != field || !strings.Contains(ve.Message, msg) {
-		t.Fatalf("error %v, want a ValidationError on %q containing %q", err, field, msg)
-	}
 }
 
 func TestActionAdvanceAndDecisions(t *testing.T) {
@@ -29,7 +20,7 @@ func TestActionAdvanceAndDecisions(t *testing.T) {
 	id := map[string]string{"id": strconv.FormatInt(c.ID, 10)}
 
 	_, err := e.run("approve", id)
-	wantValidation(t, err, "id", "only possible when it is COMPLETED")
+	simtest.WantValidation(t, err, "id", "only possible when it is COMPLETED")
 	for _, want := range []string{"INITIATED", "COMPLETED"} {
 		msg, err := e.run("advance", id)
 		if err != nil || !strings.Contains(msg, want) {
@@ -40,12 +31,12 @@ func TestActionAdvanceAndDecisions(t *testing.T) {
 		t.Fatalf("approve: %q %v", msg, err)
 	}
 	_, err = e.run("advance", id)
-	wantValidation(t, err, "id", "The session is APPROVED")
+	simtest.WantValidation(t, err, "id", "The session is APPROVED")
 	if msg, err := e.run("resend_callback", id); err != nil || !strings.Contains(msg, "again") {
 		t.Fatalf("resend: %q %v", msg, err)
 	}
 	e.waitCallbacks()
-	if n := len(e.hooks.got()); n != 4 {
+	if n := len(e.hooks.Got()); n != 4 {
 		t.Fatalf("%d callbacks", n)
 	}
 
@@ -82,7 +73,7 @@ func TestActionExpire(t *testing.T) {
 		t.Fatalf("expire: %q %v", msg, err)
 	}
 	_, err := e.run("expire", id)
-	wantValidation(t, err, "id", "The session is ABORTED")
+	simtest.WantValidation(t, err, "id", "The session is ABORTED")
 }
 
 func TestActionBadInput(t *testing.T) {
@@ -90,14 +81,14 @@ func TestActionBadInput(t *testing.T) {
 	c := e.create("")
 	for _, action := range []string{"advance", "approve", "reject", "fail", "expire", "resend_callback"} {
 		_, err := e.run(action, map[string]string{})
-		wantValidation(t, err, "id", "required")
+		simtest.WantValidation(t, err, "id", "required")
 		for _, bad := range []string{"abc", "-1", "0", "1.5", "99999999999999999999"} {
 			_, err := e.run(action, map[string]string{"id": bad})
-			wantValidation(t, err, "id", "positive whole number")
+			simtest.WantValidation(t, err, "id", "positive whole number")
 		}
 		_, err = e.run(action, map[string]string{"id": "42"})
-		wantValidation(t, err, "id", "no session")
+		simtest.WantValidation(t, err, "id", "no session")
 	}
 	_, err := e.run("resend_callback", map[string]string{"id": strconv.FormatInt(c.ID, 10)})
-	wantValidation(t, err, "id", "without a callback_url")
+	simtest.WantValidation(t, err, "id", "without a callback_url")
 }

@@ -6,29 +6,18 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"portal/services/sandbox"
 	"portal/services/sandbox/passportreadersim"
+	"portal/services/sandbox/simtest"
 )
 
 func TestSimulatorRegistration(t *testing.T) {
 	e := setup(t, passportreadersim.Options{})
-	if e.sim.Name() != "passportreader" || e.sim.Title() != "PassportReader sessions" {
-		t.Fatalf("name %q title %q", e.sim.Name(), e.sim.Title())
-	}
-	views := e.harness.Snapshot()
-	if len(views) != 1 || views[0].Base != "/sandbox/passportreader/" {
-		t.Fatalf("snapshot %+v", views)
-	}
-	var patterns []string
-	for _, ep := range views[0].Endpoints {
-		patterns = append(patterns, ep.Pattern)
-	}
-	want := []string{
+	view := simtest.CheckRegistration(t, e.harness, e.sim, "passportreader", "PassportReader sessions", []string{
 		"POST /api/v1/session.create",
 		"POST /api/v1/session.get",
 		"POST /api/v1/session.state",
@@ -39,19 +28,11 @@ func TestSimulatorRegistration(t *testing.T) {
 		"GET /open",
 		"POST /open",
 		"GET /assets/open.css",
-	}
-	if !slices.Equal(patterns, want) {
-		t.Fatalf("endpoints\n%q\nwant\n%q", patterns, want)
-	}
-	var actions []string
-	for _, a := range views[0].Actions {
-		actions = append(actions, a.Name)
+	}, []string{"advance", "approve", "reject", "fail", "expire", "resend_callback"})
+	for _, a := range view.Actions {
 		if a.Fields[0].Name != "id" || !a.Fields[0].Required {
 			t.Errorf("action %s: first field %+v, want a required id", a.Name, a.Fields[0])
 		}
-	}
-	if !slices.Equal(actions, []string{"advance", "approve", "reject", "fail", "expire", "resend_callback"}) {
-		t.Fatalf("actions %q", actions)
 	}
 }
 
@@ -306,7 +287,7 @@ func TestConcurrentUse(t *testing.T) {
 	ids := make(chan int64, 20)
 	for range 20 {
 		wg.Go(func() {
-			c := e.create(`{"callback_url":"` + e.hooks.url() + `"}`)
+			c := e.create(`{"callback_url":"` + e.hooks.URL() + `"}`)
 			ids <- c.ID
 			_ = e.sim.Initiate(c.ID)
 			e.get(c.ID)
@@ -322,7 +303,7 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 	e.waitCallbacks()
-	if n := len(e.hooks.got()); n != 40 {
+	if n := len(e.hooks.Got()); n != 40 {
 		t.Fatalf("%d callbacks, want 40", n)
 	}
 }

@@ -3,12 +3,12 @@ package passportreadersim_test
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"portal/services/sandbox/passportreadersim"
+	"portal/services/sandbox/simtest"
 )
 
 func TestCallbackBody(t *testing.T) {
@@ -23,32 +23,32 @@ func TestCallbackBody(t *testing.T) {
 			e := setup(t, passportreadersim.Options{LegacyReferenceKey: tc.legacy})
 			c := e.createWithCallback("ref-"+tc.key, false)
 			e.waitCallbacks()
-			if n := len(e.hooks.got()); n != 0 {
+			if n := len(e.hooks.Got()); n != 0 {
 				t.Fatalf("%d callbacks for the creation", n)
 			}
 			e.must(e.sim.Initiate(c.ID))
 			e.must(e.sim.Complete(c.ID))
 			e.must(e.sim.Approve(c.ID))
 			e.waitCallbacks()
-			got := e.hooks.got()
+			got := e.hooks.Got()
 			if len(got) != 3 {
 				t.Fatalf("%d callbacks, want one per change", len(got))
 			}
 			for i, st := range []string{"INITIATED", "COMPLETED", "APPROVED"} {
 				h := got[i]
 				want := `{"session_id":` + idString(c.ID) + `,"session_state":"` + st + `","` + tc.key + `":"ref-` + tc.key + `"}`
-				if string(h.body) != want {
-					t.Fatalf("callback %d: %s\nwant %s", i, h.body, want)
+				if string(h.Body) != want {
+					t.Fatalf("callback %d: %s\nwant %s", i, h.Body, want)
 				}
 				// The id is a JSON integer, whatever its size.
-				if v := decodeNumbers(t, h.body); len(v) != 3 || v["session_id"] != jsonInt(c.ID) {
-					t.Fatalf("callback %d: %s", i, h.body)
+				if v := decodeNumbers(t, h.Body); len(v) != 3 || v["session_id"] != jsonInt(c.ID) {
+					t.Fatalf("callback %d: %s", i, h.Body)
 				}
-				if h.path != "/callbacks/passportreader/s3cret?k=v" || h.header.Get("Content-Type") != "application/json" {
-					t.Fatalf("callback %d: %s %v", i, h.path, h.header)
+				if h.Path != "/callbacks/passportreader/s3cret?k=v" || h.Header.Get("Content-Type") != "application/json" {
+					t.Fatalf("callback %d: %s %v", i, h.Path, h.Header)
 				}
 				// "no signature" (NOTES.md): nothing that looks like one.
-				for k := range h.header {
+				for k := range h.Header {
 					if lk := strings.ToLower(k); strings.Contains(lk, "signature") || strings.Contains(lk, "hmac") || lk == "authorization" {
 						t.Fatalf("callback %d has header %s", i, k)
 					}
@@ -60,12 +60,12 @@ func TestCallbackBody(t *testing.T) {
 
 func TestCallbackEmptyReference(t *testing.T) {
 	e := setup(t, passportreadersim.Options{})
-	c := e.create(`{"callback_url":"` + e.hooks.url() + `"}`)
+	c := e.create(`{"callback_url":"` + e.hooks.URL() + `"}`)
 	e.must(e.sim.Abort(c.ID))
 	e.waitCallbacks()
-	got := e.hooks.got()
+	got := e.hooks.Got()
 	want := `{"session_id":` + idString(c.ID) + `,"session_state":"ABORTED","session_reference":""}`
-	if len(got) != 1 || string(got[0].body) != want {
+	if len(got) != 1 || string(got[0].Body) != want {
 		t.Fatalf("%d callbacks: %v", len(got), got)
 	}
 }
@@ -85,7 +85,7 @@ func TestNoCallbackURL(t *testing.T) {
 
 func TestCallbackRetriedUntil2xx(t *testing.T) {
 	e := setup(t, passportreadersim.Options{})
-	e.hooks.setAnswer(func(n int) int {
+	e.hooks.SetAnswer(func(n int) int {
 		switch n {
 		case 1:
 			return http.StatusInternalServerError
@@ -97,8 +97,8 @@ func TestCallbackRetriedUntil2xx(t *testing.T) {
 	c := e.createWithCallback("r", false)
 	e.must(e.sim.Initiate(c.ID))
 	e.waitCallbacks()
-	got := e.hooks.got()
-	if len(got) != 3 || string(got[0].body) != string(got[2].body) {
+	got := e.hooks.Got()
+	if len(got) != 3 || string(got[0].Body) != string(got[2].Body) {
 		t.Fatalf("%d attempts", len(got))
 	}
 	ds := e.sim.Deliveries()
@@ -111,7 +111,7 @@ func TestCallbackRetriedUntil2xx(t *testing.T) {
 			t.Fatalf("delivery %d: %+v", i, d)
 		}
 		// Only the scheme and host: the path and query hold the secret.
-		if d.Host != e.hooks.srv.URL || strings.Contains(d.Host, "s3cret") {
+		if d.Host != e.hooks.Server.URL || strings.Contains(d.Host, "s3cret") {
 			t.Fatalf("delivery %d host %q", i, d.Host)
 		}
 	}
@@ -119,12 +119,12 @@ func TestCallbackRetriedUntil2xx(t *testing.T) {
 
 func TestCallbackGivesUp(t *testing.T) {
 	e := setup(t, passportreadersim.Options{CallbackAttempts: 3})
-	e.hooks.setAnswer(func(int) int { return http.StatusServiceUnavailable })
+	e.hooks.SetAnswer(func(int) int { return http.StatusServiceUnavailable })
 	c := e.createWithCallback("r", false)
 	e.must(e.sim.Initiate(c.ID))
 	e.must(e.sim.Abort(c.ID))
 	e.waitCallbacks()
-	got := e.hooks.got()
+	got := e.hooks.Got()
 	if len(got) != 6 {
 		t.Fatalf("%d attempts, want 3 for each of 2 changes", len(got))
 	}
@@ -134,52 +134,36 @@ func TestCallbackGivesUp(t *testing.T) {
 		if i >= 3 {
 			want = "ABORTED"
 		}
-		if !strings.Contains(string(h.body), want) {
-			t.Fatalf("attempt %d: %s", i, h.body)
+		if !strings.Contains(string(h.Body), want) {
+			t.Fatalf("attempt %d: %s", i, h.Body)
 		}
 	}
 }
 
 func TestCallbackDefaultAttempts(t *testing.T) {
 	e := setup(t, passportreadersim.Options{})
-	e.hooks.setAnswer(func(int) int { return http.StatusBadGateway })
+	e.hooks.SetAnswer(func(int) int { return http.StatusBadGateway })
 	c := e.createWithCallback("r", false)
 	e.must(e.sim.Initiate(c.ID))
 	e.waitCallbacks()
-	if n := len(e.hooks.got()); n != 5 || passportreadersim.DefaultCallbackAttempts != 5 {
+	if n := len(e.hooks.Got()); n != 5 || passportreadersim.DefaultCallbackAttempts != 5 {
 		t.Fatalf("%d attempts, want 5", n)
 	}
 }
 
 func TestCallbackBackoffDoubles(t *testing.T) {
 	e := setup(t, passportreadersim.Options{CallbackBackoff: 20 * time.Millisecond, CallbackAttempts: 4})
-	var times []time.Time
-	e.hooks.setAnswer(func(int) int {
-		times = append(times, time.Now()) // under the receiver's lock
-		return http.StatusInternalServerError
-	})
+	e.hooks.SetAnswer(func(int) int { return http.StatusInternalServerError })
 	c := e.createWithCallback("r", false)
 	e.must(e.sim.Initiate(c.ID))
 	e.waitCallbacks()
-	e.hooks.mu.Lock()
-	times = slices.Clone(times)
-	e.hooks.mu.Unlock()
-	if len(times) != 4 {
-		t.Fatalf("%d attempts", len(times))
-	}
-	// Lower bounds only: a slow machine may wait longer, never shorter.
-	for i := 1; i < len(times); i++ {
-		want := 20 * time.Millisecond << (i - 1) // 20, 40, 80 ms
-		if gap := times[i].Sub(times[i-1]); gap < want {
-			t.Fatalf("gap %d is %v, want at least %v", i, gap, want)
-		}
-	}
+	simtest.CheckBackoff(t, e.hooks.Got(), 4, 20*time.Millisecond) // 20, 40, 80 ms
 }
 
 func TestCallbackUnreachable(t *testing.T) {
 	e := setup(t, passportreadersim.Options{CallbackAttempts: 2})
-	dead := e.hooks.srv.URL + "/secret-path"
-	e.hooks.srv.Close() // nothing listens there any more
+	dead := e.hooks.Server.URL + "/secret-path"
+	e.hooks.Server.Close() // nothing listens there any more
 	c := e.create(`{"callback_url":"` + dead + `"}`)
 	e.must(e.sim.Initiate(c.ID))
 	e.waitCallbacks()
@@ -195,24 +179,24 @@ func TestResendCallback(t *testing.T) {
 	e.must(e.sim.Initiate(c.ID))
 	e.must(e.sim.ResendCallback(c.ID))
 	e.waitCallbacks()
-	got := e.hooks.got()
-	if len(got) != 2 || string(got[0].body) != string(got[1].body) {
+	got := e.hooks.Got()
+	if len(got) != 2 || string(got[0].Body) != string(got[1].Body) {
 		t.Fatalf("%d callbacks", len(got))
 	}
 	// A final session can be resent too.
 	e.must(e.sim.Abort(c.ID))
 	e.must(e.sim.ResendCallback(c.ID))
 	e.waitCallbacks()
-	if got := e.hooks.got(); len(got) != 4 || string(got[2].body) != string(got[3].body) {
+	if got := e.hooks.Got(); len(got) != 4 || string(got[2].Body) != string(got[3].Body) {
 		t.Fatalf("%d callbacks", len(got))
 	}
 }
 
 func TestCloseStopsCallbacks(t *testing.T) {
 	e := setup(t, passportreadersim.Options{CallbackBackoff: time.Hour})
-	e.hooks.setAnswer(func(int) int { return http.StatusInternalServerError })
+	e.hooks.SetAnswer(func(int) int { return http.StatusInternalServerError })
 	c := e.createWithCallback("r", false)
-	seen := e.hooks.watch(1)
+	seen := e.hooks.Watch(1)
 	e.must(e.sim.Initiate(c.ID))
 	select {
 	case <-seen:
@@ -229,10 +213,10 @@ func TestCloseStopsCallbacks(t *testing.T) {
 		t.Fatalf("resend after close: %v", err)
 	}
 	// Changes after Close are still made, without callbacks.
-	n := len(e.hooks.got())
+	n := len(e.hooks.Got())
 	e.must(e.sim.Abort(c.ID))
 	e.waitCallbacks()
-	if len(e.hooks.got()) != n || e.state(c.ID) != "ABORTED" {
+	if len(e.hooks.Got()) != n || e.state(c.ID) != "ABORTED" {
 		t.Fatal("a callback after Close")
 	}
 	if err := e.sim.Close(); err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"portal/services/sandbox/passportreadersim"
+	"portal/services/sandbox/simtest"
 )
 
 // The examples of idv-sessions.txt, verbatim (its "..." placeholders are
@@ -34,18 +35,11 @@ func kinds(t *testing.T, b []byte) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for k, v := range decodeNumbers(t, b) {
-		switch v.(type) {
-		case json.Number:
-			out[k] = "number"
-		case string:
-			out[k] = "string"
-		case bool:
-			out[k] = "bool"
-		case nil:
-			out[k] = "null"
-		default:
-			out[k] = "nested" // "Responses are always flat"
+		kind := simtest.JSONKind(v)
+		if kind == "object" || kind == "array" {
+			kind = "nested" // "Responses are always flat"
 		}
+		out[k] = kind
 	}
 	return out
 }

@@ -1,15 +1,14 @@
 package passportreadersim_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"testing"
 
 	"portal/services/sandbox/passportreadersim"
+	"portal/services/sandbox/simtest"
 )
 
 // FuzzRequestBody posts arbitrary bodies to the three methods with valid
@@ -106,23 +105,12 @@ func FuzzScanForm(f *testing.F) {
 // reported on the *testing.F.
 func fuzzPost(t *testing.T, u, contentType string, body []byte) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := simtest.NewRequest(t, http.MethodPost, u, string(body))
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.SetBasicAuth(passportreadersim.DefaultPublicKey, passportreadersim.DefaultSecret)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("request failed (a panic in the handler?): %v", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	st, _, b := simtest.Send(t, client, req)
+	return st, b
 }

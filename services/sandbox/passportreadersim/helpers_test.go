@@ -1,22 +1,18 @@
 package passportreadersim_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"portal/services/sandbox"
 	"portal/services/sandbox/passportreadersim"
+	"portal/services/sandbox/simtest"
 )
 
 // The simulator is exercised over real HTTP with plain net/http and
@@ -25,94 +21,6 @@ import (
 // start is a fixed "now" for the fake clock.
 var start = time.Date(2026, 5, 4, 9, 1, 41, 0, time.UTC)
 
-// clock is a fake clock, safe for concurrent use.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// receiver is a callback receiver: it records every request, answers the
-// n-th one (from 1) with answer(n), 200 by default, and also sends each to
-// seen, when set, for tests that wait for one.
-type receiver struct {
-	srv *httptest.Server
-
-	mu     sync.Mutex
-	answer func(n int) int
-	hits   []hit
-	seen   chan hit
-}
-
-type hit struct {
-	header http.Header
-	body   []byte
-	path   string
-	status int // what the receiver answered
-}
-
-func newReceiver(t testing.TB) *receiver {
-	rc := &receiver{}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		n := len(rc.hits) + 1
-		status := http.StatusOK
-		if rc.answer != nil {
-			status = rc.answer(n)
-		}
-		h := hit{header: r.Header.Clone(), body: b, path: r.URL.RequestURI(), status: status}
-		rc.hits = append(rc.hits, h)
-		seen := rc.seen
-		rc.mu.Unlock()
-		if seen != nil {
-			select {
-			case seen <- h:
-			default: // nobody is waiting for this many
-			}
-		}
-		w.WriteHeader(status)
-	}))
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-func (rc *receiver) setAnswer(f func(n int) int) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.answer = f
-}
-
-// watch makes every later request also go to the returned channel (up to
-// n of them can wait there).
-func (rc *receiver) watch(n int) <-chan hit {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.seen = make(chan hit, n)
-	return rc.seen
-}
-
-func (rc *receiver) got() []hit {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]hit(nil), rc.hits...)
-}
-
-// url is the callback_url to give the simulator; the path and query stand
-// in for the portal's secret.
-func (rc *receiver) url() string { return rc.srv.URL + "/callbacks/passportreader/s3cret?k=v" }
-
 // env is a test's view of the simulator.
 type env struct {
 	t       testing.TB
@@ -120,8 +28,8 @@ type env struct {
 	harness *sandbox.Harness
 	srv     *httptest.Server
 	base    string // e.g. http://127.0.0.1:1234/sandbox/passportreader
-	clock   *clock
-	hooks   *receiver
+	clock   *simtest.Clock
+	hooks   *simtest.Receiver
 }
 
 // setup mounts a simulator built from opts at /sandbox/passportreader
@@ -129,23 +37,17 @@ type env struct {
 // callback receiver and a 1 ms callback backoff unless opts say otherwise.
 func setup(t testing.TB, opts passportreadersim.Options) *env {
 	t.Helper()
-	c := &clock{t: start}
+	c := simtest.NewClock(start)
 	if opts.Now == nil {
 		opts.Now = c.Now
 	}
 	if opts.CallbackBackoff == 0 {
 		opts.CallbackBackoff = time.Millisecond
 	}
-	e := &env{t: t, clock: c, hooks: newReceiver(t)}
+	// The receiver's path and query stand in for the portal's secret.
+	e := &env{t: t, clock: c, hooks: simtest.NewReceiver(t, "/callbacks/passportreader/s3cret?k=v")}
 	e.sim = passportreadersim.New(opts)
-	e.harness = sandbox.New("/sandbox")
-	if err := e.harness.Register(e.sim); err != nil {
-		t.Fatal(err)
-	}
-	e.srv = httptest.NewServer(e.harness)
-	t.Cleanup(e.srv.Close)
-	t.Cleanup(func() { _ = e.sim.Close() }) // before srv.Close: cleanups are LIFO
-	e.base = e.srv.URL + "/sandbox/passportreader"
+	e.harness, e.srv, e.base = simtest.Mount(t, e.sim)
 	return e
 }
 
@@ -153,27 +55,11 @@ func setup(t testing.TB, opts passportreadersim.Options) *env {
 // and returns the status, headers and body.
 func (e *env) send(method, path, user, pass, body string) (int, http.Header, []byte) {
 	e.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, e.base+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	req := simtest.NewRequest(e.t, method, e.base+path, body)
 	if user != "" {
 		req.SetBasicAuth(user, pass)
 	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, b
+	return simtest.Send(e.t, e.srv.Client(), req)
 }
 
 // call POSTs body to an API path with the default credentials and checks
@@ -210,7 +96,7 @@ func (e *env) create(body string) created {
 // createWithCallback creates a session whose callbacks go to the receiver.
 func (e *env) createWithCallback(ref string, face bool) created {
 	e.t.Helper()
-	b, _ := json.Marshal(map[string]any{"callback_url": e.hooks.url(), "reference": ref, "face_verification": face})
+	b, _ := json.Marshal(map[string]any{"callback_url": e.hooks.URL(), "reference": ref, "face_verification": face})
 	return e.create(string(b))
 }
 
@@ -288,11 +174,7 @@ func (e *env) must(err error) {
 // waitCallbacks waits for the simulator's callback deliveries to settle.
 func (e *env) waitCallbacks() {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := e.sim.WaitCallbacks(ctx); err != nil {
-		e.t.Fatalf("callbacks still under way: %v", err)
-	}
+	simtest.Settle(e.t, "callbacks", e.sim.WaitCallbacks)
 }
 
 // wantError checks an error answer: HTTP code, error_name, and an
@@ -312,14 +194,13 @@ func wantError(t testing.TB, code int, body []byte, wantCode int, name, msg stri
 	}
 }
 
-// decodeNumbers decodes JSON keeping numbers as written.
+// decodeNumbers decodes a JSON object keeping numbers as written: the
+// API's answers and callbacks are all flat objects.
 func decodeNumbers(t testing.TB, b []byte) map[string]any {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v map[string]any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("bad JSON: %v: %s", err, b)
+	v, ok := simtest.DecodeAny(t, b).(map[string]any)
+	if !ok {
+		t.Fatalf("not a JSON object: %s", b)
 	}
 	return v
 }
@@ -337,74 +218,15 @@ func (e *env) openURL(token, redirect string) string {
 // page GETs an absolute URL and returns status, headers and body.
 func (e *env) page(u string) (int, http.Header, string) {
 	e.t.Helper()
-	resp, err := e.srv.Client().Get(u)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(b)
-}
-
-// form is one <form> of a page with the values a browser would post.
-type form struct {
-	action string
-	values url.Values
-	button string
-}
-
-var (
-	formRe   = regexp.MustCompile(`(?s)<form method="post" action="([^"]+)"[^>]*>(.*?)</form>`)
-	inputRe  = regexp.MustCompile(`<input type="[a-z]+"[^>]* name="([^"]+)" value="([^"]*)"`)
-	selectRe = regexp.MustCompile(`(?s)<select[^>]* name="([^"]+)">(.*?)</select>`)
-	optionRe = regexp.MustCompile(`<option selected>([^<]*)</option>`)
-	buttonRe = regexp.MustCompile(`<button[^>]*>([^<]*)</button>`)
-)
-
-func forms(html string) []form {
-	var out []form
-	for _, m := range formRe.FindAllStringSubmatch(html, -1) {
-		f := form{action: unescape(m[1]), values: url.Values{}}
-		for _, in := range inputRe.FindAllStringSubmatch(m[2], -1) {
-			f.values.Set(in[1], unescape(in[2]))
-		}
-		for _, sel := range selectRe.FindAllStringSubmatch(m[2], -1) {
-			if o := optionRe.FindStringSubmatch(sel[2]); o != nil {
-				f.values.Set(sel[1], unescape(o[1]))
-			}
-		}
-		if b := buttonRe.FindStringSubmatch(m[2]); b != nil {
-			f.button = unescape(b[1])
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-func buttons(html string) []string {
-	var out []string
-	for _, f := range forms(html) {
-		out = append(out, f.button)
-	}
-	return out
-}
-
-func unescape(s string) string {
-	return strings.NewReplacer("&amp;", "&", "&#39;", "'", "&#34;", `"`, "&lt;", "<", "&gt;", ">", "&#43;", "+").Replace(s)
+	return simtest.Get(e.t, e.srv.Client(), u)
 }
 
 // findForm returns the form whose button reads button on the page at
 // pageURL.
-func (e *env) findForm(pageURL, button string) form {
+func (e *env) findForm(pageURL, button string) simtest.Form {
 	e.t.Helper()
 	_, _, html := e.page(pageURL)
-	for _, f := range forms(html) {
-		if f.button == button {
-			return f
-		}
-	}
-	e.t.Fatalf("no form with button %q on the page:\n%s", button, html)
-	return form{}
+	return simtest.FindForm(e.t, html, button)
 }
 
 // postForm posts values to a form action (relative to the page) as a
@@ -412,21 +234,7 @@ func (e *env) findForm(pageURL, button string) form {
 // body.
 func (e *env) postForm(pageURL, action string, values url.Values) (int, string, string) {
 	e.t.Helper()
-	base, _ := url.Parse(pageURL)
-	target, err := base.Parse(action)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req, _ := http.NewRequest(http.MethodPost, target.String(), strings.NewReader(values.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", "PassportReaderTest/1.0 (phone)")
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Request.URL.String(), string(b)
+	return simtest.PostForm(e.t, e.srv.Client(), pageURL, action, values, map[string]string{"User-Agent": "PassportReaderTest/1.0 (phone)"})
 }
 
 // submit posts the form whose button reads button, with changes applied
@@ -435,8 +243,8 @@ func (e *env) submit(pageURL, button string, changes map[string]string) (int, st
 	e.t.Helper()
 	f := e.findForm(pageURL, button)
 	for k, v := range changes {
-		f.values.Set(k, v)
+		f.Values.Set(k, v)
 	}
-	st, _, body := e.postForm(pageURL, f.action, f.values)
+	st, _, body := e.postForm(pageURL, f.Action, f.Values)
 	return st, body
 }

@@ -1,6 +1,7 @@
 package passportreadersim_test
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"portal/services/sandbox/passportreadersim"
+	"portal/services/sandbox/simtest"
 )
 
 // checkPageHeaders checks the page's own security headers and that it has
@@ -52,8 +54,8 @@ func TestOpenPageHappyPath(t *testing.T) {
 	if strings.Contains(html, redirect) || strings.Contains(html, "Return to the service") {
 		t.Fatal("the return link is shown before a final state")
 	}
-	if !slices.Equal(buttons(html), []string{"Open in the PassportReader app", "Abort verification"}) {
-		t.Fatalf("buttons %q", buttons(html))
+	if !slices.Equal(simtest.Buttons(html), []string{"Open in the PassportReader app", "Abort verification"}) {
+		t.Fatalf("buttons %q", simtest.Buttons(html))
 	}
 	// The stylesheet it links is served.
 	css := regexp.MustCompile(`<link rel="stylesheet" href="([^"]+)">`).FindStringSubmatch(html)
@@ -77,14 +79,14 @@ func TestOpenPageHappyPath(t *testing.T) {
 	// Scan: the form is prefilled with the values the chip would give.
 	f := e.findForm(page, "Scan passport")
 	for _, k := range []string{"given_names", "surname", "nationality", "sex", "date_of_birth", "document_type", "document_number", "expiry_date", "issuing_country", "issuer"} {
-		if f.values.Get(k) == "" {
-			t.Fatalf("scan form: %s is empty: %v", k, f.values)
+		if f.Values.Get(k) == "" {
+			t.Fatalf("scan form: %s is empty: %v", k, f.Values)
 		}
 	}
-	if f.values.Get("document_type") != "PASSPORT" {
-		t.Fatalf("document_type %q", f.values.Get("document_type"))
+	if f.Values.Get("document_type") != "PASSPORT" {
+		t.Fatalf("document_type %q", f.Values.Get("document_type"))
 	}
-	prefilled := f.values.Get("document_number")
+	prefilled := f.Values.Get("document_number")
 	st, html = e.submit(page, "Scan passport", map[string]string{"surname": "MUSTERMANN"})
 	if st != http.StatusOK || !strings.Contains(html, "Passport scanned.") || !strings.Contains(html, "MUSTERMANN") {
 		t.Fatalf("after scan: %d\n%s", st, html)
@@ -97,13 +99,13 @@ func TestOpenPageHappyPath(t *testing.T) {
 	if n := strings.Count(html, `src="data:image/png;base64,`); n != 2 {
 		t.Fatalf("%d images on the page", n)
 	}
-	if !slices.Equal(buttons(html), []string{"Approve (sandbox)", "Fail (sandbox)", "Reject (sandbox)", "Abort verification"}) {
-		t.Fatalf("buttons %q", buttons(html))
+	if !slices.Equal(simtest.Buttons(html), []string{"Approve (sandbox)", "Fail (sandbox)", "Reject (sandbox)", "Abort verification"}) {
+		t.Fatalf("buttons %q", simtest.Buttons(html))
 	}
 
 	// The provider's decision.
 	st, html = e.submit(page, "Approve (sandbox)", nil)
-	if st != http.StatusOK || !strings.Contains(html, "APPROVED") || len(forms(html)) != 0 {
+	if st != http.StatusOK || !strings.Contains(html, "APPROVED") || len(simtest.Forms(html)) != 0 {
 		t.Fatalf("after approve: %d\n%s", st, html)
 	}
 	if e.state(c.ID) != "APPROVED" {
@@ -115,7 +117,7 @@ func TestOpenPageHappyPath(t *testing.T) {
 		t.Fatalf("return link %v in\n%s", link, html)
 	}
 	e.waitCallbacks()
-	if n := len(e.hooks.got()); n != 3 {
+	if n := len(e.hooks.Got()); n != 3 {
 		t.Fatalf("%d callbacks", n)
 	}
 }
@@ -139,7 +141,7 @@ func TestOpenPageDecisions(t *testing.T) {
 				e.submit(page, "Scan passport", nil)
 			}
 			st, html := e.submit(page, tc.button, tc.fields)
-			if st != http.StatusOK || !strings.Contains(html, tc.state) || len(forms(html)) != 0 {
+			if st != http.StatusOK || !strings.Contains(html, tc.state) || len(simtest.Forms(html)) != 0 {
 				t.Fatalf("%d\n%s", st, html)
 			}
 			if strings.Contains(html, "Return to the service") {
@@ -172,9 +174,9 @@ func TestOpenPageScanValidation(t *testing.T) {
 		t.Fatalf("%d\n%s", st, html)
 	}
 	// What was typed is kept, escaped.
-	f := forms(html)
-	i := slices.IndexFunc(f, func(f form) bool { return f.button == "Scan passport" })
-	if i < 0 || f[i].values.Get("surname") != "KEPT <b>" || f[i].values.Get("date_of_birth") != "1990-02-31" || strings.Contains(html, "KEPT <b>") {
+	f := simtest.Forms(html)
+	i := slices.IndexFunc(f, func(f simtest.Form) bool { return f.Button == "Scan passport" })
+	if i < 0 || f[i].Values.Get("surname") != "KEPT <b>" || f[i].Values.Get("date_of_birth") != "1990-02-31" || strings.Contains(html, "KEPT <b>") {
 		t.Fatalf("form not refilled:\n%s", html)
 	}
 	if e.state(c.ID) != "INITIATED" {
@@ -193,7 +195,7 @@ func TestOpenPageStaleForm(t *testing.T) {
 	page := e.openURL(c.Token, "")
 	open := e.findForm(page, "Open in the PassportReader app")
 	e.must(e.sim.Abort(c.ID))
-	st, _, html := e.postForm(page, open.action, open.values)
+	st, _, html := e.postForm(page, open.Action, open.Values)
 	if st != http.StatusConflict || !strings.Contains(html, "The session is ABORTED now") {
 		t.Fatalf("%d\n%s", st, html)
 	}
@@ -248,15 +250,19 @@ func TestOpenPagePublicURL(t *testing.T) {
 	e := setup(t, passportreadersim.Options{PublicURL: "https://portal.example/sandbox/passportreader/"})
 	c := e.create("")
 	st, h, html := e.page(e.openURL(c.Token, "https://portal.example/done"))
-	f := forms(html)
-	if st != http.StatusOK || len(f) == 0 || !strings.HasPrefix(f[0].action, "https://portal.example/sandbox/passportreader/open?") {
+	f := simtest.Forms(html)
+	if st != http.StatusOK || len(f) == 0 || !strings.HasPrefix(f[0].Action, "https://portal.example/sandbox/passportreader/open?") {
 		t.Fatalf("%d forms %+v", st, f)
 	}
-	u, _ := url.Parse(f[0].action)
+	u, _ := url.Parse(f[0].Action)
 	if u.Query().Get("token") != c.Token || u.Query().Get("redirect_url") != "https://portal.example/done" {
-		t.Fatalf("action %s", f[0].action)
+		t.Fatalf("action %s", f[0].Action)
 	}
 	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://portal.example;") {
 		t.Fatalf("CSP %q", csp)
 	}
 }
+
+// unescape is html.UnescapeString, for the tests whose page is a
+// variable named html.
+func unescape(s string) string { return html.UnescapeString(s) }

@@ -88,11 +88,11 @@ func TestLifecycleGoMethods(t *testing.T) {
 			// One callback per change, in order.
 			e.waitCallbacks()
 			var got []string
-			for _, h := range e.hooks.got() {
+			for _, h := range e.hooks.Got() {
 				var b struct {
 					State string `json:"session_state"`
 				}
-				_ = json.Unmarshal(h.body, &b)
+				_ = json.Unmarshal(h.Body, &b)
 				got = append(got, b.State)
 			}
 			if !slices.Equal(got, tc.want[1:]) {
@@ -216,9 +216,9 @@ func TestExpiry(t *testing.T) {
 	}
 	e.waitCallbacks()
 	aborted := 0
-	for _, h := range e.hooks.got() {
-		if string(h.body) == `{"session_id":`+idString(fresh.ID)+`,"session_state":"ABORTED","session_reference":"fresh"}` ||
-			string(h.body) == `{"session_id":`+idString(scanned.ID)+`,"session_state":"ABORTED","session_reference":"scanned"}` {
+	for _, h := range e.hooks.Got() {
+		if string(h.Body) == `{"session_id":`+idString(fresh.ID)+`,"session_state":"ABORTED","session_reference":"fresh"}` ||
+			string(h.Body) == `{"session_id":`+idString(scanned.ID)+`,"session_state":"ABORTED","session_reference":"scanned"}` {
 			aborted++
 		}
 	}
@@ -278,7 +278,7 @@ func TestAutoAdvance(t *testing.T) {
 		t.Fatalf("auto scan %+v", d)
 	}
 	e.waitCallbacks()
-	if n := len(e.hooks.got()); n != 3 {
+	if n := len(e.hooks.Got()); n != 3 {
 		t.Fatalf("%d callbacks", n)
 	}
 
@@ -314,7 +314,7 @@ func TestAutoAdvanceStopsAtExpiry(t *testing.T) {
 // their callbacks without anyone asking about them.
 func TestAutoAdvanceByItself(t *testing.T) {
 	e := setup(t, passportreadersim.Options{AutoAdvance: 5 * time.Millisecond, Now: time.Now})
-	seen := e.hooks.watch(10)
+	seen := e.hooks.Watch(10)
 	c := e.createWithCallback("alive", false)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -322,11 +322,11 @@ func TestAutoAdvanceByItself(t *testing.T) {
 	for {
 		select {
 		case h := <-seen:
-			if string(h.body) == want {
+			if string(h.Body) == want {
 				return
 			}
 		case <-ctx.Done():
-			t.Fatalf("no APPROVED callback; got %d callbacks", len(e.hooks.got()))
+			t.Fatalf("no APPROVED callback; got %d callbacks", len(e.hooks.Got()))
 		}
 	}
 }

@@ -1,25 +1,16 @@
 package pawapasssim_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
-	"portal/services/sandbox"
 	"portal/services/sandbox/pawapasssim"
+	"portal/services/sandbox/simtest"
 )
 
 func (e *env) run(action string, in map[string]string) (string, error) {
 	e.t.Helper()
 	return e.harness.Run(e.t.Context(), "pawapass", action, in)
-}
-
-func wantValidation(t *testing.T, err error, field, msg string) {
-	t.Helper()
-	var ve *sandbox.ValidationError
-	if !errors.As(err, &ve) || ve.Field != field || !strings.Contains(ve.Message, msg) {
-		t.Fatalf("error %v, want a ValidationError on %q containing %q", err, field, msg)
-	}
 }
 
 func TestActionAdvance(t *testing.T) {
@@ -32,18 +23,18 @@ func TestActionAdvance(t *testing.T) {
 		}
 	}
 	_, err := e.run("advance", map[string]string{"id": id})
-	wantValidation(t, err, "id", "current state")
+	simtest.WantValidation(t, err, "id", "current state")
 	_, err = e.run("advance", map[string]string{"id": "nope"})
-	wantValidation(t, err, "id", "no verification")
+	simtest.WantValidation(t, err, "id", "no verification")
 	_, err = e.run("advance", map[string]string{})
-	wantValidation(t, err, "id", "required")
+	simtest.WantValidation(t, err, "id", "required")
 }
 
 func TestActionApproveDecline(t *testing.T) {
 	e := setup(t, pawapasssim.Options{})
 	a, d := e.create().ID, e.create().ID
 	_, err := e.run("approve", map[string]string{"id": a})
-	wantValidation(t, err, "id", "current state")
+	simtest.WantValidation(t, err, "id", "current state")
 	for range 3 {
 		_, err := e.sim.Advance(a)
 		e.must(err)
@@ -54,9 +45,9 @@ func TestActionApproveDecline(t *testing.T) {
 		t.Fatalf("%q %v", msg, err)
 	}
 	_, err = e.run("decline", map[string]string{"id": d, "reason": "FRAUD"})
-	wantValidation(t, err, "reason", "must be one of")
+	simtest.WantValidation(t, err, "reason", "must be one of")
 	_, err = e.run("decline", map[string]string{"id": d})
-	wantValidation(t, err, "reason", "required")
+	simtest.WantValidation(t, err, "reason", "required")
 	if msg, err := e.run("decline", map[string]string{"id": d, "reason": "GENERIC"}); err != nil || !strings.Contains(msg, "GENERIC") {
 		t.Fatalf("%q %v", msg, err)
 	}
@@ -72,18 +63,18 @@ func TestActionExpireAndResend(t *testing.T) {
 		t.Fatalf("%q %v", msg, err)
 	}
 	_, err := e.run("expire", map[string]string{"id": id})
-	wantValidation(t, err, "id", "current state")
+	simtest.WantValidation(t, err, "id", "current state")
 	e.waitHooks()
 	if msg, err := e.run("resend_webhook", map[string]string{"id": id}); err != nil || !strings.Contains(msg, id) {
 		t.Fatalf("%q %v", msg, err)
 	}
 	e.waitHooks()
-	got := e.hooks.got()
-	if len(got) != 2 || string(got[0].body) != string(got[1].body) {
+	got := e.hooks.Got()
+	if len(got) != 2 || string(got[0].Body) != string(got[1].Body) {
 		t.Fatalf("%d webhooks", len(got))
 	}
 
 	off := setup(t, pawapasssim.Options{WebhookURL: "off"})
 	_, err = off.run("resend_webhook", map[string]string{"id": off.create().ID})
-	wantValidation(t, err, "id", "No webhook URL")
+	simtest.WantValidation(t, err, "id", "No webhook URL")
 }

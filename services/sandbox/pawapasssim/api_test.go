@@ -11,28 +11,12 @@ import (
 	"time"
 
 	"portal/services/sandbox/pawapasssim"
+	"portal/services/sandbox/simtest"
 )
 
 func TestRegistration(t *testing.T) {
 	e := setup(t, pawapasssim.Options{})
-	if e.sim.Name() != "pawapass" || e.sim.Title() != "pawaPass KYC" {
-		t.Fatalf("name %q title %q", e.sim.Name(), e.sim.Title())
-	}
-	views := e.harness.Snapshot()
-	if len(views) != 1 || views[0].Base != "/sandbox/pawapass/" {
-		t.Fatalf("snapshot %+v", views)
-	}
-	var patterns, actions []string
-	for _, ep := range views[0].Endpoints {
-		patterns = append(patterns, ep.Pattern)
-	}
-	for _, a := range views[0].Actions {
-		actions = append(actions, a.Name)
-		if a.Fields[0].Name != "id" || !a.Fields[0].Required {
-			t.Errorf("action %s: first field %+v", a.Name, a.Fields[0])
-		}
-	}
-	want := []string{
+	view := simtest.CheckRegistration(t, e.harness, e.sim, "pawapass", "pawaPass KYC", []string{
 		"POST /v2/verifications/{$}",
 		"POST /v2/verifications",
 		"GET /v2/verifications/{$}",
@@ -41,12 +25,11 @@ func TestRegistration(t *testing.T) {
 		"GET /app/{company}/{id}",
 		"POST /app/{company}/{id}",
 		"GET /assets/pawapass.css",
-	}
-	if !slices.Equal(patterns, want) {
-		t.Fatalf("endpoints\n%q\nwant\n%q", patterns, want)
-	}
-	if !slices.Equal(actions, []string{"advance", "approve", "decline", "expire", "resend_webhook"}) {
-		t.Fatalf("actions %q", actions)
+	}, []string{"advance", "approve", "decline", "expire", "resend_webhook"})
+	for _, a := range view.Actions {
+		if a.Fields[0].Name != "id" || !a.Fields[0].Required {
+			t.Errorf("action %s: first field %+v", a.Name, a.Fields[0])
+		}
 	}
 }
 
@@ -281,7 +264,7 @@ func TestCreateAccepts(t *testing.T) {
 		if st != http.StatusOK {
 			t.Fatalf("%d %s", st, b)
 		}
-		m := decodeAny(t, b).(map[string]any)
+		m := simtest.DecodeAny(t, b).(map[string]any)
 		for _, k := range []string{"country", "phoneNo", "metadata", "identityDocument", "faceScan", "reviewResult", "createdBy"} {
 			if v, ok := m[k]; !ok || v != nil {
 				t.Errorf("%s: %v (present %v), want null", k, v, ok)
@@ -357,7 +340,7 @@ func (e *env) list(query string) listAnswer {
 	if st != http.StatusOK {
 		e.t.Fatalf("list %s: %d %s", query, st, b)
 	}
-	m := decodeAny(e.t, b).(map[string]any)
+	m := simtest.DecodeAny(e.t, b).(map[string]any)
 	if len(m) != 2 || m["items"] == nil || m["count"] == nil {
 		e.t.Fatalf("list answer keys: %s", b)
 	}

@@ -9,58 +9,16 @@ import (
 	"testing"
 
 	"portal/services/sandbox/pawapasssim"
+	"portal/services/sandbox/simtest"
 )
 
 // Contract tests: the simulator accepts the document's example request as
 // it is, and its answers have exactly the keys and JSON types of the
 // document's example answer (testdata/create_response.json).
 
-func TestShapeDiff(t *testing.T) {
-	// The helper itself must catch what the contract tests rely on it for.
-	want := `{"a":1,"b":"x","c":{"d":true,"e":null},"f":[{"g":1}],"h":[]}`
-	for _, tc := range []struct {
-		name, got string
-		diffs     []string
-	}{
-		{"same", `{"a":2.5,"b":"y","c":{"d":false,"e":null},"f":[{"g":3},{"g":4}],"h":[1]}`, nil},
-		{"missing key", `{"b":"x","c":{"d":true,"e":null},"f":[{"g":1}],"h":[]}`, []string{"$.a: missing"}},
-		{"extra key", `{"a":1,"b":"x","z":0,"c":{"d":true,"e":null},"f":[{"g":1}],"h":[]}`, []string{"$.z: not in the example"}},
-		{"number as string", `{"a":"1","b":"x","c":{"d":true,"e":null},"f":[{"g":1}],"h":[]}`, []string{"$.a: want number, got string"}},
-		{"null for object", `{"a":1,"b":"x","c":null,"f":[{"g":1}],"h":[]}`, []string{"$.c: want object, got null"}},
-		{"element shape", `{"a":1,"b":"x","c":{"d":true,"e":null},"f":[{"g":1},{"g":"2"}],"h":[]}`, []string{"$.f[1].g: want number, got string"}},
-		{"empty array", `{"a":1,"b":"x","c":{"d":true,"e":null},"f":[],"h":[]}`, []string{"$.f: empty, cannot check its elements"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := shapeDiff("$", decodeAny(t, []byte(want)), decodeAny(t, []byte(tc.got)))
-			if strings.Join(got, "\n") != strings.Join(tc.diffs, "\n") {
-				t.Fatalf("diffs %q, want %q", got, tc.diffs)
-			}
-		})
-	}
-}
-
 // contractEnv is a simulator whose webhooks never leave the process.
 func contractEnv(t *testing.T) *env {
-	return setup(t, pawapasssim.Options{HTTPClient: &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		return &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
-	})}})
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// sameValues checks that answer has the example's value at each key.
-func sameValues(t *testing.T, example, answer []byte, keys ...string) {
-	t.Helper()
-	ex, got := decodeAny(t, example).(map[string]any), decodeAny(t, answer).(map[string]any)
-	for _, k := range keys {
-		wb, _ := json.Marshal(ex[k])
-		gb, _ := json.Marshal(got[k])
-		if string(wb) != string(gb) {
-			t.Errorf("%s is %s, the example has %s", k, gb, wb)
-		}
-	}
+	return setup(t, pawapasssim.Options{HTTPClient: simtest.OfflineClient()})
 }
 
 // Before the steps that produce them, identityDocument, faceScan and
@@ -80,18 +38,18 @@ func TestContractExampleRequest(t *testing.T) {
 		if st != http.StatusOK {
 			t.Fatalf("%s: %d %s", path, st, b)
 		}
-		checkShapeExcept(t, "create answer", example, b, notYet...)
+		simtest.CheckShapeExcept(t, "create answer", example, b, notYet...)
 		// The echo of the request, the initial status and the clock set
 		// to the example's createdAt.
-		sameValues(t, example, b, "externalId", "country", "phoneNo", "requirements", "status", "metadata",
+		simtest.SameValues(t, "create answer", example, b, "externalId", "country", "phoneNo", "requirements", "status", "metadata",
 			"successUrl", "errorUrl", "supportUrl", "createdBy", "expiresAt", "createdAt", "updatedAt")
 		v := decodeWire(t, b)
 		if !regexp.MustCompile(`^[A-Za-z0-9]{8}$`).MatchString(v.ID) || v.URL != e.base+"/app/portal-sandbox/"+v.ID {
 			t.Errorf("id %q url %q", v.ID, v.URL)
 		}
 		// GET and list answer the same object.
-		checkShapeExcept(t, "get answer", example, mustGet(t, e, v.ID), notYet...)
-		checkShapeExcept(t, "list item", example, firstItem(t, e, v.ID), notYet...)
+		simtest.CheckShapeExcept(t, "get answer", example, mustGet(t, e, v.ID), notYet...)
+		simtest.CheckShapeExcept(t, "list item", example, firstItem(t, e, v.ID), notYet...)
 	}
 }
 
@@ -133,8 +91,8 @@ func TestContractDeclinedHasEveryKey(t *testing.T) {
 	e.must(e.sim.Review(id))
 	e.must(e.sim.Decline(id, pawapasssim.ReasonCaptureIssue))
 	got := mustGet(t, e, id)
-	checkShapeExcept(t, "declined verification", example, got)
-	sameValues(t, example, got, "reviewResult")
+	simtest.CheckShapeExcept(t, "declined verification", example, got)
+	simtest.SameValues(t, "declined verification", example, got, "reviewResult")
 
 	v := decodeWire(t, got)
 	d := v.IdentityDocument
@@ -190,7 +148,7 @@ func TestContractOursShapes(t *testing.T) {
 	if st != http.StatusBadRequest {
 		t.Fatalf("%d", st)
 	}
-	checkShapeExcept(t, "error", []byte(oursError), b)
+	simtest.CheckShapeExcept(t, "error", []byte(oursError), b)
 	_, b = e.api(http.MethodGet, "/v2/verifications/", "")
-	checkShapeExcept(t, "empty list", []byte(oursList), b)
+	simtest.CheckShapeExcept(t, "empty list", []byte(oursList), b)
 }

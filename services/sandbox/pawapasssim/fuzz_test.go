@@ -1,36 +1,24 @@
 package pawapasssim_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"testing"
 
 	"portal/services/sandbox/pawapasssim"
+	"portal/services/sandbox/simtest"
 )
 
 // fuzzDo sends a request with the API key. It does not use e.do, whose
 // failures would be reported on the *testing.F.
 func fuzzDo(t *testing.T, e *env, method, path string, body []byte) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, e.base+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := simtest.NewRequest(t, method, e.base+path, string(body))
 	req.Header.Set("Authorization", "Bearer "+pawapasssim.DefaultAPIKey)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("request failed (a panic in the handler?): %v", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	st, _, b := simtest.Send(t, e.srv.Client(), req)
+	return st, b
 }
 
 // checkAnswer checks that an API answer is a 200 or a 4xx in the

@@ -1,8 +1,6 @@
 package pawapasssim_test
 
 import (
-	"html"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -11,91 +9,21 @@ import (
 	"testing"
 
 	"portal/services/sandbox/pawapasssim"
+	"portal/services/sandbox/simtest"
 )
 
 // page GETs an absolute URL and returns status, headers and body.
 func (e *env) page(u string) (int, http.Header, string) {
 	e.t.Helper()
-	resp, err := e.srv.Client().Get(u)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(b)
-}
-
-// form is one <form> of a page, with the values a browser would send.
-type form struct {
-	action string
-	values url.Values
-	button string
-}
-
-var (
-	formRe   = regexp.MustCompile(`(?s)<form method="post" action="([^"]+)"[^>]*>(.*?)</form>`)
-	inputRe  = regexp.MustCompile(`<input type="[a-z]+" name="([^"]+)" value="([^"]*)"`)
-	selectRe = regexp.MustCompile(`(?s)<select name="([^"]+)">(.*?)</select>`)
-	optionRe = regexp.MustCompile(`<option value="([^"]*)"( selected)?>`)
-	buttonRe = regexp.MustCompile(`<button type="submit"[^>]*>([^<]*)</button>`)
-)
-
-func forms(page string) []form {
-	var out []form
-	for _, m := range formRe.FindAllStringSubmatch(page, -1) {
-		f := form{action: html.UnescapeString(m[1]), values: url.Values{}}
-		for _, in := range inputRe.FindAllStringSubmatch(m[2], -1) {
-			f.values.Set(in[1], html.UnescapeString(in[2]))
-		}
-		for _, sel := range selectRe.FindAllStringSubmatch(m[2], -1) {
-			opts := optionRe.FindAllStringSubmatch(sel[2], -1)
-			if len(opts) == 0 {
-				continue
-			}
-			v := opts[0][1] // a browser sends the first option when none is selected
-			for _, o := range opts {
-				if o[2] != "" {
-					v = o[1]
-				}
-			}
-			f.values.Set(sel[1], html.UnescapeString(v))
-		}
-		if b := buttonRe.FindStringSubmatch(m[2]); b != nil {
-			f.button = html.UnescapeString(b[1])
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-func buttons(page string) []string {
-	var out []string
-	for _, f := range forms(page) {
-		out = append(out, f.button)
-	}
-	return out
+	return simtest.Get(e.t, e.srv.Client(), u)
 }
 
 // post sends values to the page's form action as a same-origin browser
 // form post would, following the 303.
 func (e *env) post(pageURL, action string, values url.Values) (int, string) {
 	e.t.Helper()
-	base, _ := url.Parse(pageURL)
-	target, err := base.Parse(action)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req, _ := http.NewRequest(http.MethodPost, target.String(), strings.NewReader(values.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", e.srv.URL)
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	st, _, body := simtest.PostForm(e.t, e.srv.Client(), pageURL, action, values, simtest.SameOrigin(e.srv.URL))
+	return st, body
 }
 
 // submit finds the form whose button reads button on the page at pageURL,
@@ -103,17 +31,11 @@ func (e *env) post(pageURL, action string, values url.Values) (int, string) {
 func (e *env) submit(pageURL, button string, set map[string]string) (int, string) {
 	e.t.Helper()
 	_, _, page := e.page(pageURL)
-	for _, f := range forms(page) {
-		if f.button != button {
-			continue
-		}
-		for k, v := range set {
-			f.values.Set(k, v)
-		}
-		return e.post(pageURL, f.action, f.values)
+	f := simtest.FindForm(e.t, page, button)
+	for k, v := range set {
+		f.Values.Set(k, v)
 	}
-	e.t.Fatalf("no form with button %q on the page; buttons %q", button, buttons(page))
-	return 0, ""
+	return e.post(pageURL, f.Action, f.Values)
 }
 
 func checkPageHeaders(t *testing.T, h http.Header) {
@@ -146,7 +68,7 @@ func TestHostedPageFlow(t *testing.T) {
 	}
 	checkPageHeaders(t, h)
 	checkNoScript(t, page)
-	if got := buttons(page); !slices.Equal(got, []string{"Start verification"}) {
+	if got := simtest.Buttons(page); !slices.Equal(got, []string{"Start verification"}) {
 		t.Fatalf("buttons %q", got)
 	}
 	// The stylesheet it links is served.
@@ -165,11 +87,11 @@ func TestHostedPageFlow(t *testing.T) {
 	if st != http.StatusOK || !strings.Contains(page, "Verification started.") || e.get(v.ID).Status != "STARTED" {
 		t.Fatalf("after start: %d\n%s", st, page)
 	}
-	if got := buttons(page); !slices.Equal(got, []string{"Scan identity document", "Scan face"}) {
+	if got := simtest.Buttons(page); !slices.Equal(got, []string{"Scan identity document", "Scan face"}) {
 		t.Fatalf("buttons %q", got)
 	}
 	// The document form is prefilled with a plausible person.
-	doc := forms(page)[0].values
+	doc := simtest.Forms(page)[0].Values
 	for _, k := range []string{"type", "firstName", "lastName", "dateOfBirth", "serialNo", "nationalNo"} {
 		if doc.Get(k) == "" {
 			t.Errorf("document form field %s is empty", k)
@@ -190,8 +112,8 @@ func TestHostedPageFlow(t *testing.T) {
 		d.DateOfBirth != "1990-01-02" || d.NationalNo != "Z12345678" || d.SerialNo != doc.Get("serialNo") || d.Country != "ZM" || got.Status != "STARTED" {
 		t.Fatalf("identityDocument %+v", got.IdentityDocument)
 	}
-	if !strings.Contains(page, "•••••5678") || !slices.Equal(buttons(page), []string{"Scan identity document again", "Scan face"}) {
-		t.Fatalf("page after the document: %q\n%s", buttons(page), page)
+	if !strings.Contains(page, "•••••5678") || !slices.Equal(simtest.Buttons(page), []string{"Scan identity document again", "Scan face"}) {
+		t.Fatalf("page after the document: %q\n%s", simtest.Buttons(page), page)
 	}
 
 	st, page = e.submit(v.URL, "Scan face", map[string]string{"ageEstimation": "OVER_30"})
@@ -203,13 +125,13 @@ func TestHostedPageFlow(t *testing.T) {
 		t.Fatalf("after submit: %d %s", st, e.get(v.ID).Status)
 	}
 	if !strings.Contains(page, "pawaPass reviewer") || !strings.Contains(page, "sandbox only") ||
-		!slices.Equal(buttons(page), []string{"Approve", "Decline"}) || !strings.Contains(page, `href="`+v.SuccessURL+`"`) {
-		t.Fatalf("page in review: %q\n%s", buttons(page), page)
+		!slices.Equal(simtest.Buttons(page), []string{"Approve", "Decline"}) || !strings.Contains(page, `href="`+v.SuccessURL+`"`) {
+		t.Fatalf("page in review: %q\n%s", simtest.Buttons(page), page)
 	}
 	e.waitHooks()
 	var seen []string
-	for _, h := range e.hooks.got() {
-		p := payloadOf(t, h.body)
+	for _, h := range e.hooks.Got() {
+		p := payloadOf(t, h.Body)
 		seen = append(seen, p.Type+" "+p.Data.Status)
 	}
 	slices.Sort(seen)
@@ -223,8 +145,8 @@ func TestHostedPageFlow(t *testing.T) {
 	}
 
 	st, page = e.submit(v.URL, "Approve", nil)
-	if st != http.StatusOK || e.get(v.ID).Status != "APPROVED" || len(forms(page)) != 0 {
-		t.Fatalf("after approve: %d %q", st, buttons(page))
+	if st != http.StatusOK || e.get(v.ID).Status != "APPROVED" || len(simtest.Forms(page)) != 0 {
+		t.Fatalf("after approve: %d %q", st, simtest.Buttons(page))
 	}
 	if !strings.Contains(page, `href="`+v.SuccessURL+`"`) || strings.Contains(page, v.ErrorURL) || !strings.Contains(page, "Approved") {
 		t.Fatalf("approved page:\n%s", page)
@@ -240,8 +162,8 @@ func TestHostedPageDecline(t *testing.T) {
 		e.must(err)
 	}
 	_, _, page := e.page(v.URL)
-	if !slices.Equal(buttons(page), []string{"Approve", "Decline"}) {
-		t.Fatalf("buttons %q", buttons(page))
+	if !slices.Equal(simtest.Buttons(page), []string{"Approve", "Decline"}) {
+		t.Fatalf("buttons %q", simtest.Buttons(page))
 	}
 	st, page := e.submit(v.URL, "Decline", map[string]string{"reason": "DOCUMENT_VALIDITY"})
 	got := e.get(v.ID)
@@ -258,8 +180,8 @@ func TestHostedPageRequirements(t *testing.T) {
 	face := e.create(set("requirements", []any{map[string]any{"type": "FACE_SCAN"}}))
 	e.submit(face.URL, "Start verification", nil)
 	_, _, page := e.page(face.URL)
-	if strings.Contains(page, "Identity document") || !slices.Equal(buttons(page), []string{"Scan face"}) {
-		t.Fatalf("face only: %q", buttons(page))
+	if strings.Contains(page, "Identity document") || !slices.Equal(simtest.Buttons(page), []string{"Scan face"}) {
+		t.Fatalf("face only: %q", simtest.Buttons(page))
 	}
 	e.submit(face.URL, "Scan face", nil)
 	if st, _ := e.submit(face.URL, "Submit", nil); st != http.StatusOK || e.get(face.ID).Status != "REVIEW" {
@@ -269,8 +191,8 @@ func TestHostedPageRequirements(t *testing.T) {
 	doc := e.create(set("requirements", []any{map[string]any{"type": "DOCUMENT_SCAN"}}))
 	e.submit(doc.URL, "Start verification", nil)
 	_, _, page = e.page(doc.URL)
-	if strings.Contains(page, "<h2>Face</h2>") || !slices.Equal(buttons(page), []string{"Scan identity document"}) {
-		t.Fatalf("document only: %q", buttons(page))
+	if strings.Contains(page, "<h2>Face</h2>") || !slices.Equal(simtest.Buttons(page), []string{"Scan identity document"}) {
+		t.Fatalf("document only: %q", simtest.Buttons(page))
 	}
 }
 
@@ -290,18 +212,18 @@ func TestHostedPageErrors(t *testing.T) {
 	}
 
 	_, _, before := e.page(v.URL)
-	startForm := forms(before)[0]
+	startForm := simtest.Forms(before)[0]
 	e.submit(v.URL, "Start verification", nil)
 	// A stale form: the page was out of date.
-	if st, page := e.post(v.URL, startForm.action, startForm.values); st != http.StatusConflict || !strings.Contains(page, "out of date") {
+	if st, page := e.post(v.URL, startForm.Action, startForm.Values); st != http.StatusConflict || !strings.Contains(page, "out of date") {
 		t.Fatalf("stale start: %d\n%s", st, page)
 	}
 	// Submitting before the scans.
-	if st, page := e.post(v.URL, startForm.action, url.Values{"step": {"submit"}}); st != http.StatusConflict || !strings.Contains(page, "Finish every step") {
+	if st, page := e.post(v.URL, startForm.Action, url.Values{"step": {"submit"}}); st != http.StatusConflict || !strings.Contains(page, "Finish every step") {
 		t.Fatalf("early submit: %d\n%s", st, page)
 	}
 	// Unknown step.
-	if st, _ := e.post(v.URL, startForm.action, url.Values{"step": {"hack"}}); st != http.StatusBadRequest {
+	if st, _ := e.post(v.URL, startForm.Action, url.Values{"step": {"hack"}}); st != http.StatusBadRequest {
 		t.Fatalf("unknown step: %d", st)
 	}
 	// Bad input keeps what was typed.
@@ -329,7 +251,7 @@ func TestHostedPageErrors(t *testing.T) {
 	// Expired: no forms, the error link.
 	e.must(e.sim.Expire(v.ID))
 	_, _, page = e.page(v.URL)
-	if len(forms(page)) != 0 || !strings.Contains(page, "Expired") || !strings.Contains(page, `href="`+v.ErrorURL+`"`) {
+	if len(simtest.Forms(page)) != 0 || !strings.Contains(page, "Expired") || !strings.Contains(page, `href="`+v.ErrorURL+`"`) {
 		t.Fatalf("expired page:\n%s", page)
 	}
 }

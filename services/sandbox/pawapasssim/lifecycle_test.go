@@ -242,7 +242,7 @@ func TestExpiryAtExpiresAt(t *testing.T) {
 				t.Fatalf("Start after expiry: %v", err)
 			}
 			e.waitHooks()
-			p := findHook(t, e.hooks.got(), func(p payload) bool { return p.Data.Status == "EXPIRED" })
+			p := findHook(t, e.hooks.Got(), func(p payload) bool { return p.Data.Status == "EXPIRED" })
 			if p.CreatedAt != "2025-08-20T10:00:00.000Z" || p.Type != "VERIFICATION.STATUS_CHANGE" {
 				t.Fatalf("expiry webhook %+v", p)
 			}
@@ -269,9 +269,9 @@ func TestExpiryWithoutReads(t *testing.T) {
 	e := setup(t, pawapasssim.Options{Tick: time.Millisecond})
 	v := e.create()
 	e.clock.Advance(8 * 24 * time.Hour)
-	got := e.hooks.waitFor(t, 1)
-	if p := payloadOf(t, got[0].body); p.Data.ID != v.ID || p.Data.Status != "EXPIRED" || p.Type != "VERIFICATION.STATUS_CHANGE" {
-		t.Fatalf("webhook %s", got[0].body)
+	got := e.hooks.WaitFor(t, 1)
+	if p := payloadOf(t, got[0].Body); p.Data.ID != v.ID || p.Data.Status != "EXPIRED" || p.Type != "VERIFICATION.STATUS_CHANGE" {
+		t.Fatalf("webhook %s", got[0].Body)
 	}
 }
 
@@ -313,7 +313,7 @@ func TestAutoAdvance(t *testing.T) {
 	}
 	e.waitHooks()
 	// STARTED, IDENTITY_DOCUMENT_CHANGE, USER_DATA_COLLECTED, REVIEW, APPROVED for each.
-	if n := len(e.hooks.got()); n != 10 {
+	if n := len(e.hooks.Got()); n != 10 {
 		t.Fatalf("%d webhooks, want 10", n)
 	}
 }
@@ -355,6 +355,6 @@ func TestReviewFromStarted(t *testing.T) {
 		t.Fatal(got.Status)
 	}
 	e.waitHooks()
-	findHook(t, e.hooks.got(), func(p payload) bool { return p.Data.Status == "USER_DATA_COLLECTED" })
-	findHook(t, e.hooks.got(), func(p payload) bool { return p.Data.Status == "REVIEW" })
+	findHook(t, e.hooks.Got(), func(p payload) bool { return p.Data.Status == "USER_DATA_COLLECTED" })
+	findHook(t, e.hooks.Got(), func(p payload) bool { return p.Data.Status == "REVIEW" })
 }

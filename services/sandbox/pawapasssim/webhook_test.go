@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"portal/services/sandbox/pawapasssim"
+	"portal/services/sandbox/simtest"
 )
 
 // payload is a webhook body as NOTES.md describes it.
@@ -27,19 +28,15 @@ type payload struct {
 
 func payloadOf(t testing.TB, b []byte) payload {
 	t.Helper()
-	var p payload
-	if err := json.Unmarshal(b, &p); err != nil {
-		t.Fatalf("webhook body: %v: %s", err, b)
-	}
-	return p
+	return simtest.Decode[payload](t, "a webhook body", b)
 }
 
 // findHook returns the one webhook whose payload matches.
-func findHook(t testing.TB, hooks []hook, match func(payload) bool) payload {
+func findHook(t testing.TB, hooks []simtest.Hit, match func(payload) bool) payload {
 	t.Helper()
 	var found []payload
 	for _, h := range hooks {
-		if p := payloadOf(t, h.body); match(p) {
+		if p := payloadOf(t, h.Body); match(p) {
 			found = append(found, p)
 		}
 	}
@@ -62,7 +59,7 @@ func TestWebhooksOnEveryChange(t *testing.T) {
 	e := setup(t, pawapasssim.Options{})
 	v := e.create(set("country", "ZM"), set("phoneNo", "+260971234567"), set("metadata", map[string]any{"reason": "kyc-onboarding", "channel": "mobile-app", "department": "compliance"}), set("createdBy", "ops@portal.example"))
 	e.waitHooks()
-	if n := len(e.hooks.got()); n != 0 {
+	if n := len(e.hooks.Got()); n != 0 {
 		t.Fatalf("%d webhooks on create, want none (no status change)", n)
 	}
 	e.must(e.sim.Start(v.ID))
@@ -73,32 +70,32 @@ func TestWebhooksOnEveryChange(t *testing.T) {
 	e.must(e.sim.Review(v.ID))
 	e.must(e.sim.Approve(v.ID))
 	e.waitHooks()
-	hooks := e.hooks.got()
+	hooks := e.hooks.Got()
 	var seen []string
 	ids := map[string]bool{}
 	for _, h := range hooks {
-		if got, want := h.header.Get("X-Signature"), sign(h.body, testSecret); got != want {
+		if got, want := h.Header.Get("X-Signature"), sign(h.Body, testSecret); got != want {
 			t.Errorf("X-Signature %q, want %q", got, want)
 		}
-		if h.header.Get("Content-Type") != "application/json" || h.header.Get("User-Agent") == "" {
-			t.Errorf("headers %v", h.header)
+		if h.Header.Get("Content-Type") != "application/json" || h.Header.Get("User-Agent") == "" {
+			t.Errorf("headers %v", h.Header)
 		}
 		var m map[string]json.RawMessage
-		_ = json.Unmarshal(h.body, &m)
+		_ = json.Unmarshal(h.Body, &m)
 		top := map[string]json.RawMessage{}
 		for k, v := range m {
 			top[k] = v
 		}
 		top["data"] = json.RawMessage(`{}`)
 		topJSON, _ := json.Marshal(top)
-		checkShapeExcept(t, "webhook", []byte(oursWebhook), topJSON)
-		p := payloadOf(t, h.body)
+		simtest.CheckShapeExcept(t, "webhook", []byte(oursWebhook), topJSON)
+		p := payloadOf(t, h.Body)
 		if p.Object != "VERIFICATION" || !uuidV4.MatchString(p.NotificationID) || ids[p.NotificationID] || p.Data.ID != v.ID {
-			t.Errorf("payload %s", h.body)
+			t.Errorf("payload %s", h.Body)
 		}
 		ids[p.NotificationID] = true
 		// data is the verification object with exactly the documented keys.
-		checkShapeExcept(t, "webhook data", readTestdata(t, "create_response.json"), m["data"], notYet...)
+		simtest.CheckShapeExcept(t, "webhook data", readTestdata(t, "create_response.json"), m["data"], notYet...)
 		seen = append(seen, p.Type+" "+p.Data.Status)
 	}
 	slices.Sort(seen)
@@ -123,8 +120,8 @@ func TestWebhooksOnEveryChange(t *testing.T) {
 	e.must(e.sim.SubmitDocumentWith(w, pawapasssim.IdentityDocument{FirstName: "Other"}))
 	e.waitHooks()
 	var docChanges []string
-	for _, h := range e.hooks.got() {
-		if p := payloadOf(t, h.body); p.Data.ID == w && p.Type == "VERIFICATION.IDENTITY_DOCUMENT_CHANGE" {
+	for _, h := range e.hooks.Got() {
+		if p := payloadOf(t, h.Body); p.Data.ID == w && p.Type == "VERIFICATION.IDENTITY_DOCUMENT_CHANGE" {
 			docChanges = append(docChanges, p.Data.IdentityDocument.FirstName)
 		}
 	}
@@ -142,13 +139,13 @@ func TestWebhookDeclinedPayload(t *testing.T) {
 	}
 	e.must(e.sim.Decline(v.ID, "IMAGE_QUALITY"))
 	e.waitHooks()
-	hooks := e.hooks.got()
+	hooks := e.hooks.Got()
 	p := findHook(t, hooks, func(p payload) bool { return p.Data.Status == "DECLINED" })
 	if p.Data.ReviewResult == nil || p.Data.ReviewResult.Reason != "IMAGE_QUALITY" || p.Data.IdentityDocument == nil || p.Data.FaceScan == nil {
 		t.Fatalf("%+v", p.Data)
 	}
 	for _, h := range hooks {
-		if h.header.Get("X-Signature") != sign(h.body, "another") || h.header.Get("X-Signature") == sign(h.body, testSecret) {
+		if h.Header.Get("X-Signature") != sign(h.Body, "another") || h.Header.Get("X-Signature") == sign(h.Body, testSecret) {
 			t.Fatal("not signed with the configured secret")
 		}
 	}
@@ -156,7 +153,7 @@ func TestWebhookDeclinedPayload(t *testing.T) {
 
 func TestWebhookRetriedUntil2xx(t *testing.T) {
 	e := setup(t, pawapasssim.Options{})
-	e.hooks.setAnswer(func(n int) int {
+	e.hooks.SetAnswer(func(n int) int {
 		if n <= 2 {
 			return http.StatusInternalServerError
 		}
@@ -165,12 +162,12 @@ func TestWebhookRetriedUntil2xx(t *testing.T) {
 	v := e.create()
 	e.must(e.sim.Start(v.ID))
 	e.waitHooks()
-	got := e.hooks.got()
-	if len(got) != 3 || got[0].status != 500 || got[1].status != 500 || got[2].status != 204 {
+	got := e.hooks.Got()
+	if len(got) != 3 || got[0].Status != 500 || got[1].Status != 500 || got[2].Status != 204 {
 		t.Fatalf("%d attempts", len(got))
 	}
 	for _, h := range got[1:] {
-		if string(h.body) != string(got[0].body) || h.header.Get("X-Signature") != got[0].header.Get("X-Signature") {
+		if string(h.Body) != string(got[0].Body) || h.Header.Get("X-Signature") != got[0].Header.Get("X-Signature") {
 			t.Fatal("a retry sent another body or signature")
 		}
 	}
@@ -179,8 +176,8 @@ func TestWebhookRetriedUntil2xx(t *testing.T) {
 		t.Fatalf("deliveries %+v", ds)
 	}
 	d := ds[0]
-	if d.NotificationID != payloadOf(t, got[0].body).NotificationID || d.Type != "VERIFICATION.STATUS_CHANGE" || d.VerificationID != v.ID ||
-		d.Status != "STARTED" || !d.Delivered || !d.Done || d.URL != e.hooks.srv.URL || len(d.Attempts) != 3 ||
+	if d.NotificationID != payloadOf(t, got[0].Body).NotificationID || d.Type != "VERIFICATION.STATUS_CHANGE" || d.VerificationID != v.ID ||
+		d.Status != "STARTED" || !d.Delivered || !d.Done || d.URL != e.hooks.Server.URL || len(d.Attempts) != 3 ||
 		d.Attempts[0].Status != 500 || d.Attempts[1].Status != 500 || d.Attempts[2].Status != 204 {
 		t.Fatalf("delivery %+v", d)
 	}
@@ -188,11 +185,11 @@ func TestWebhookRetriedUntil2xx(t *testing.T) {
 
 func TestWebhookGivesUp(t *testing.T) {
 	e := setup(t, pawapasssim.Options{WebhookAttempts: 3})
-	e.hooks.setAnswer(func(int) int { return http.StatusBadGateway })
+	e.hooks.SetAnswer(func(int) int { return http.StatusBadGateway })
 	v := e.create()
 	e.must(e.sim.Start(v.ID))
 	e.waitHooks()
-	if n := len(e.hooks.got()); n != 3 {
+	if n := len(e.hooks.Got()); n != 3 {
 		t.Fatalf("%d attempts, want 3", n)
 	}
 	if d := e.sim.Deliveries()[0]; d.Delivered || !d.Done || len(d.Attempts) != 3 {
@@ -221,7 +218,7 @@ func TestResendWebhook(t *testing.T) {
 	// Nothing sent yet: a STATUS_CHANGE with the current state.
 	e.must(e.sim.ResendWebhook(v.ID))
 	e.waitHooks()
-	if p := payloadOf(t, e.hooks.got()[0].body); p.Data.Status != "CREATED" || p.Type != "VERIFICATION.STATUS_CHANGE" {
+	if p := payloadOf(t, e.hooks.Got()[0].Body); p.Data.Status != "CREATED" || p.Type != "VERIFICATION.STATUS_CHANGE" {
 		t.Fatalf("%+v", p)
 	}
 	// Otherwise the last notification, as it was: same id, same bytes.
@@ -229,8 +226,8 @@ func TestResendWebhook(t *testing.T) {
 	e.waitHooks()
 	e.must(e.sim.ResendWebhook(v.ID))
 	e.waitHooks()
-	got := e.hooks.got()
-	if len(got) != 3 || string(got[2].body) != string(got[1].body) || got[2].header.Get("X-Signature") != got[1].header.Get("X-Signature") {
+	got := e.hooks.Got()
+	if len(got) != 3 || string(got[2].Body) != string(got[1].Body) || got[2].Header.Get("X-Signature") != got[1].Header.Get("X-Signature") {
 		t.Fatalf("%d webhooks", len(got))
 	}
 	ds := e.sim.Deliveries()
@@ -244,7 +241,7 @@ func TestNoWebhookURL(t *testing.T) {
 	v := e.create()
 	e.must(e.sim.Start(v.ID))
 	e.waitHooks()
-	if len(e.sim.Deliveries()) != 0 || len(e.hooks.got()) != 0 {
+	if len(e.sim.Deliveries()) != 0 || len(e.hooks.Got()) != 0 {
 		t.Fatal("webhooks without a URL")
 	}
 	if err := e.sim.ResendWebhook(v.ID); !errors.Is(err, pawapasssim.ErrNoWebhooks) {
@@ -254,21 +251,13 @@ func TestNoWebhookURL(t *testing.T) {
 
 func TestCloseStopsWebhooks(t *testing.T) {
 	e := setup(t, pawapasssim.Options{WebhookBackoff: time.Hour})
-	e.hooks.setAnswer(func(int) int { return http.StatusServiceUnavailable })
+	e.hooks.SetAnswer(func(int) int { return http.StatusServiceUnavailable })
 	v := e.create()
 	e.must(e.sim.Start(v.ID))
-	e.hooks.waitFor(t, 1)
-	done := make(chan struct{})
-	go func() {
-		_ = e.sim.Close() // must not wait out the hour of backoff
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close did not stop the retries")
-	}
-	if n := len(e.hooks.got()); n != 1 {
+	e.hooks.WaitFor(t, 1)
+	// Close must not wait out the hour of backoff.
+	simtest.Within(t, 10*time.Second, "Close", func() { _ = e.sim.Close() })
+	if n := len(e.hooks.Got()); n != 1 {
 		t.Fatalf("%d attempts", n)
 	}
 	if err := e.sim.ResendWebhook(v.ID); !errors.Is(err, pawapasssim.ErrClosed) {
