@@ -8,177 +8,53 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"portal/services/upstream"
 )
 
-func TestRefreshMargin(t *testing.T) {
-	for _, tc := range []struct{ life, want time.Duration }{
-		{3600 * time.Second, 30 * time.Second},
-		{300 * time.Second, 30 * time.Second},
-		{100 * time.Second, 10 * time.Second},
-		{60 * time.Second, 6 * time.Second},
-		{0, 0},
-		{-time.Second, 0},
+// The token lives expires_in from when its fetch started; without a usable
+// expires_in it is kept until 1flow refuses it.
+func TestTokenExpiryFromExpiresIn(t *testing.T) {
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 200, rechargeOK) })
+	clock := &fakeClock{t: time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)}
+	u.tokenFail = func(int64) (int, string, bool) {
+		clock.Advance(10 * time.Second) // a slow token endpoint
+		return 0, "", false
+	}
+	c := fastClient(u.URL, 5*time.Second, func(cfg *Config) { cfg.Now = clock.Now })
+	for _, tc := range []struct {
+		expiresIn any
+		life      time.Duration // 0: no expiry
+	}{
+		{3600, time.Hour}, {"60", time.Minute}, {nil, defaultTokenLifetime}, {0, 0}, {-5, 0}, {1e9, maxTokenLifetime},
 	} {
-		if got := refreshMargin(tc.life); got != tc.want {
-			t.Errorf("refreshMargin(%v) = %v, want %v", tc.life, got, tc.want)
+		u.mu.Lock()
+		u.expiresIn = tc.expiresIn
+		u.mu.Unlock()
+		start := clock.Now()
+		tok, exp, err := c.fetchToken(context.Background())
+		if err != nil || tok == "" {
+			t.Fatalf("expires_in %v: %q, %v", tc.expiresIn, tok, err)
 		}
-	}
-}
-
-func TestTokenCachedUntilShortlyBeforeExpiry(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 200, rechargeOK) })
-	clock := &fakeClock{t: time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)}
-	c := fastClient(u.URL, 5*time.Second, func(cfg *Config) { cfg.Now = clock.Now })
-	ctx := context.Background()
-	get := func() {
-		t.Helper()
-		if _, err := c.GetRecharge(ctx, "r-1"); err != nil {
-			t.Fatal(err)
+		want := time.Time{}
+		if tc.life > 0 {
+			want = start.Add(tc.life)
 		}
-	}
-	get()
-	get()
-	if n := u.tokenReqs.Load(); n != 1 {
-		t.Fatalf("token requests = %d, want 1 (cached)", n)
-	}
-	clock.Advance(3569 * time.Second) // expires_in 3600 minus the 30 s margin is 3570 s
-	get()
-	if n := u.tokenReqs.Load(); n != 1 {
-		t.Fatalf("token requests at 3569 s = %d, want 1", n)
-	}
-	clock.Advance(2 * time.Second) // 3571 s: inside the margin
-	get()
-	if n := u.tokenReqs.Load(); n != 2 {
-		t.Fatalf("token requests at 3571 s = %d, want 2 (refreshed before expiry)", n)
-	}
-	get()
-	if n := u.tokenReqs.Load(); n != 2 {
-		t.Fatalf("token requests = %d, want 2 (new token cached)", n)
-	}
-	req, _ := u.last()
-	if got := req.Header.Get("Authorization"); got != "Bearer tok-2" {
-		t.Errorf("Authorization = %q, want the refreshed token", got)
-	}
-}
-
-func TestTokenShortLifeAndZeroLife(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 200, rechargeOK) })
-	clock := &fakeClock{t: time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)}
-	c := fastClient(u.URL, 5*time.Second, func(cfg *Config) { cfg.Now = clock.Now })
-	ctx := context.Background()
-	u.expiresIn = 60 // margin 6 s
-	if _, err := c.GetRecharge(ctx, "r-1"); err != nil {
-		t.Fatal(err)
-	}
-	clock.Advance(53 * time.Second)
-	if _, err := c.GetRecharge(ctx, "r-1"); err != nil {
-		t.Fatal(err)
-	}
-	if n := u.tokenReqs.Load(); n != 1 {
-		t.Fatalf("token requests at 53 s of 60 = %d, want 1", n)
-	}
-	clock.Advance(2 * time.Second)
-	u.mu.Lock()
-	u.expiresIn = 0 // a token that must not be cached, but is used for its call
-	u.mu.Unlock()
-	if _, err := c.GetRecharge(ctx, "r-1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.GetRecharge(ctx, "r-1"); err != nil {
-		t.Fatal(err)
-	}
-	if n := u.tokenReqs.Load(); n != 3 {
-		t.Fatalf("token requests = %d, want 3", n)
-	}
-}
-
-func TestOneTokenRequestForConcurrentCallers(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 200, lookupOK) })
-	u.tokenDelay = 100 * time.Millisecond
-	c := fastClient(u.URL, 5*time.Second)
-	var wg sync.WaitGroup
-	errs := make(chan error, 20)
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := c.Lookup(context.Background(), LookupQuery{PhoneNumber: fmt.Sprintf("+2547123456%02d", i)})
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+		if !exp.Equal(want) {
+			t.Errorf("expires_in %v: expires %v, want %v", tc.expiresIn, exp, want)
 		}
-	}
-	if n := u.tokenReqs.Load(); n != 1 {
-		t.Fatalf("token requests = %d, want 1 for 20 concurrent callers", n)
-	}
-	if n := u.apiReqs.Load(); n != 20 {
-		t.Fatalf("lookups = %d, want 20", n)
-	}
-}
-
-func TestWaiterCanGiveUpWhileTokenFetchGoesOn(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 200, lookupOK) })
-	u.tokenDelay = 300 * time.Millisecond
-	c := fastClient(u.URL, 5*time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	_, err := c.Lookup(ctx, LookupQuery{DeviceID: "68753500140920"})
-	t.Logf("err: %v", err)
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want ErrUnavailable with the deadline", err)
-	}
-	checkErrText(t, err)
-	// The shared fetch finished anyway; the next caller uses its token.
-	if _, err := c.Lookup(context.Background(), LookupQuery{DeviceID: "68753500140920"}); err != nil {
-		t.Fatal(err)
-	}
-	if n := u.tokenReqs.Load(); n != 1 {
-		t.Fatalf("token requests = %d, want 1", n)
-	}
-}
-
-func TestUnauthorizedRefetchesOnceThenSucceeds(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 200, lookupOK) })
-	c := fastClient(u.URL, 5*time.Second)
-	seedToken(c, "stale-token", time.Hour) // cached but unknown upstream (expired there)
-	cust, err := c.Lookup(context.Background(), LookupQuery{PhoneNumber: "+254712345678"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cust.Name != "Jane Doe" {
-		t.Errorf("name = %q", cust.Name)
-	}
-	if n := u.tokenReqs.Load(); n != 1 {
-		t.Errorf("token requests = %d, want 1", n)
-	}
-	if n := u.apiReqs.Load(); n != 2 {
-		t.Errorf("lookups = %d, want 2 (401, then retried once)", n)
-	}
-	// The fresh token is cached now.
-	if _, err := c.Lookup(context.Background(), LookupQuery{PhoneNumber: "+254712345678"}); err != nil {
-		t.Fatal(err)
-	}
-	if n := u.tokenReqs.Load(); n != 1 {
-		t.Errorf("token requests = %d, want 1", n)
 	}
 }
 
 func TestUnauthorizedRechargeIsResentWithFreshToken(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 202, rechargeOK) })
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 202, rechargeOK) })
 	c := fastClient(u.URL, 5*time.Second)
 	if _, err := c.GetRecharge(context.Background(), "r-1"); err != nil { // caches tok-1
 		t.Fatal(err)
@@ -201,7 +77,7 @@ func TestUnauthorizedRechargeIsResentWithFreshToken(t *testing.T) {
 }
 
 func TestUnauthorizedTwiceIsBadCredentials(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
 		writeJSON(w, 401, `{"success":false,"timestamp":1,"message":"token rejected","data":null}`)
 	})
 	c := fastClient(u.URL, 5*time.Second)
@@ -222,10 +98,10 @@ func TestUnauthorizedTwiceIsBadCredentials(t *testing.T) {
 		t.Run(call.name, func(t *testing.T) {
 			tokens0, api0 := u.tokenReqs.Load(), u.apiReqs.Load()
 			err := call.do()
-			if !errors.Is(err, ErrBadCredentials) {
-				t.Fatalf("err = %v, want ErrBadCredentials", err)
+			if !errors.Is(err, upstream.ErrBadCredentials) {
+				t.Fatalf("err = %v, want upstream.ErrBadCredentials", err)
 			}
-			if isUnknown(err) {
+			if upstream.IsUnknown(err) {
 				t.Fatalf("a 401 is not an unknown outcome: %v", err)
 			}
 			checkErrText(t, err, "tok-1", "tok-2", "tok-3", "tok-4")
@@ -240,11 +116,11 @@ func TestUnauthorizedTwiceIsBadCredentials(t *testing.T) {
 }
 
 func TestBadClientCredentials(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 200, lookupOK) })
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 200, lookupOK) })
 	c := fastClient(u.URL, 5*time.Second, func(cfg *Config) { cfg.ClientSecret = "wrong-" + testSecret })
 	_, err := c.Lookup(context.Background(), LookupQuery{PhoneNumber: "+254712345678"})
 	t.Logf("err: %v", err)
-	if !errors.Is(err, ErrBadCredentials) {
+	if !errors.Is(err, upstream.ErrBadCredentials) {
 		t.Fatalf("err = %v, want ErrBadCredentials", err)
 	}
 	checkErrText(t, err)
@@ -258,7 +134,7 @@ func TestBadClientCredentials(t *testing.T) {
 		t.Errorf("API requests = %d, want 0", n)
 	}
 	_, err = c.Recharge(context.Background(), RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)})
-	if !errors.Is(err, ErrBadCredentials) || isUnknown(err) {
+	if !errors.Is(err, upstream.ErrBadCredentials) || upstream.IsUnknown(err) {
 		t.Fatalf("recharge err = %v, want ErrBadCredentials", err)
 	}
 	if n := u.apiReqs.Load(); n != 0 {
@@ -266,8 +142,51 @@ func TestBadClientCredentials(t *testing.T) {
 	}
 }
 
+// What the token endpoint refuses is about our credentials or base URL:
+// never an unknown customer, and no recharge is sent.
+func TestTokenEndpointErrors(t *testing.T) {
+	for _, tc := range []struct {
+		status    int
+		want, not error
+		text      string
+		tries     int64
+	}{
+		{401, upstream.ErrBadCredentials, upstream.ErrUnavailable, "1flow: bad credentials: token endpoint refused the client id and secret: HTTP 401 Unauthorized: no such client", 1},
+		{403, upstream.ErrBadCredentials, upstream.ErrForbidden, "1flow: bad credentials: token endpoint refused the client id and secret: HTTP 403 Forbidden: no such client", 1},
+		{404, upstream.ErrUnavailable, upstream.ErrNotFound, "token endpoint not found (check the base URL)", 1},
+		{503, upstream.ErrUnavailable, upstream.ErrNotFound, "token: HTTP 503 Service Unavailable: no such client", 3},
+	} {
+		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+			u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 202, rechargeOK) })
+			u.tokenFail = func(int64) (int, string, bool) {
+				return tc.status, `{"success":false,"message":"no such client"}`, true
+			}
+			c := fastClient(u.URL, 5*time.Second)
+			_, err := c.Lookup(context.Background(), LookupQuery{DeviceID: "d"})
+			t.Logf("err: %v", err)
+			if !errors.Is(err, tc.want) || errors.Is(err, tc.not) || !strings.Contains(err.Error(), tc.text) {
+				t.Errorf("lookup err = %v, want %v (not %v) with %q", err, tc.want, tc.not, tc.text)
+			}
+			checkErrText(t, err)
+			if n := u.tokenReqs.Load(); n != tc.tries {
+				t.Errorf("token requests = %d, want %d", n, tc.tries)
+			}
+			_, err = c.Recharge(context.Background(), RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)})
+			if !errors.Is(err, tc.want) || errors.Is(err, tc.not) || upstream.IsUnknown(err) {
+				t.Errorf("recharge err = %v, want %v", err, tc.want)
+			}
+			if errors.Is(err, upstream.ErrUnavailable) && !errors.Is(err, upstream.ErrNotSent) {
+				t.Errorf("recharge err = %v, want ErrNotSent with ErrUnavailable", err)
+			}
+			if n := u.apiReqs.Load(); n != 0 {
+				t.Errorf("API requests = %d, want 0", n)
+			}
+		})
+	}
+}
+
 func TestTokenRequestWireFormat(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 200, lookupOK) })
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 200, lookupOK) })
 	c := fastClient(u.URL+"/", 5*time.Second) // a trailing slash is fine
 	if _, err := c.Lookup(context.Background(), LookupQuery{PhoneNumber: "+254712345678"}); err != nil {
 		t.Fatal(err)
@@ -282,7 +201,7 @@ func TestTokenRequestWireFormat(t *testing.T) {
 }
 
 func TestLookupWireBodies(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
 		if r.Method != http.MethodPost || r.URL.Path != lookupPath {
 			writeJSON(w, 405, `{"success":false,"message":"wrong method or path"}`)
 			return
@@ -333,7 +252,7 @@ func TestLookupWireBodies(t *testing.T) {
 }
 
 func TestRechargeWireBodies(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
 		if r.Method != http.MethodPost || r.URL.Path != rechargePath {
 			writeJSON(w, 405, `{"success":false,"message":"wrong method or path"}`)
 			return
@@ -381,7 +300,7 @@ func TestRechargeWireBodies(t *testing.T) {
 }
 
 func TestInvalidArgumentsSendNothing(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 200, lookupOK) })
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 200, lookupOK) })
 	c := fastClient(u.URL, 5*time.Second)
 	ctx := context.Background()
 	var errs []error
@@ -400,8 +319,8 @@ func TestInvalidArgumentsSendNothing(t *testing.T) {
 	_, err = c.GetRecharge(ctx, " ")
 	errs = append(errs, err)
 	for i, err := range errs {
-		if !errors.Is(err, ErrInvalidRequest) || errors.Is(err, ErrUnavailable) || isUnknown(err) {
-			t.Errorf("%d: err = %v, want ErrInvalidRequest only", i, err)
+		if !errors.Is(err, upstream.ErrInvalidRequest) || errors.Is(err, upstream.ErrUnavailable) || upstream.IsUnknown(err) {
+			t.Errorf("%d: err = %v, want upstream.ErrInvalidRequest only", i, err)
 		}
 		checkErrText(t, err)
 	}
@@ -409,13 +328,13 @@ func TestInvalidArgumentsSendNothing(t *testing.T) {
 		t.Errorf("requests = %d, want 0", n)
 	}
 	bad := New(Config{BaseURL: "api.1flow.org", ClientID: testID, ClientSecret: testSecret})
-	if _, err := bad.Recharge(ctx, RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)}); !errors.Is(err, ErrInvalidRequest) {
-		t.Errorf("relative base URL: err = %v, want ErrInvalidRequest", err)
+	if _, err := bad.Recharge(ctx, RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)}); !errors.Is(err, upstream.ErrInvalidRequest) {
+		t.Errorf("relative base URL: err = %v, want upstream.ErrInvalidRequest", err)
 	}
 }
 
 func TestRecharge202Decoded(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 202, rechargeOK) })
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 202, rechargeOK) })
 	c := fastClient(u.URL, 5*time.Second)
 	r, err := c.Recharge(context.Background(), RechargeRequest{DeviceID: "68753500140920", Amount: decimal.RequireFromString("100.5")})
 	if err != nil {
@@ -432,7 +351,7 @@ func TestRecharge202Decoded(t *testing.T) {
 
 func TestRechargeAcceptsOtherSuccessCodes(t *testing.T) {
 	for _, status := range []int{200, 201} {
-		u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, status, rechargeOK) })
+		u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, status, rechargeOK) })
 		c := fastClient(u.URL, 5*time.Second)
 		if _, err := c.Recharge(context.Background(), RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)}); err != nil {
 			t.Errorf("%d: %v", status, err)
@@ -440,110 +359,8 @@ func TestRechargeAcceptsOtherSuccessCodes(t *testing.T) {
 	}
 }
 
-func TestRechargeServerErrorIsNotRetried(t *testing.T) {
-	for _, status := range []int{500, 503} {
-		t.Run(fmt.Sprint(status), func(t *testing.T) {
-			u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-				writeJSON(w, status, `{"success":false,"timestamp":1,"message":"temporarily out of order","data":null}`)
-			})
-			c := fastClient(u.URL, 5*time.Second)
-			_, err := c.Recharge(context.Background(), RechargeRequest{DeviceID: "68753500140920", Amount: decimal.NewFromInt(100)})
-			t.Logf("err: %v", err)
-			if !errors.Is(err, ErrUnavailable) || isUnknown(err) || errors.Is(err, ErrNotSent) {
-				t.Fatalf("err = %v, want ErrUnavailable (processed as failed)", err)
-			}
-			checkErrText(t, err, "tok-1")
-			if !strings.Contains(err.Error(), "temporarily out of order") {
-				t.Errorf("error %q lacks the upstream message", err)
-			}
-			if n := u.apiReqs.Load(); n != 1 {
-				t.Fatalf("recharge requests = %d, want exactly 1", n)
-			}
-		})
-	}
-}
-
-func TestRechargeGatewayErrorIsUnknown(t *testing.T) {
-	for _, status := range []int{502, 504} {
-		u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-			writeJSON(w, status, `<html>gateway</html>`)
-		})
-		c := fastClient(u.URL, 5*time.Second)
-		_, err := c.Recharge(context.Background(), RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)})
-		t.Logf("err: %v", err)
-		if !isUnknown(err) || errors.Is(err, ErrUnavailable) {
-			t.Fatalf("%d: err = %v, want OutcomeUnknownError", status, err)
-		}
-		checkErrText(t, err)
-		if n := u.apiReqs.Load(); n != 1 {
-			t.Fatalf("%d: recharge requests = %d, want 1", status, n)
-		}
-	}
-}
-
-func TestRechargeHangPastTimeoutIsUnknown(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		<-r.Context().Done() // never answers; returns when the client gives up
-	})
-	c := fastClient(u.URL, 300*time.Millisecond)
-	start := time.Now()
-	_, err := c.Recharge(context.Background(), RechargeRequest{DeviceID: "68753500140920", Amount: decimal.NewFromInt(100)})
-	t.Logf("err: %v", err)
-	if !isUnknown(err) {
-		t.Fatalf("err = %v, want OutcomeUnknownError", err)
-	}
-	if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotFound) {
-		t.Fatalf("unknown outcome must not match other kinds: %v", err)
-	}
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("err = %v, want it to wrap the deadline", err)
-	}
-	checkErrText(t, err, "tok-1")
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("took %v, want about the 300 ms timeout", d)
-	}
-	if n := u.apiReqs.Load(); n != 1 {
-		t.Fatalf("recharge requests = %d, want 1", n)
-	}
-}
-
-func TestRechargeCallerCancelAfterSendIsUnknown(t *testing.T) {
-	arrived := make(chan struct{})
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		close(arrived)
-		<-r.Context().Done()
-	})
-	c := fastClient(u.URL, 5*time.Second)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-arrived; cancel() }()
-	_, err := c.Recharge(ctx, RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)})
-	if !isUnknown(err) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want OutcomeUnknownError wrapping context.Canceled", err)
-	}
-}
-
-func TestRechargeConnectionClosedAfterRequestIsUnknown(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			panic(err)
-		}
-		conn.Close()
-	})
-	c := fastClient(u.URL, 5*time.Second)
-	_, err := c.Recharge(context.Background(), RechargeRequest{DeviceID: "68753500140920", Amount: decimal.NewFromInt(100)})
-	t.Logf("err: %v", err)
-	if !isUnknown(err) || errors.Is(err, ErrUnavailable) {
-		t.Fatalf("err = %v, want OutcomeUnknownError", err)
-	}
-	checkErrText(t, err)
-	if n := u.apiReqs.Load(); n != 1 {
-		t.Fatalf("recharge requests = %d, want 1 (never re-sent)", n)
-	}
-}
-
 func TestRechargeBodyCutShortIsUnknown(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", "500")
 		w.WriteHeader(202)
@@ -555,7 +372,7 @@ func TestRechargeBodyCutShortIsUnknown(t *testing.T) {
 	c := fastClient(u.URL, 5*time.Second)
 	_, err := c.Recharge(context.Background(), RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)})
 	t.Logf("err: %v", err)
-	if !isUnknown(err) {
+	if !upstream.IsUnknown(err) {
 		t.Fatalf("err = %v, want OutcomeUnknownError", err)
 	}
 	if n := u.apiReqs.Load(); n != 1 {
@@ -576,11 +393,11 @@ func TestRechargeMalformedSuccessIsUnknown(t *testing.T) {
 		"trailing data": rechargeOK + `{"x":1}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, 202, body) })
+			u := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, 202, body) })
 			c := fastClient(u.URL, 5*time.Second)
 			_, err := c.Recharge(context.Background(), RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)})
 			t.Logf("err: %v", err)
-			if !isUnknown(err) || errors.Is(err, ErrUnavailable) {
+			if !upstream.IsUnknown(err) || errors.Is(err, upstream.ErrUnavailable) {
 				t.Fatalf("err = %v, want OutcomeUnknownError", err)
 			}
 			checkErrText(t, err)
@@ -593,97 +410,16 @@ func TestRechargeMalformedSuccessIsUnknown(t *testing.T) {
 
 func TestSuccessFalseIsRejected(t *testing.T) {
 	body := `{"success":false,"timestamp":1,"message":"Device is blocked","data":null}`
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, 200, body) })
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, 200, body) })
 	c := fastClient(u.URL, 5*time.Second)
 	_, err := c.Recharge(context.Background(), RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)})
-	var rej *RejectedError
-	if !errors.As(err, &rej) || rej.Message != "Device is blocked" || rej.Status != 200 || isUnknown(err) {
+	var rej *upstream.RejectedError
+	if !errors.As(err, &rej) || rej.Message != "Device is blocked" || rej.Status != 200 || upstream.IsUnknown(err) {
 		t.Fatalf("recharge err = %v, want RejectedError", err)
 	}
 	_, err = c.Lookup(context.Background(), LookupQuery{DeviceID: "d"})
-	if !errors.As(err, &rej) || err.Error() != "1flow: rejected: Device is blocked" {
+	if !errors.As(err, &rej) || err.Error() != "1flow: rejected: HTTP 200 OK: Device is blocked" {
 		t.Fatalf("lookup err = %v, want RejectedError", err)
-	}
-}
-
-func TestRechargeDialErrorRetriedThenNotSent(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
-
-	var dials atomic.Int64
-	d := &net.Dialer{Timeout: time.Second}
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
-		dials.Add(1)
-		return d.DialContext(ctx, network, a)
-	}}}
-	c := fastClient("http://"+addr, 5*time.Second, func(cfg *Config) { cfg.HTTPClient = hc })
-	seedToken(c, "cached-token", time.Hour) // the token is cached; only the recharge fails to connect
-
-	_, err = c.Recharge(context.Background(), RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)})
-	t.Logf("err: %v", err)
-	if isUnknown(err) {
-		t.Fatalf("err = %v: a dial error never reached 1flow, it is not an unknown outcome", err)
-	}
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrNotSent) {
-		t.Fatalf("err = %v, want ErrUnavailable and ErrNotSent", err)
-	}
-	checkErrText(t, err, "cached-token")
-	if n := dials.Load(); n != 3 {
-		t.Errorf("dials = %d, want 3 (1 + 2 retries)", n)
-	}
-
-	// With no cached token the token fetch fails first: still not sent.
-	c2 := fastClient("http://"+addr, 5*time.Second)
-	_, err = c2.Recharge(context.Background(), RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)})
-	if isUnknown(err) || !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrNotSent) {
-		t.Fatalf("err = %v, want ErrUnavailable and ErrNotSent", err)
-	}
-}
-
-// opaqueTransport fails every request with an error that says nothing about
-// how far it got, and reports no trace events.
-type opaqueTransport struct{ calls atomic.Int64 }
-
-func (o *opaqueTransport) RoundTrip(*http.Request) (*http.Response, error) {
-	o.calls.Add(1)
-	return nil, errors.New("something broke")
-}
-
-func TestRechargeUnclassifiableErrorIsUnknown(t *testing.T) {
-	tr := &opaqueTransport{}
-	c := fastClient("http://1flow.invalid", 5*time.Second, func(cfg *Config) { cfg.HTTPClient = &http.Client{Transport: tr} })
-	seedToken(c, "cached-token", time.Hour)
-	_, err := c.Recharge(context.Background(), RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)})
-	if !isUnknown(err) {
-		t.Fatalf("err = %v, want OutcomeUnknownError when it cannot be proven unsent", err)
-	}
-	if n := tr.calls.Load(); n != 1 {
-		t.Errorf("calls = %d, want 1", n)
-	}
-}
-
-func TestRechargeRedirectIsNotFollowed(t *testing.T) {
-	var elsewhere atomic.Int64
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
-		if r.URL.Path == "/elsewhere" {
-			elsewhere.Add(1)
-			writeJSON(w, 200, rechargeOK)
-			return
-		}
-		http.Redirect(w, r, "/elsewhere", http.StatusFound)
-	})
-	c := fastClient(u.URL, 5*time.Second)
-	_, err := c.Recharge(context.Background(), RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)})
-	t.Logf("err: %v", err)
-	if !errors.Is(err, ErrUnavailable) || isUnknown(err) {
-		t.Fatalf("err = %v, want ErrUnavailable", err)
-	}
-	if elsewhere.Load() != 0 || u.apiReqs.Load() != 1 {
-		t.Fatalf("redirect followed: elsewhere=%d requests=%d", elsewhere.Load(), u.apiReqs.Load())
 	}
 }
 
@@ -697,17 +433,17 @@ func TestMalformedJSONOnReadIsUnavailable(t *testing.T) {
 		"big number":  `{"success":true,"data":{"customer":{"name":"J"},"devices":[{"serialNumber":"d","balance":1e999999999}]}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, 200, body) })
+			u := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, 200, body) })
 			c := fastClient(u.URL, 5*time.Second)
 			_, err := c.Lookup(context.Background(), LookupQuery{DeviceID: "d"})
 			t.Logf("err: %v", err)
-			if !errors.Is(err, ErrUnavailable) {
-				t.Fatalf("lookup err = %v, want ErrUnavailable", err)
+			if !errors.Is(err, upstream.ErrUnavailable) {
+				t.Fatalf("lookup err = %v, want upstream.ErrUnavailable", err)
 			}
 			checkErrText(t, err)
 			_, err = c.GetRecharge(context.Background(), "r-1")
-			if !errors.Is(err, ErrUnavailable) || isUnknown(err) {
-				t.Fatalf("get err = %v, want ErrUnavailable", err)
+			if !errors.Is(err, upstream.ErrUnavailable) || upstream.IsUnknown(err) {
+				t.Fatalf("get err = %v, want upstream.ErrUnavailable", err)
 			}
 			if n := u.apiReqs.Load(); n != 2 {
 				t.Errorf("requests = %d, want 2 (malformed answers are not retried)", n)
@@ -718,7 +454,7 @@ func TestMalformedJSONOnReadIsUnavailable(t *testing.T) {
 
 func TestReadsRetriedOn5xxThenSucceed(t *testing.T) {
 	var n atomic.Int64
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		if n.Add(1) <= 2 {
 			writeJSON(w, 503, `{"success":false,"message":"busy"}`)
 			return
@@ -742,54 +478,8 @@ func TestReadsRetriedOn5xxThenSucceed(t *testing.T) {
 	}
 }
 
-func TestReadsGiveUpAfterThreeTries(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
-		writeJSON(w, 500, `{"success":false,"message":"down"}`)
-	})
-	c := fastClient(u.URL, 5*time.Second)
-	_, err := c.GetRecharge(context.Background(), "r-1")
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("err = %v", err)
-	}
-	checkErrText(t, err)
-	if got := u.apiReqs.Load(); got != 3 {
-		t.Errorf("requests = %d, want 3", got)
-	}
-}
-
-func TestRetryNeverSleepsPastDeadline(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
-		writeJSON(w, 503, `{"success":false,"message":"down"}`)
-	})
-	c := fastClient(u.URL, 5*time.Second)
-	c.backoffBase, c.backoffMax = time.Second, 2*time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := c.GetRecharge(ctx, "r-1")
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("err = %v", err)
-	}
-	if d := time.Since(start); d > 250*time.Millisecond {
-		t.Errorf("took %v: should give up at once when the backoff would pass the deadline", d)
-	}
-	if got := u.apiReqs.Load(); got != 1 {
-		t.Errorf("requests = %d, want 1", got)
-	}
-}
-
-func TestReadTimeoutIsUnavailable(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { <-r.Context().Done() })
-	c := fastClient(u.URL, 200*time.Millisecond)
-	_, err := c.GetRecharge(context.Background(), "r-1")
-	t.Logf("err: %v", err)
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want ErrUnavailable wrapping the deadline", err)
-	}
-}
-
 func TestNotFoundAndRejected(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
 		switch {
 		case r.URL.Path == rechargePath+"/missing":
 			writeJSON(w, 404, `{"success":false,"timestamp":1,"message":"Recharge not found","data":null}`)
@@ -804,25 +494,25 @@ func TestNotFoundAndRejected(t *testing.T) {
 	c := fastClient(u.URL, 5*time.Second)
 	ctx := context.Background()
 	_, err := c.GetRecharge(ctx, "missing")
-	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "Recharge not found") {
-		t.Errorf("get err = %v, want ErrNotFound", err)
+	if !errors.Is(err, upstream.ErrNotFound) || !strings.Contains(err.Error(), "Recharge not found") {
+		t.Errorf("get err = %v, want upstream.ErrNotFound", err)
 	}
 	checkErrText(t, err)
 	_, err = c.Lookup(ctx, LookupQuery{PhoneNumber: "+254700000000"})
-	if !errors.Is(err, ErrNotFound) {
-		t.Errorf("lookup err = %v, want ErrNotFound", err)
+	if !errors.Is(err, upstream.ErrNotFound) {
+		t.Errorf("lookup err = %v, want upstream.ErrNotFound", err)
 	}
 	_, err = c.Recharge(ctx, RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)})
-	var rej *RejectedError
-	if !errors.As(err, &rej) || rej.Status != 400 || rej.Message != "amount must be at least 10" || isUnknown(err) {
+	var rej *upstream.RejectedError
+	if !errors.As(err, &rej) || rej.Status != 400 || rej.Message != "amount must be at least 10" || upstream.IsUnknown(err) {
 		t.Fatalf("recharge err = %#v, want RejectedError", err)
 	}
-	if err.Error() != "1flow: rejected: amount must be at least 10" {
+	if err.Error() != "1flow: rejected: HTTP 400 Bad Request: amount must be at least 10" {
 		t.Errorf("Error() = %q", err.Error())
 	}
 	_, err = c.GetRecharge(ctx, "odd/id")
-	if !errors.As(err, &rej) || rej.Status != 422 || rej.Message == "" {
-		t.Errorf("err = %v, want RejectedError with a message", err)
+	if !errors.As(err, &rej) || rej.Status != 422 || rej.Message != "" {
+		t.Errorf("err = %v, want RejectedError with no message (the body had none)", err)
 	}
 	req, _ := u.last()
 	if req.URL.EscapedPath() != rechargePath+"/odd%2Fid" {
@@ -833,71 +523,33 @@ func TestNotFoundAndRejected(t *testing.T) {
 	}
 }
 
-func TestUpstreamMessageCannotLeakToken(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
-		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		writeJSON(w, 400, `{"success":false,"message":"bad token echo `+tok+`\n\u0007"}`)
-	})
-	c := fastClient(u.URL, 5*time.Second)
-	_, err := c.Lookup(context.Background(), LookupQuery{DeviceID: "d"})
-	checkErrText(t, err, "tok-1")
-	if strings.ContainsAny(err.Error(), "\n\a") {
-		t.Errorf("control characters in %q", err)
-	}
-}
-
-func TestDefaults(t *testing.T) {
+func TestConfigReachesTheTransport(t *testing.T) {
 	c := New(Config{BaseURL: "https://api.1flow.org/", ClientID: "a", ClientSecret: "b"})
-	if c.timeout != DefaultTimeout || c.now == nil || c.hc == nil || c.hc.CheckRedirect == nil {
-		t.Fatalf("defaults not applied: %+v", c)
+	if c.up.Timeout() != upstream.DefaultTimeout || c.up.Retry() != upstream.DefaultRetry || c.up.ConfigErr() != nil {
+		t.Fatalf("defaults: timeout %v, retry %+v, %v", c.up.Timeout(), c.up.Retry(), c.up.ConfigErr())
 	}
-	if c.base != "https://api.1flow.org" {
-		t.Errorf("base = %q", c.base)
-	}
-	tr, ok := c.hc.Transport.(*http.Transport)
-	if !ok || tr.TLSHandshakeTimeout == 0 {
-		t.Errorf("default transport lacks timeouts")
-	}
-	// A caller's client is copied, not modified.
-	mine := &http.Client{}
-	New(Config{HTTPClient: mine})
-	if mine.CheckRedirect != nil {
-		t.Error("caller's http.Client was modified")
+	r := upstream.Retry{Attempts: 5, Base: time.Second, Max: time.Minute}
+	c = New(Config{BaseURL: "https://api.1flow.org", Timeout: 3 * time.Second, Retry: r})
+	if c.up.Timeout() != 3*time.Second || c.up.Retry() != r {
+		t.Fatalf("timeout %v, retry %+v", c.up.Timeout(), c.up.Retry())
 	}
 }
 
 func TestRechargeWithCancelledContextIsNotSent(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, 202, rechargeOK) })
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, 202, rechargeOK) })
 	c := fastClient(u.URL, 5*time.Second)
-	seedToken(c, "tok-x", time.Hour)
+	if _, err := c.GetRecharge(context.Background(), "r-1"); err != nil { // caches a token
+		t.Fatal(err)
+	}
+	before := u.apiReqs.Load()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := c.Recharge(ctx, RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)})
 	t.Logf("err: %v", err)
-	if isUnknown(err) || !errors.Is(err, ErrNotSent) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want ErrUnavailable + ErrNotSent", err)
+	if upstream.IsUnknown(err) || !errors.Is(err, upstream.ErrNotSent) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want upstream.ErrUnavailable + upstream.ErrNotSent", err)
 	}
-	if n := u.apiReqs.Load(); n != 0 {
+	if n := u.apiReqs.Load() - before; n != 0 {
 		t.Fatalf("requests = %d, want 0", n)
-	}
-}
-
-type dialFailTransport struct{ calls atomic.Int64 }
-
-func (d *dialFailTransport) RoundTrip(*http.Request) (*http.Response, error) {
-	d.calls.Add(1)
-	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
-}
-
-func TestRechargeOpaqueTransportDialErrorIsNotSent(t *testing.T) {
-	tr := &dialFailTransport{}
-	c := fastClient("http://1flow.invalid", 5*time.Second, func(cfg *Config) { cfg.HTTPClient = &http.Client{Transport: tr} })
-	seedToken(c, "cached-token", time.Hour)
-	_, err := c.Recharge(context.Background(), RechargeRequest{DeviceID: "d", Amount: decimal.NewFromInt(1)})
-	if isUnknown(err) || !errors.Is(err, ErrNotSent) || !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("err = %v, want ErrUnavailable + ErrNotSent", err)
-	}
-	if n := tr.calls.Load(); n != 3 {
-		t.Errorf("calls = %d, want 3", n)
 	}
 }

@@ -2,7 +2,6 @@ package oneflow
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"portal/services/upstream"
 )
 
 const (
@@ -19,9 +20,9 @@ const (
 	testSecret = "s3cr3t-value-never-shown"
 )
 
-// upstream is a small hand-written 1flow stand-in for client tests (the real
+// fake is a small hand-written 1flow stand-in for client tests (the real
 // simulator lives elsewhere and is deliberately not used here).
-type upstream struct {
+type fake struct {
 	*httptest.Server
 	t *testing.T
 
@@ -43,15 +44,15 @@ type upstream struct {
 	api func(w http.ResponseWriter, r *http.Request, body []byte)
 }
 
-func newUpstream(t *testing.T, api func(w http.ResponseWriter, r *http.Request, body []byte)) *upstream {
+func newFake(t *testing.T, api func(w http.ResponseWriter, r *http.Request, body []byte)) *fake {
 	t.Helper()
-	u := &upstream{t: t, expiresIn: 3600, issued: map[string]bool{}, api: api}
+	u := &fake{t: t, expiresIn: 3600, issued: map[string]bool{}, api: api}
 	u.Server = httptest.NewServer(http.HandlerFunc(u.serve))
 	t.Cleanup(u.Close)
 	return u
 }
 
-func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
+func (u *fake) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	if r.URL.Path == tokenPath {
 		n := u.tokenReqs.Add(1)
@@ -109,13 +110,13 @@ func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // revokeAll makes every issued token invalid (as if they expired upstream).
-func (u *upstream) revokeAll() {
+func (u *fake) revokeAll() {
 	u.mu.Lock()
 	u.issued = map[string]bool{}
 	u.mu.Unlock()
 }
 
-func (u *upstream) last() (*http.Request, []byte) {
+func (u *fake) last() (*http.Request, []byte) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.lastReq, u.lastBody
@@ -127,24 +128,14 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 	io.WriteString(w, body)
 }
 
-// fastClient is a client for tests: short backoff, given timeout.
+// fastClient is a client for tests: short backoff, given timeout per attempt.
 func fastClient(base string, timeout time.Duration, mods ...func(*Config)) *Client {
-	cfg := Config{BaseURL: base, ClientID: testID, ClientSecret: testSecret, Timeout: timeout}
+	cfg := Config{BaseURL: base, ClientID: testID, ClientSecret: testSecret, Timeout: timeout,
+		Retry: upstream.Retry{Attempts: 3, Base: 5 * time.Millisecond, Max: 20 * time.Millisecond}}
 	for _, m := range mods {
 		m(&cfg)
 	}
-	c := New(cfg)
-	c.backoffBase = 5 * time.Millisecond
-	c.backoffMax = 20 * time.Millisecond
-	return c
-}
-
-// seedToken puts a token in the cache as if it had been fetched.
-func seedToken(c *Client, tok string, valid time.Duration) {
-	c.tokens.mu.Lock()
-	c.tokens.token = tok
-	c.tokens.expires = c.now().Add(valid)
-	c.tokens.mu.Unlock()
+	return New(cfg)
 }
 
 type fakeClock struct {
@@ -183,11 +174,6 @@ func checkErrText(t *testing.T, err error, tokens ...string) {
 			t.Errorf("error %q contains a token", s)
 		}
 	}
-}
-
-func isUnknown(err error) bool {
-	var u *OutcomeUnknownError
-	return errors.As(err, &u)
 }
 
 const rechargeOK = `{"success":true,"timestamp":1777885301197,"message":"success","data":{"id":"r-1","serialNumber":"68753500140920","deviceType":"DEVICE","status":"PENDING","amount":100.5,"createdAt":"2026-05-04T09:01:41.197617901Z","customer":{"name":"Jane Doe","phoneNumber":"+254712345678"}}}`

@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"portal/services/upstream"
 )
 
 // Wire types, written from oneflow-partner-api.txt. Amounts are JSON numbers;
@@ -26,10 +27,10 @@ type envelope struct {
 
 // decodeEnvelope returns the data object of a 2xx answer. A body that is not
 // the envelope, or has no data object, is a *malformedError; "success": false
-// is a *RejectedError.
+// is an *upstream.RejectedError.
 func decodeEnvelope(status int, body []byte) (json.RawMessage, error) {
 	var env envelope
-	if err := strictUnmarshal(body, &env); err != nil {
+	if err := upstream.DecodeStrict(body, &env); err != nil {
 		return nil, &malformedError{err}
 	}
 	if env.Success == nil {
@@ -40,7 +41,7 @@ func decodeEnvelope(status int, body []byte) (json.RawMessage, error) {
 		if msg == "" {
 			msg = "request refused"
 		}
-		return nil, &RejectedError{Status: status, Message: cleanMessage(msg, "")}
+		return nil, vendor.Rejected(status, "", upstream.CleanMessage(msg))
 	}
 	data := bytes.TrimSpace(env.Data)
 	if len(data) == 0 || data[0] != '{' {
@@ -64,18 +65,6 @@ func (e *malformedError) Error() string {
 	return "malformed answer: " + e.err.Error()
 }
 func (e *malformedError) Unwrap() error { return e.err }
-
-// strictUnmarshal decodes one JSON value and refuses trailing data.
-func strictUnmarshal(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
-}
 
 // rawString returns a JSON string's value, or the raw text of another value.
 func rawString(raw json.RawMessage) string {
@@ -375,7 +364,7 @@ const maxTokenLifetime = 24 * time.Hour
 // decodeToken returns the token and how long it lives.
 func decodeToken(body []byte) (token string, lifetime time.Duration, err error) {
 	var w tokenWire
-	if err := strictUnmarshal(body, &w); err != nil {
+	if err := upstream.DecodeStrict(body, &w); err != nil {
 		return "", 0, &malformedError{err}
 	}
 	tok, exp := w.AccessToken, w.ExpiresIn

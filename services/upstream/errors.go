@@ -149,6 +149,18 @@ func (e *RejectedError) Error() string {
 	return b.String()
 }
 
+// Reason is what to tell a person: the provider's message, or its status
+// line when it gave none, so a refusal is never shown as an empty sentence.
+func (e *RejectedError) Reason() string {
+	if e.Message != "" {
+		return e.Message
+	}
+	if e.Code != "" {
+		return e.Code
+	}
+	return StatusDetail(e.Status, "")
+}
+
 // Rejected is a *RejectedError; the message is shown as given (clean it).
 func (v Vendor) Rejected(status int, code, message string) *RejectedError {
 	return &RejectedError{Vendor: v, Status: status, Code: code, Message: message}

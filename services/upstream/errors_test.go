@@ -148,3 +148,20 @@ func FuzzDecodeStrict(f *testing.F) {
 		}
 	})
 }
+
+func TestRejectedReasonIsNeverEmpty(t *testing.T) {
+	v := Vendor("acme")
+	cases := []struct {
+		err  *RejectedError
+		want string
+	}{
+		{v.Rejected(400, "bad_amount", "amount too large"), "amount too large"},
+		{v.Rejected(409, "duplicate", ""), "duplicate"},
+		{v.Rejected(422, "", ""), "HTTP 422 Unprocessable Entity"},
+	}
+	for _, c := range cases {
+		if got := c.err.Reason(); got != c.want {
+			t.Errorf("%+v: reason %q, want %q", c.err, got, c.want)
+		}
+	}
+}
