@@ -4,8 +4,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"math"
-	mrand "math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -33,15 +31,6 @@ func ParseDateRange(from, to string, errs FieldErrors) (fromDay, toDay time.Time
 		errs["to"] = "The end date is before the start date."
 	}
 	return fromDay, toDay
-}
-
-// CheckDelay is how long a reconciler waits before its attempt-th check of a
-// record upstream: first·2^(attempt-1), capped at most, with ±20 % jitter so
-// records created together don't poll together forever.
-func CheckDelay(first, most time.Duration, attempt int) time.Duration {
-	d := float64(first) * math.Pow(2, float64(min(max(attempt, 1)-1, 20)))
-	d = math.Min(d, float64(most))
-	return time.Duration(d * (0.8 + 0.4*mrand.Float64()))
 }
 
 // ExportBatch is how many rows a CSV export reads at a time.

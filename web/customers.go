@@ -11,7 +11,6 @@ import (
 
 	"portal/services"
 	"portal/services/customers"
-	"portal/services/recharges"
 	"portal/templates"
 )
 
@@ -25,13 +24,13 @@ func (s *Server) customerLookup(c *gin.Context) {
 		s.badRequest(c, "The search could not be read. Try again.")
 		return
 	}
-	view := templates.LookupView{Q: q.Q, CanCreate: s.can(c, http.MethodGet, "/recharges/new")}
+	view := templates.CustomerLookupView{Q: q.Q}
 	if q.Q == "" {
 		s.render(c, http.StatusOK, templates.CustomerLookupPage(s.page(c, "Customer lookup"), view))
 		return
 	}
-	res, err := s.deps.Recharges.Lookup(c.Request.Context(), s.actor(c), q.Q)
-	var upstream *recharges.UpstreamError
+	res, err := s.deps.Customers.Lookup(c.Request.Context(), s.actor(c), q.Q)
+	var upstream *customers.UpstreamError
 	switch {
 	case err == nil:
 	case errors.As(err, &upstream):
@@ -54,22 +53,33 @@ func (s *Server) customerLookup(c *gin.Context) {
 		return
 	}
 	view.Name, view.Phone = res.Customer.Name, res.Customer.PhoneNumber
-	for _, d := range res.Customer.Devices {
-		v := url.Values{"phone_number": {res.Customer.PhoneNumber}}
-		if d.DeviceType == "CARD" {
-			v.Set("card_id", d.SerialNumber)
-		} else {
-			v.Set("device_id", d.SerialNumber)
-		}
-		view.Devices = append(view.Devices, templates.CustomerDevice{
-			SerialNumber: d.SerialNumber, Type: deviceTypeLabel(d.DeviceType), Balance: d.Balance.String(),
-			RechargeHref: "/recharges/new?" + v.Encode(),
-		})
-	}
+	view.Devices = s.customerDevicesView(c, res)
 	for _, r := range res.Recent {
 		view.Recent = append(view.Recent, rechargeView(r))
 	}
 	s.render(c, http.StatusOK, templates.CustomerLookupPage(s.page(c, "Customer lookup"), view))
+}
+
+// customerDevicesView is the devices and cards 1flow lists for the
+// customer, each with a link to recharge it when the viewer may.
+func (s *Server) customerDevicesView(c *gin.Context, res customers.LookupResult) []templates.CustomerDeviceView {
+	customer := res.Customer
+	canRecharge := s.can(c, http.MethodGet, "/recharges/new")
+	var devices []templates.CustomerDeviceView
+	for _, d := range customer.Devices {
+		dv := templates.CustomerDeviceView{SerialNumber: d.SerialNumber, Type: deviceTypeLabel(d.DeviceType), Balance: templates.Litres(d.Balance.String())}
+		if canRecharge {
+			v := url.Values{"phone_number": {customer.PhoneNumber}}
+			if d.DeviceType == "CARD" {
+				v.Set("card_id", d.SerialNumber)
+			} else {
+				v.Set("device_id", d.SerialNumber)
+			}
+			dv.RechargeHref = "/recharges/new?" + v.Encode()
+		}
+		devices = append(devices, dv)
+	}
+	return devices
 }
 
 func deviceTypeLabel(t string) string {
@@ -157,18 +167,8 @@ func (s *Server) customerShow(c *gin.Context) {
 		}
 		for _, d := range of.Customer.Devices {
 			listed[d.SerialNumber] = true
-			dv := templates.CustomerDeviceView{SerialNumber: d.SerialNumber, Type: deviceTypeLabel(d.DeviceType), Balance: templates.Litres(d.Balance.String())}
-			if canRecharge {
-				v := url.Values{"phone_number": {of.Customer.PhoneNumber}}
-				if d.DeviceType == "CARD" {
-					v.Set("card_id", d.SerialNumber)
-				} else {
-					v.Set("device_id", d.SerialNumber)
-				}
-				dv.RechargeHref = "/recharges/new?" + v.Encode()
-			}
-			view.Devices = append(view.Devices, dv)
 		}
+		view.Devices = s.customerDevicesView(c, *of)
 	}
 	for _, d := range prof.Devices {
 		if !listed[d] {

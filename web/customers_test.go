@@ -1,12 +1,14 @@
 package web_test
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 
+	"portal/internal/apptest"
 	"portal/models"
 	"portal/services/sandbox"
 	"portal/services/sandbox/oneflowsim"
@@ -127,4 +129,68 @@ func TestCustomerPageAllAreas(t *testing.T) {
 		t.Errorf("1flow outage not explained, or records lost:\n%s", clip(down.Body))
 	}
 	wantStatus(t, p.Get(t, sup.client, "/customers/nonsense"), http.StatusNotFound)
+}
+
+// The customer lookup (/customers/lookup) asks 1flow: its failures are
+// plain words with a status a script can act on.
+func TestLookupMalformedAnswerIs502(t *testing.T) {
+	t.Parallel()
+	p, op := rcStart(t, apptest.Config{})
+	rcFault(t, p, rcEPLookup, sandbox.Fault{Kind: sandbox.FaultMalformed})
+	resp := p.Get(t, op.client, "/customers/lookup?q=0712345678")
+	wantStatus(t, resp, http.StatusBadGateway)
+	if !strings.Contains(text(resp.Body), "1flow is not answering properly") {
+		t.Errorf("no plain message:\n%s", clip(text(resp.Body)))
+	}
+	rcNoGoErrors(t, "the lookup page", resp.Body)
+	if got := rcHits(t, p, rcEPLookup); got != 1 {
+		t.Errorf("a malformed answer was retried: %d lookups, want 1", got)
+	}
+	// Unavailable lookups (5xx) are 502 too, after the read retries.
+	rcFault(t, p, rcEPLookup, sandbox.Fault{Kind: sandbox.FaultStatus, Status: http.StatusServiceUnavailable})
+	resp = p.Get(t, op.client, "/customers/lookup?q=0712345678")
+	wantStatus(t, resp, http.StatusBadGateway)
+	rcNoGoErrors(t, "the lookup page", resp.Body)
+	// A number nobody has is a 404 with advice, not an error.
+	p.App.Sandbox.ClearAll()
+	resp = p.Get(t, op.client, "/customers/lookup?q=0799999999")
+	wantStatus(t, resp, http.StatusNotFound)
+	if !strings.Contains(text(resp.Body), "No 1flow customer") {
+		t.Errorf("unknown phone: %s", clip(text(resp.Body)))
+	}
+	// Text that is neither a phone nor a device id is a 422 next to q.
+	resp = p.Get(t, op.client, "/customers/lookup?q=%3Cscript%3E")
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	if rcFieldError(resp.Body, "q") == "" {
+		t.Error("bad lookup text has no message next to the field")
+	}
+}
+
+func TestLookupByDeviceIDIsAudited(t *testing.T) {
+	t.Parallel()
+	p, op := rcStart(t, apptest.Config{})
+	after := lastAuditID(t, p)
+	resp := p.Get(t, op.client, "/customers/lookup?q="+oneflowsim.SeedCardID)
+	wantStatus(t, resp, http.StatusOK)
+	if !strings.Contains(resp.Body, oneflowsim.SeedCustomerName) {
+		t.Fatalf("lookup by card id does not find the owner:\n%s", clip(text(resp.Body)))
+	}
+	resp = p.Get(t, op.client, "/customers/lookup?q="+oneflowsim.SeedDeviceID)
+	wantStatus(t, resp, http.StatusOK)
+	if !strings.Contains(resp.Body, oneflowsim.SeedCustomerName) {
+		t.Fatalf("lookup by device id does not find the owner:\n%s", clip(text(resp.Body)))
+	}
+	// The card's Recharge link opens a card recharge.
+	if !strings.Contains(html.UnescapeString(resp.Body), "/recharges/new?card_id="+oneflowsim.SeedCardID) {
+		t.Error("the card has no Recharge link with card_id")
+	}
+	var found int
+	for _, ev := range auditAfter(t, p, after) {
+		if ev.Action == "customer.lookup" && ev.ActorEmail == op.user.Email {
+			found++
+		}
+	}
+	if found != 2 {
+		t.Errorf("%d customer.lookup audit events by %s, want 2", found, op.user.Email)
+	}
 }

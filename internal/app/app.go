@@ -258,7 +258,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			}
 		}
 	}
-	a.Recharges = recharges.New(db, oneflow.New(oneflowCfg), now, recharges.Options{
+	// One 1flow client (one token cache) for recharges and the customer
+	// lookup.
+	oneflowClient := oneflow.New(oneflowCfg)
+	a.Recharges = recharges.New(db, oneflowClient, now, recharges.Options{
 		MaxAmount: cfg.MaxRecharge, FirstCheck: opts.RechargeFirstCheck, Logger: logger,
 	})
 	if err := a.Recharges.RecoverAfterRestart(ctx); err != nil {
@@ -299,7 +302,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		Recharges:      a.Recharges,
 		Documents:      a.Documents,
 		Verifications:  a.Verifications,
-		Customers:      customers.New(db, a.Recharges),
+		Customers:      customers.New(db, oneflowClient, now),
 		Dashboard:      dashboard.New(db, now, opts.DashboardTTL),
 		Ready:          func(ctx context.Context) error { return models.Ping(ctx, db) },
 		Sandbox:        a.Sandbox,

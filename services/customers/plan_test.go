@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -30,7 +31,7 @@ func TestSearchQueriesUseIndexes(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	s := New(db, nil)
+	s := New(db, nil, time.Now)
 	for _, q := range []string{"+254712345678", "12345678901", "68753500140920", "doc_0b6b2a8e", "cust-0042", "aB1cD2eF",
 		"8652967066355586001", "98466062-2548-4dca-9ef9-f1b4b09c92dc", "nothing-matches-this"} {
 		plans = plans[:0]

@@ -10,16 +10,13 @@ import (
 
 	"portal/models"
 	"portal/services"
-	"portal/services/recharges"
 )
 
-// Lookup is the 1flow customer lookup (the recharges service's).
-type Lookup interface {
-	LookupCustomer(ctx context.Context, actor services.Actor, q string) (recharges.LookupResult, error)
+// New returns the service; upstream is 1flow, asked by the lookup and by a
+// profile as it opens (nil asks nobody: profiles show our records only).
+func New(db *gorm.DB, upstream Upstream, now services.Clock) *Service {
+	return &Service{db: db, upstream: upstream, now: now}
 }
-
-// New returns the service.
-func New(db *gorm.DB, lookup Lookup) *Service { return &Service{db: db, lookup: lookup} }
 
 // RecordLimit is how many records of each area a profile shows, newest
 // first; the lists behind them show the rest.
@@ -61,8 +58,8 @@ func (r Records) Open() bool {
 // Profile is a customer page: the records, and what 1flow says.
 type Profile struct {
 	Records
-	OneFlow      *recharges.LookupResult // nil when not asked (NIN) or unavailable
-	OneFlowError string                  // why 1flow could not tell, in plain words
+	OneFlow      *LookupResult // nil when not asked (NIN) or unavailable
+	OneFlowError string        // why 1flow could not tell, in plain words
 }
 
 // Records reads everything we hold for key from our database only (the
@@ -129,11 +126,11 @@ func (s *Service) Profile(ctx context.Context, actor services.Actor, key Key) (P
 		return Profile{}, err
 	}
 	p := Profile{Records: rec}
-	if key.Kind == KeyNIN || s.lookup == nil {
+	if key.Kind == KeyNIN || s.upstream == nil {
 		return p, nil
 	}
-	res, err := s.lookup.LookupCustomer(ctx, actor, key.Value)
-	var upstream *recharges.UpstreamError
+	res, err := s.LookupCustomer(ctx, actor, key.Value)
+	var upstream *UpstreamError
 	switch {
 	case err == nil:
 		p.OneFlow = &res

@@ -80,8 +80,9 @@ var (
 
 // Service answers searches and builds customer profiles.
 type Service struct {
-	db     *gorm.DB
-	lookup Lookup
+	db       *gorm.DB
+	upstream Upstream // nil: no 1flow to ask
+	now      services.Clock
 }
 
 // Search resolves q. Exact matches of every kind of key are looked up

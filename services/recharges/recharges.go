@@ -1,6 +1,8 @@
-// Package recharges owns water-credit recharges through 1flow: customer
-// lookup, the idempotent create, the reconciler that follows recharges to a
-// final state, and the needs-attention queue for outcomes nobody can know.
+// Package recharges owns water-credit recharges through 1flow: the
+// idempotent create (this file), the reconciler that follows recharges to a
+// final state (sync.go), and the needs-attention queue for outcomes nobody
+// can know (resolve.go). Looking a customer up by phone or device is the
+// customers package's; a recharge only asks 1flow whose device it is.
 //
 // The rules that keep money safe:
 //   - A recharge row (with its idempotency key, unique) is committed before
@@ -21,8 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -31,8 +31,10 @@ import (
 
 	"portal/models"
 	"portal/services"
+	"portal/services/lifecycle"
 	"portal/services/oneflow"
 	"portal/services/phone"
+	"portal/services/upstream"
 )
 
 // Upstream is the part of the 1flow client the service uses.
@@ -63,10 +65,6 @@ type UpstreamError struct {
 func (e *UpstreamError) Error() string { return e.Message }
 func (e *UpstreamError) Unwrap() error { return e.Err }
 
-// NotFound reports whether 1flow said the customer, device or card does not
-// exist.
-func (e *UpstreamError) NotFound() bool { return errors.Is(e.Err, oneflow.ErrNotFound) }
-
 // Options tune the service; zero values are production defaults.
 type Options struct {
 	MaxAmount decimal.Decimal
@@ -83,6 +81,9 @@ type Service struct {
 	upstream Upstream
 	now      services.Clock
 	opts     Options
+	// backoff is how long after its attempt-th check a recharge is checked
+	// again.
+	backoff func(attempt int) time.Duration
 }
 
 // New returns the service.
@@ -99,7 +100,8 @@ func New(db *gorm.DB, upstream Upstream, now services.Clock, opts Options) *Serv
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Service{db: db, upstream: upstream, now: now, opts: opts}
+	return &Service{db: db, upstream: upstream, now: now, opts: opts,
+		backoff: lifecycle.CheckSchedule(opts.FirstCheck, opts.MaxCheckDelay)}
 }
 
 // MaxAmount is the largest single recharge.
@@ -114,73 +116,22 @@ func NewIdempotencyKey() string {
 
 // plain turns a 1flow error into a sentence for staff.
 func plain(err error) *UpstreamError {
-	var rejected *oneflow.RejectedError
-	var unknown *oneflow.OutcomeUnknownError
+	var rejected *upstream.RejectedError
 	switch {
-	case errors.As(err, &unknown):
+	case upstream.IsUnknown(err):
 		return &UpstreamError{"The portal lost contact with 1flow after sending the recharge, so it may or may not have gone through. It will not be sent again; it waits in Needs attention until someone checks with 1flow.", err}
 	case errors.As(err, &rejected):
-		return &UpstreamError{"1flow refused the recharge: " + rejected.Message, err}
-	case errors.Is(err, oneflow.ErrNotFound):
+		return &UpstreamError{"1flow refused the recharge: " + rejected.Reason(), err}
+	case errors.Is(err, upstream.ErrNotFound):
 		return &UpstreamError{"1flow does not know this device, card or customer.", err}
-	case errors.Is(err, oneflow.ErrBadCredentials):
+	case errors.Is(err, upstream.ErrBadCredentials):
 		return &UpstreamError{"1flow refused the portal's credentials, so nothing was sent. Tell an admin.", err}
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, oneflow.ErrUnavailable):
+	case errors.Is(err, upstream.ErrForbidden):
+		return &UpstreamError{"1flow does not let the portal's account do this, so nothing was sent. Tell an admin.", err}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, upstream.ErrUnavailable):
 		return &UpstreamError{"1flow is not answering properly right now. Nothing was charged; try again in a few minutes.", err}
 	}
 	return &UpstreamError{"1flow could not be reached. Try again in a few minutes.", err}
-}
-
-// LookupResult is what the customer lookup page shows.
-type LookupResult struct {
-	Query    string // normalized: E.164 phone or the device id
-	ByPhone  bool
-	Customer oneflow.Customer
-	Recent   []models.Recharge
-}
-
-// Lookup finds a customer by phone (any common format) or device id, with
-// the recent recharges of their phone and devices.
-func (s *Service) Lookup(ctx context.Context, actor services.Actor, q string) (LookupResult, error) {
-	res, err := s.LookupCustomer(ctx, actor, q)
-	if err != nil {
-		return res, err
-	}
-	ids := []string{}
-	for _, d := range res.Customer.Devices {
-		ids = append(ids, d.SerialNumber)
-	}
-	if err := s.db.WithContext(ctx).
-		Where("customer_phone = ? OR device_id IN ? OR card_id IN ?", res.Customer.PhoneNumber, ids, ids).
-		Order("id DESC").Limit(20).Find(&res.Recent).Error; err != nil {
-		return LookupResult{}, fmt.Errorf("recharges: recent: %w", err)
-	}
-	return res, nil
-}
-
-// LookupCustomer asks 1flow for a customer by phone or device id (and
-// audits it), without reading our recharges: the customer page reads those
-// itself.
-func (s *Service) LookupCustomer(ctx context.Context, actor services.Actor, q string) (LookupResult, error) {
-	q = strings.TrimSpace(q)
-	var query oneflow.LookupQuery
-	res := LookupResult{}
-	if p, err := phone.Normalize(q); err == nil {
-		query.PhoneNumber, res.Query, res.ByPhone = p, p, true
-	} else if targetPattern.MatchString(q) {
-		query.DeviceID, res.Query = q, q
-	} else {
-		return LookupResult{}, services.FieldErrors{"q": "Enter a phone number (like 0712 345 678 or +233 24 412 3456) or a device id."}
-	}
-	customer, err := s.upstream.Lookup(ctx, query)
-	if err != nil {
-		return LookupResult{}, plain(err)
-	}
-	res.Customer = customer
-	err = services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-		return services.Audit(tx, s.now(), actor, "customer.lookup", res.Query, "found="+customer.PhoneNumber)
-	})
-	return res, err
 }
 
 // Confirmation is what the confirmation step shows before anything is sent.
@@ -212,7 +163,7 @@ func (s *Service) Prepare(ctx context.Context, in Input) (Confirmation, error) {
 		return c, nil
 	}
 	customer, err := s.upstream.Lookup(ctx, query)
-	if errors.Is(err, oneflow.ErrNotFound) {
+	if errors.Is(err, upstream.ErrNotFound) {
 		field := "device_id"
 		if v.CardID != "" {
 			field = "card_id"
@@ -267,7 +218,7 @@ func (s *Service) Create(ctx context.Context, actor services.Actor, in Input) (r
 		if err := tx.Create(&models.RechargeEvent{RechargeID: rec.ID, At: now, ToState: models.RechargeQueued, Note: "created by " + actor.Email}).Error; err != nil {
 			return err
 		}
-		return services.Audit(tx, now, actor, "recharge.created", rechargeSubject(rec.ID),
+		return services.Audit(tx, now, actor, "recharge.created", rechargeLifecycle.Subject(rec.ID),
 			fmt.Sprintf("target=%s amount=%s", v.Target(), v.Amount))
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
@@ -311,8 +262,6 @@ func (s *Service) customerOf(ctx context.Context, v Valid) (name, phoneNumber st
 	return c.Name, cmp.Or(c.PhoneNumber, phoneNumber)
 }
 
-func rechargeSubject(id uint) string { return "recharge:" + strconv.FormatUint(uint64(id), 10) }
-
 func (s *Service) byKey(ctx context.Context, key string) (models.Recharge, error) {
 	var r models.Recharge
 	if err := s.db.WithContext(ctx).Where("idempotency_key = ?", key).Take(&r).Error; err != nil {
@@ -335,43 +284,29 @@ func (s *Service) send(ctx context.Context, rec models.Recharge) (models.Recharg
 	answer, callErr := s.upstream.Recharge(ctx, oneflow.RechargeRequest{DeviceID: rec.DeviceID, CardID: rec.CardID, Amount: rec.Amount})
 	now := s.now().UTC()
 	from := []models.RechargeState{models.RechargeSubmitting}
-	var unknown *oneflow.OutcomeUnknownError
 	switch {
 	case callErr == nil:
-		next := now.Add(s.opts.FirstCheck)
-		upd := answerUpdates(answer)
-		upd["submitted_at"] = now
-		upd["next_check_at"] = next
-		upd["upstream_id"] = answer.ID
+		c := answerChange(answer)
+		c.SubmittedAt, c.NextCheckAt, c.UpstreamID = &now, new(now.Add(s.opts.FirstCheck)), &answer.ID
 		to := models.RechargeSubmitted
 		if st := stateFor(answer.Status); st.Final() {
 			to = st
 		}
-		_, err = s.transition(ctx, rec.ID, from, to, upd, answer.Status, "1flow accepted the recharge")
-	case errors.As(callErr, &unknown):
+		_, err = s.transition(ctx, rec.ID, from, to, c, answer.Status, "1flow accepted the recharge")
+	case upstream.IsUnknown(callErr):
 		msg := plain(callErr).Message
 		s.opts.Logger.Warn("recharge outcome unknown", "recharge_id", rec.ID, "err", callErr)
-		_, err = s.transition(ctx, rec.ID, from, models.RechargeUnknown, map[string]any{"error": msg}, "", "no answer from 1flow after sending")
+		_, err = s.transition(ctx, rec.ID, from, models.RechargeUnknown, &change{Error: &msg}, "", "no answer from 1flow after sending")
 	default:
 		msg := plain(callErr).Message
 		s.opts.Logger.Warn("recharge refused", "recharge_id", rec.ID, "err", callErr)
-		_, err = s.transition(ctx, rec.ID, from, models.RechargeFailed, map[string]any{"error": msg, "completed_at": now}, "", msg)
+		_, err = s.transition(ctx, rec.ID, from, models.RechargeFailed, &change{Error: &msg, CompletedAt: &now}, "", msg)
 	}
 	r, gerr := s.Get(ctx, rec.ID)
 	if err == nil {
 		err = gerr
 	}
 	return r, err
-}
-
-func stateFor(upstreamStatus string) models.RechargeState {
-	switch strings.ToUpper(upstreamStatus) {
-	case "COMPLETED":
-		return models.RechargeCompleted
-	case "FAILED":
-		return models.RechargeFailed
-	}
-	return models.RechargePending
 }
 
 // CurrencyFor is the currency a customer with this phone is charged in.
@@ -387,79 +322,65 @@ func CurrencyFor(e164 string) string {
 	return ""
 }
 
-func nullDecimal(d decimal.NullDecimal) string {
-	if !d.Valid {
-		return ""
-	}
-	return d.Decimal.String()
-}
-
-// answerUpdates are the columns an upstream answer fills.
-func answerUpdates(a oneflow.Recharge) map[string]any {
-	upd := map[string]any{
-		"upstream_status":    a.Status,
-		"last_upstream_json": string(a.Raw),
-	}
-	if a.Customer.Name != "" {
-		upd["customer_name"] = a.Customer.Name
-	}
-	if a.Customer.PhoneNumber != "" {
-		upd["customer_phone"] = a.Customer.PhoneNumber
-	}
-	if a.Currency != "" {
-		upd["currency"] = a.Currency
-	}
-	if v := nullDecimal(a.Litres); v != "" {
-		upd["litres"] = v
-	}
-	if v := nullDecimal(a.PricePerLitre); v != "" {
-		upd["price_per_litre"] = v
-	}
-	if v := nullDecimal(a.Balance); v != "" {
-		upd["balance_after"] = v
-	}
-	if a.CompletedAt != nil {
-		upd["completed_at"] = a.CompletedAt.UTC()
-	}
-	return upd
-}
-
-// transition moves a recharge from one of from to to, conditionally, and
-// records the event. It reports whether this call made the change.
-func (s *Service) transition(ctx context.Context, id uint, from []models.RechargeState, to models.RechargeState, upd map[string]any, upstreamStatus, note string) (bool, error) {
-	for _, f := range from {
-		if f.Final() {
-			return false, fmt.Errorf("recharges: transition out of final state %s", f)
-		}
-	}
-	now := s.now().UTC()
-	changed := false
-	err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-		var current models.Recharge
-		if err := tx.Select("id", "state").Take(&current, id).Error; err != nil {
-			return err
-		}
-		cols := map[string]any{"state": to, "updated_at": now}
-		for k, v := range upd {
-			cols[k] = v
-		}
+// rechargeLifecycle is how a recharge changes state: only the moves in its
+// table, each with its timeline event.
+var rechargeLifecycle = &lifecycle.Kind[models.RechargeState]{
+	Name: "recharge",
+	Table: lifecycle.Table[models.RechargeState]{
+		models.RechargeQueued: {models.RechargeSubmitting, models.RechargeFailed},
+		// 1flow answers PENDING, but an answer that is already final is
+		// taken as it is.
+		models.RechargeSubmitting: {models.RechargeSubmitted, models.RechargeCompleted, models.RechargeFailed, models.RechargeUnknown},
+		// Unknown: 1flow no longer knows the id, so a person has to look.
+		models.RechargeSubmitted: {models.RechargePending, models.RechargeCompleted, models.RechargeFailed, models.RechargeUnknown},
+		models.RechargePending:   {models.RechargeCompleted, models.RechargeFailed, models.RechargeUnknown},
+		// Only a person who checked with 1flow settles an unknown recharge:
+		// its 1flow id (followed from then on) or "never arrived". Never
+		// back to queued or submitting: it is never sent again.
+		models.RechargeUnknown: {models.RechargeSubmitted, models.RechargeFailed},
+	},
+	Model: func() any { return &models.Recharge{} },
+	Entering: func(to models.RechargeState, _ time.Time, cols map[string]any) {
 		if to.Final() {
 			cols["next_check_at"] = nil
 		}
-		res := tx.Model(&models.Recharge{}).Where("id = ? AND state IN ?", id, from).Updates(cols)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return nil
-		}
-		changed = true
-		return tx.Create(&models.RechargeEvent{RechargeID: id, At: now, FromState: current.State, ToState: to, UpstreamStatus: upstreamStatus, Note: note}).Error
-	})
-	if err != nil {
-		return false, fmt.Errorf("recharges: %d → %s: %w", id, to, err)
-	}
-	return changed, nil
+	},
+	Event: func(m lifecycle.Move[models.RechargeState], from models.RechargeState, at time.Time) any {
+		return &models.RechargeEvent{RechargeID: m.ID, At: at, FromState: from, ToState: m.To, UpstreamStatus: m.UpstreamStatus, Note: m.Note}
+	},
+}
+
+// change is what a recharge move or update writes besides its state; a nil
+// field leaves its column as it is.
+type change struct {
+	UpstreamID       *string
+	UpstreamStatus   *string
+	CustomerName     *string
+	CustomerPhone    *string
+	Currency         *string
+	Litres           *string
+	PricePerLitre    *string
+	BalanceAfter     *string
+	Error            *string
+	SubmittedAt      *time.Time
+	CompletedAt      *time.Time
+	NextCheckAt      *time.Time
+	CheckAttempts    *int
+	LastUpstreamJSON *string
+}
+
+// CanTransition reports whether a recharge may move from one state to
+// another.
+func CanTransition(from, to models.RechargeState) bool {
+	return rechargeLifecycle.Table.Allows(from, to)
+}
+
+// transition moves a recharge from one of from to to, if it is still
+// there, with its timeline event. It reports whether this call made the
+// change.
+func (s *Service) transition(ctx context.Context, id uint, from []models.RechargeState, to models.RechargeState, c *change, upstreamStatus, note string) (bool, error) {
+	return rechargeLifecycle.Transition(ctx, s.db, s.now(), lifecycle.Move[models.RechargeState]{
+		ID: id, From: from, To: to, Change: c, UpstreamStatus: upstreamStatus, Note: note})
 }
 
 // Get returns one recharge or models.ErrNotFound.
@@ -502,242 +423,8 @@ func (s *Service) GetDetail(ctx context.Context, id uint) (Detail, error) {
 	if err != nil {
 		return Detail{}, err
 	}
-	if d.Audit, err = services.AuditTrail(ctx, s.db, rechargeSubject(id)); err != nil {
+	if d.Audit, err = services.AuditTrail(ctx, s.db, rechargeLifecycle.Subject(id)); err != nil {
 		return Detail{}, fmt.Errorf("recharges: %w", err)
 	}
 	return d, nil
-}
-
-// ResolveWithUpstreamID records the 1flow id of an unknown recharge after
-// 1flow confirmed it exists; the reconciler then follows it as usual.
-func (s *Service) ResolveWithUpstreamID(ctx context.Context, actor services.Actor, id uint, upstreamID string) (models.Recharge, error) {
-	upstreamID = strings.TrimSpace(upstreamID)
-	if !upstreamIDPattern.MatchString(upstreamID) {
-		return models.Recharge{}, services.FieldErrors{"upstream_id": "Enter the recharge id 1flow gave, like 98466062-2548-4dca-9ef9-f1b4b09c92dc."}
-	}
-	var other models.Recharge
-	err := s.db.WithContext(ctx).Where("upstream_id = ? AND id <> ?", upstreamID, id).Take(&other).Error
-	if err == nil {
-		return models.Recharge{}, services.FieldErrors{"upstream_id": fmt.Sprintf("Recharge #%d already has this 1flow id.", other.ID)}
-	}
-	rec, err := s.Get(ctx, id)
-	if err != nil {
-		return models.Recharge{}, err
-	}
-	if rec.State != models.RechargeUnknown {
-		return rec, ErrNotUnknown
-	}
-	// Ask 1flow before believing the id: a typo, or someone else's
-	// recharge, would otherwise be "tracked" forever or completed as if it
-	// were this one.
-	answer, err := s.upstream.GetRecharge(ctx, upstreamID)
-	if errors.Is(err, oneflow.ErrNotFound) {
-		return models.Recharge{}, services.FieldErrors{"upstream_id": "1flow has no recharge with this id. Check it with 1flow."}
-	}
-	if err != nil {
-		return models.Recharge{}, plain(err)
-	}
-	if answer.SerialNumber != "" && answer.SerialNumber != rec.Target() || !answer.Amount.Equal(rec.Amount) {
-		return models.Recharge{}, services.FieldErrors{"upstream_id": fmt.Sprintf(
-			"That 1flow recharge is for %s and %s, not for %s and %s.", answer.SerialNumber, answer.Amount, rec.Target(), rec.Amount)}
-	}
-	now := s.now().UTC()
-	return s.resolve(ctx, actor, id, models.RechargeSubmitted,
-		map[string]any{"upstream_id": upstreamID, "next_check_at": now, "check_attempts": 0, "error": ""},
-		"recharge.resolved_upstream_id", "upstream_id="+upstreamID, "1flow id entered by "+actor.Email)
-}
-
-// MarkNotSent closes an unknown recharge that 1flow confirmed it never
-// received.
-func (s *Service) MarkNotSent(ctx context.Context, actor services.Actor, id uint, note string) (models.Recharge, error) {
-	note = strings.TrimSpace(note)
-	if note == "" || len(note) > 500 {
-		return models.Recharge{}, services.FieldErrors{"note": "Say how you checked, for example “1flow support confirmed no recharge for this device today”."}
-	}
-	msg := "Not sent: " + actor.Email + " checked with 1flow: " + note
-	return s.resolve(ctx, actor, id, models.RechargeFailed,
-		map[string]any{"error": msg, "completed_at": s.now().UTC()},
-		"recharge.resolved_not_sent", note, msg)
-}
-
-var upstreamIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{7,63}$`)
-
-func (s *Service) resolve(ctx context.Context, actor services.Actor, id uint, to models.RechargeState, upd map[string]any, action, details, note string) (models.Recharge, error) {
-	r, err := s.Get(ctx, id)
-	if err != nil {
-		return models.Recharge{}, err
-	}
-	if r.State != models.RechargeUnknown {
-		return r, ErrNotUnknown
-	}
-	now := s.now().UTC()
-	err = services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-		cols := map[string]any{"state": to, "updated_at": now}
-		for k, v := range upd {
-			cols[k] = v
-		}
-		res := tx.Model(&models.Recharge{}).Where("id = ? AND state = ?", id, models.RechargeUnknown).Updates(cols)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return ErrNotUnknown
-		}
-		if err := tx.Create(&models.RechargeEvent{RechargeID: id, At: now, FromState: models.RechargeUnknown, ToState: to, Note: note}).Error; err != nil {
-			return err
-		}
-		return services.Audit(tx, now, actor, action, rechargeSubject(id), details)
-	})
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return models.Recharge{}, services.FieldErrors{"upstream_id": "Another recharge already has this 1flow id."}
-	}
-	if errors.Is(err, ErrNotUnknown) {
-		r, _ = s.Get(ctx, id)
-		return r, ErrNotUnknown
-	}
-	if err != nil {
-		return models.Recharge{}, fmt.Errorf("recharges: resolve %d: %w", id, err)
-	}
-	return s.Get(ctx, id)
-}
-
-// Refresh asks 1flow about an open recharge now (the "refresh now" button
-// support uses with a customer on the phone) and audits that staff asked;
-// the answer is recorded as the reconciler would.
-func (s *Service) Refresh(ctx context.Context, actor services.Actor, id uint) (models.Recharge, error) {
-	r, err := s.Get(ctx, id)
-	if err != nil {
-		return models.Recharge{}, err
-	}
-	if r.UpstreamID == nil || (r.State != models.RechargeSubmitted && r.State != models.RechargePending) {
-		return r, ErrNotOpen
-	}
-	s.check(context.WithoutCancel(ctx), r)
-	if err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-		return services.Audit(tx, s.now(), actor, "recharge.refreshed", rechargeSubject(id), "")
-	}); err != nil {
-		return r, err
-	}
-	return s.Get(ctx, id)
-}
-
-// RecoverAfterRestart settles what a crash left mid-way: a recharge still
-// "submitting" may have reached 1flow, so it becomes unknown; one still
-// "queued" was never claimed, so never sent, and fails with a note.
-func (s *Service) RecoverAfterRestart(ctx context.Context) error {
-	var stuck []models.Recharge
-	if err := s.db.WithContext(ctx).Where("state IN ?", []models.RechargeState{models.RechargeSubmitting, models.RechargeQueued}).Find(&stuck).Error; err != nil {
-		return fmt.Errorf("recharges: recover: %w", err)
-	}
-	for _, r := range stuck {
-		var err error
-		if r.State == models.RechargeSubmitting {
-			_, err = s.transition(ctx, r.ID, []models.RechargeState{models.RechargeSubmitting}, models.RechargeUnknown,
-				map[string]any{"error": "The portal stopped while sending this recharge to 1flow, so it may or may not have gone through. It will not be sent again; check with 1flow."},
-				"", "portal restarted during the call")
-		} else {
-			_, err = s.transition(ctx, r.ID, []models.RechargeState{models.RechargeQueued}, models.RechargeFailed,
-				map[string]any{"error": "Not sent: the portal stopped before sending it. Start a new recharge if it is still needed.", "completed_at": s.now().UTC()},
-				"", "portal restarted before sending")
-		}
-		if err != nil {
-			return err
-		}
-		s.opts.Logger.Warn("recovered recharge after restart", "recharge_id", r.ID, "was", r.State)
-	}
-	return nil
-}
-
-// CountUnknown is the size of the needs-attention queue.
-func (s *Service) CountUnknown(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.db.WithContext(ctx).Model(&models.Recharge{}).Where("state = ?", models.RechargeUnknown).Count(&n).Error
-	return n, err
-}
-
-// ReconcileOnce checks every recharge that is due and returns how many it
-// checked.
-func (s *Service) ReconcileOnce(ctx context.Context) (int, error) {
-	now := s.now().UTC()
-	var due []models.Recharge
-	if err := s.db.WithContext(ctx).
-		Where("state IN ? AND next_check_at <= ?", []models.RechargeState{models.RechargeSubmitted, models.RechargePending}, now).
-		Order("next_check_at").Limit(50).Find(&due).Error; err != nil {
-		return 0, fmt.Errorf("recharges: due: %w", err)
-	}
-	for _, r := range due {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		s.check(ctx, r)
-	}
-	return len(due), nil
-}
-
-// check polls one recharge and schedules the next check with backoff.
-func (s *Service) check(ctx context.Context, r models.Recharge) {
-	if r.UpstreamID == nil {
-		return
-	}
-	answer, err := s.upstream.GetRecharge(ctx, *r.UpstreamID)
-	now := s.now().UTC()
-	next := now.Add(s.backoff(r.CheckAttempts + 1))
-	from := []models.RechargeState{models.RechargeSubmitted, models.RechargePending}
-	if errors.Is(err, oneflow.ErrNotFound) {
-		// 1flow says this id does not exist: nobody knows what happened to
-		// the money, so a person has to look.
-		if _, terr := s.transition(ctx, r.ID, []models.RechargeState{models.RechargeSubmitted, models.RechargePending}, models.RechargeUnknown,
-			map[string]any{"error": "1flow no longer knows this recharge id. Check with 1flow what happened to it."}, "", "1flow answered 404 for the recharge id"); terr != nil {
-			s.opts.Logger.Error("recharge update", "recharge_id", r.ID, "err", terr)
-		}
-		return
-	}
-	if err != nil {
-		s.opts.Logger.Warn("recharge check failed", "recharge_id", r.ID, "err", err)
-		// The state stays; only the schedule moves.
-		if uerr := s.db.WithContext(ctx).Model(&models.Recharge{}).Where("id = ? AND state IN ?", r.ID, from).
-			Updates(map[string]any{"next_check_at": next, "check_attempts": r.CheckAttempts + 1}).Error; uerr != nil {
-			s.opts.Logger.Error("recharge reschedule", "recharge_id", r.ID, "err", uerr)
-		}
-		return
-	}
-	to := stateFor(answer.Status)
-	upd := answerUpdates(answer)
-	upd["check_attempts"] = r.CheckAttempts + 1
-	upd["next_check_at"] = next
-	if to == models.RechargeFailed {
-		upd["error"] = "1flow reported the recharge as failed."
-	}
-	if to == r.State {
-		// Nothing new: no timeline entry, just the next check.
-		if uerr := s.db.WithContext(ctx).Model(&models.Recharge{}).Where("id = ? AND state = ?", r.ID, r.State).Updates(upd).Error; uerr != nil {
-			s.opts.Logger.Error("recharge reschedule", "recharge_id", r.ID, "err", uerr)
-		}
-		return
-	}
-	if _, err := s.transition(ctx, r.ID, from, to, upd, answer.Status, "1flow reports "+answer.Status); err != nil {
-		s.opts.Logger.Error("recharge update", "recharge_id", r.ID, "err", err)
-	}
-}
-
-// backoff is FirstCheck·2^(attempt-1), capped at MaxCheckDelay, with ±20 %
-// jitter so recharges created together don't poll together forever.
-func (s *Service) backoff(attempt int) time.Duration {
-	return services.CheckDelay(s.opts.FirstCheck, s.opts.MaxCheckDelay, attempt)
-}
-
-// RunReconciler checks due recharges every tick until ctx ends.
-func (s *Service) RunReconciler(ctx context.Context, tick time.Duration) {
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		if _, err := s.ReconcileOnce(ctx); err != nil && ctx.Err() == nil {
-			s.opts.Logger.Error("recharge reconciler", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }

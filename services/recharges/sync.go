@@ -1,0 +1,171 @@
+package recharges
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+
+	"portal/models"
+	"portal/services"
+	"portal/services/lifecycle"
+	"portal/services/oneflow"
+	"portal/services/upstream"
+)
+
+// The reconciler follows every recharge 1flow accepted until it is final:
+// one background loop polls what is due, with backoff, so status pages only
+// read the database. Refresh is the same check on demand.
+
+// ReconcileOnce checks every recharge that is due and returns how many it
+// checked.
+func (s *Service) ReconcileOnce(ctx context.Context) (int, error) {
+	now := s.now().UTC()
+	var due []models.Recharge
+	if err := s.db.WithContext(ctx).
+		Where("state IN ? AND next_check_at <= ?", []models.RechargeState{models.RechargeSubmitted, models.RechargePending}, now).
+		Order("next_check_at").Limit(50).Find(&due).Error; err != nil {
+		return 0, fmt.Errorf("recharges: due: %w", err)
+	}
+	for _, r := range due {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		s.check(ctx, r)
+	}
+	return len(due), nil
+}
+
+// check polls one recharge and schedules the next check with backoff.
+func (s *Service) check(ctx context.Context, r models.Recharge) {
+	if r.UpstreamID == nil {
+		return
+	}
+	answer, err := s.upstream.GetRecharge(ctx, *r.UpstreamID)
+	now := s.now().UTC()
+	next := now.Add(s.backoff(r.CheckAttempts + 1))
+	from := []models.RechargeState{r.State}
+	if errors.Is(err, upstream.ErrNotFound) {
+		// 1flow says this id does not exist: nobody knows what happened to
+		// the money, so a person has to look.
+		if _, terr := s.transition(ctx, r.ID, from, models.RechargeUnknown,
+			&change{Error: new("1flow no longer knows this recharge id. Check with 1flow what happened to it.")}, "", "1flow answered 404 for the recharge id"); terr != nil {
+			s.opts.Logger.Error("recharge update", "recharge_id", r.ID, "err", terr)
+		}
+		return
+	}
+	attempts := r.CheckAttempts + 1
+	if err != nil {
+		s.opts.Logger.Warn("recharge check failed", "recharge_id", r.ID, "err", err)
+		// The state stays; only the schedule moves.
+		if _, uerr := rechargeLifecycle.Update(ctx, s.db, now, r.ID, from, &change{NextCheckAt: &next, CheckAttempts: &attempts}, nil); uerr != nil {
+			s.opts.Logger.Error("recharge reschedule", "recharge_id", r.ID, "err", uerr)
+		}
+		return
+	}
+	to := stateFor(answer.Status)
+	c := answerChange(answer)
+	c.CheckAttempts, c.NextCheckAt = &attempts, &next
+	if to == models.RechargeFailed {
+		c.Error = new("1flow reported the recharge as failed.")
+	}
+	if to == r.State {
+		// Nothing new: no timeline entry, just the next check.
+		if _, uerr := rechargeLifecycle.Update(ctx, s.db, now, r.ID, from, c, nil); uerr != nil {
+			s.opts.Logger.Error("recharge reschedule", "recharge_id", r.ID, "err", uerr)
+		}
+		return
+	}
+	if _, err := s.transition(ctx, r.ID, from, to, c, answer.Status, "1flow reports "+answer.Status); err != nil {
+		s.opts.Logger.Error("recharge update", "recharge_id", r.ID, "err", err)
+	}
+}
+
+// RunReconciler checks due recharges every tick until ctx ends.
+func (s *Service) RunReconciler(ctx context.Context, tick time.Duration) {
+	lifecycle.RunReconciler(ctx, tick, nil, s.opts.Logger, lifecycle.Step{Name: "recharge reconciler", Run: s.ReconcileOnce})
+}
+
+// Refresh asks 1flow about an open recharge now (the "refresh now" button
+// support uses with a customer on the phone) and audits that staff asked;
+// the answer is recorded as the reconciler would.
+func (s *Service) Refresh(ctx context.Context, actor services.Actor, id uint) (models.Recharge, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return models.Recharge{}, err
+	}
+	if r.UpstreamID == nil || (r.State != models.RechargeSubmitted && r.State != models.RechargePending) {
+		return r, ErrNotOpen
+	}
+	s.check(context.WithoutCancel(ctx), r)
+	if err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
+		return services.Audit(tx, s.now(), actor, "recharge.refreshed", rechargeLifecycle.Subject(id), "")
+	}); err != nil {
+		return r, err
+	}
+	return s.Get(ctx, id)
+}
+
+// RecoverAfterRestart settles what a crash left mid-way: a recharge still
+// "submitting" may have reached 1flow, so it becomes unknown; one still
+// "queued" was never claimed, so never sent, and fails with a note.
+func (s *Service) RecoverAfterRestart(ctx context.Context) error {
+	var stuck []models.Recharge
+	if err := s.db.WithContext(ctx).Where("state IN ?", []models.RechargeState{models.RechargeSubmitting, models.RechargeQueued}).Find(&stuck).Error; err != nil {
+		return fmt.Errorf("recharges: recover: %w", err)
+	}
+	for _, r := range stuck {
+		var err error
+		if r.State == models.RechargeSubmitting {
+			_, err = s.transition(ctx, r.ID, []models.RechargeState{models.RechargeSubmitting}, models.RechargeUnknown,
+				&change{Error: new("The portal stopped while sending this recharge to 1flow, so it may or may not have gone through. It will not be sent again; check with 1flow.")},
+				"", "portal restarted during the call")
+		} else {
+			_, err = s.transition(ctx, r.ID, []models.RechargeState{models.RechargeQueued}, models.RechargeFailed,
+				&change{Error: new("Not sent: the portal stopped before sending it. Start a new recharge if it is still needed."), CompletedAt: new(s.now().UTC())},
+				"", "portal restarted before sending")
+		}
+		if err != nil {
+			return err
+		}
+		s.opts.Logger.Warn("recovered recharge after restart", "recharge_id", r.ID, "was", r.State)
+	}
+	return nil
+}
+
+func stateFor(upstreamStatus string) models.RechargeState {
+	switch strings.ToUpper(upstreamStatus) {
+	case "COMPLETED":
+		return models.RechargeCompleted
+	case "FAILED":
+		return models.RechargeFailed
+	}
+	return models.RechargePending
+}
+
+func nullDecimal(d decimal.NullDecimal) string {
+	if !d.Valid {
+		return ""
+	}
+	return d.Decimal.String()
+}
+
+// answerChange is what an upstream answer fills.
+func answerChange(a oneflow.Recharge) *change {
+	c := &change{UpstreamStatus: &a.Status, LastUpstreamJSON: new(string(a.Raw))}
+	for field, v := range map[**string]string{&c.CustomerName: a.Customer.Name, &c.CustomerPhone: a.Customer.PhoneNumber,
+		&c.Currency: a.Currency, &c.Litres: nullDecimal(a.Litres), &c.PricePerLitre: nullDecimal(a.PricePerLitre),
+		&c.BalanceAfter: nullDecimal(a.Balance)} {
+		if v != "" {
+			*field = new(v)
+		}
+	}
+	if a.CompletedAt != nil {
+		c.CompletedAt = new(a.CompletedAt.UTC())
+	}
+	return c
+}
