@@ -8,7 +8,46 @@ package templates
 import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
-import "portal/services/sandbox"
+// SandboxView is the sandbox page: every registered simulator, sorted by
+// name, and the fault kinds the fault form offers, in that order.
+type SandboxView struct {
+	Simulators []SandboxSimView
+	FaultKinds []string
+}
+
+// SandboxSimView is one simulator as the page shows it.
+type SandboxSimView struct {
+	Name      string
+	Title     string
+	Base      string // URL path of the simulator's root, e.g. "/sandbox/oneflow/"
+	Wildcard  string // the fault set for every endpoint, in words; "" for none
+	Endpoints []SandboxEndpointView
+	Actions   []SandboxActionView
+}
+
+// SandboxEndpointView is one endpoint of a simulator.
+type SandboxEndpointView struct {
+	Pattern string // e.g. "POST /oauth/token"; the endpoint the fault form posts
+	Fault   string // its own fault in words, e.g. "latency 800ms (next 2)"; "" for none
+	Hits    int64
+}
+
+// SandboxActionView is one action form of a simulator.
+type SandboxActionView struct {
+	Name   string
+	Label  string
+	Help   string
+	Fields []SandboxFieldView
+}
+
+// SandboxFieldView is one input of an action form: a select when Options
+// is not empty, a text input otherwise.
+type SandboxFieldView struct {
+	Name        string
+	Label       string
+	Placeholder string
+	Options     []string
+}
 
 // SandboxForm keeps what was typed into one simulator's fault or action form
 // and the errors to show next to its fields.
@@ -34,7 +73,7 @@ func (f SandboxForm) errFor(sim, action, field string) string {
 	return f.Errors.Get(field)
 }
 
-func SandboxPage(p Page, sims []sandbox.SimulatorView, form SandboxForm) templ.Component {
+func SandboxPage(p Page, v SandboxView, form SandboxForm) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -93,14 +132,14 @@ func SandboxPage(p Page, sims []sandbox.SimulatorView, form SandboxForm) templ.C
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if len(sims) == 0 {
+			if len(v.Simulators) == 0 {
 				templ_7745c5c3_Err = EmptyState("No simulators are registered", "Each provider's simulator appears here once its integration is installed.").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 			}
-			for _, s := range sims {
-				templ_7745c5c3_Err = SandboxSimulator(s, form).Render(ctx, templ_7745c5c3_Buffer)
+			for _, s := range v.Simulators {
+				templ_7745c5c3_Err = SandboxSimulator(s, v.FaultKinds, form).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -115,7 +154,7 @@ func SandboxPage(p Page, sims []sandbox.SimulatorView, form SandboxForm) templ.C
 	})
 }
 
-func SandboxSimulator(s sandbox.SimulatorView, form SandboxForm) templ.Component {
+func SandboxSimulator(s SandboxSimView, kinds []string, form SandboxForm) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -143,7 +182,7 @@ func SandboxSimulator(s sandbox.SimulatorView, form SandboxForm) templ.Component
 		var templ_7745c5c3_Var5 string
 		templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs("sim-" + s.Name)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 47, Col: 49}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 86, Col: 49}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 		if templ_7745c5c3_Err != nil {
@@ -156,7 +195,7 @@ func SandboxSimulator(s sandbox.SimulatorView, form SandboxForm) templ.Component
 		var templ_7745c5c3_Var6 string
 		templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(s.Title)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 48, Col: 34}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 87, Col: 34}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 		if templ_7745c5c3_Err != nil {
@@ -169,7 +208,7 @@ func SandboxSimulator(s sandbox.SimulatorView, form SandboxForm) templ.Component
 		var templ_7745c5c3_Var7 string
 		templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(s.Base)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 48, Col: 70}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 87, Col: 70}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
 		if templ_7745c5c3_Err != nil {
@@ -187,7 +226,7 @@ func SandboxSimulator(s sandbox.SimulatorView, form SandboxForm) templ.Component
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = clearFault(s.Name, "*", s.Wildcard != nil).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = clearFault(s.Name, "*", s.Wildcard != "").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -203,7 +242,7 @@ func SandboxSimulator(s sandbox.SimulatorView, form SandboxForm) templ.Component
 			var templ_7745c5c3_Var8 string
 			templ_7745c5c3_Var8, templ_7745c5c3_Err = templ.JoinStringErrs(e.Pattern)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 61, Col: 35}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 100, Col: 35}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var8))
 			if templ_7745c5c3_Err != nil {
@@ -216,7 +255,7 @@ func SandboxSimulator(s sandbox.SimulatorView, form SandboxForm) templ.Component
 			var templ_7745c5c3_Var9 string
 			templ_7745c5c3_Var9, templ_7745c5c3_Err = templ.JoinStringErrs(itoa(e.Hits))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 62, Col: 37}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 101, Col: 37}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var9))
 			if templ_7745c5c3_Err != nil {
@@ -234,7 +273,7 @@ func SandboxSimulator(s sandbox.SimulatorView, form SandboxForm) templ.Component
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = clearFault(s.Name, e.Pattern, e.Fault != nil).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = clearFault(s.Name, e.Pattern, e.Fault != "").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -250,7 +289,7 @@ func SandboxSimulator(s sandbox.SimulatorView, form SandboxForm) templ.Component
 		var templ_7745c5c3_Var10 string
 		templ_7745c5c3_Var10, templ_7745c5c3_Err = templ.JoinStringErrs(s.Name)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 71, Col: 49}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 110, Col: 49}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var10))
 		if templ_7745c5c3_Err != nil {
@@ -264,7 +303,7 @@ func SandboxSimulator(s sandbox.SimulatorView, form SandboxForm) templ.Component
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = SelectField("Fault", "kind", form.value(s.Name, "", "kind"), form.errFor(s.Name, "", "kind"), kindOptions()).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = SelectField("Fault", "kind", form.value(s.Name, "", "kind"), form.errFor(s.Name, "", "kind"), kindOptions(kinds)).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -297,7 +336,7 @@ func SandboxSimulator(s sandbox.SimulatorView, form SandboxForm) templ.Component
 				var templ_7745c5c3_Var11 string
 				templ_7745c5c3_Var11, templ_7745c5c3_Err = templ.JoinStringErrs(s.Name)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 83, Col: 51}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 122, Col: 51}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var11))
 				if templ_7745c5c3_Err != nil {
@@ -310,7 +349,7 @@ func SandboxSimulator(s sandbox.SimulatorView, form SandboxForm) templ.Component
 				var templ_7745c5c3_Var12 string
 				templ_7745c5c3_Var12, templ_7745c5c3_Err = templ.JoinStringErrs(a.Name)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 84, Col: 54}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 123, Col: 54}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var12))
 				if templ_7745c5c3_Err != nil {
@@ -340,7 +379,7 @@ func SandboxSimulator(s sandbox.SimulatorView, form SandboxForm) templ.Component
 				var templ_7745c5c3_Var13 string
 				templ_7745c5c3_Var13, templ_7745c5c3_Err = templ.JoinStringErrs(a.Label)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 93, Col: 63}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 132, Col: 63}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var13))
 				if templ_7745c5c3_Err != nil {
@@ -358,7 +397,7 @@ func SandboxSimulator(s sandbox.SimulatorView, form SandboxForm) templ.Component
 					var templ_7745c5c3_Var14 string
 					templ_7745c5c3_Var14, templ_7745c5c3_Err = templ.JoinStringErrs(a.Help)
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 96, Col: 36}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 135, Col: 36}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var14))
 					if templ_7745c5c3_Err != nil {
@@ -383,7 +422,7 @@ func SandboxSimulator(s sandbox.SimulatorView, form SandboxForm) templ.Component
 	})
 }
 
-func faultBadge(f *sandbox.Fault) templ.Component {
+func faultBadge(fault string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -404,13 +443,13 @@ func faultBadge(f *sandbox.Fault) templ.Component {
 			templ_7745c5c3_Var15 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		if f == nil {
+		if fault == "" {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "<span class=\"muted\">none</span>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = Badge("warn", f.String()).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Badge("warn", fault).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -448,7 +487,7 @@ func clearFault(sim, endpoint string, show bool) templ.Component {
 			var templ_7745c5c3_Var17 string
 			templ_7745c5c3_Var17, templ_7745c5c3_Err = templ.JoinStringErrs(sim)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 115, Col: 46}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 154, Col: 46}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var17))
 			if templ_7745c5c3_Err != nil {
@@ -461,7 +500,7 @@ func clearFault(sim, endpoint string, show bool) templ.Component {
 			var templ_7745c5c3_Var18 string
 			templ_7745c5c3_Var18, templ_7745c5c3_Err = templ.JoinStringErrs(endpoint)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 116, Col: 56}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/sandbox.templ`, Line: 155, Col: 56}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var18))
 			if templ_7745c5c3_Err != nil {
@@ -476,7 +515,7 @@ func clearFault(sim, endpoint string, show bool) templ.Component {
 	})
 }
 
-func endpointOptions(s sandbox.SimulatorView) []Option {
+func endpointOptions(s SandboxSimView) []Option {
 	out := []Option{{"*", "* every endpoint"}}
 	for _, e := range s.Endpoints {
 		out = append(out, Option{e.Pattern, e.Pattern})
@@ -484,10 +523,10 @@ func endpointOptions(s sandbox.SimulatorView) []Option {
 	return out
 }
 
-func kindOptions() []Option {
+func kindOptions(kinds []string) []Option {
 	var out []Option
-	for _, k := range sandbox.FaultKinds() {
-		out = append(out, Option{string(k), string(k)})
+	for _, k := range kinds {
+		out = append(out, Option{k, k})
 	}
 	return out
 }

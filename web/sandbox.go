@@ -21,7 +21,40 @@ type faultForm struct {
 }
 
 func (s *Server) sandboxPage(c *gin.Context) {
-	s.render(c, http.StatusOK, templates.SandboxPage(s.page(c, "Sandbox"), s.deps.Sandbox.Snapshot(), templates.SandboxForm{}))
+	s.render(c, http.StatusOK, templates.SandboxPage(s.page(c, "Sandbox"), sandboxView(s.deps.Sandbox.Snapshot()), templates.SandboxForm{}))
+}
+
+// sandboxView maps the harness's snapshot onto the page's view model.
+func sandboxView(sims []sandbox.SimulatorView) templates.SandboxView {
+	v := templates.SandboxView{Simulators: make([]templates.SandboxSimView, 0, len(sims))}
+	for _, k := range sandbox.FaultKinds() {
+		v.FaultKinds = append(v.FaultKinds, string(k))
+	}
+	for _, sim := range sims {
+		sv := templates.SandboxSimView{Name: sim.Name, Title: sim.Title, Base: sim.Base, Wildcard: faultInWords(sim.Wildcard),
+			Endpoints: make([]templates.SandboxEndpointView, 0, len(sim.Endpoints)),
+			Actions:   make([]templates.SandboxActionView, 0, len(sim.Actions))}
+		for _, e := range sim.Endpoints {
+			sv.Endpoints = append(sv.Endpoints, templates.SandboxEndpointView{Pattern: e.Pattern, Fault: faultInWords(e.Fault), Hits: e.Hits})
+		}
+		for _, a := range sim.Actions {
+			av := templates.SandboxActionView{Name: a.Name, Label: a.Label, Help: a.Help, Fields: make([]templates.SandboxFieldView, 0, len(a.Fields))}
+			for _, f := range a.Fields {
+				av.Fields = append(av.Fields, templates.SandboxFieldView{Name: f.Name, Label: f.Label, Placeholder: f.Placeholder, Options: f.Options})
+			}
+			sv.Actions = append(sv.Actions, av)
+		}
+		v.Simulators = append(v.Simulators, sv)
+	}
+	return v
+}
+
+// faultInWords describes a fault for the page; "" when there is none.
+func faultInWords(f *sandbox.Fault) string {
+	if f == nil {
+		return ""
+	}
+	return f.String()
 }
 
 // sandboxInvalid re-renders the page with the message next to the field.
@@ -42,7 +75,7 @@ func (s *Server) sandboxInvalid(c *gin.Context, form templates.SandboxForm, err 
 		s.serverError(c, err)
 		return
 	}
-	s.render(c, http.StatusUnprocessableEntity, templates.SandboxPage(s.page(c, "Sandbox"), s.deps.Sandbox.Snapshot(), form))
+	s.render(c, http.StatusUnprocessableEntity, templates.SandboxPage(s.page(c, "Sandbox"), sandboxView(s.deps.Sandbox.Snapshot()), form))
 }
 
 func (s *Server) sandboxSetFault(c *gin.Context) {

@@ -13,7 +13,6 @@ import (
 
 	"portal/models"
 	"portal/services"
-	"portal/services/pawapass"
 	"portal/services/verifications"
 	"portal/templates"
 )
@@ -63,11 +62,11 @@ func (f verificationForm) view(fe services.FieldErrors) templates.VerificationFo
 		Provider: f.Provider, ExternalID: f.ExternalID, Country: f.Country, PhoneNo: f.PhoneNo, ExpiresAt: f.ExpiresAt,
 		SuccessURL: f.SuccessURL, ErrorURL: f.ErrorURL, SupportURL: f.SupportURL,
 		FaceVerification: formBool(f.FaceVerification), PassportOnly: formBool(f.PassportOnly),
-		Countries: pawapass.Countries, Errors: fieldErrors(fe),
+		Countries: verifications.Countries, Errors: fieldErrors(fe),
 	}
 	for _, r := range f.Requirements {
-		v.DocumentScan = v.DocumentScan || r == pawapass.RequirementDocumentScan
-		v.FaceScan = v.FaceScan || r == pawapass.RequirementFaceScan
+		v.DocumentScan = v.DocumentScan || r == verifications.RequirementDocumentScan
+		v.FaceScan = v.FaceScan || r == verifications.RequirementFaceScan
 	}
 	return v
 }
@@ -143,7 +142,7 @@ func verificationTimeline(p models.VerificationProvider, events []models.Verific
 func (s *Server) verificationsNew(c *gin.Context) {
 	d := s.deps.Verifications.Defaults()
 	f := verificationForm{Provider: string(models.ProviderPawaPass), SuccessURL: d.Success, ErrorURL: d.Error, SupportURL: d.Support,
-		Requirements: []string{pawapass.RequirementDocumentScan, pawapass.RequirementFaceScan}, PhoneNo: c.Query("phone_no")}
+		Requirements: []string{verifications.RequirementDocumentScan, verifications.RequirementFaceScan}, PhoneNo: c.Query("phone_no")}
 	s.render(c, http.StatusOK, templates.VerificationNewPage(s.page(c, "New verification"), f.view(nil)))
 }
 
@@ -393,7 +392,7 @@ func (s *Server) pawaPassWebhook(c *gin.Context) {
 		c.String(http.StatusBadRequest, "unreadable body")
 		return
 	}
-	err = s.deps.Verifications.ReceivePawaPass(c.Request.Context(), body, c.GetHeader(pawapass.SignatureHeader), c.Request.Header)
+	err = s.deps.Verifications.ReceivePawaPass(c.Request.Context(), body, c.Request.Header)
 	s.webhookAnswer(c, "pawapass webhook", err)
 }
 

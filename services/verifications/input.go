@@ -15,13 +15,24 @@ import (
 	"portal/services/phone"
 )
 
+// What the new-verification form offers for pawaPass, as the client
+// documents it: the two requirement types and the country codes, in the
+// document's order. Countries is a copy, so a caller cannot change what
+// Validate accepts.
+const (
+	RequirementDocumentScan = pawapass.RequirementDocumentScan
+	RequirementFaceScan     = pawapass.RequirementFaceScan
+)
+
+var Countries = slices.Clone(pawapass.Countries)
+
 // Input is what an operator submits to start a verification. Field names
 // follow the providers' JSON in snake_case (see web/verifications.go).
 type Input struct {
 	Provider     string
 	ExternalID   string   // pawaPass externalId
 	Requirements []string // pawaPass: DOCUMENT_SCAN and/or FACE_SCAN
-	Country      string   // pawaPass: one of pawapass.Countries, optional
+	Country      string   // pawaPass: one of Countries, optional
 	PhoneNo      string   // any common format; stored and sent as E.164
 	// ExpiresAt is pawaPass's optional expiresAt: RFC 3339, or a
 	// datetime-local value ("2026-12-01T09:00"), which is read in loc.

@@ -1,0 +1,114 @@
+package documents
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Figures over the documents table for the operations dashboard. They take
+// the database rather than hang off Service, so the dashboard can compose
+// them with only the *gorm.DB it has (no pasby client); each is one
+// indexed query, or one per state.
+
+// CountByState counts every document by state.
+func CountByState(ctx context.Context, db *gorm.DB) (map[string]int64, error) {
+	var rows []struct {
+		State string
+		N     int64
+	}
+	if err := db.WithContext(ctx).Table("documents").Select("state, COUNT(*) AS n").Group("state").Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("documents: by state: %w", err)
+	}
+	out := map[string]int64{}
+	for _, r := range rows {
+		out[r.State] = r.N
+	}
+	return out, nil
+}
+
+// CountFailedSince counts the failed documents created at or after since.
+func CountFailedSince(ctx context.Context, db *gorm.DB, since time.Time) (int64, error) {
+	var n int64
+	// "+state" keeps SQLite off the state index: the rows since a recent
+	// time by created_at are far fewer than all the failed ones.
+	if err := db.WithContext(ctx).Table("documents").Where("+state = 'failed' AND created_at >= ?", since).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("documents: failed: %w", err)
+	}
+	return n, nil
+}
+
+// CountStalled counts the open documents nobody acted on for StalledAfter
+// before now, as the list's "stalled" filter selects them.
+func CountStalled(ctx context.Context, db *gorm.DB, now time.Time) (int64, error) {
+	var n int64
+	if err := stalledQuery(db.WithContext(ctx), now).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("documents: stalled: %w", err)
+	}
+	return n, nil
+}
+
+func stalledQuery(db *gorm.DB, now time.Time) *gorm.DB {
+	return db.Table("documents").Where(StalledSQL, now.Add(-StalledAfter))
+}
+
+// CountReviewQueue returns how many completed documents wait for a review
+// decision and when the one waiting longest completed (nil for none): two
+// reads of the completed state's index range.
+func CountReviewQueue(ctx context.Context, db *gorm.DB) (int64, *time.Time, error) {
+	db = db.WithContext(ctx)
+	const st = "completed"
+	var n int64
+	if err := db.Table("documents").Where("review_decision = '' AND state = ?", st).Count(&n).Error; err != nil {
+		return 0, nil, fmt.Errorf("documents: review queue: %w", err)
+	}
+	var oldest []time.Time
+	if err := db.Table("documents").Where("review_decision = '' AND state = ? AND completed_at IS NOT NULL", st).
+		Order("completed_at").Limit(1).Pluck("completed_at", &oldest).Error; err != nil {
+		return 0, nil, fmt.Errorf("documents: review queue age: %w", err)
+	}
+	if len(oldest) == 1 {
+		return n, &oldest[0], nil
+	}
+	return n, nil, nil
+}
+
+// CompletionTime is how long one document took from creation to
+// completion, and in which week after the since of CompletionTimes it
+// completed (0 for the first seven days).
+type CompletionTime struct {
+	Took time.Duration
+	Week int
+}
+
+// CompletionTimes reads, for the documents completed at or after since
+// (the documents_completed index), how long each took and in which week it
+// completed, both computed by SQLite. Rows whose completion precedes their
+// creation are left out.
+func CompletionTimes(ctx context.Context, db *gorm.DB, since time.Time) ([]CompletionTime, error) {
+	var rows []struct {
+		Secs int64
+		Week int
+	}
+	if err := completionTimesQuery(db.WithContext(ctx), since).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("documents: completion times: %w", err)
+	}
+	out := make([]CompletionTime, 0, len(rows))
+	for _, r := range rows {
+		if r.Secs < 0 {
+			continue
+		}
+		out = append(out, CompletionTime{Took: time.Duration(r.Secs) * time.Second, Week: r.Week})
+	}
+	return out, nil
+}
+
+// completionTimesQuery: only completed documents have completed_at.
+func completionTimesQuery(db *gorm.DB, since time.Time) *gorm.DB {
+	return db.Table("documents").
+		Select("CAST(round((julianday(completed_at) - julianday(created_at)) * 86400) AS INTEGER) AS secs, "+
+			"CAST((julianday(completed_at) - julianday(?)) / 7 AS INTEGER) AS week", since).
+		Where("completed_at >= ?", since)
+}
