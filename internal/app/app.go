@@ -61,7 +61,7 @@ type Options struct {
 	// PasbySim configures the built-in pasby simulator (PublicURL and
 	// HTTPClient are always set by New).
 	PasbySim pasbysim.Options
-	// PasbyTimeout bounds each pasby call (default: the client's).
+	// PasbyTimeout bounds each attempt of a pasby call (default: the client's).
 	PasbyTimeout time.Duration
 	// DocumentFirstCheck is the document reconciler's first delay
 	// (default 5 s).

@@ -10,6 +10,7 @@ import (
 
 	"portal/services/pasby"
 	"portal/services/sandbox/pasbysim"
+	"portal/services/upstream"
 )
 
 // Ids nobody created, shaped like real ones (NOTES.md).
@@ -49,7 +50,7 @@ func TestErrors(t *testing.T) {
 				// the client has no sentinel for it.
 				d := e.signing(ctx, e.ref(), ninA).Document
 				_, err := e.client.Refresh(ctx, e.flowIDs(d.ID)[ninA])
-				var rej *pasby.RejectedError
+				var rej *upstream.RejectedError
 				if !errors.As(err, &rej) {
 					t.Errorf("Refresh(req_ id): %v, want a *RejectedError; pasby-documents.txt refresh: \"flow … document id (doc_…), min 40 characters\", %s: \"403 mode mismatch\"", err, notesErrors)
 				}
@@ -77,7 +78,7 @@ func TestErrors(t *testing.T) {
 				before := e.sim.CreateCalls()
 				_, err := e.client.Signing(ctx, pasby.SigningRequest{To: []string{ninA}, File: file})
 				checkErr(t, "Signing(no webhook), refused by the client", err, pasby.ErrMissingWebhook, blame)
-				checkErr(t, "Signing(no webhook), refused by the client", err, pasby.ErrNotSent, "the client's ErrMissingWebhook comment")
+				checkErr(t, "Signing(no webhook), refused by the client", err, upstream.ErrNotSent, "the client's ErrMissingWebhook comment")
 				if got := e.sim.CreateCalls(); got != before {
 					t.Errorf("client: a signing without a webhook reached the simulator (%+v -> %+v)", before, got)
 				}
@@ -88,7 +89,7 @@ func TestErrors(t *testing.T) {
 				})
 				_, err = c.Signing(ctx, pasby.SigningRequest{To: []string{ninA}, Webhook: e.hook(e.ref()), File: file})
 				checkErr(t, "Signing(no webhook) answered by the simulator", err, pasby.ErrMissingWebhook, blame)
-				if errors.Is(err, pasby.ErrNotSent) {
+				if errors.Is(err, upstream.ErrNotSent) {
 					t.Errorf("the signing without a webhook was not sent: %v", err)
 				}
 				_, err = c.Review(ctx, pasby.ReviewRequest{Signees: reviewSignees, Webhook: e.hook(e.ref()), File: file})
@@ -141,7 +142,7 @@ func TestErrors(t *testing.T) {
 
 			t.Run("unauthorized", func(t *testing.T) {
 				e := e.sub(t)
-				const blame = `pasby-documents.txt "Headers (v2): x-api-key, x-access-secret" / "Headers (v1): x-api-key, x-access-token"; client's ErrUnauthorized: "pasby refused our credentials (401 …)"`
+				const blame = `pasby-documents.txt "Headers (v2): x-api-key, x-access-secret" / "Headers (v1): x-api-key, x-access-token"; client's upstream.ErrBadCredentials: "pasby refused our credentials (401 …)"`
 				d := e.signing(ctx, e.ref(), ninA).Document
 				for name, edit := range map[string]func(*pasby.Config){
 					"bad secret":        func(c *pasby.Config) { c.AppSecret = "snb_not0the0secret" },
@@ -176,7 +177,7 @@ func TestErrors(t *testing.T) {
 						delete(calls, "SSE")
 					}
 					for call, f := range calls {
-						checkErr(t, name+": "+call, f(), pasby.ErrUnauthorized, blame)
+						checkErr(t, name+": "+call, f(), upstream.ErrBadCredentials, blame)
 					}
 					if got := e.sim.CreateCalls(); v == pasby.V2 && got.Rejected != before.Rejected+2 {
 						t.Errorf("%s: simulator counted %d rejected creates, want %d", name, got.Rejected, before.Rejected+2)

@@ -10,6 +10,7 @@ import (
 
 	"portal/services/pasby"
 	"portal/services/sandbox/pasbysim"
+	"portal/services/upstream"
 )
 
 // TestCancel: cancelling a document by its id and by a signee's flow id,
@@ -107,7 +108,7 @@ func TestCancel(t *testing.T) {
 				d := e.signing(ctx, e.ref(), ninA).Document
 				e.sign(d.ID, ninA)
 				_, err := e.client.Cancel(ctx, d.ID)
-				var rej *pasby.RejectedError
+				var rej *upstream.RejectedError
 				if !errors.As(err, &rej) || rej.UpstreamStatus != "handled" {
 					t.Errorf("Cancel(completed document): %v, want a refusal with status \"handled\"; NOTES.md (pasby): errors carry status (handled, …)", err)
 				}
@@ -214,7 +215,7 @@ func TestSSE(t *testing.T) {
 				n := 0
 				for _, err := range e.client.SSE(ctx, d.ID) {
 					n++
-					checkErr(t, "SSE on v1", err, pasby.ErrInvalidRequest, flowSSE+": \"No v1 SSE route\"")
+					checkErr(t, "SSE on v1", err, upstream.ErrInvalidRequest, flowSSE+": \"No v1 SSE route\"")
 				}
 				if n != 1 {
 					t.Errorf("client: SSE on v1 yielded %d items, want one error", n)

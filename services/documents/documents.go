@@ -181,11 +181,7 @@ func plain(err error) *UpstreamError {
 	case errors.Is(err, upstream.ErrInvalidRequest):
 		return &UpstreamError{"The portal could not build a request pasby would accept, so nothing was sent. Tell an admin.", err}
 	case errors.As(err, &rejected):
-		msg := "pasby refused the request"
-		if rejected.Message != "" {
-			msg += ": " + rejected.Message
-		}
-		return &UpstreamError{msg + ".", err}
+		return &UpstreamError{"pasby refused the request: " + rejected.Reason(), err}
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, upstream.ErrUnavailable):
 		return &UpstreamError{"pasby is not answering properly right now. Nothing was sent to the signers; try again in a few minutes.", err}
 	}

@@ -20,6 +20,7 @@ import (
 	"portal/services/pasby"
 	"portal/services/sandbox"
 	"portal/services/sandbox/pasbysim"
+	"portal/services/upstream"
 )
 
 const testSecret = "hook-secret-0123456789abcdef"
@@ -120,7 +121,7 @@ func (l lostAnswers) Review(ctx context.Context, r pasby.ReviewRequest) (pasby.D
 	if _, err := l.Upstream.Review(ctx, r); err != nil {
 		return pasby.DocumentResponse{}, err
 	}
-	return pasby.DocumentResponse{}, &pasby.OutcomeUnknownError{Err: errors.New("connection reset after the request was sent")}
+	return pasby.DocumentResponse{}, &upstream.OutcomeUnknownError{Vendor: "pasby", Op: "review", Err: errors.New("connection reset after the request was sent")}
 }
 
 // webhook is what web/ will do: read a bounded body, hand it over, map the

@@ -2,6 +2,9 @@
 // written from upstream-docs/pasby-documents.txt, pasby-flow.txt and the
 // pasby section of NOTES.md: documents (signing, review, refresh), flows
 // (ping, cancel, SSE, the legacy long-held polling) and, for v1, authorize.
+// Sending, retrying, the token cache and the error vocabulary are
+// services/upstream's; this package keeps the endpoints, the wire format
+// and pasby's own rules.
 //
 // Versions and credentials (Config.APIVersion):
 //   - "v2" (default): every call sends x-api-key and x-access-secret, on
@@ -12,40 +15,62 @@
 //     cached and shared by all callers (one fetch at a time), until shortly
 //     before the JWT's exp claim if it carries one, else until pasby answers
 //     401; a 401 drops it, fetches a new one and repeats the call once, and
-//     a second 401 is ErrUnauthorized. A 401 that says the flow expired is
-//     ErrExpired and keeps the token.
+//     a second 401 is upstream.ErrBadCredentials. A 401 that says the flow
+//     expired is ErrExpired and keeps the token.
 //   - Polling sends x-api-key and x-access-token on both versions (the flow
 //     document: "required even on the v2 route"). SSE exists on v2 only and
 //     sends x-api-key and x-access-secret (the secret is "optional").
 //
 // Policy, in one place:
-//   - Every call runs under its own timeout (Config.Timeout, default 15 s)
-//     on top of the caller's context; retries and the token fetch happen
-//     inside it. Polling has its own (Config.PollingTimeout, default 2 min).
-//     SSE has no overall timeout: Config.Timeout bounds each connection
-//     until its headers arrive, then Config.StreamIdleTimeout (default 30 s;
-//     pasby sends an event about every 2 s) bounds the silence between two
-//     reads; the caller's context ends the stream.
-//   - Ping, Refresh and authorize are reads: tried up to 3 times on 5xx (but
-//     501), 429 and network errors, with exponential backoff and equal
-//     jitter (100-200 ms, then 200-400 ms; one wait is capped at 2 s), never
-//     sleeping past the context's deadline. A malformed answer is not
-//     retried (ErrUnavailable).
+//   - Config.Timeout bounds each attempt (default upstream.DefaultTimeout);
+//     retries and the token fetch get their own. Polling's one attempt is
+//     bounded by Config.PollingTimeout (default 2 min) instead. SSE has no
+//     overall timeout: Config.Timeout bounds each connection until its
+//     headers arrive, then Config.StreamIdleTimeout (default 30 s; pasby
+//     sends an event about every 2 s) bounds the silence between two reads;
+//     the caller's context ends the stream.
+//   - Ping, Refresh and authorize are reads: tried per Config.Retry
+//     (default upstream.DefaultRetry) on 5xx (but 501), 429 and network
+//     errors. A malformed answer is not retried (ErrUnavailable).
 //   - Signing, Review and Cancel change something at pasby: sent once, and
-//     sent again only when the connection provably never reached pasby (a
-//     dial error: connection refused, DNS failure), at most 2 more times.
-//     A failure once the request may have been written, a 2xx that cannot
-//     be read or decoded, and a 502/504 from a gateway are
-//     *OutcomeUnknownError; any other 5xx is ErrUnavailable (pasby answered
-//     and did not act). Polling is not retried either (it is long-held).
+//     again only when the connection provably never reached pasby. A
+//     re-sent Signing pushes a second request to every signer's phone; a
+//     document whose answer was lost can be found later by its webhook
+//     reference. Polling is tried once (it is long-held).
 //   - SSE reconnects after a dropped stream, an idle timeout, a 5xx/429 or a
-//     network error: after the server's retry: field if it sent one (never
-//     sooner), else after 0.5-1 s, doubling while attempts keep failing
-//     (capped at 30 s, or the server's retry if larger; equal jitter), with
-//     Last-Event-ID when the stream gave ids. Five failed attempts in a row
-//     (about 8-15 s of pasby being unreachable) end the stream with
+//     network error, waiting per Config.Retry but never less than the
+//     server's retry: field, with Last-Event-ID when the stream gave ids.
+//     Config.Retry.Attempts failed attempts in a row end the stream with
 //     ErrUnavailable; a connection that delivered an event resets the count.
 //   - Redirects are never followed (a redirected POST would become a GET).
+//
+// Every error starts with "pasby: " and is tested with errors.Is / errors.As:
+//
+//   - ErrExpired, ErrUnknownFlow, ErrCancelled, ErrNotPDF, ErrMissingWebhook:
+//     pasby's own refusals (see errors.go); answered by pasby, they are also
+//     an *upstream.RejectedError.
+//   - upstream.ErrBadCredentials: pasby refused our credentials (401, or a
+//     403 whose status is "unauthorized"); on v1 only after one fresh access
+//     token was tried. A flow created by another app is a 401 and lands here.
+//   - upstream.ErrUnavailable: pasby could not be used: 5xx, 429, a network
+//     error or timeout on a read, a malformed answer to a read, an SSE
+//     stream that could not be (re)established. For Signing, Review and
+//     Cancel it means pasby answered and did not act (or, with ErrNotSent,
+//     that nothing was sent).
+//   - upstream.ErrNotSent: always together with ErrUnavailable or
+//     ErrInvalidRequest; the request provably never reached pasby.
+//   - upstream.ErrInvalidRequest (always with ErrNotSent): the call's
+//     arguments or the Config were refused before anything was sent (an
+//     empty id, no signer, SSE on v1, ...).
+//   - *upstream.RejectedError: any other refusal: a 4xx not listed above
+//     (403 mode mismatch, validation, a bare 404), or a 2xx whose envelope
+//     status is not "successful" (Status is then the 2xx code). Message is
+//     pasby's reason, Code its type, UpstreamStatus its status word.
+//   - *upstream.OutcomeUnknownError (Op "signing", "review" or "cancel"):
+//     Signing, Review and Cancel only, when the request may have reached
+//     pasby but its result cannot be told (a timeout or broken connection
+//     after sending, a 502/504, a 2xx that cannot be read or decoded). It
+//     never matches the sentinels and must not be re-sent automatically.
 //
 // Nothing here logs, and no error carries the API key, the app secret or a
 // token.
@@ -56,16 +81,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"portal/services/upstream"
 )
+
+const vendor upstream.Vendor = "pasby"
 
 // Defaults for the Config durations left zero.
 const (
-	DefaultTimeout           = 15 * time.Second
 	DefaultPollingTimeout    = 2 * time.Minute
 	DefaultStreamIdleTimeout = 30 * time.Second
 )
@@ -75,6 +102,10 @@ const (
 	V1 = "v1"
 	V2 = "v2"
 )
+
+// authorizePath is GET /api/v1/flow/authorize: the flow document marks it
+// "v1 only", so it is the same path whatever Config.APIVersion says.
+const authorizePath = "/api/v1/flow/authorize"
 
 // Config configures a Client.
 type Config struct {
@@ -88,8 +119,13 @@ type Config struct {
 	Consumer string
 	App      string
 
-	HTTPClient        *http.Client  // nil: a client with sane transport timeouts; redirects are never followed either way
-	Timeout           time.Duration // per call; for SSE, per connection until its headers arrive; default 15 s
+	HTTPClient *http.Client // nil: upstream.DefaultTransport; redirects are never followed either way; its Timeout never cuts Polling or SSE
+	// Timeout bounds one attempt; for SSE, one connection until its headers
+	// arrive. 0 means upstream.DefaultTimeout.
+	Timeout time.Duration
+	// Retry is the read policy and the SSE reconnection policy; the zero
+	// value means upstream.DefaultRetry.
+	Retry             upstream.Retry
 	PollingTimeout    time.Duration // Polling (long-held); default 2 min
 	StreamIdleTimeout time.Duration // SSE: longest silence before the stream is reopened; default 30 s
 	Now               func() time.Time
@@ -98,65 +134,40 @@ type Config struct {
 // Client talks to one pasby app. It is safe for concurrent use; the v1
 // access token is shared by all callers.
 type Client struct {
-	base     string
 	version  string
 	key      string
 	secret   string
 	consumer string
 	app      string
-
-	hc       *http.Client
-	streamHC *http.Client // hc without an overall Timeout: SSE and polling
-	timeout  time.Duration
 	pollTime time.Duration
 	idle     time.Duration
 	now      func() time.Time
 
-	configErr error // a bad Config, returned by every call
-
-	tokens tokenCache
-
-	// traceable: the transport is net/http's, which reports GotConn before
-	// writing a request, so a failure without GotConn was never sent.
-	traceable bool
-
-	// Retry policy; tests shorten it.
-	readAttempts int           // total tries for a read
-	dialAttempts int           // total tries for a create that could not connect
-	sseAttempts  int           // failed SSE connections in a row before giving up
-	backoffBase  time.Duration // first delay
-	backoffMax   time.Duration // cap on one read delay
-	sseBase      time.Duration // first SSE reconnect delay when the server sent no retry:
-	sseMaxDelay  time.Duration // cap on one SSE reconnect delay (unless retry: says more)
+	up *upstream.Client
+	// long is up without the HTTP client's overall Timeout, for the calls
+	// held open on purpose: Polling and SSE.
+	long *upstream.Client
+	// secretAuth is x-api-key + x-access-secret; token is the access token
+	// (x-api-key + x-access-token) of v1 and Polling.
+	secretAuth upstream.Headers
+	token      *upstream.Token
 }
 
 // New returns a Client. It never fails: a bad Config surfaces as an error
-// wrapping ErrInvalidRequest on every call.
+// wrapping upstream.ErrInvalidRequest on every call.
 func New(cfg Config) *Client {
 	c := &Client{
-		base:         strings.TrimRight(strings.TrimSpace(cfg.BaseURL), "/"),
-		version:      strings.ToLower(strings.TrimSpace(cfg.APIVersion)),
-		key:          cfg.APIKey,
-		secret:       cfg.AppSecret,
-		consumer:     strings.TrimSpace(cfg.Consumer),
-		app:          strings.TrimSpace(cfg.App),
-		timeout:      cfg.Timeout,
-		pollTime:     cfg.PollingTimeout,
-		idle:         cfg.StreamIdleTimeout,
-		now:          cfg.Now,
-		readAttempts: 3,
-		dialAttempts: 3,
-		sseAttempts:  5,
-		backoffBase:  200 * time.Millisecond,
-		backoffMax:   2 * time.Second,
-		sseBase:      time.Second,
-		sseMaxDelay:  30 * time.Second,
+		version:  strings.ToLower(strings.TrimSpace(cfg.APIVersion)),
+		key:      cfg.APIKey,
+		secret:   cfg.AppSecret,
+		consumer: strings.TrimSpace(cfg.Consumer),
+		app:      strings.TrimSpace(cfg.App),
+		pollTime: cfg.PollingTimeout,
+		idle:     cfg.StreamIdleTimeout,
+		now:      cfg.Now,
 	}
 	if c.version == "" {
 		c.version = V2
-	}
-	if c.timeout <= 0 {
-		c.timeout = DefaultTimeout
 	}
 	if c.pollTime <= 0 {
 		c.pollTime = DefaultPollingTimeout
@@ -167,45 +178,64 @@ func New(cfg Config) *Client {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	c.configErr = c.checkConfig()
-
-	var hc http.Client
-	if cfg.HTTPClient != nil {
-		hc = *cfg.HTTPClient
-	} else {
-		hc = http.Client{Transport: defaultTransport()}
+	c.secretAuth = upstream.Headers{"x-api-key": c.key, "x-access-secret": c.secret}
+	c.token = &upstream.Token{
+		Vendor: vendor,
+		Fetch:  c.fetchToken,
+		Set: func(h http.Header, tok string) {
+			h.Set("x-api-key", c.key)
+			h.Set("x-access-token", tok)
+		},
+		// An expired flow is a 401 too, and a fresh token will not cure it.
+		Refused: func(res *upstream.Response) bool {
+			st, _, typ := complaint(res.Body)
+			return res.Status == http.StatusUnauthorized && !isExpiry(st, typ)
+		},
+		Now: c.now,
 	}
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c.hc = &hc
-	shc := hc
-	shc.Timeout = 0
-	c.streamHC = &shc
-	rt := hc.Transport
-	if rt == nil {
-		rt = http.DefaultTransport
+	up := upstream.Config{
+		Vendor:     vendor,
+		BaseURL:    cfg.BaseURL,
+		HTTPClient: cfg.HTTPClient,
+		Timeout:    cfg.Timeout,
+		Retry:      cfg.Retry,
+		UserAgent:  "portal-pasby/1",
+		Auth:       c.secretAuth,
+		Secrets:    []string{c.key, c.secret},
+		Complaint: func(body []byte) (string, string) {
+			_, reason, typ := complaint(body)
+			return typ, reason
+		},
+		Errors:    func(res *upstream.Response, _, _ string) error { return statusError(res.Status, res.Body, res.Clean) },
+		ConfigErr: c.checkConfig(),
 	}
-	_, c.traceable = rt.(*http.Transport)
+	if c.version == V1 {
+		up.Auth = c.token
+	}
+	if up.HTTPClient == nil {
+		// One transport for both clients, so they share connections.
+		up.HTTPClient = &http.Client{Transport: upstream.DefaultTransport()}
+	}
+	c.up = upstream.New(up)
+	long := *up.HTTPClient
+	long.Timeout = 0
+	up.HTTPClient = &long
+	c.long = upstream.New(up)
 	return c
 }
 
 func (c *Client) checkConfig() error {
 	switch {
 	case c.version != V1 && c.version != V2:
-		return invalidRequest(`APIVersion must be "v1" or "v2"`)
-	case c.base == "":
-		return invalidRequest("no base URL")
+		return vendor.InvalidRequest(`APIVersion must be "v1" or "v2"`)
 	case c.key == "":
-		return invalidRequest("no API key")
+		return vendor.InvalidRequest("no API key")
 	case c.secret == "":
-		return invalidRequest("no app secret")
+		return vendor.InvalidRequest("no app secret")
 	case c.consumer != "" && c.app == "":
-		return invalidRequest("authorize needs the app id when the consumer (sub) is set")
+		return vendor.InvalidRequest("authorize needs the app id when the consumer (sub) is set")
 	case hasCtl(c.key) || hasCtl(c.secret):
-		return invalidRequest("the API key or app secret contains control characters")
-	}
-	u, err := url.Parse(c.base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return invalidRequest("base URL must be an absolute http(s) URL without query")
+		return vendor.InvalidRequest("the API key or app secret contains control characters")
 	}
 	return nil
 }
@@ -214,38 +244,12 @@ func hasCtl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f })
 }
 
-func defaultTransport() *http.Transport {
-	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   5 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		// Shorter than common server keep-alive timeouts, so a create rarely
-		// meets a connection the server is just closing (that would be an
-		// unknown outcome).
-		IdleConnTimeout:     30 * time.Second,
-		MaxIdleConnsPerHost: 16,
-	}
-}
-
 // APIVersion returns "v1" or "v2".
 func (c *Client) APIVersion() string { return c.version }
 
 // path is /api/<version>/<group>/<name>.
 func (c *Client) path(group, name string) string {
 	return "/api/" + c.version + "/" + group + "/" + name
-}
-
-// auth is the credential mode of a versioned call.
-func (c *Client) auth() authMode {
-	if c.version == V1 {
-		return authToken
-	}
-	return authSecret
 }
 
 // VerificationURL is where a completed document can be checked:
@@ -258,16 +262,15 @@ func VerificationURL(docID string) string {
 
 // Signing asks the NINs in r.To to sign a file (POST /api/{v}/document/signing;
 // 201 with data.request). See the package comment for when it is re-sent
-// (only if it never reached pasby) and OutcomeUnknownError for when the
-// result cannot be told.
+// (only if it never reached pasby) and when its outcome is unknown.
 func (c *Client) Signing(ctx context.Context, r SigningRequest) (DocumentResponse, error) {
 	r.To = trimAll(r.To)
 	if len(r.To) == 0 {
-		return DocumentResponse{}, invalidRequest("signing needs at least one NIN")
+		return DocumentResponse{}, vendor.InvalidRequest("signing needs at least one NIN")
 	}
 	for _, nin := range r.To {
 		if nin == "" {
-			return DocumentResponse{}, invalidRequest("signing: empty NIN")
+			return DocumentResponse{}, vendor.InvalidRequest("signing: empty NIN")
 		}
 	}
 	if err := checkFileAndHook(&r.File, &r.Webhook); err != nil {
@@ -280,7 +283,7 @@ func (c *Client) Signing(ctx context.Context, r SigningRequest) (DocumentRespons
 // with data.link and data.request). Same sending policy as Signing.
 func (c *Client) Review(ctx context.Context, r ReviewRequest) (DocumentResponse, error) {
 	if len(r.Signees) == 0 {
-		return DocumentResponse{}, invalidRequest("review needs at least one signee")
+		return DocumentResponse{}, vendor.InvalidRequest("review needs at least one signee")
 	}
 	r.Signees = append([]ReviewSignee(nil), r.Signees...)
 	for i := range r.Signees {
@@ -289,9 +292,9 @@ func (c *Client) Review(ctx context.Context, r ReviewRequest) (DocumentResponse,
 		s.NIN, s.Representing, s.Title = strings.TrimSpace(s.NIN), strings.TrimSpace(s.Representing), strings.TrimSpace(s.Title)
 		switch {
 		case s.Name == "" || s.Email == "" || s.NIN == "" || s.Representing == "":
-			return DocumentResponse{}, invalidRequest("review: every signee needs a name, email, NIN and whom they represent")
+			return DocumentResponse{}, vendor.InvalidRequest("review: every signee needs a name, email, NIN and whom they represent")
 		case s.Type != SigneeBusiness && s.Type != SigneePerson:
-			return DocumentResponse{}, invalidRequest(`review: signee type must be "business" or "person"`)
+			return DocumentResponse{}, vendor.InvalidRequest(`review: signee type must be "business" or "person"`)
 		}
 	}
 	if err := checkFileAndHook(&r.File, &r.Webhook); err != nil {
@@ -300,20 +303,20 @@ func (c *Client) Review(ctx context.Context, r ReviewRequest) (DocumentResponse,
 	return c.document(ctx, "review", r)
 }
 
+// document creates a document; name is both the path's last part and the
+// operation an unknown outcome names.
 func (c *Client) document(ctx context.Context, name string, body any) (DocumentResponse, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return DocumentResponse{}, invalidRequest(err.Error())
+		return DocumentResponse{}, vendor.InvalidRequest(err.Error())
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	res, tok, err := c.create(ctx, call{method: http.MethodPost, path: c.path("document", name), body: b, auth: c.auth()})
+	res, err := c.up.Create(ctx, name, upstream.Request{Method: http.MethodPost, Path: c.path("document", name), Body: b})
 	if err != nil {
 		return DocumentResponse{}, err
 	}
-	d, err := decodeDocumentResponse(res.status, res.body, "request")
+	d, err := decodeDocumentResponse(res.Status, res.Body, "request")
 	if err != nil {
-		return DocumentResponse{}, createDecodeError(res.status, err, c.secrets(tok))
+		return DocumentResponse{}, createDecodeError(name, res, err)
 	}
 	return d, nil
 }
@@ -325,16 +328,14 @@ func (c *Client) document(ctx context.Context, name string, body any) (DocumentR
 func (c *Client) Refresh(ctx context.Context, docID string) (DocumentResponse, error) {
 	docID = strings.TrimSpace(docID)
 	if docID == "" {
-		return DocumentResponse{}, invalidRequest("document id is empty")
+		return DocumentResponse{}, vendor.InvalidRequest("document id is empty")
 	}
 	b, _ := json.Marshal(refreshBody{Flow: docID})
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	res, err := c.read(ctx, call{method: http.MethodPost, path: c.path("document", "refresh"), body: b, auth: c.auth()})
+	res, err := c.up.Read(ctx, upstream.Request{Method: http.MethodPost, Path: c.path("document", "refresh"), Body: b})
 	if err != nil {
 		return DocumentResponse{}, err
 	}
-	d, err := decodeDocumentResponse(res.status, res.body, "doc")
+	d, err := decodeDocumentResponse(res.Status, res.Body, "doc")
 	if err != nil {
 		return DocumentResponse{}, readDecodeError(err)
 	}
@@ -348,16 +349,14 @@ func (c *Client) Refresh(ctx context.Context, docID string) (DocumentResponse, e
 func (c *Client) Ping(ctx context.Context, id string) (FlowState, error) {
 	id = strings.TrimSpace(id)
 	if id == "" {
-		return FlowState{}, invalidRequest("flow id is empty")
+		return FlowState{}, vendor.InvalidRequest("flow id is empty")
 	}
 	b, _ := json.Marshal(flowBody{Request: id})
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	res, err := c.read(ctx, call{method: http.MethodPost, path: c.path("flow", "ping"), body: b, auth: c.auth()})
+	res, err := c.up.Read(ctx, upstream.Request{Method: http.MethodPost, Path: c.path("flow", "ping"), Body: b})
 	if err != nil {
 		return FlowState{}, err
 	}
-	st, err := decodeFlowResponse(res.status, res.body, id)
+	st, err := decodeFlowResponse(res.Status, res.Body, id)
 	if err != nil {
 		return FlowState{}, readDecodeError(err)
 	}
@@ -371,18 +370,16 @@ func (c *Client) Ping(ctx context.Context, id string) (FlowState, error) {
 func (c *Client) Cancel(ctx context.Context, id string) (CancelResponse, error) {
 	id = strings.TrimSpace(id)
 	if id == "" {
-		return CancelResponse{}, invalidRequest("flow id is empty")
+		return CancelResponse{}, vendor.InvalidRequest("flow id is empty")
 	}
 	b, _ := json.Marshal(flowBody{Request: id})
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	res, tok, err := c.create(ctx, call{method: http.MethodPost, path: c.path("flow", "cancel"), body: b, auth: c.auth()})
+	res, err := c.up.Create(ctx, "cancel", upstream.Request{Method: http.MethodPost, Path: c.path("flow", "cancel"), Body: b})
 	if err != nil {
 		return CancelResponse{}, err
 	}
-	r, err := decodeCancel(res.status, res.body)
+	r, err := decodeCancel(res.Status, res.Body)
 	if err != nil {
-		return CancelResponse{}, createDecodeError(res.status, err, c.secrets(tok))
+		return CancelResponse{}, createDecodeError("cancel", res, err)
 	}
 	return r, nil
 }
@@ -394,16 +391,21 @@ func (c *Client) Cancel(ctx context.Context, id string) (CancelResponse, error) 
 func (c *Client) Polling(ctx context.Context, id string) (FlowState, error) {
 	id = strings.TrimSpace(id)
 	if id == "" {
-		return FlowState{}, invalidRequest("flow id is empty")
+		return FlowState{}, vendor.InvalidRequest("flow id is empty")
 	}
 	b, _ := json.Marshal(flowBody{Request: id})
-	ctx, cancel := context.WithTimeout(ctx, c.pollTime)
-	defer cancel()
-	res, err := c.once(ctx, call{method: http.MethodPost, path: c.path("flow", "polling"), body: b, auth: authToken, stream: true})
+	res, err := c.long.ReadOnce(ctx, upstream.Request{
+		Method:  http.MethodPost,
+		Path:    c.path("flow", "polling"),
+		Body:    b,
+		Header:  http.Header{"Cache-Control": {"no-cache"}},
+		Auth:    c.token,
+		Timeout: c.pollTime,
+	})
 	if err != nil {
 		return FlowState{}, err
 	}
-	st, err := decodeFlowResponse(res.status, res.body, id)
+	st, err := decodeFlowResponse(res.Status, res.Body, id)
 	if err != nil {
 		return FlowState{}, readDecodeError(err)
 	}
@@ -414,14 +416,54 @@ func (c *Client) Polling(ctx context.Context, id string) (FlowState, error) {
 // caches it for the calls that need one (every v1 call, and Polling). Calls
 // fetch it by themselves; this is for checking the credentials at start-up.
 func (c *Client) Authorize(ctx context.Context) error {
-	if c.configErr != nil {
-		return c.configErr
+	if err := c.up.ConfigErr(); err != nil {
+		return err
 	}
-	c.tokens.mu.Lock()
-	c.tokens.token, c.tokens.expires = "", time.Time{}
-	c.tokens.mu.Unlock()
-	_, err := c.token(ctx)
-	return err
+	return c.token.Renew(ctx)
+}
+
+// fetchToken asks authorize, a read like any other but with the app secret
+// instead of the token. The token's expiry is its JWT exp claim, when it has
+// one.
+func (c *Client) fetchToken(ctx context.Context) (string, time.Time, error) {
+	q := url.Values{}
+	if c.consumer != "" {
+		q.Set("sub", c.consumer)
+	}
+	if c.app != "" {
+		q.Set("app", c.app)
+	}
+	res, err := c.up.Read(ctx, upstream.Request{Method: http.MethodGet, Path: authorizePath, Query: q, Auth: c.secretAuth})
+	if err != nil {
+		return "", time.Time{}, tokenError(err)
+	}
+	tok, err := decodeToken(res.Status, res.Body)
+	if err != nil {
+		var me *malformedError
+		if errors.As(err, &me) {
+			return "", time.Time{}, vendor.Unavailable("authorize", err)
+		}
+		return "", time.Time{}, upstream.Prefix("authorize", err)
+	}
+	exp, _ := jwtExpiry(tok)
+	return tok, exp, nil
+}
+
+// tokenError maps what authorize refused: it speaks of our credentials and
+// base URL, never of a flow.
+func tokenError(err error) error {
+	var rej *upstream.RejectedError
+	var e *upstream.Error
+	switch {
+	case errors.As(err, &rej) && rej.Status == http.StatusNotFound:
+		// Not ErrUnknownFlow: that means an unknown flow to callers.
+		return vendor.Unavailable("authorize endpoint not found (check the base URL)", nil)
+	case errors.As(err, &rej) && (rej.Status == http.StatusUnauthorized || rej.Status == http.StatusForbidden):
+		return vendor.BadCredentials("authorize refused the API key and app secret: " + upstream.StatusDetail(rej.Status, rej.Message))
+	case errors.Is(err, upstream.ErrBadCredentials) && errors.As(err, &e):
+		return vendor.BadCredentials("authorize refused the API key and app secret: " + e.Detail)
+	}
+	return upstream.Prefix("authorize", err)
 }
 
 // ---- helpers --------------------------------------------------------------
@@ -439,19 +481,20 @@ func checkFileAndHook(f *FileInput, h *Webhook) error {
 	h.Host, h.Reference = strings.TrimSpace(h.Host), strings.TrimSpace(h.Reference)
 	switch {
 	case f.URL == "" || f.Title == "":
-		return invalidRequest("file.url and file.title are required")
+		return vendor.InvalidRequest("file.url and file.title are required")
 	case h.Host == "" || h.Reference == "":
-		return invalidRequest("webhook.host and webhook.reference are required", ErrMissingWebhook)
+		return vendor.Kind("webhook.host and webhook.reference are required", nil, upstream.ErrInvalidRequest, upstream.ErrNotSent, ErrMissingWebhook)
 	}
 	return nil
 }
 
 // readDecodeError maps a decoding failure of a read's 2xx answer: a refusal
-// in the envelope stays typed, anything else is ErrUnavailable.
+// in the envelope stays typed; anything else is ErrUnavailable, and not
+// retried (asking again would get the same answer).
 func readDecodeError(err error) error {
 	var me *malformedError
 	if errors.As(err, &me) {
-		return unavailable("", err)
+		return vendor.Unavailable("", err)
 	}
 	return err
 }
@@ -459,10 +502,10 @@ func readDecodeError(err error) error {
 // createDecodeError maps a decoding failure of a create's 2xx answer: a
 // refusal in the envelope stays typed (pasby said no), anything else means
 // we cannot tell what pasby did.
-func createDecodeError(status int, err error, secrets []string) error {
+func createDecodeError(op string, res *upstream.Response, err error) error {
 	var me *malformedError
 	if errors.As(err, &me) {
-		return unknownOutcome(fmt.Sprintf("HTTP %d answer", status), errors.New(cleanMessage(err.Error(), secrets...)))
+		return vendor.Unknown(op, fmt.Sprintf("HTTP %d answer", res.Status), errors.New(res.Clean(err.Error())))
 	}
 	return err
 }

@@ -7,14 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"portal/services/upstream"
 )
 
 // cannedAPI answers every documented endpoint with a plausible success.
@@ -91,7 +91,7 @@ func TestHeadersPathsAndBodies(t *testing.T) {
 	for _, version := range []string{"v2", "v1"} {
 		for _, ep := range endpoints() {
 			t.Run(version+"/"+ep.name, func(t *testing.T) {
-				u := newUpstream(t, cannedAPI(t))
+				u := newFake(t, cannedAPI(t))
 				c := fastClient(u.URL, 5*time.Second, func(cfg *Config) { cfg.APIVersion = version })
 				if err := ep.call(c); err != nil {
 					t.Fatal(err)
@@ -138,7 +138,7 @@ func TestHeadersPathsAndBodies(t *testing.T) {
 }
 
 func TestAuthorizeRequest(t *testing.T) {
-	u := newUpstream(t, cannedAPI(t))
+	u := newFake(t, cannedAPI(t))
 	c := fastClient(u.URL, 5*time.Second, v1)
 	if _, err := c.Ping(context.Background(), "req_1"); err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestAuthorizeRequest(t *testing.T) {
 	}
 
 	// Without a consumer, no query at all.
-	u2 := newUpstream(t, cannedAPI(t))
+	u2 := newFake(t, cannedAPI(t))
 	c2 := fastClient(u2.URL, 5*time.Second, v1, func(cfg *Config) { cfg.Consumer, cfg.App = "", "" })
 	if _, err := c2.Ping(context.Background(), "req_1"); err != nil {
 		t.Fatal(err)
@@ -173,7 +173,7 @@ func TestAuthorizeRequest(t *testing.T) {
 }
 
 func TestV1TokenCachedAcrossCalls(t *testing.T) {
-	u := newUpstream(t, cannedAPI(t))
+	u := newFake(t, cannedAPI(t))
 	c := fastClient(u.URL, 5*time.Second, v1)
 	for _, ep := range endpoints() {
 		if err := ep.call(c); err != nil {
@@ -188,7 +188,7 @@ func TestV1TokenCachedAcrossCalls(t *testing.T) {
 func TestV1TokenRenewedOnceOn401(t *testing.T) {
 	for _, ep := range endpoints() {
 		t.Run(ep.name, func(t *testing.T) {
-			u := newUpstream(t, cannedAPI(t))
+			u := newFake(t, cannedAPI(t))
 			c := fastClient(u.URL, 5*time.Second, v1)
 			if err := c.Authorize(context.Background()); err != nil {
 				t.Fatal(err)
@@ -213,14 +213,14 @@ func TestV1TokenRenewedOnceOn401(t *testing.T) {
 func TestV1UnauthorizedTwiceIsUnauthorized(t *testing.T) {
 	for _, ep := range endpoints() {
 		t.Run(ep.name, func(t *testing.T) {
-			u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+			u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
 				writeJSON(w, 401, `{"status":"unauthorized","reason":"Flow request was created by another app","type":"authorization_error"}`)
 			})
 			c := fastClient(u.URL, 5*time.Second, v1)
 			err := ep.call(c)
 			t.Logf("err: %v", err)
-			if !errors.Is(err, ErrUnauthorized) || isUnknown(err) {
-				t.Fatalf("err = %v, want ErrUnauthorized", err)
+			if !errors.Is(err, upstream.ErrBadCredentials) || upstream.IsUnknown(err) {
+				t.Fatalf("err = %v, want upstream.ErrBadCredentials", err)
 			}
 			checkErrText(t, err, "tok-1", "tok-2")
 			if n := u.authReqs.Load(); n != 2 {
@@ -237,11 +237,11 @@ func TestV1UnauthorizedTwiceIsUnauthorized(t *testing.T) {
 }
 
 func TestV2UnauthorizedIsNotRetried(t *testing.T) {
-	u := newUpstream(t, cannedAPI(t))
+	u := newFake(t, cannedAPI(t))
 	c := fastClient(u.URL, 5*time.Second, func(cfg *Config) { cfg.AppSecret = "snb_wrong-secret" })
 	_, err := c.Ping(context.Background(), "req_1")
-	if !errors.Is(err, ErrUnauthorized) {
-		t.Fatalf("err = %v, want ErrUnauthorized", err)
+	if !errors.Is(err, upstream.ErrBadCredentials) {
+		t.Fatalf("err = %v, want upstream.ErrBadCredentials", err)
 	}
 	checkErrText(t, err, "snb_wrong-secret")
 	if u.apiReqs.Load() != 1 || u.authReqs.Load() != 0 {
@@ -250,10 +250,10 @@ func TestV2UnauthorizedIsNotRetried(t *testing.T) {
 }
 
 func TestV1ExpiredFlowKeepsToken(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 401, errExpired) })
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) { writeJSON(w, 401, errExpired) })
 	c := fastClient(u.URL, 5*time.Second, v1)
 	_, err := c.Ping(context.Background(), "req_1")
-	if !errors.Is(err, ErrExpired) || errors.Is(err, ErrUnauthorized) {
+	if !errors.Is(err, ErrExpired) || errors.Is(err, upstream.ErrBadCredentials) {
 		t.Fatalf("err = %v, want ErrExpired", err)
 	}
 	if u.authReqs.Load() != 1 || u.apiReqs.Load() != 1 {
@@ -262,12 +262,12 @@ func TestV1ExpiredFlowKeepsToken(t *testing.T) {
 }
 
 func TestV1AuthorizeRefused(t *testing.T) {
-	u := newUpstream(t, cannedAPI(t))
+	u := newFake(t, cannedAPI(t))
 	c := fastClient(u.URL, 5*time.Second, v1, func(cfg *Config) { cfg.AppSecret = "snb_wrong-secret" })
 	for _, ep := range endpoints() {
 		err := ep.call(c)
-		if !errors.Is(err, ErrUnauthorized) || isUnknown(err) {
-			t.Fatalf("%s: err = %v, want ErrUnauthorized", ep.name, err)
+		if !errors.Is(err, upstream.ErrBadCredentials) || upstream.IsUnknown(err) {
+			t.Fatalf("%s: err = %v, want upstream.ErrBadCredentials", ep.name, err)
 		}
 		checkErrText(t, err, "snb_wrong-secret")
 	}
@@ -280,12 +280,12 @@ func TestV1AuthorizeRefused(t *testing.T) {
 }
 
 func TestV1AuthorizeUnavailableMeansCreateNotSent(t *testing.T) {
-	u := newUpstream(t, cannedAPI(t))
+	u := newFake(t, cannedAPI(t))
 	u.authFail = func(int64) (int, string, bool) { return 503, `{"status":"failed","reason":"maintenance"}`, true }
 	c := fastClient(u.URL, 5*time.Second, v1)
 	_, err := c.Signing(context.Background(), sampleSigning())
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrNotSent) || isUnknown(err) {
-		t.Fatalf("err = %v, want ErrUnavailable + ErrNotSent", err)
+	if !errors.Is(err, upstream.ErrUnavailable) || !errors.Is(err, upstream.ErrNotSent) || upstream.IsUnknown(err) {
+		t.Fatalf("err = %v, want upstream.ErrUnavailable + upstream.ErrNotSent", err)
 	}
 	if n := u.authReqs.Load(); n != 3 {
 		t.Errorf("authorize requests = %d, want 3 (a read, retried)", n)
@@ -304,12 +304,12 @@ func TestV1AuthorizeMalformed(t *testing.T) {
 		"html":        `<html>`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			u := newUpstream(t, cannedAPI(t))
+			u := newFake(t, cannedAPI(t))
 			u.authFail = func(int64) (int, string, bool) { return 200, body, true }
 			c := fastClient(u.URL, 5*time.Second, v1)
 			_, err := c.Ping(context.Background(), "req_1")
-			if !errors.Is(err, ErrUnavailable) {
-				t.Fatalf("err = %v, want ErrUnavailable", err)
+			if !errors.Is(err, upstream.ErrUnavailable) {
+				t.Fatalf("err = %v, want upstream.ErrUnavailable", err)
 			}
 			checkErrText(t, err)
 			if u.authReqs.Load() != 1 {
@@ -328,7 +328,7 @@ func jwtWithExp(exp int64) string {
 func TestV1TokenRenewedBeforeJWTExpiry(t *testing.T) {
 	start := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
 	clock := &fakeClock{t: start}
-	u := newUpstream(t, cannedAPI(t))
+	u := newFake(t, cannedAPI(t))
 	u.makeToken = func(n int64) string { return jwtWithExp(clock.Now().Add(time.Hour).Unix()) + fmt.Sprint(n) }
 	c := fastClient(u.URL, 5*time.Second, v1, func(cfg *Config) { cfg.Now = clock.Now })
 	ping := func() {
@@ -367,7 +367,7 @@ func TestJWTExpiry(t *testing.T) {
 }
 
 func TestOneAuthorizeForConcurrentCallers(t *testing.T) {
-	u := newUpstream(t, cannedAPI(t))
+	u := newFake(t, cannedAPI(t))
 	u.authDelay = 100 * time.Millisecond
 	c := fastClient(u.URL, 5*time.Second, v1)
 	var wg sync.WaitGroup
@@ -399,14 +399,14 @@ func TestCreateNotRetriedOn5xx(t *testing.T) {
 		}
 		for _, status := range []int{500, 503} {
 			t.Run(fmt.Sprint(ep.name, status), func(t *testing.T) {
-				u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+				u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
 					writeJSON(w, status, `{"status":"failed","reason":"temporarily out of order"}`)
 				})
 				c := fastClient(u.URL, 5*time.Second)
 				err := ep.call(c)
 				t.Logf("err: %v", err)
-				if !errors.Is(err, ErrUnavailable) || isUnknown(err) || errors.Is(err, ErrNotSent) {
-					t.Fatalf("err = %v, want ErrUnavailable", err)
+				if !errors.Is(err, upstream.ErrUnavailable) || upstream.IsUnknown(err) || errors.Is(err, upstream.ErrNotSent) {
+					t.Fatalf("err = %v, want upstream.ErrUnavailable", err)
 				}
 				checkErrText(t, err)
 				if !strings.Contains(err.Error(), "temporarily out of order") {
@@ -420,38 +420,21 @@ func TestCreateNotRetriedOn5xx(t *testing.T) {
 	}
 }
 
-func TestCreateGatewayErrorIsUnknown(t *testing.T) {
-	for _, status := range []int{502, 504} {
-		u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-			writeJSON(w, status, `<html>gateway</html>`)
-		})
-		c := fastClient(u.URL, 5*time.Second)
-		_, err := c.Signing(context.Background(), sampleSigning())
-		if !isUnknown(err) || errors.Is(err, ErrUnavailable) {
-			t.Fatalf("%d: err = %v, want OutcomeUnknownError", status, err)
-		}
-		checkErrText(t, err)
-		if n := u.apiReqs.Load(); n != 1 {
-			t.Fatalf("%d: requests = %d, want 1", status, n)
-		}
-	}
-}
-
 func TestCreateTimeoutAfterSendIsUnknown(t *testing.T) {
 	for _, ep := range endpoints() {
 		if !ep.create {
 			continue
 		}
 		t.Run(ep.name, func(t *testing.T) {
-			u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) { <-r.Context().Done() })
+			u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) { <-r.Context().Done() })
 			c := fastClient(u.URL, 300*time.Millisecond)
 			start := time.Now()
 			err := ep.call(c)
 			t.Logf("err: %v", err)
-			if !isUnknown(err) || !errors.Is(err, context.DeadlineExceeded) {
+			if !upstream.IsUnknown(err) || !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("err = %v, want OutcomeUnknownError wrapping the deadline", err)
 			}
-			for _, k := range []error{ErrUnavailable, ErrUnknownFlow, ErrExpired, ErrUnauthorized} {
+			for _, k := range []error{upstream.ErrUnavailable, ErrUnknownFlow, ErrExpired, upstream.ErrBadCredentials} {
 				if errors.Is(err, k) {
 					t.Errorf("unknown outcome matches %v", k)
 				}
@@ -467,28 +450,13 @@ func TestCreateTimeoutAfterSendIsUnknown(t *testing.T) {
 	}
 }
 
-func TestCreateCallerCancelAfterSendIsUnknown(t *testing.T) {
-	arrived := make(chan struct{})
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		close(arrived)
-		<-r.Context().Done()
-	})
-	c := fastClient(u.URL, 5*time.Second)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-arrived; cancel() }()
-	_, err := c.Review(ctx, sampleReview())
-	if !isUnknown(err) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want OutcomeUnknownError wrapping context.Canceled", err)
-	}
-}
-
 func TestCreateConnectionClosedAfterRequestIsUnknown(t *testing.T) {
 	for _, ep := range endpoints() {
 		if !ep.create {
 			continue
 		}
 		t.Run(ep.name, func(t *testing.T) {
-			u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+			u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
 				conn, _, err := w.(http.Hijacker).Hijack()
 				if err != nil {
 					panic(err)
@@ -498,7 +466,7 @@ func TestCreateConnectionClosedAfterRequestIsUnknown(t *testing.T) {
 			c := fastClient(u.URL, 5*time.Second)
 			err := ep.call(c)
 			t.Logf("err: %v", err)
-			if !isUnknown(err) || errors.Is(err, ErrUnavailable) {
+			if !upstream.IsUnknown(err) || errors.Is(err, upstream.ErrUnavailable) {
 				t.Fatalf("err = %v, want OutcomeUnknownError", err)
 			}
 			checkErrText(t, err)
@@ -506,27 +474,6 @@ func TestCreateConnectionClosedAfterRequestIsUnknown(t *testing.T) {
 				t.Fatalf("requests = %d, want 1 (never re-sent)", n)
 			}
 		})
-	}
-}
-
-func TestCreateBodyCutShortIsUnknown(t *testing.T) {
-	full := readTestdata(t, "signing_response_201.json")
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", fmt.Sprint(len(full)))
-		w.WriteHeader(201)
-		w.Write(full[:40])
-		w.(http.Flusher).Flush()
-		conn, _, _ := w.(http.Hijacker).Hijack()
-		conn.Close()
-	})
-	c := fastClient(u.URL, 5*time.Second)
-	_, err := c.Signing(context.Background(), sampleSigning())
-	if !isUnknown(err) {
-		t.Fatalf("err = %v, want OutcomeUnknownError", err)
-	}
-	if n := u.apiReqs.Load(); n != 1 {
-		t.Fatalf("requests = %d", n)
 	}
 }
 
@@ -544,11 +491,11 @@ func TestCreateMalformedSuccessIsUnknown(t *testing.T) {
 		"request is null": `{"status":"successful","data":{"request":null}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, 201, body) })
+			u := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, 201, body) })
 			c := fastClient(u.URL, 5*time.Second)
 			_, err := c.Signing(context.Background(), sampleSigning())
 			t.Logf("err: %v", err)
-			if !isUnknown(err) || errors.Is(err, ErrUnavailable) {
+			if !upstream.IsUnknown(err) || errors.Is(err, upstream.ErrUnavailable) {
 				t.Fatalf("err = %v, want OutcomeUnknownError", err)
 			}
 			checkErrText(t, err)
@@ -559,60 +506,13 @@ func TestCreateMalformedSuccessIsUnknown(t *testing.T) {
 	}
 }
 
-func TestCreateDialErrorRetriedThenNotSent(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
-
-	var dials atomic.Int64
-	d := &net.Dialer{Timeout: time.Second}
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
-		dials.Add(1)
-		return d.DialContext(ctx, network, a)
-	}}}
-	c := fastClient("http://"+addr, 5*time.Second, func(cfg *Config) { cfg.HTTPClient = hc })
-	_, err = c.Signing(context.Background(), sampleSigning())
-	t.Logf("err: %v", err)
-	if isUnknown(err) || !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrNotSent) {
-		t.Fatalf("err = %v, want ErrUnavailable and ErrNotSent", err)
-	}
-	checkErrText(t, err)
-	if n := dials.Load(); n != 3 {
-		t.Errorf("dials = %d, want 3 (1 + 2 retries)", n)
-	}
-}
-
-// opaqueTransport fails every request with an error that says nothing about
-// how far it got, and reports no trace events.
-type opaqueTransport struct{ calls atomic.Int64 }
-
-func (o *opaqueTransport) RoundTrip(*http.Request) (*http.Response, error) {
-	o.calls.Add(1)
-	return nil, errors.New("something broke")
-}
-
-func TestCreateUnclassifiableErrorIsUnknown(t *testing.T) {
-	tr := &opaqueTransport{}
-	c := fastClient("http://pasby.invalid", 5*time.Second, func(cfg *Config) { cfg.HTTPClient = &http.Client{Transport: tr} })
-	_, err := c.Cancel(context.Background(), "req_1")
-	if !isUnknown(err) {
-		t.Fatalf("err = %v, want OutcomeUnknownError when it cannot be proven unsent", err)
-	}
-	if n := tr.calls.Load(); n != 1 {
-		t.Errorf("calls = %d, want 1", n)
-	}
-}
-
 func TestCreateWithCancelledContextIsNotSent(t *testing.T) {
-	u := newUpstream(t, cannedAPI(t))
+	u := newFake(t, cannedAPI(t))
 	c := fastClient(u.URL, 5*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := c.Signing(ctx, sampleSigning())
-	if isUnknown(err) || !errors.Is(err, ErrNotSent) {
+	if upstream.IsUnknown(err) || !errors.Is(err, upstream.ErrNotSent) {
 		t.Fatalf("err = %v, want not sent", err)
 	}
 	if u.apiReqs.Load() != 0 {
@@ -622,7 +522,7 @@ func TestCreateWithCancelledContextIsNotSent(t *testing.T) {
 
 func TestCreateRedirectIsNotFollowed(t *testing.T) {
 	var elsewhere atomic.Int64
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		if r.URL.Path == "/elsewhere" {
 			elsewhere.Add(1)
 			writeJSON(w, 201, string(readTestdata(t, "signing_response_201.json")))
@@ -632,8 +532,8 @@ func TestCreateRedirectIsNotFollowed(t *testing.T) {
 	})
 	c := fastClient(u.URL, 5*time.Second)
 	_, err := c.Signing(context.Background(), sampleSigning())
-	if !errors.Is(err, ErrUnavailable) || isUnknown(err) {
-		t.Fatalf("err = %v, want ErrUnavailable", err)
+	if !errors.Is(err, upstream.ErrUnavailable) || upstream.IsUnknown(err) {
+		t.Fatalf("err = %v, want upstream.ErrUnavailable", err)
 	}
 	if elsewhere.Load() != 0 || u.apiReqs.Load() != 1 {
 		t.Fatalf("redirect followed: elsewhere=%d requests=%d", elsewhere.Load(), u.apiReqs.Load())
@@ -645,7 +545,7 @@ func TestReadsRetriedOn503ThenSucceed(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var n atomic.Int64
 			canned := cannedAPI(t)
-			u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+			u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
 				if n.Add(1) <= 2 {
 					writeJSON(w, 503, `{"status":"failed","reason":"busy"}`)
 					return
@@ -669,49 +569,6 @@ func TestReadsRetriedOn503ThenSucceed(t *testing.T) {
 	}
 }
 
-func TestReadsRetriedOnNetworkError(t *testing.T) {
-	var n atomic.Int64
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		if n.Add(1) == 1 {
-			conn, _, _ := w.(http.Hijacker).Hijack()
-			conn.Close()
-			return
-		}
-		writeJSON(w, 200, pingPending)
-	})
-	c := fastClient(u.URL, 5*time.Second)
-	if _, err := c.Ping(context.Background(), "req_1"); err != nil {
-		t.Fatal(err)
-	}
-	if n.Load() != 2 {
-		t.Fatalf("requests = %d, want 2", n.Load())
-	}
-}
-
-func TestReadsGiveUpAfterThreeTries(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		writeJSON(w, 503, `{"status":"failed","reason":"down"}`)
-	})
-	c := fastClient(u.URL, 5*time.Second)
-	_, err := c.Refresh(context.Background(), docID40())
-	if !errors.Is(err, ErrUnavailable) || isUnknown(err) {
-		t.Fatalf("err = %v", err)
-	}
-	checkErrText(t, err)
-	if n := u.apiReqs.Load(); n != 3 {
-		t.Fatalf("requests = %d, want 3", n)
-	}
-}
-
-func TestReadTimeoutIsUnavailable(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) { <-r.Context().Done() })
-	c := fastClient(u.URL, 200*time.Millisecond)
-	_, err := c.Ping(context.Background(), "req_1")
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want ErrUnavailable wrapping the deadline", err)
-	}
-}
-
 func TestMalformedReadIsUnavailableNotRetried(t *testing.T) {
 	for name, body := range map[string]string{
 		"truncated":       `{"status": "succ`,
@@ -723,7 +580,7 @@ func TestMalformedReadIsUnavailableNotRetried(t *testing.T) {
 		"bad iat":         `{"status":"successful","data":{"request":{"reference":"r","iat":"yesterday"}}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, 200, body) })
+			u := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, 200, body) })
 			c := fastClient(u.URL, 5*time.Second)
 			var err error
 			if strings.Contains(body, `"doc"`) {
@@ -732,8 +589,8 @@ func TestMalformedReadIsUnavailableNotRetried(t *testing.T) {
 				_, err = c.Ping(context.Background(), "req_1")
 			}
 			t.Logf("err: %v", err)
-			if !errors.Is(err, ErrUnavailable) || isUnknown(err) {
-				t.Fatalf("err = %v, want ErrUnavailable", err)
+			if !errors.Is(err, upstream.ErrUnavailable) || upstream.IsUnknown(err) {
+				t.Fatalf("err = %v, want upstream.ErrUnavailable", err)
 			}
 			checkErrText(t, err)
 			if n := u.apiReqs.Load(); n != 1 {
@@ -745,7 +602,7 @@ func TestMalformedReadIsUnavailableNotRetried(t *testing.T) {
 
 func TestPollingIsLongHeldAndNotRetried(t *testing.T) {
 	var n atomic.Int64
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
 		if n.Add(1) == 1 {
 			writeJSON(w, 503, `{"status":"failed","reason":"busy"}`)
 			return
@@ -758,8 +615,8 @@ func TestPollingIsLongHeldAndNotRetried(t *testing.T) {
 		cfg.HTTPClient = &http.Client{Timeout: 100 * time.Millisecond} // must not cut the long poll
 	})
 	_, err := c.Polling(context.Background(), "req_1")
-	if !errors.Is(err, ErrUnavailable) || n.Load() != 1 {
-		t.Fatalf("err = %v after %d requests, want ErrUnavailable after 1", err, n.Load())
+	if !errors.Is(err, upstream.ErrUnavailable) || n.Load() != 1 {
+		t.Fatalf("err = %v after %d requests, want upstream.ErrUnavailable after 1", err, n.Load())
 	}
 	st, err := c.Polling(context.Background(), "req_1")
 	if err != nil {
@@ -772,13 +629,13 @@ func TestPollingIsLongHeldAndNotRetried(t *testing.T) {
 	// Its own timeout.
 	c2 := fastClient(u.URL, 5*time.Second, func(cfg *Config) { cfg.PollingTimeout = 100 * time.Millisecond })
 	_, err = c2.Polling(context.Background(), "req_1")
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+	if !errors.Is(err, upstream.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want a polling timeout", err)
 	}
 }
 
 func TestPingAndCancelDecoded(t *testing.T) {
-	u := newUpstream(t, cannedAPI(t))
+	u := newFake(t, cannedAPI(t))
 	c := fastClient(u.URL, 5*time.Second)
 	st, err := c.Ping(context.Background(), "req_1707025000-AbCd")
 	if err != nil {
@@ -838,7 +695,7 @@ func TestFlowRequestLenientDecoding(t *testing.T) {
 
 func TestPingDocumentID(t *testing.T) {
 	body := `{"status":"successful","reason":"ok","data":{"request":{"id":"` + docID40() + `","to":["12345678901"],"handled":true,"file":{"source":"https://x/a.pdf","name":"A","stamped":"https://cdn/s.pdf"},"statusLog":[{"nin":"12345678901","status":"signed","lut":5}]}},"version":"v2"}`
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, 200, body) })
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, 200, body) })
 	c := fastClient(u.URL, 5*time.Second)
 	st, err := c.Ping(context.Background(), docID40())
 	if err != nil {
@@ -850,7 +707,7 @@ func TestPingDocumentID(t *testing.T) {
 }
 
 func TestInvalidArgumentsSendNothing(t *testing.T) {
-	u := newUpstream(t, cannedAPI(t))
+	u := newFake(t, cannedAPI(t))
 	c := fastClient(u.URL, 5*time.Second)
 	ctx := context.Background()
 	noHook := sampleSigning()
@@ -878,8 +735,8 @@ func TestInvalidArgumentsSendNothing(t *testing.T) {
 		"empty doc":    func() error { _, err := c.Refresh(ctx, ""); return err },
 	} {
 		err := f()
-		if !errors.Is(err, ErrInvalidRequest) || !errors.Is(err, ErrNotSent) || errors.Is(err, ErrUnavailable) {
-			t.Errorf("%s: err = %v, want ErrInvalidRequest", name, err)
+		if !errors.Is(err, upstream.ErrInvalidRequest) || !errors.Is(err, upstream.ErrNotSent) || errors.Is(err, upstream.ErrUnavailable) {
+			t.Errorf("%s: err = %v, want upstream.ErrInvalidRequest", name, err)
 		}
 		checkErrText(t, err)
 	}
@@ -905,19 +762,19 @@ func TestBadConfig(t *testing.T) {
 	} {
 		c := fastClient("https://s.pasby.africa", time.Second, mod)
 		_, err := c.Ping(context.Background(), "req_1")
-		if !errors.Is(err, ErrInvalidRequest) {
-			t.Errorf("%s: err = %v, want ErrInvalidRequest", name, err)
+		if !errors.Is(err, upstream.ErrInvalidRequest) {
+			t.Errorf("%s: err = %v, want upstream.ErrInvalidRequest", name, err)
 		}
 		checkErrText(t, err)
 		for _, e := range c.SSE(context.Background(), "req_1") {
-			if !errors.Is(e, ErrInvalidRequest) {
+			if !errors.Is(e, upstream.ErrInvalidRequest) {
 				t.Errorf("%s: SSE err = %v", name, e)
 			}
 		}
 	}
 	c := New(Config{BaseURL: "https://s.pasby.africa/", APIKey: "k", AppSecret: "s", APIVersion: " V1 "})
-	if c.APIVersion() != "v1" || c.configErr != nil || c.base != "https://s.pasby.africa" {
-		t.Errorf("normalised config: %q %v %q", c.APIVersion(), c.configErr, c.base)
+	if c.APIVersion() != "v1" || c.up.ConfigErr() != nil {
+		t.Errorf("normalised config: %q %v", c.APIVersion(), c.up.ConfigErr())
 	}
 	if New(Config{}).APIVersion() != "v2" {
 		t.Error("default version is not v2")
@@ -925,19 +782,12 @@ func TestBadConfig(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	c := New(Config{BaseURL: "https://s.pasby.africa", APIKey: "k", AppSecret: "s", HTTPClient: &http.Client{Timeout: time.Second}})
-	if c.timeout != DefaultTimeout || c.pollTime != DefaultPollingTimeout || c.idle != DefaultStreamIdleTimeout {
-		t.Errorf("timeouts = %v %v %v", c.timeout, c.pollTime, c.idle)
+	c := New(Config{BaseURL: "https://s.pasby.africa", APIKey: "k", AppSecret: "s"})
+	if c.up.Timeout() != upstream.DefaultTimeout || c.pollTime != DefaultPollingTimeout || c.idle != DefaultStreamIdleTimeout {
+		t.Errorf("timeouts = %v %v %v", c.up.Timeout(), c.pollTime, c.idle)
 	}
-	if c.streamHC.Timeout != 0 || c.hc.Timeout != time.Second {
-		t.Errorf("stream client timeout %v, client timeout %v", c.streamHC.Timeout, c.hc.Timeout)
-	}
-	if c.hc.CheckRedirect == nil || !c.traceable {
-		t.Error("redirects followed, or net/http's default transport not seen as traceable")
-	}
-	c2 := New(Config{HTTPClient: &http.Client{Transport: &opaqueTransport{}}})
-	if c2.traceable {
-		t.Error("an opaque transport taken for traceable")
+	if c.up.Retry() != upstream.DefaultRetry {
+		t.Errorf("retry = %+v", c.up.Retry())
 	}
 }
 
@@ -951,14 +801,14 @@ func TestVerificationURL(t *testing.T) {
 }
 
 func TestErrorsNeverCarryCredentials(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		tok := r.Header.Get("x-access-token")
 		writeJSON(w, 400, `{"status":"failed","reason":"bad key `+testKey+` secret `+testSecret+` token `+tok+`","type":"param_error"}`)
 	})
 	for _, mod := range []func(*Config){func(*Config) {}, v1} {
 		c := fastClient(u.URL, 5*time.Second, mod)
 		_, err := c.Ping(context.Background(), "req_1")
-		var rej *RejectedError
+		var rej *upstream.RejectedError
 		if !errors.As(err, &rej) {
 			t.Fatalf("err = %v", err)
 		}
@@ -971,18 +821,16 @@ func TestErrorsNeverCarryCredentials(t *testing.T) {
 
 func TestReasonIsCleaned(t *testing.T) {
 	long := strings.Repeat("é", 500)
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		writeJSON(w, 400, `{"status":"failed","reason":"line1\nline2\u0000 `+long+`"}`)
 	})
 	c := fastClient(u.URL, 5*time.Second)
 	_, err := c.Ping(context.Background(), "req_1")
-	var rej *RejectedError
+	var rej *upstream.RejectedError
 	if !errors.As(err, &rej) {
 		t.Fatalf("err = %v", err)
 	}
-	if strings.ContainsAny(rej.Reason, "\n\x00") || len([]rune(rej.Reason)) > maxMessageRunes+1 {
-		t.Errorf("reason not cleaned: %q", rej.Reason)
+	if strings.ContainsAny(rej.Message, "\n\x00") || len([]rune(rej.Message)) > upstream.MaxMessageRunes+1 {
+		t.Errorf("reason not cleaned: %q", rej.Message)
 	}
 }
-
-var _ = io.EOF

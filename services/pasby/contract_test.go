@@ -125,8 +125,8 @@ func strictDecode(t *testing.T, b []byte, v any) {
 }
 
 // answering serves body with status for every API call and records it.
-func answering(t *testing.T, status int, body []byte) *upstream {
-	return newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, status, string(body)) })
+func answering(t *testing.T, status int, body []byte) *fake {
+	return newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(w, status, string(body)) })
 }
 
 // envelopeOf re-serialises a response the way the document shows it.
@@ -276,7 +276,7 @@ func TestContractRefresh(t *testing.T) {
 }
 
 func TestContractFlowRequests(t *testing.T) {
-	u := newUpstream(t, cannedAPI(t))
+	u := newFake(t, cannedAPI(t))
 	for _, version := range []string{"v2", "v1"} {
 		c := fastClient(u.URL, 5*time.Second, func(cfg *Config) { cfg.APIVersion = version })
 		for _, tc := range []struct {

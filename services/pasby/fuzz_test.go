@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"portal/services/upstream"
 )
 
 // FuzzSSEReader feeds arbitrary streams, cut at arbitrary places, to the
@@ -57,6 +59,8 @@ func FuzzSSEReader(f *testing.F) {
 	})
 }
 
+var fuzzClient = New(Config{BaseURL: "https://s.pasby.africa", APIKey: "k", AppSecret: "s"})
+
 // FuzzDecodeEnvelope feeds arbitrary bytes to every answer decoder. They
 // must never panic, what they accept must be usable, and what they refuse
 // must be a typed error or a malformed answer.
@@ -86,7 +90,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 				return
 			}
 			var me *malformedError
-			var rej *RejectedError
+			var rej *upstream.RejectedError
 			switch {
 			case errors.As(err, &me):
 				_ = me.Error()
@@ -130,14 +134,15 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		if err == nil && (tok == "" || strings.ContainsAny(tok, "\r\n")) {
 			t.Fatalf("accepted token %q", tok)
 		}
-		_ = errorFromBody(code, b, testKey)
+		keyOut := func(m string) string { return upstream.CleanMessage(m, testKey) }
+		check("status", statusError(code, b, keyOut))
 		st2, err := decodeStreamData(string(b), "req_1")
 		checkAt("stream", http.StatusOK, err)
 		if err == nil {
 			_ = st2.Final()
 		}
 		if code >= 400 {
-			check("classify", (&Client{key: "k", secret: "s"}).statusError(&response{status: code, body: b}, ""))
+			check("classify", fuzzClient.up.StatusErrorOf(&upstream.Response{Status: code, Body: b}))
 		}
 	})
 }

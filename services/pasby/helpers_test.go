@@ -2,7 +2,6 @@ package pasby
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"portal/services/upstream"
 )
 
 const (
@@ -32,11 +33,11 @@ type seenReq struct {
 	Body     []byte
 }
 
-// upstream is a small hand-written pasby stand-in for client tests (the
+// fake is a small hand-written pasby stand-in for client tests (the
 // sandbox simulator is written separately from the documents and is
 // deliberately not used here). It serves authorize, checks credentials and
 // hands every other request to api.
-type upstream struct {
+type fake struct {
 	*httptest.Server
 	t *testing.T
 
@@ -54,9 +55,9 @@ type upstream struct {
 	api func(w http.ResponseWriter, r *http.Request, body []byte)
 }
 
-func newUpstream(t *testing.T, api func(w http.ResponseWriter, r *http.Request, body []byte)) *upstream {
+func newFake(t *testing.T, api func(w http.ResponseWriter, r *http.Request, body []byte)) *fake {
 	t.Helper()
-	u := &upstream{t: t, issued: map[string]bool{}, api: api}
+	u := &fake{t: t, issued: map[string]bool{}, api: api}
 	u.Server = httptest.NewServer(http.HandlerFunc(u.serve))
 	t.Cleanup(u.Close)
 	return u
@@ -66,7 +67,7 @@ func seen(r *http.Request, body []byte) seenReq {
 	return seenReq{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body}
 }
 
-func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
+func (u *fake) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	if r.URL.Path == authorizePath {
 		n := u.authReqs.Add(1)
@@ -116,13 +117,13 @@ func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // revokeAll makes every issued token invalid (as if they expired upstream).
-func (u *upstream) revokeAll() {
+func (u *fake) revokeAll() {
 	u.mu.Lock()
 	u.issued = map[string]bool{}
 	u.mu.Unlock()
 }
 
-func (u *upstream) lastAPI() seenReq {
+func (u *fake) lastAPI() seenReq {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if len(u.apiSeen) == 0 {
@@ -131,7 +132,7 @@ func (u *upstream) lastAPI() seenReq {
 	return u.apiSeen[len(u.apiSeen)-1]
 }
 
-func (u *upstream) auths() []seenReq {
+func (u *fake) auths() []seenReq {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return append([]seenReq(nil), u.authSeen...)
@@ -143,18 +144,16 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 	io.WriteString(w, body)
 }
 
+// fastRetry is the tests' retry policy: three tries, short waits.
+var fastRetry = upstream.Retry{Attempts: 3, Base: 5 * time.Millisecond, Max: 20 * time.Millisecond}
+
 // fastClient is a client for tests: short backoff, given timeout.
 func fastClient(base string, timeout time.Duration, mods ...func(*Config)) *Client {
-	cfg := Config{BaseURL: base, APIKey: testKey, AppSecret: testSecret, Consumer: testConsumer, App: testApp, Timeout: timeout}
+	cfg := Config{BaseURL: base, APIKey: testKey, AppSecret: testSecret, Consumer: testConsumer, App: testApp, Timeout: timeout, Retry: fastRetry}
 	for _, m := range mods {
 		m(&cfg)
 	}
-	c := New(cfg)
-	c.backoffBase = 5 * time.Millisecond
-	c.backoffMax = 20 * time.Millisecond
-	c.sseBase = 5 * time.Millisecond
-	c.sseMaxDelay = 50 * time.Millisecond
-	return c
+	return New(cfg)
 }
 
 func v1(cfg *Config) { cfg.APIVersion = "v1" }
@@ -192,11 +191,6 @@ func checkErrText(t *testing.T, err error, tokens ...string) {
 			t.Errorf("error %q contains a credential", s)
 		}
 	}
-}
-
-func isUnknown(err error) bool {
-	var u *OutcomeUnknownError
-	return errors.As(err, &u)
 }
 
 func readTestdata(t testing.TB, name string) []byte {

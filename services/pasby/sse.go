@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"portal/services/upstream"
 )
 
 // ssePath is GET /api/v2/flow/sse: "v2 only", "No v1 SSE route".
@@ -23,9 +24,10 @@ const ssePath = "/api/v2/flow/sse"
 //   - a state is Final (it is yielded, then the sequence ends);
 //   - the caller stops ranging, or ctx ends (the sequence just ends);
 //   - pasby refuses the stream or says so in an event (ErrExpired,
-//     ErrUnknownFlow, ErrCancelled, ErrUnauthorized, *RejectedError, ...),
-//     or the stream cannot be reopened (ErrUnavailable). That error is
-//     yielded, and the sequence ends: every yielded error is the last item.
+//     ErrUnknownFlow, ErrCancelled, upstream.ErrBadCredentials,
+//     *upstream.RejectedError, ...), or the stream cannot be reopened
+//     (upstream.ErrUnavailable). That error is yielded, and the sequence
+//     ends: every yielded error is the last item.
 //
 // A dropped stream, a stream silent for Config.StreamIdleTimeout, a 5xx/429,
 // a network error and an event whose data cannot be read are retried; see
@@ -34,22 +36,23 @@ const ssePath = "/api/v2/flow/sse"
 // ({"request":…}) or the request object itself: the document does not say,
 // all three are read. Events with a name other than "message" whose data is
 // not JSON are ignored (keep-alives). SSE on a v1 client yields
-// ErrInvalidRequest: there is no v1 route (use Polling or Ping).
+// upstream.ErrInvalidRequest: there is no v1 route (use Polling or Ping).
 func (c *Client) SSE(ctx context.Context, id string) iter.Seq2[FlowState, error] {
 	id = strings.TrimSpace(id)
 	return func(yield func(FlowState, error) bool) {
 		switch {
-		case c.configErr != nil:
-			yield(FlowState{}, c.configErr)
+		case c.up.ConfigErr() != nil:
+			yield(FlowState{}, c.up.ConfigErr())
 			return
 		case id == "":
-			yield(FlowState{}, invalidRequest("flow id is empty"))
+			yield(FlowState{}, vendor.InvalidRequest("flow id is empty"))
 			return
 		case c.version != V2:
-			yield(FlowState{}, invalidRequest("SSE has no v1 route; use Polling or Ping"))
+			yield(FlowState{}, vendor.InvalidRequest("SSE has no v1 route; use Polling or Ping"))
 			return
 		}
 		s := &sseSession{c: c, id: id}
+		retry := c.up.Retry()
 		failures := 0
 		for {
 			if ctx.Err() != nil {
@@ -63,11 +66,11 @@ func (c *Client) SSE(ctx context.Context, id string) iter.Seq2[FlowState, error]
 				failures = 0
 			}
 			failures++
-			if failures >= c.sseAttempts {
-				yield(FlowState{}, unavailable(fmt.Sprintf("event stream lost, %d attempts failed", failures), r.err))
+			if failures >= retry.Tries() {
+				yield(FlowState{}, vendor.Unavailable(fmt.Sprintf("event stream lost, %d attempts failed", failures), r.err))
 				return
 			}
-			if !c.sleep(ctx, c.sseDelay(failures, s.retry)) {
+			if !upstream.Sleep(ctx, reconnectDelay(retry, failures, s.retry)) {
 				return
 			}
 		}
@@ -96,28 +99,31 @@ func (s *sseSession) connect(ctx context.Context, yield func(FlowState, error) b
 	defer cancel()
 	// One timer: first the connect timeout (until the headers arrive), then
 	// the idle timeout, pushed back by every read that returns bytes.
-	timer := time.AfterFunc(c.timeout, cancel)
+	timer := time.AfterFunc(c.up.Timeout(), cancel)
 	defer timer.Stop()
 
-	resp, err := c.roundTrip(connCtx, call{
-		method:      http.MethodGet,
-		path:        ssePath,
-		query:       url.Values{"request": {s.id}},
-		auth:        authSecret,
-		stream:      true,
-		accept:      "text/event-stream",
-		lastEventID: s.lastID,
-	}, "")
+	h := http.Header{"Cache-Control": {"no-cache"}}
+	if s.lastID != "" {
+		h.Set("Last-Event-ID", s.lastID)
+	}
+	resp, err := c.long.Open(connCtx, upstream.Request{
+		Method: http.MethodGet,
+		Path:   ssePath,
+		Query:  url.Values{"request": {s.id}},
+		Header: h,
+		Accept: "text/event-stream",
+		Auth:   c.secretAuth,
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return connResult{stop: true}
 		}
-		var te *transportError
-		if errors.As(err, &te) {
+		var se *upstream.SendError
+		if errors.As(err, &se) {
 			if connCtx.Err() != nil {
-				return connResult{err: fmt.Errorf("no answer within %v", c.timeout)}
+				return connResult{err: fmt.Errorf("no answer within %v", c.up.Timeout())}
 			}
-			return connResult{err: te.cause}
+			return connResult{err: se.Cause}
 		}
 		yield(FlowState{}, err) // a Config error
 		return connResult{stop: true}
@@ -126,15 +132,14 @@ func (s *sseSession) connect(ctx context.Context, yield func(FlowState, error) b
 
 	if resp.StatusCode == http.StatusNoContent {
 		// The standard's way for a server to say "do not reconnect".
-		yield(FlowState{}, unavailable("pasby closed the event stream (HTTP 204)", nil))
+		yield(FlowState{}, vendor.Unavailable("pasby closed the event stream (HTTP 204)", nil))
 		return connResult{stop: true}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 || !isEventStream(resp.Header.Get("Content-Type")) {
-		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, upstream.DefaultMaxBody))
 		if ctx.Err() != nil {
 			return connResult{stop: true}
 		}
-		res := &response{status: resp.StatusCode, body: body, bodyErr: rerr}
 		var err error
 		switch {
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
@@ -142,11 +147,12 @@ func (s *sseSession) connect(ctx context.Context, yield func(FlowState, error) b
 			_, err = decodeEnvelope(resp.StatusCode, body)
 			var me *malformedError
 			if err == nil || errors.As(err, &me) {
-				return connResult{err: fmt.Errorf("answer is %q, not text/event-stream", cleanMessage(resp.Header.Get("Content-Type")))}
+				return connResult{err: fmt.Errorf("answer is %q, not text/event-stream", upstream.CleanMessage(resp.Header.Get("Content-Type")))}
 			}
 		default:
-			err = c.statusError(res, "")
-			if retryableStatus(resp.StatusCode) {
+			// Not an upstream.Response: the credentials are kept out here.
+			err = statusError(resp.StatusCode, body, func(m string) string { return upstream.CleanMessage(m, c.key, c.secret) })
+			if upstream.Retryable(resp.StatusCode) {
 				return connResult{err: err}
 			}
 		}
@@ -198,32 +204,18 @@ func (s *sseSession) connect(ctx context.Context, yield func(FlowState, error) b
 	}
 }
 
-// sseDelay is the wait before reconnection number failures (1 after a
-// stream that worked): the server's retry: (or sseBase) doubled per
-// failure in a row, capped at sseMaxDelay (or retry: if larger), with equal
-// jitter, and never shorter than retry:.
-func (c *Client) sseDelay(failures int, retry time.Duration) time.Duration {
-	base := c.sseBase
-	if retry > 0 {
-		base = retry
-	}
-	limit := max(c.sseMaxDelay, retry)
-	d := base
-	for i := 1; i < failures && d < limit; i++ {
-		d *= 2
-	}
-	if d > limit || d <= 0 {
-		d = limit
-	}
-	w := d/2 + rand.N(d/2+1)
-	return max(w, retry)
+// reconnectDelay is the wait before reconnection number failures (1 after
+// a stream that worked): the retry policy's, but never shorter than the
+// server's retry: field.
+func reconnectDelay(r upstream.Retry, failures int, serverRetry time.Duration) time.Duration {
+	return max(r.Delay(failures), serverRetry)
 }
 
 // decodeStreamData reads one event's data (see SSE for the three shapes).
 func decodeStreamData(data, id string) (FlowState, error) {
 	b := []byte(data)
 	var m map[string]json.RawMessage
-	if err := strictUnmarshal(b, &m); err != nil {
+	if err := upstream.DecodeStrict(b, &m); err != nil {
 		return FlowState{}, &malformedError{err}
 	}
 	if m == nil {

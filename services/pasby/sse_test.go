@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"portal/services/upstream"
 )
 
 // chunkReader returns its chunks one Read at a time.
@@ -147,7 +149,7 @@ func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // sseServer serves /api/v2/flow/sse with a per-connection script.
 type sseServer struct {
-	*upstream
+	*fake
 	conns   atomic.Int64
 	mu      sync.Mutex
 	lastIDs []string // Last-Event-ID per connection
@@ -156,7 +158,7 @@ type sseServer struct {
 
 func newSSEServer(t *testing.T, script func(n int64, w http.ResponseWriter, r *http.Request)) *sseServer {
 	s := &sseServer{closed: make(chan struct{}, 64)}
-	s.upstream = newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+	s.fake = newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		if r.URL.Path != ssePath {
 			writeJSON(w, 404, `{"status":"failed","reason":"no route"}`)
 			return
@@ -398,13 +400,15 @@ func TestSSEGivesUpAfterFailedAttempts(t *testing.T) {
 	s := newSSEServer(t, func(n int64, w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 503, `{"status":"failed","reason":"maintenance"}`)
 	})
-	items := collect(fastClient(s.URL, 5*time.Second), context.Background(), "req_1")
-	if len(items) != 1 || !errors.Is(items[0].err, ErrUnavailable) {
-		t.Fatalf("items = %+v, want one ErrUnavailable", items)
+	retry := fastRetry
+	retry.Attempts = 5
+	items := collect(fastClient(s.URL, 5*time.Second, func(cfg *Config) { cfg.Retry = retry }), context.Background(), "req_1")
+	if len(items) != 1 || !errors.Is(items[0].err, upstream.ErrUnavailable) {
+		t.Fatalf("items = %+v, want one upstream.ErrUnavailable", items)
 	}
 	checkErrText(t, items[0].err)
 	if n := s.conns.Load(); n != 5 {
-		t.Errorf("connections = %d, want 5", n)
+		t.Errorf("connections = %d, want Config.Retry.Attempts, 5", n)
 	}
 }
 
@@ -436,7 +440,7 @@ func TestSSETerminalErrors(t *testing.T) {
 		{"400 unknown", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 400, errUnknown) }, ErrUnknownFlow, 1},
 		{"401 unauthorized", func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, 401, `{"status":"unauthorized","reason":"bad key","type":"authorization_error"}`)
-		}, ErrUnauthorized, 1},
+		}, upstream.ErrBadCredentials, 1},
 		{"expiry inside the stream", func(w http.ResponseWriter, r *http.Request) {
 			startStream(w)
 			send(w, event(reqPending))
@@ -444,7 +448,7 @@ func TestSSETerminalErrors(t *testing.T) {
 			<-r.Context().Done()
 		}, ErrExpired, 2},
 		{"JSON instead of a stream", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, errUnknown) }, ErrUnknownFlow, 1},
-		{"204", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }, ErrUnavailable, 1},
+		{"204", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }, upstream.ErrUnavailable, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSSEServer(t, func(n int64, w http.ResponseWriter, r *http.Request) { tc.script(w, r) })
@@ -554,40 +558,31 @@ func TestSSEContextEndsDuringBackoff(t *testing.T) {
 func TestSSEOnV1(t *testing.T) {
 	c := fastClient("http://127.0.0.1:1", time.Second, v1)
 	items := collect(c, context.Background(), "req_1")
-	if len(items) != 1 || !errors.Is(items[0].err, ErrInvalidRequest) {
+	if len(items) != 1 || !errors.Is(items[0].err, upstream.ErrInvalidRequest) {
 		t.Fatalf("items = %+v", items)
 	}
 	items = collect(fastClient("http://127.0.0.1:1", time.Second), context.Background(), " ")
-	if len(items) != 1 || !errors.Is(items[0].err, ErrInvalidRequest) {
+	if len(items) != 1 || !errors.Is(items[0].err, upstream.ErrInvalidRequest) {
 		t.Fatalf("empty id: items = %+v", items)
 	}
 }
 
-func TestSSEDelay(t *testing.T) {
-	c := New(Config{})
-	if c.sseBase != time.Second || c.sseMaxDelay != 30*time.Second {
-		t.Errorf("defaults %v %v", c.sseBase, c.sseMaxDelay)
-	}
-	c.sseBase = 100 * time.Millisecond
-	c.sseMaxDelay = time.Second
-	for range 50 {
-		if d := c.sseDelay(1, 0); d < 50*time.Millisecond || d > 100*time.Millisecond {
-			t.Fatalf("first delay %v", d)
-		}
-		if d := c.sseDelay(3, 0); d < 200*time.Millisecond || d > 400*time.Millisecond {
-			t.Fatalf("third delay %v", d)
-		}
-		if d := c.sseDelay(30, 0); d < 500*time.Millisecond || d > time.Second {
-			t.Fatalf("capped delay %v", d)
-		}
-		if d := c.sseDelay(1, 300*time.Millisecond); d != 300*time.Millisecond {
-			t.Fatalf("retry: 300 gave %v", d)
-		}
-		if d := c.sseDelay(2, 300*time.Millisecond); d < 300*time.Millisecond || d > 600*time.Millisecond {
-			t.Fatalf("second delay with retry %v", d)
-		}
-		if d := c.sseDelay(9, 5*time.Second); d != 5*time.Second {
-			t.Fatalf("retry above the cap gave %v", d)
+func TestSSEReconnectDelay(t *testing.T) {
+	r := upstream.Retry{Attempts: 5, Base: 100 * time.Millisecond, Max: time.Second}
+	for _, tc := range []struct {
+		failures    int
+		serverRetry time.Duration
+		want        time.Duration
+	}{
+		{1, 0, 100 * time.Millisecond},
+		{3, 0, 400 * time.Millisecond},
+		{30, 0, time.Second},
+		{1, 300 * time.Millisecond, 300 * time.Millisecond}, // never sooner than retry:
+		{3, 300 * time.Millisecond, 400 * time.Millisecond},
+		{9, 5 * time.Second, 5 * time.Second}, // retry: above the cap wins
+	} {
+		if got := reconnectDelay(r, tc.failures, tc.serverRetry); got != tc.want {
+			t.Errorf("reconnectDelay(%d, %v) = %v, want %v", tc.failures, tc.serverRetry, got, tc.want)
 		}
 	}
 }

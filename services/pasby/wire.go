@@ -2,13 +2,16 @@ package pasby
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
+	"time"
+
+	"portal/services/upstream"
 )
 
 // Wire types, written from pasby-documents.txt, pasby-flow.txt and the
@@ -291,23 +294,23 @@ func malformed(format string, a ...any) error {
 // httpStatus.
 func decodeEnvelope(httpStatus int, body []byte) (envelope, error) {
 	var raw rawEnvelope
-	if err := strictUnmarshal(body, &raw); err != nil {
+	if err := upstream.DecodeStrict(body, &raw); err != nil {
 		return envelope{}, &malformedError{err}
 	}
 	env := envelope{
 		Status:  rawString(raw.Status),
-		Reason:  cleanMessage(rawString(raw.Reason)),
+		Reason:  upstream.CleanMessage(rawString(raw.Reason)),
 		Type:    rawString(raw.Type),
-		Version: cleanMessage(rawString(raw.Version)),
+		Version: upstream.CleanMessage(rawString(raw.Version)),
 	}
 	if env.Reason == "" {
-		env.Reason = cleanMessage(rawString(raw.Message))
+		env.Reason = upstream.CleanMessage(rawString(raw.Message))
 	}
 	if env.Status == "" {
 		return envelope{}, malformed(`no "status" field`)
 	}
 	if !isSuccessful(env.Status) {
-		return env, classify(httpStatus, cleanMessage(env.Status), env.Reason, cleanMessage(env.Type))
+		return env, classify(httpStatus, upstream.CleanMessage(env.Status), env.Reason, upstream.CleanMessage(env.Type))
 	}
 	data := bytes.TrimSpace(raw.Data)
 	if len(data) == 0 || data[0] != '{' {
@@ -319,33 +322,6 @@ func decodeEnvelope(httpStatus int, body []byte) (envelope, error) {
 
 func isSuccessful(status string) bool {
 	return strings.EqualFold(strings.TrimSpace(status), "successful")
-}
-
-// errorFromBody classifies a non-2xx answer from whatever its body says.
-func errorFromBody(httpStatus int, body []byte, secrets ...string) error {
-	var raw rawEnvelope
-	var upStatus, reason, typ string
-	if json.Unmarshal(body, &raw) == nil {
-		upStatus = cleanMessage(rawString(raw.Status), secrets...)
-		reason = cleanMessage(rawString(raw.Reason), secrets...)
-		if reason == "" {
-			reason = cleanMessage(rawString(raw.Message), secrets...)
-		}
-		typ = cleanMessage(rawString(raw.Type), secrets...)
-	}
-	return classify(httpStatus, upStatus, reason, typ)
-}
-
-// strictUnmarshal decodes one JSON value and refuses trailing data.
-func strictUnmarshal(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
 }
 
 // rawString returns a JSON string's value, or the raw text of another value.
@@ -448,7 +424,7 @@ func decodeFlowData(data json.RawMessage, id string) (FlowState, error) {
 	if err := json.Unmarshal(d.Request, &keys); err != nil {
 		return FlowState{}, &malformedError{err}
 	}
-	st := FlowState{Username: cleanMessage(rawString(d.Username)), Raw: data}
+	st := FlowState{Username: upstream.CleanMessage(rawString(d.Username)), Raw: data}
 	if err := json.Unmarshal(d.Request, &st.Request); err != nil {
 		return FlowState{}, &malformedError{prefixField("data.request", err)}
 	}
@@ -644,4 +620,29 @@ func decodeToken(httpStatus int, body []byte) (string, error) {
 		return "", malformed("data.token is not usable as a header value")
 	}
 	return tok, nil
+}
+
+// jwtExpiry reads the exp claim of a JWT without verifying it (pasby signs
+// the token for itself; we only want to know when to renew it). No claim
+// gives the zero time: the token is used until pasby refuses it.
+func jwtExpiry(tok string) (time.Time, bool) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 || len(parts[1]) > 8<<10 {
+		return time.Time{}, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return time.Time{}, false
+	}
+	var claims struct {
+		Exp json.Number `json:"exp"`
+	}
+	if json.Unmarshal(payload, &claims) != nil || claims.Exp == "" {
+		return time.Time{}, false
+	}
+	exp, err := claims.Exp.Int64()
+	if err != nil || exp <= 0 || exp > 1<<40 {
+		return time.Time{}, false
+	}
+	return time.Unix(exp, 0), true
 }
