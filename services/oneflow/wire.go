@@ -26,15 +26,15 @@ type envelope struct {
 }
 
 // decodeEnvelope returns the data object of a 2xx answer. A body that is not
-// the envelope, or has no data object, is a *malformedError; "success": false
+// the envelope, or has no data object, is a *upstream.MalformedError; "success": false
 // is an *upstream.RejectedError.
 func decodeEnvelope(status int, body []byte) (json.RawMessage, error) {
 	var env envelope
 	if err := upstream.DecodeStrict(body, &env); err != nil {
-		return nil, &malformedError{err}
+		return nil, upstream.Malformed(err)
 	}
 	if env.Success == nil {
-		return nil, &malformedError{errors.New(`no "success" field`)}
+		return nil, upstream.Malformed(errors.New(`no "success" field`))
 	}
 	if !*env.Success {
 		msg := rawString(env.Message)
@@ -45,26 +45,10 @@ func decodeEnvelope(status int, body []byte) (json.RawMessage, error) {
 	}
 	data := bytes.TrimSpace(env.Data)
 	if len(data) == 0 || data[0] != '{' {
-		return nil, &malformedError{errors.New(`"data" is not an object`)}
+		return nil, upstream.Malformed(errors.New(`"data" is not an object`))
 	}
 	return data, nil
 }
-
-// malformedError is an answer we could not understand.
-type malformedError struct{ err error }
-
-func (e *malformedError) Error() string {
-	var te *json.UnmarshalTypeError
-	if errors.As(e.err, &te) {
-		// The default text names our Go types; say what the answer had.
-		if te.Field != "" {
-			return fmt.Sprintf("malformed answer: %q is a JSON %s", te.Field, te.Value)
-		}
-		return fmt.Sprintf("malformed answer: unexpected JSON %s", te.Value)
-	}
-	return "malformed answer: " + e.err.Error()
-}
-func (e *malformedError) Unwrap() error { return e.err }
 
 // rawString returns a JSON string's value, or the raw text of another value.
 func rawString(raw json.RawMessage) string {
@@ -240,10 +224,10 @@ func decodeRecharge(status int, body []byte) (Recharge, error) {
 func decodeRechargeData(data json.RawMessage) (Recharge, error) {
 	var w rechargeWire
 	if err := json.Unmarshal(data, &w); err != nil {
-		return Recharge{}, &malformedError{err}
+		return Recharge{}, upstream.Malformed(err)
 	}
 	if strings.TrimSpace(w.ID) == "" {
-		return Recharge{}, &malformedError{errors.New(`recharge has no "id"`)}
+		return Recharge{}, upstream.Malformed(errors.New(`recharge has no "id"`))
 	}
 	r := Recharge{
 		ID:            w.ID,
@@ -302,7 +286,7 @@ func decodeCustomer(status int, body []byte) (Customer, error) {
 	}
 	var w lookupWire
 	if err := json.Unmarshal(data, &w); err != nil {
-		return Customer{}, &malformedError{err}
+		return Customer{}, upstream.Malformed(err)
 	}
 	c := Customer{Name: w.Name, PhoneNumber: w.PhoneNumber}
 	devices, cards := w.Devices, w.Cards
@@ -317,7 +301,7 @@ func decodeCustomer(status int, body []byte) (Customer, error) {
 		cards = append(cards, w.Customer.Cards...)
 	}
 	if w.Customer == nil && c.Name == "" && c.PhoneNumber == "" && len(devices) == 0 && len(cards) == 0 {
-		return Customer{}, &malformedError{errors.New("lookup answer has no customer")}
+		return Customer{}, upstream.Malformed(errors.New("lookup answer has no customer"))
 	}
 	add := func(d deviceWire, defType string) {
 		serial := d.SerialNumber
@@ -365,7 +349,7 @@ const maxTokenLifetime = 24 * time.Hour
 func decodeToken(body []byte) (token string, lifetime time.Duration, err error) {
 	var w tokenWire
 	if err := upstream.DecodeStrict(body, &w); err != nil {
-		return "", 0, &malformedError{err}
+		return "", 0, upstream.Malformed(err)
 	}
 	tok, exp := w.AccessToken, w.ExpiresIn
 	if tok == "" && w.Data != nil {
@@ -373,10 +357,10 @@ func decodeToken(body []byte) (token string, lifetime time.Duration, err error) 
 	}
 	tok = strings.TrimSpace(tok)
 	if tok == "" {
-		return "", 0, &malformedError{errors.New(`no "access_token"`)}
+		return "", 0, upstream.Malformed(errors.New(`no "access_token"`))
 	}
 	if strings.ContainsAny(tok, "\r\n\t ") {
-		return "", 0, &malformedError{errors.New("access_token contains white space")}
+		return "", 0, upstream.Malformed(errors.New("access_token contains white space"))
 	}
 	return tok, parseExpiresIn(exp), nil
 }

@@ -439,7 +439,7 @@ func (c *Client) fetchToken(ctx context.Context) (string, time.Time, error) {
 	}
 	tok, err := decodeToken(res.Status, res.Body)
 	if err != nil {
-		var me *malformedError
+		var me *upstream.MalformedError
 		if errors.As(err, &me) {
 			return "", time.Time{}, vendor.Unavailable("authorize", err)
 		}
@@ -492,7 +492,7 @@ func checkFileAndHook(f *FileInput, h *Webhook) error {
 // in the envelope stays typed; anything else is ErrUnavailable, and not
 // retried (asking again would get the same answer).
 func readDecodeError(err error) error {
-	var me *malformedError
+	var me *upstream.MalformedError
 	if errors.As(err, &me) {
 		return vendor.Unavailable("", err)
 	}
@@ -503,7 +503,7 @@ func readDecodeError(err error) error {
 // refusal in the envelope stays typed (pasby said no), anything else means
 // we cannot tell what pasby did.
 func createDecodeError(op string, res *upstream.Response, err error) error {
-	var me *malformedError
+	var me *upstream.MalformedError
 	if errors.As(err, &me) {
 		return vendor.Unknown(op, fmt.Sprintf("HTTP %d answer", res.Status), errors.New(res.Clean(err.Error())))
 	}

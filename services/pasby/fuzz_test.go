@@ -89,7 +89,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 			if err == nil {
 				return
 			}
-			var me *malformedError
+			var me *upstream.MalformedError
 			var rej *upstream.RejectedError
 			switch {
 			case errors.As(err, &me):

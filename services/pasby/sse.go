@@ -145,7 +145,7 @@ func (s *sseSession) connect(ctx context.Context, yield func(FlowState, error) b
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
 			// Not an event stream: an envelope saying no, or garbage.
 			_, err = decodeEnvelope(resp.StatusCode, body)
-			var me *malformedError
+			var me *upstream.MalformedError
 			if err == nil || errors.As(err, &me) {
 				return connResult{err: fmt.Errorf("answer is %q, not text/event-stream", upstream.CleanMessage(resp.Header.Get("Content-Type")))}
 			}
@@ -187,7 +187,7 @@ func (s *sseSession) connect(ctx context.Context, yield func(FlowState, error) b
 		}
 		st, err := decodeStreamData(ev.Data, s.id)
 		if err != nil {
-			var me *malformedError
+			var me *upstream.MalformedError
 			if !errors.As(err, &me) {
 				yield(FlowState{}, err) // pasby said no inside the stream
 				return connResult{stop: true}
@@ -216,10 +216,10 @@ func decodeStreamData(data, id string) (FlowState, error) {
 	b := []byte(data)
 	var m map[string]json.RawMessage
 	if err := upstream.DecodeStrict(b, &m); err != nil {
-		return FlowState{}, &malformedError{err}
+		return FlowState{}, upstream.Malformed(err)
 	}
 	if m == nil {
-		return FlowState{}, malformed("event data is null")
+		return FlowState{}, upstream.Malformedf("event data is null")
 	}
 	_, hasStatus := m["status"]
 	_, hasData := m["data"]

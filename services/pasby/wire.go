@@ -264,38 +264,14 @@ type rawEnvelope struct {
 	Version json.RawMessage `json:"version"`
 }
 
-// malformedError is an answer we could not understand.
-type malformedError struct{ err error }
-
-func (e *malformedError) Error() string {
-	var te *json.UnmarshalTypeError
-	if errors.As(e.err, &te) {
-		// The default text names our Go types; say what the answer had.
-		if te.Field != "" {
-			return fmt.Sprintf("malformed answer: %q is a JSON %s", te.Field, te.Value)
-		}
-		return fmt.Sprintf("malformed answer: unexpected JSON %s", te.Value)
-	}
-	var se *json.SyntaxError
-	if errors.As(e.err, &se) {
-		return fmt.Sprintf("malformed answer: not JSON (offset %d)", se.Offset)
-	}
-	return "malformed answer: " + e.err.Error()
-}
-func (e *malformedError) Unwrap() error { return e.err }
-
-func malformed(format string, a ...any) error {
-	return &malformedError{fmt.Errorf(format, a...)}
-}
-
 // decodeEnvelope reads a whole answer. A body that is not the envelope, or a
-// successful one without a data object, is a *malformedError; a status other
+// successful one without a data object, is a *upstream.MalformedError; a status other
 // than "successful" is classified into a typed error (see classify) with
 // httpStatus.
 func decodeEnvelope(httpStatus int, body []byte) (envelope, error) {
 	var raw rawEnvelope
 	if err := upstream.DecodeStrict(body, &raw); err != nil {
-		return envelope{}, &malformedError{err}
+		return envelope{}, upstream.Malformed(err)
 	}
 	env := envelope{
 		Status:  rawString(raw.Status),
@@ -307,14 +283,14 @@ func decodeEnvelope(httpStatus int, body []byte) (envelope, error) {
 		env.Reason = upstream.CleanMessage(rawString(raw.Message))
 	}
 	if env.Status == "" {
-		return envelope{}, malformed(`no "status" field`)
+		return envelope{}, upstream.Malformedf(`no "status" field`)
 	}
 	if !isSuccessful(env.Status) {
 		return env, classify(httpStatus, upstream.CleanMessage(env.Status), env.Reason, upstream.CleanMessage(env.Type))
 	}
 	data := bytes.TrimSpace(raw.Data)
 	if len(data) == 0 || data[0] != '{' {
-		return envelope{}, malformed(`"data" is not an object`)
+		return envelope{}, upstream.Malformedf(`"data" is not an object`)
 	}
 	env.Data = data
 	return env, nil
@@ -348,23 +324,23 @@ func decodeDocumentResponse(httpStatus int, body []byte, key string) (DocumentRe
 	}
 	var data map[string]json.RawMessage
 	if err := json.Unmarshal(env.Data, &data); err != nil {
-		return DocumentResponse{}, &malformedError{err}
+		return DocumentResponse{}, upstream.Malformed(err)
 	}
 	docRaw, ok := data[key]
 	if !ok || !isObject(docRaw) {
-		return DocumentResponse{}, malformed("data.%s is not an object", key)
+		return DocumentResponse{}, upstream.Malformedf("data.%s is not an object", key)
 	}
 	var doc Document
 	if err := json.Unmarshal(docRaw, &doc); err != nil {
-		return DocumentResponse{}, &malformedError{prefixField("data."+key, err)}
+		return DocumentResponse{}, upstream.Malformed(prefixField("data."+key, err))
 	}
 	if doc.ID == "" {
-		return DocumentResponse{}, malformed("data.%s has no id", key)
+		return DocumentResponse{}, upstream.Malformedf("data.%s has no id", key)
 	}
 	var link string
 	if l, ok := data["link"]; ok && string(bytes.TrimSpace(l)) != "null" {
 		if err := json.Unmarshal(l, &link); err != nil {
-			return DocumentResponse{}, malformed("data.link is not a string")
+			return DocumentResponse{}, upstream.Malformedf("data.link is not a string")
 		}
 	}
 	return DocumentResponse{Document: doc, Link: link, Reason: env.Reason, Version: env.Version, Raw: env.Data}, nil
@@ -380,14 +356,14 @@ func decodeCancel(httpStatus int, body []byte) (CancelResponse, error) {
 		Model json.RawMessage `json:"model"`
 	}
 	if err := json.Unmarshal(env.Data, &data); err != nil {
-		return CancelResponse{}, &malformedError{err}
+		return CancelResponse{}, upstream.Malformed(err)
 	}
 	var m FlowModel
 	if isObject(data.Model) {
 		// A flow model; a document id may come back as a document, whose
 		// fields this does not hold: Raw has everything.
 		if err := json.Unmarshal(data.Model, &m); err != nil {
-			return CancelResponse{}, &malformedError{prefixField("data.model", err)}
+			return CancelResponse{}, upstream.Malformed(prefixField("data.model", err))
 		}
 	}
 	return CancelResponse{Model: m, Reason: env.Reason, Version: env.Version, Raw: env.Data}, nil
@@ -415,23 +391,23 @@ func decodeFlowData(data json.RawMessage, id string) (FlowState, error) {
 		Username json.RawMessage `json:"username"`
 	}
 	if err := json.Unmarshal(data, &d); err != nil {
-		return FlowState{}, &malformedError{err}
+		return FlowState{}, upstream.Malformed(err)
 	}
 	if !isObject(d.Request) {
-		return FlowState{}, malformed("data.request is not an object")
+		return FlowState{}, upstream.Malformedf("data.request is not an object")
 	}
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal(d.Request, &keys); err != nil {
-		return FlowState{}, &malformedError{err}
+		return FlowState{}, upstream.Malformed(err)
 	}
 	st := FlowState{Username: upstream.CleanMessage(rawString(d.Username)), Raw: data}
 	if err := json.Unmarshal(d.Request, &st.Request); err != nil {
-		return FlowState{}, &malformedError{prefixField("data.request", err)}
+		return FlowState{}, upstream.Malformed(prefixField("data.request", err))
 	}
 	if looksLikeDocument(keys) {
 		var doc Document
 		if err := json.Unmarshal(d.Request, &doc); err != nil {
-			return FlowState{}, &malformedError{prefixField("data.request", err)}
+			return FlowState{}, upstream.Malformed(prefixField("data.request", err))
 		}
 		st.Document = &doc
 	}
@@ -610,14 +586,14 @@ func decodeToken(httpStatus int, body []byte) (string, error) {
 		Token json.RawMessage `json:"token"`
 	}
 	if err := json.Unmarshal(env.Data, &d); err != nil {
-		return "", &malformedError{err}
+		return "", upstream.Malformed(err)
 	}
 	var tok string
 	if err := json.Unmarshal(d.Token, &tok); err != nil || strings.TrimSpace(tok) == "" {
-		return "", malformed("data.token is not a non-empty string")
+		return "", upstream.Malformedf("data.token is not a non-empty string")
 	}
 	if strings.ContainsAny(tok, "\r\n\x00") || len(tok) > 16<<10 {
-		return "", malformed("data.token is not usable as a header value")
+		return "", upstream.Malformedf("data.token is not usable as a header value")
 	}
 	return tok, nil
 }

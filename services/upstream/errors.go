@@ -10,6 +10,7 @@
 package upstream
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -269,4 +270,34 @@ func CleanMessage(msg string, secrets ...string) string {
 		msg = string(r[:MaxMessageRunes]) + "…"
 	}
 	return msg
+}
+
+// MalformedError is an answer that could not be understood: not JSON, the
+// wrong shape, or missing what the call needs. Its text says what the
+// answer had, never the decoder's Go types.
+type MalformedError struct{ Err error }
+
+func (e *MalformedError) Error() string {
+	var te *json.UnmarshalTypeError
+	if errors.As(e.Err, &te) {
+		if te.Field != "" {
+			return fmt.Sprintf("malformed answer: %q is a JSON %s", te.Field, te.Value)
+		}
+		return fmt.Sprintf("malformed answer: unexpected JSON %s", te.Value)
+	}
+	var se *json.SyntaxError
+	if errors.As(e.Err, &se) {
+		return fmt.Sprintf("malformed answer: not JSON (offset %d)", se.Offset)
+	}
+	return "malformed answer: " + e.Err.Error()
+}
+
+func (e *MalformedError) Unwrap() error { return e.Err }
+
+// Malformed wraps a decoding failure.
+func Malformed(err error) *MalformedError { return &MalformedError{err} }
+
+// Malformedf is a MalformedError saying what the answer lacks.
+func Malformedf(format string, a ...any) *MalformedError {
+	return &MalformedError{fmt.Errorf(format, a...)}
 }

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -163,5 +164,28 @@ func TestRejectedReasonIsNeverEmpty(t *testing.T) {
 		if got := c.err.Reason(); got != c.want {
 			t.Errorf("%+v: reason %q, want %q", c.err, got, c.want)
 		}
+	}
+}
+
+func TestMalformedSaysWhatTheAnswerHad(t *testing.T) {
+	var v struct{ ID int }
+	typeErr := json.Unmarshal([]byte(`{"ID":"x"}`), &v)
+	syntaxErr := json.Unmarshal([]byte(`{`), &v)
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{Malformed(typeErr), `malformed answer: "ID" is a JSON string`},
+		{Malformed(syntaxErr), "malformed answer: not JSON (offset 1)"},
+		{Malformedf("data.%s has no id", "doc"), "malformed answer: data.doc has no id"},
+	}
+	for _, c := range cases {
+		if c.err.Error() != c.want {
+			t.Errorf("%q, want %q", c.err.Error(), c.want)
+		}
+	}
+	var me *MalformedError
+	if !errors.As(Malformed(typeErr), &me) || !errors.Is(me, typeErr) {
+		t.Error("MalformedError does not unwrap to its cause")
 	}
 }
