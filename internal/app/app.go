@@ -39,6 +39,7 @@ import (
 	"portal/services/sandbox/passportreadersim"
 	"portal/services/sandbox/pawapasssim"
 	"portal/services/sessionstore"
+	"portal/services/upstream"
 	"portal/services/verifications"
 	"portal/web"
 )
@@ -74,9 +75,9 @@ type Options struct {
 	// IDVTimeout bounds each pawaPass and PassportReader call (default:
 	// the clients').
 	IDVTimeout time.Duration
-	// IDVRetryDelays are PassportReader's read retry waits (default: the
-	// document's 2, 4, 8, 16 s); tests shorten them.
-	IDVRetryDelays []time.Duration
+	// IDVRetry is PassportReader's read retry policy; zero = the client's
+	// (the document's 2, 4, 8, 16 s). Tests shorten it.
+	IDVRetry upstream.Retry
 	// VerificationFirstCheck is the verification reconciler's first delay
 	// (default 5 s).
 	VerificationFirstCheck time.Duration
@@ -178,7 +179,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		AppSecret: cfg.Pasby.AppSecret, Timeout: opts.PasbyTimeout, Now: now}
 	pawaCfg := pawapass.Config{BaseURL: cfg.PawaPass.BaseURL, APIKey: cfg.PawaPass.APIKey, Timeout: opts.IDVTimeout}
 	readerCfg := passportreader.Config{BaseURL: cfg.IDV.BaseURL, PublicKey: cfg.IDV.PublicKey, Secret: cfg.IDV.Secret,
-		Timeout: opts.IDVTimeout, RetryDelays: opts.IDVRetryDelays}
+		Timeout: opts.IDVTimeout, Retry: opts.IDVRetry}
 	if cfg.SandboxEnabled() {
 		a.Sandbox = sandbox.New("/sandbox")
 		sims := opts.Simulators
@@ -235,7 +236,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			a.PawaPassSim = pawapasssim.New(simOpts)
 			sims = append(sims, a.PawaPassSim)
 			pawaCfg = pawapass.Config{BaseURL: simOpts.PublicURL + "/v2", APIKey: cmp.Or(simOpts.APIKey, pawapasssim.DefaultAPIKey),
-				Timeout: opts.IDVTimeout, RetryBase: pawaCfg.RetryBase}
+				Timeout: opts.IDVTimeout, Retry: pawaCfg.Retry}
 		}
 		if !cfg.IDV.Configured() {
 			simOpts := opts.PassportReaderSim
@@ -250,7 +251,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			a.PassportReaderSim = passportreadersim.New(simOpts)
 			sims = append(sims, a.PassportReaderSim)
 			readerCfg = passportreader.Config{BaseURL: simOpts.PublicURL, PublicKey: cmp.Or(simOpts.PublicKey, passportreadersim.DefaultPublicKey),
-				Secret: cmp.Or(simOpts.Secret, passportreadersim.DefaultSecret), Timeout: opts.IDVTimeout, RetryDelays: opts.IDVRetryDelays}
+				Secret: cmp.Or(simOpts.Secret, passportreadersim.DefaultSecret), Timeout: opts.IDVTimeout, Retry: opts.IDVRetry}
 		}
 		for _, sim := range sims {
 			if err := a.Sandbox.Register(sim); err != nil {

@@ -29,6 +29,7 @@ import (
 	"portal/services/sandbox/pasbysim"
 	"portal/services/sandbox/passportreadersim"
 	"portal/services/sandbox/pawapasssim"
+	"portal/services/upstream"
 )
 
 // AdminEmail and AdminPassword are the first admin of every test portal.
@@ -166,7 +167,7 @@ func Start(t testing.TB, cfg Config) *Portal {
 		RechargeFirstCheck: 100 * time.Millisecond, WorkerTick: 50 * time.Millisecond,
 		PasbySim: pasbyOpts, PasbyTimeout: timeout, DocumentFirstCheck: 100 * time.Millisecond,
 		PawaPassSim: pawaOpts, PassportReaderSim: readerOpts, IDVTimeout: timeout,
-		IDVRetryDelays: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond}, VerificationFirstCheck: 100 * time.Millisecond,
+		IDVRetry: upstream.Retry{Attempts: 3, Base: 10 * time.Millisecond, Max: 20 * time.Millisecond}, VerificationFirstCheck: 100 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatalf("app: %v", err)

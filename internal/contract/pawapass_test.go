@@ -16,6 +16,7 @@ import (
 	"portal/services/pawapass"
 	"portal/services/sandbox"
 	"portal/services/sandbox/pawapasssim"
+	"portal/services/upstream"
 )
 
 // Contract tests between the pawaPass client (services/pawapass) and the
@@ -131,7 +132,8 @@ func ppCheckVerification(t *testing.T, what string, v pawapass.Verification, raw
 // ---- the documents' examples through the client ----------------------------
 
 func ppTestClient(base, key string) *pawapass.Client {
-	return pawapass.New(pawapass.Config{BaseURL: base, APIKey: key, Timeout: 5 * time.Second, RetryBase: time.Millisecond})
+	return pawapass.New(pawapass.Config{BaseURL: base, APIKey: key, Timeout: 5 * time.Second,
+		Retry: upstream.Retry{Attempts: pawapass.DefaultRetry.Attempts, Base: time.Millisecond, Max: 10 * time.Millisecond}})
 }
 
 // TestPawaPassExamples: the client sends the document's example request
@@ -257,8 +259,8 @@ func TestPawaPassExamples(t *testing.T) {
 		_, errG := c.Get(ctx, "aB1cD2eF")
 		_, errL := c.List(ctx, pawapass.ListQuery{})
 		for name, err := range map[string]error{"Create": errC, "Get": errG, "List": errL} {
-			if !errors.Is(err, pawapass.ErrUnauthorized) {
-				t.Errorf("client: %s answered with the example 401: %v, want ErrUnauthorized; %s", name, err, ppNotesErrors)
+			if !errors.Is(err, upstream.ErrBadCredentials) {
+				t.Errorf("client: %s answered with the example 401: %v, want upstream.ErrBadCredentials; %s", name, err, ppNotesErrors)
 			}
 			if err != nil && strings.Contains(err.Error(), key) {
 				t.Errorf("client: %s error shows the API key: %v", name, err)
@@ -613,8 +615,8 @@ func TestPawaPassRoundTrip(t *testing.T) {
 	})
 
 	t.Run("errors", func(t *testing.T) {
-		if _, err := e.client.Get(ctx, "zZ9yY8xX"); !errors.Is(err, pawapass.ErrNotFound) {
-			t.Errorf("client or simulator: Get(unknown id) = %v, want ErrNotFound", err)
+		if _, err := e.client.Get(ctx, "zZ9yY8xX"); !errors.Is(err, upstream.ErrNotFound) {
+			t.Errorf("client or simulator: Get(unknown id) = %v, want upstream.ErrNotFound", err)
 		}
 		bad := ppTestClient(e.root+"/v2", "not-the-key")
 		before := e.sim.CreateCalls()
@@ -622,8 +624,8 @@ func TestPawaPassRoundTrip(t *testing.T) {
 		_, errG := bad.Get(ctx, approved)
 		_, errL := bad.List(ctx, pawapass.ListQuery{})
 		for name, err := range map[string]error{"Create": errC, "Get": errG, "List": errL} {
-			if !errors.Is(err, pawapass.ErrUnauthorized) {
-				t.Errorf("client or simulator: %s with a wrong key = %v, want ErrUnauthorized; %s", name, err, ppNotesErrors)
+			if !errors.Is(err, upstream.ErrBadCredentials) {
+				t.Errorf("client or simulator: %s with a wrong key = %v, want upstream.ErrBadCredentials; %s", name, err, ppNotesErrors)
 			}
 		}
 		if n := e.sim.CreateCalls() - before; n != 1 {

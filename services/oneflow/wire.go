@@ -37,7 +37,7 @@ func decodeEnvelope(status int, body []byte) (json.RawMessage, error) {
 		return nil, upstream.Malformed(errors.New(`no "success" field`))
 	}
 	if !*env.Success {
-		msg := rawString(env.Message)
+		msg := upstream.JSONText(env.Message)
 		if msg == "" {
 			msg = "request refused"
 		}
@@ -48,19 +48,6 @@ func decodeEnvelope(status int, body []byte) (json.RawMessage, error) {
 		return nil, upstream.Malformed(errors.New(`"data" is not an object`))
 	}
 	return data, nil
-}
-
-// rawString returns a JSON string's value, or the raw text of another value.
-func rawString(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return s
-	}
-	return string(raw)
 }
 
 // errorMessage digs the human message out of an error answer: the envelope's
@@ -75,7 +62,7 @@ func errorMessage(body []byte) string {
 		return ""
 	}
 	for _, r := range []json.RawMessage{m.Message, m.ErrorDescription, m.Error} {
-		if s := rawString(r); s != "" {
+		if s := upstream.JSONText(r); s != "" {
 			return s
 		}
 	}

@@ -39,11 +39,11 @@ func complaint(body []byte) (status, reason, typ string) {
 	if json.Unmarshal(body, &raw) != nil {
 		return "", "", ""
 	}
-	reason = rawString(raw.Reason)
+	reason = upstream.JSONText(raw.Reason)
 	if reason == "" {
-		reason = rawString(raw.Message)
+		reason = upstream.JSONText(raw.Message)
 	}
-	return rawString(raw.Status), reason, rawString(raw.Type)
+	return upstream.JSONText(raw.Status), reason, upstream.JSONText(raw.Type)
 }
 
 // statusError maps a non-2xx answer by pasby's rules; clean keeps the

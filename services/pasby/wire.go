@@ -274,13 +274,13 @@ func decodeEnvelope(httpStatus int, body []byte) (envelope, error) {
 		return envelope{}, upstream.Malformed(err)
 	}
 	env := envelope{
-		Status:  rawString(raw.Status),
-		Reason:  upstream.CleanMessage(rawString(raw.Reason)),
-		Type:    rawString(raw.Type),
-		Version: upstream.CleanMessage(rawString(raw.Version)),
+		Status:  upstream.JSONText(raw.Status),
+		Reason:  upstream.CleanMessage(upstream.JSONText(raw.Reason)),
+		Type:    upstream.JSONText(raw.Type),
+		Version: upstream.CleanMessage(upstream.JSONText(raw.Version)),
 	}
 	if env.Reason == "" {
-		env.Reason = upstream.CleanMessage(rawString(raw.Message))
+		env.Reason = upstream.CleanMessage(upstream.JSONText(raw.Message))
 	}
 	if env.Status == "" {
 		return envelope{}, upstream.Malformedf(`no "status" field`)
@@ -298,19 +298,6 @@ func decodeEnvelope(httpStatus int, body []byte) (envelope, error) {
 
 func isSuccessful(status string) bool {
 	return strings.EqualFold(strings.TrimSpace(status), "successful")
-}
-
-// rawString returns a JSON string's value, or the raw text of another value.
-func rawString(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return s
-	}
-	return string(raw)
 }
 
 // ---- decoders -------------------------------------------------------------
@@ -400,7 +387,7 @@ func decodeFlowData(data json.RawMessage, id string) (FlowState, error) {
 	if err := json.Unmarshal(d.Request, &keys); err != nil {
 		return FlowState{}, upstream.Malformed(err)
 	}
-	st := FlowState{Username: upstream.CleanMessage(rawString(d.Username)), Raw: data}
+	st := FlowState{Username: upstream.CleanMessage(upstream.JSONText(d.Username)), Raw: data}
 	if err := json.Unmarshal(d.Request, &st.Request); err != nil {
 		return FlowState{}, upstream.Malformed(prefixField("data.request", err))
 	}
@@ -423,7 +410,7 @@ func decodeFlowData(data json.RawMessage, id string) (FlowState, error) {
 
 // looksLikeDocument: a doc_ id, or any of the document-only keys.
 func looksLikeDocument(m map[string]json.RawMessage) bool {
-	if strings.HasPrefix(rawString(m["id"]), "doc_") {
+	if strings.HasPrefix(upstream.JSONText(m["id"]), "doc_") {
 		return true
 	}
 	for _, k := range []string{"file", "statusLog", "signee", "signatures"} {

@@ -42,7 +42,7 @@ func ParseCallback(body []byte) (Callback, error) {
 		SessionReference  json.RawMessage `json:"session_reference"`
 		SessionReferenace json.RawMessage `json:"session_referenace"`
 	}
-	if err := strictUnmarshal(body, &w); err != nil {
+	if err := decodeObject(body, &w); err != nil {
 		return Callback{}, invalidCallback(callbackSyntax(err))
 	}
 	id, set, err := parseID(w.SessionID)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"portal/services/upstream"
 )
 
 func TestParseCallback(t *testing.T) {
@@ -69,7 +71,7 @@ func TestParseCallback(t *testing.T) {
 				if err == nil {
 					t.Fatalf("accepted: %+v", got)
 				}
-				if !errors.Is(err, ErrInvalidCallback) || !errors.Is(err, ErrInvalidRequest) {
+				if !errors.Is(err, ErrInvalidCallback) || !errors.Is(err, upstream.ErrInvalidRequest) {
 					t.Errorf("err = %v, want ErrInvalidCallback", err)
 				}
 				if !strings.HasPrefix(err.Error(), "passportreader: ") || len(err.Error()) > 200 {

@@ -1,6 +1,8 @@
 // Package passportreader is a client for PassportReader's identity-verification
 // sessions (NFC passport reading), written from upstream-docs/idv-sessions.txt
-// and the "Identity-verification sessions" section of NOTES.md.
+// and the "Identity-verification sessions" section of NOTES.md. Sending,
+// retrying and the error vocabulary are services/upstream's; this package
+// keeps the endpoints, the wire format and PassportReader's own rules.
 //
 // Wire: every call is a POST to <root>/api/v1/<class>.<method> with HTTP
 // Basic auth (public key as user name, secret as password), a JSON body
@@ -11,24 +13,49 @@
 //   - Every attempt runs under Config.Timeout (default 60 s, the document's
 //     request timeout); the caller's context bounds the whole call,
 //     retries and waits included.
-//   - Reads (GetSession, SessionState) follow the document's advice: a 5xx,
-//     a network error, an attempt timeout or an answer cut short is retried
-//     up to 4 times, after 2, 4, 8 and 16 s (Config.RetryDelays), each wait
-//     ±20 % at random so that many clients do not retry in step [ours]. A
-//     4xx is never retried (the document says so). A wait that would end
-//     past the context's deadline is not started: the last error is
-//     returned at once. A malformed or oversized answer is not retried
-//     either (asking again gets the same answer).
+//   - Reads (GetSession, SessionState) follow the document's advice: a 5xx
+//     (but 501), a 429, a network error, an attempt timeout or an answer cut
+//     short is retried per Config.Retry, by default up to 4 times after 2, 4,
+//     8 and 16 s, each wait ±20 % at random so that many clients do not retry
+//     in step [ours]. Any other 4xx is never retried (the document says so).
+//     A wait that would end past the context's deadline is not started: the
+//     last error is returned at once. A malformed or oversized answer is not
+//     retried either (asking again gets the same answer).
 //   - CreateSession is sent once. It is sent a second time only when the
 //     connection provably never reached PassportReader (a dial error:
-//     connection refused, DNS failure). A failure before a connection was
-//     obtained is ErrUnavailable + ErrNotSent; a failure once the request may
-//     have been written, a 2xx that cannot be read or decoded, and a 502/504
-//     from a gateway are *OutcomeUnknownError. Any other 5xx is
-//     ErrUnavailable: PassportReader answered. The document says a 500 means
-//     "accepted, but something went wrong"; a session it may have left
-//     behind is harmless, since nobody ever gets its token [ours].
+//     connection refused, DNS failure), after the first retry wait. Any 5xx
+//     but 502/504 is ErrUnavailable: PassportReader answered. The document
+//     says a 500 means "accepted, but something went wrong"; a session it
+//     may have left behind is harmless, since nobody ever gets its token
+//     [ours].
 //   - Redirects are never followed (a redirected POST would become a GET).
+//
+// Every error starts with "passportreader: " and is tested with errors.Is /
+// errors.As:
+//
+//   - upstream.ErrBadCredentials: 401, the public key and secret were refused.
+//   - upstream.ErrForbidden: 403, the credentials lack a permission.
+//   - upstream.ErrNotFound: no such session: error_name "SessionNotFound"
+//     (with a 5xx or 429 also ErrUnavailable, and retried), or a 404 that
+//     carries PassportReader's error body. A bare 404 (no error body) is
+//     more likely a wrong BaseURL and is ErrUnavailable instead [ours].
+//   - upstream.ErrUnavailable: PassportReader could not be used: 5xx, 429, a
+//     network error or timeout, a malformed or oversized answer to a read, a
+//     redirect. For CreateSession it means PassportReader answered and did
+//     not create (or, with ErrNotSent, that nothing was sent).
+//   - upstream.ErrNotSent: together with ErrUnavailable or ErrInvalidRequest;
+//     the request provably never reached PassportReader.
+//   - upstream.ErrInvalidRequest (always with ErrNotSent): the arguments or
+//     the Config were refused before anything was sent.
+//   - ErrInvalidCallback: ParseCallback refused a body; it also matches
+//     upstream.ErrInvalidRequest.
+//   - *upstream.RejectedError: any other 4xx (a 400, say); Code is the
+//     error_name, Message the error_message.
+//   - *upstream.OutcomeUnknownError (Op "session.create"): CreateSession
+//     only, when the request may have reached PassportReader but its result
+//     cannot be told (a timeout or broken connection after sending, a
+//     502/504, a 2xx that cannot be read or decoded). It never matches the
+//     sentinels and must not be re-sent automatically.
 //
 // Nothing here logs, and no error carries the secret.
 package passportreader
@@ -37,23 +64,35 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
-	"net"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"portal/services/upstream"
 )
+
+const vendor upstream.Vendor = "passportreader"
 
 // DefaultTimeout is the document's request timeout, used per attempt when
 // Config.Timeout is zero.
 const DefaultTimeout = 60 * time.Second
 
-// DefaultRetryDelays returns the document's backoff advice ("retry after 2,
-// 4, 8 and finally after 16 seconds"), used when Config.RetryDelays is nil.
-func DefaultRetryDelays() []time.Duration {
-	return []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
-}
+// DefaultRetry is the document's backoff advice ("retry after 2, 4, 8 and
+// finally after 16 seconds"), used when Config.Retry is zero.
+var DefaultRetry = upstream.Retry{Attempts: 5, Base: 2 * time.Second, Max: 16 * time.Second, Jitter: 0.2}
+
+// Methods, as <class>.<method> under /api/v1/.
+const (
+	methodCreate = "session.create"
+	methodGet    = "session.get"
+	methodState  = "session.state"
+)
+
+// maxSessionBody bounds a session.get answer: it carries two base64 images,
+// a few MB at most. Other answers get upstream's default bound.
+const maxSessionBody = 16 << 20
 
 // Config configures a Client.
 type Config struct {
@@ -66,69 +105,50 @@ type Config struct {
 	PublicKey, Secret string
 	// Timeout bounds one attempt; 0 means DefaultTimeout (60 s).
 	Timeout time.Duration
-	// HTTPClient is used for every call; nil means a client with sane
-	// transport timeouts. Redirects are never followed either way.
+	// HTTPClient is used for every call; nil means upstream.DefaultTransport.
+	// Redirects are never followed either way.
 	HTTPClient *http.Client
-	// RetryDelays are the waits before read retries: one retry per entry.
-	// nil means DefaultRetryDelays(); an empty non-nil slice means reads are
-	// tried once. The first entry is also the wait before a CreateSession
-	// that could not connect is sent again.
-	RetryDelays []time.Duration
+	// Retry is the read policy (Attempts 1: tried once); the zero value
+	// means DefaultRetry. Its first wait is also the one before a
+	// CreateSession that could not connect is sent again.
+	Retry upstream.Retry
 }
 
 // Client talks to one PassportReader account. It is safe for concurrent use.
 type Client struct {
-	base    string // the root, without "/api/v1" and without a trailing "/"
-	key     string
-	secret  string
-	basic   string // base64(key:secret), to be redacted should it be echoed
-	hc      *http.Client
-	timeout time.Duration
-	delays  []time.Duration
-
-	configErr error // a bad Config, returned by every call
-
-	// traceable: the transport is net/http's, which reports GotConn before
-	// writing a request, so a failure without GotConn was never sent.
-	traceable bool
+	base   string // the root, without "/api/v1" and without a trailing "/"
+	key    string
+	secret string
+	up     *upstream.Client
 }
 
 // New returns a Client. It never fails: a bad Config surfaces as an error
-// wrapping ErrInvalidRequest and ErrNotSent on every call.
+// wrapping upstream.ErrInvalidRequest and upstream.ErrNotSent on every call.
 func New(cfg Config) *Client {
-	c := &Client{
-		base:    rootOf(cfg.BaseURL),
-		key:     cfg.PublicKey,
-		secret:  cfg.Secret,
-		timeout: cfg.Timeout,
+	c := &Client{base: rootOf(cfg.BaseURL), key: cfg.PublicKey, secret: cfg.Secret}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
 	}
-	if c.timeout <= 0 {
-		c.timeout = DefaultTimeout
+	retry := cfg.Retry
+	if retry == (upstream.Retry{}) {
+		retry = DefaultRetry
 	}
-	if cfg.RetryDelays == nil {
-		c.delays = DefaultRetryDelays()
-	} else {
-		c.delays = make([]time.Duration, len(cfg.RetryDelays))
-		for i, d := range cfg.RetryDelays {
-			c.delays[i] = max(d, 0)
-		}
-	}
-	c.basic = base64.StdEncoding.EncodeToString([]byte(c.key + ":" + c.secret)) // as SetBasicAuth encodes it
-	c.configErr = c.checkConfig()
-
-	var hc http.Client
-	if cfg.HTTPClient != nil {
-		hc = *cfg.HTTPClient
-	} else {
-		hc = http.Client{Transport: defaultTransport()}
-	}
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c.hc = &hc
-	rt := hc.Transport
-	if rt == nil {
-		rt = http.DefaultTransport
-	}
-	_, c.traceable = rt.(*http.Transport)
+	basic := base64.StdEncoding.EncodeToString([]byte(c.key + ":" + c.secret)) // as SetBasicAuth encodes it
+	c.up = upstream.New(upstream.Config{
+		Vendor:     vendor,
+		BaseURL:    c.base,
+		HTTPClient: cfg.HTTPClient,
+		Timeout:    timeout,
+		Retry:      retry,
+		UserAgent:  "portal-passportreader/1",
+		Auth:       upstream.Basic(c.key, c.secret),
+		// The Basic credentials are the secret too, should they be echoed.
+		Secrets:   []string{c.secret, basic},
+		Complaint: complaint,
+		Errors:    statusError,
+		ConfigErr: c.checkConfig(),
+	})
 	return c
 }
 
@@ -150,18 +170,18 @@ func rootOf(base string) string {
 func (c *Client) checkConfig() error {
 	switch {
 	case c.base == "":
-		return invalidRequest("no base URL")
+		return vendor.InvalidRequest("no base URL")
 	case c.key == "" || c.secret == "":
-		return invalidRequest("the public key and the secret are both required")
+		return vendor.InvalidRequest("the public key and the secret are both required")
 	case strings.Contains(c.key, ":"):
 		// HTTP Basic cannot carry a user name with a colon (RFC 7617).
-		return invalidRequest("the public key contains a colon")
+		return vendor.InvalidRequest("the public key contains a colon")
 	case hasCtl(c.key) || hasCtl(c.secret):
-		return invalidRequest("the public key or the secret contains control characters")
+		return vendor.InvalidRequest("the public key or the secret contains control characters")
 	}
 	u, err := url.Parse(c.base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return invalidRequest("base URL must be an absolute http(s) URL without credentials or query")
+		return vendor.InvalidRequest("base URL must be an absolute http(s) URL without credentials or query")
 	}
 	return nil
 }
@@ -170,22 +190,8 @@ func hasCtl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f })
 }
 
-func defaultTransport() *http.Transport {
-	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   10 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		// Shorter than common server keep-alive timeouts, so a create rarely
-		// meets a connection the server is just closing (that would be an
-		// unknown outcome).
-		IdleConnTimeout:     30 * time.Second,
-		MaxIdleConnsPerHost: 16,
-	}
+func call(method string, body []byte) upstream.Request {
+	return upstream.Request{Method: http.MethodPost, Path: "/api/v1/" + method, Body: body}
 }
 
 // Session states (NOTES.md). Happy path: CREATED → INITIATED (opened in the
@@ -252,14 +258,14 @@ func (s Session) Final() bool { return IsFinal(s.State) }
 
 // CreateSession creates a verification session (POST session.create). See
 // the package comment for when it is sent again (only if it never reached
-// PassportReader) and OutcomeUnknownError for when the result cannot be told.
+// PassportReader) and when its outcome is unknown.
 func (c *Client) CreateSession(ctx context.Context, r CreateSessionRequest) (CreatedSession, error) {
 	if r.CallbackURL != "" {
 		// Checked here because a callback that can never arrive leaves the
 		// session to polling alone; the rule itself is ours.
 		u, err := url.Parse(r.CallbackURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return CreatedSession{}, invalidRequest("callback URL must be an absolute http(s) URL")
+			return CreatedSession{}, vendor.InvalidRequest("callback URL must be an absolute http(s) URL")
 		}
 	}
 	body, err := json.Marshal(createBody{
@@ -269,15 +275,15 @@ func (c *Client) CreateSession(ctx context.Context, r CreateSessionRequest) (Cre
 		PassportOnly:     r.PassportOnly,
 	})
 	if err != nil {
-		return CreatedSession{}, invalidRequest(err.Error())
+		return CreatedSession{}, vendor.InvalidRequest(err.Error())
 	}
-	res, err := c.create(ctx, body)
+	res, err := c.up.Create(ctx, methodCreate, call(methodCreate, body))
 	if err != nil {
 		return CreatedSession{}, err
 	}
-	s, err := decodeCreated(res.body)
+	s, err := decodeCreated(res.Body)
 	if err != nil {
-		return CreatedSession{}, unknownOutcome(statusDetail(res.status, "")+" answer", c.redactErr(err))
+		return CreatedSession{}, vendor.Unknown(methodCreate, upstream.StatusDetail(res.Status, "")+" answer", errors.New(res.Clean(err.Error())))
 	}
 	return s, nil
 }
@@ -287,19 +293,21 @@ func (c *Client) CreateSession(ctx context.Context, r CreateSessionRequest) (Cre
 func (c *Client) GetSession(ctx context.Context, id int64) (Session, error) {
 	if id <= 0 {
 		// Ids are 64-bit integers; that they are positive is ours.
-		return Session{}, invalidRequest("session id must be positive")
+		return Session{}, vendor.InvalidRequest("session id must be positive")
 	}
 	body, _ := json.Marshal(idBody{ID: id})
-	res, err := c.read(ctx, methodGet, body, maxSessionBody)
+	req := call(methodGet, body)
+	req.MaxBody = maxSessionBody
+	res, err := c.up.Read(ctx, req)
 	if err != nil {
 		return Session{}, err
 	}
-	s, err := decodeSession(res.body)
+	s, err := decodeSession(res.Body)
 	if err == nil && s.ID != id {
-		err = &malformedError{fmt.Errorf("answer is for session %d, asked for %d", s.ID, id)}
+		err = upstream.Malformedf("answer is for session %d, asked for %d", s.ID, id)
 	}
 	if err != nil {
-		return Session{}, unavailable(methodGet, c.redactErr(err))
+		return Session{}, vendor.Unavailable(methodGet, errors.New(res.Clean(err.Error())))
 	}
 	return s, nil
 }
@@ -308,16 +316,16 @@ func (c *Client) GetSession(ctx context.Context, id int64) (Session, error) {
 // call than GetSession for polling.
 func (c *Client) SessionState(ctx context.Context, id int64) (string, error) {
 	if id <= 0 {
-		return "", invalidRequest("session id must be positive")
+		return "", vendor.InvalidRequest("session id must be positive")
 	}
 	body, _ := json.Marshal(idBody{ID: id})
-	res, err := c.read(ctx, methodState, body, maxBody)
+	res, err := c.up.Read(ctx, call(methodState, body))
 	if err != nil {
 		return "", err
 	}
-	st, err := decodeState(res.body)
+	st, err := decodeState(res.Body)
 	if err != nil {
-		return "", unavailable(methodState, c.redactErr(err))
+		return "", vendor.Unavailable(methodState, errors.New(res.Clean(err.Error())))
 	}
 	return st, nil
 }

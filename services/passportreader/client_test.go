@@ -8,15 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"portal/services/upstream"
 )
 
 // Images in test sessions: any bytes do, these look like a JPEG and a PNG.
@@ -238,7 +238,7 @@ func TestLargeIDsRoundTrip(t *testing.T) {
 	}
 }
 
-var allSentinels = []error{ErrUnauthorized, ErrForbidden, ErrNotFound, ErrUnavailable, ErrNotSent, ErrInvalidRequest}
+var allSentinels = []error{upstream.ErrBadCredentials, upstream.ErrForbidden, upstream.ErrNotFound, upstream.ErrUnavailable, upstream.ErrNotSent, upstream.ErrInvalidRequest}
 
 // checkSentinels asserts err matches exactly the sentinels in want.
 func checkSentinels(t *testing.T, err error, want ...error) {
@@ -256,28 +256,35 @@ func checkSentinels(t *testing.T, err error, want ...error) {
 
 func TestErrorMapping(t *testing.T) {
 	notFound := string(readTestdata(t, "error_response.json"))
+	var (
+		unavailable = []error{upstream.ErrUnavailable}
+		found       = []error{upstream.ErrNotFound}
+	)
 	for _, tc := range []struct {
 		name     string
 		status   int
 		body     string
 		want     []error
-		apiName  string
-		apiMsg   string
-		readRetr bool // a read retries it
+		rejected bool   // a *upstream.RejectedError with these:
+		code     string // error_name
+		msg      string // error_message
+		text     string // in the error text
+		readRetr bool   // a read retries it
 	}{
-		{"404 SessionNotFound", 404, notFound, []error{ErrNotFound}, "SessionNotFound", "No session found with id: 123", false},
-		{"400 SessionNotFound", 400, notFound, []error{ErrNotFound}, "SessionNotFound", "No session found with id: 123", false},
-		{"404 with a message", 404, `{"error_message":"gone"}`, []error{ErrNotFound}, "", "gone", false},
-		{"404 bare", 404, `<html><body>404 page not found</body></html>`, []error{ErrUnavailable}, "", "", false},
-		{"400", 400, `{"error_message":"id: expected integer","error_name":"InvalidRequest"}`, []error{ErrInvalidRequest}, "InvalidRequest", "id: expected integer", false},
-		{"401", 401, `{"error_message":"Invalid credentials","error_name":"Unauthorized"}`, []error{ErrUnauthorized}, "Unauthorized", "Invalid credentials", false},
-		{"401 empty", 401, ``, []error{ErrUnauthorized}, "", "", false},
-		{"403", 403, `{"error_message":"Missing permission","error_name":"Forbidden"}`, []error{ErrForbidden}, "Forbidden", "Missing permission", false},
-		{"409 other 4xx", 409, `{"error_message":"busy","error_name":"Conflict"}`, nil, "Conflict", "busy", false},
-		{"429", 429, `{"error_message":"slow down"}`, []error{ErrUnavailable}, "", "slow down", false},
-		{"500", 500, `{"error_message":"Internal error","error_name":"InternalError"}`, []error{ErrUnavailable}, "InternalError", "Internal error", true},
-		{"503 html", 503, `<html>maintenance</html>`, []error{ErrUnavailable}, "", "", true},
-		{"500 odd types", 500, `{"error_message":{"a":1},"error_name":7}`, []error{ErrUnavailable}, "7", `{"a":1}`, true},
+		{"404 SessionNotFound", 404, notFound, found, false, "", "", "SessionNotFound: No session found with id: 123", false},
+		{"400 SessionNotFound", 400, notFound, found, false, "", "", "SessionNotFound: No session found with id: 123", false},
+		{"500 SessionNotFound", 500, notFound, []error{upstream.ErrNotFound, upstream.ErrUnavailable}, false, "", "", "HTTP 500 Internal Server Error: SessionNotFound: No session found with id: 123", true},
+		{"404 with a message", 404, `{"error_message":"gone"}`, found, false, "", "", "HTTP 404 Not Found: gone", false},
+		{"404 bare", 404, `<html><body>404 page not found</body></html>`, unavailable, false, "", "", "(check the base URL)", false},
+		{"400", 400, `{"error_message":"id: expected integer","error_name":"InvalidRequest"}`, nil, true, "InvalidRequest", "id: expected integer", "id: expected integer", false},
+		{"401", 401, `{"error_message":"Invalid credentials","error_name":"Unauthorized"}`, []error{upstream.ErrBadCredentials}, false, "", "", "Invalid credentials", false},
+		{"401 empty", 401, ``, []error{upstream.ErrBadCredentials}, false, "", "", "HTTP 401", false},
+		{"403", 403, `{"error_message":"Missing permission","error_name":"Forbidden"}`, []error{upstream.ErrForbidden}, false, "", "", "Missing permission", false},
+		{"409 other 4xx", 409, `{"error_message":"busy","error_name":"Conflict"}`, nil, true, "Conflict", "busy", "busy", false},
+		{"429", 429, `{"error_message":"slow down"}`, unavailable, false, "", "", "slow down", true},
+		{"500", 500, `{"error_message":"Internal error","error_name":"InternalError"}`, unavailable, false, "", "", "Internal error", true},
+		{"503 html", 503, `<html>maintenance</html>`, unavailable, false, "", "", "HTTP 503", true},
+		{"500 odd types", 500, `{"error_message":{"a":1},"error_name":7}`, unavailable, false, "", "", `{"a":1}`, true},
 	} {
 		for _, ep := range endpoints() {
 			t.Run(tc.name+"/"+ep.name, func(t *testing.T) {
@@ -286,15 +293,18 @@ func TestErrorMapping(t *testing.T) {
 				t.Logf("err: %v", err)
 				checkErrText(t, err)
 				checkSentinels(t, err, tc.want...)
-				if isUnknown(err) {
+				if upstream.IsUnknown(err) {
 					t.Fatalf("err = %v, not an unknown outcome", err)
 				}
-				ae := asAPIError(err)
-				if ae == nil {
-					t.Fatalf("err = %#v, want an *APIError", err)
+				if !strings.Contains(err.Error(), tc.text) {
+					t.Errorf("err = %q, want it to say %q", err, tc.text)
 				}
-				if ae.Status != tc.status || ae.Name != tc.apiName || ae.Message != tc.apiMsg {
-					t.Errorf("APIError = %+v, want %d %q %q", ae, tc.status, tc.apiName, tc.apiMsg)
+				re := asRejected(err)
+				if (re != nil) != tc.rejected {
+					t.Fatalf("err = %#v, rejected = %v, want %v", err, re != nil, tc.rejected)
+				}
+				if re != nil && (re.Status != tc.status || re.Code != tc.code || re.Message != tc.msg) {
+					t.Errorf("RejectedError = %+v, want %d %q %q", re, tc.status, tc.code, tc.msg)
 				}
 				want := int64(1)
 				if tc.readRetr && !ep.create {
@@ -313,7 +323,7 @@ func TestWrongCredentialsAreUnauthorized(t *testing.T) {
 	for _, ep := range endpoints() {
 		c := fastClient(u.URL, func(cfg *Config) { cfg.Secret = "secret-wrong-one" })
 		err := ep.call(context.Background(), c)
-		checkSentinels(t, err, ErrUnauthorized)
+		checkSentinels(t, err, upstream.ErrBadCredentials)
 	}
 }
 
@@ -340,12 +350,13 @@ func TestReadRetriedOn500ThenSucceeds(t *testing.T) {
 }
 
 func TestReadNotRetriedOn4xx(t *testing.T) {
-	for _, status := range []int{400, 401, 403, 404, 409, 422, 429} {
+	for _, status := range []int{400, 401, 403, 404, 409, 422} {
 		for _, ep := range readEndpoints() {
 			t.Run(fmt.Sprint(ep.name, status), func(t *testing.T) {
 				u := answering(t, status, `{"error_message":"no","error_name":"No"}`)
 				err := ep.call(context.Background(), fastClient(u.URL))
-				if ae := asAPIError(err); ae == nil || ae.Status != status {
+				checkErrText(t, err)
+				if upstream.IsUnknown(err) || errors.Is(err, upstream.ErrUnavailable) {
 					t.Fatalf("err = %v", err)
 				}
 				if n := u.reqs.Load(); n != 1 {
@@ -356,59 +367,12 @@ func TestReadNotRetriedOn4xx(t *testing.T) {
 	}
 }
 
-func TestReadRetriedOnNetworkError(t *testing.T) {
-	for _, ep := range readEndpoints() {
-		t.Run(ep.name, func(t *testing.T) {
-			var n atomic.Int64
-			canned := cannedAPI(t)
-			u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-				if n.Add(1) == 1 {
-					conn, _, _ := w.(http.Hijacker).Hijack()
-					conn.Close()
-					return
-				}
-				canned(w, r, body)
-			})
-			if err := ep.call(context.Background(), fastClient(u.URL)); err != nil {
-				t.Fatal(err)
-			}
-			if got := u.reqs.Load(); got != 2 {
-				t.Fatalf("requests = %d, want 2", got)
-			}
-		})
-	}
-}
-
-func TestReadAnswerCutShortIsRetried(t *testing.T) {
-	var n atomic.Int64
-	full := sessionWith("123")
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		if n.Add(1) == 1 {
-			w.Header().Set("Content-Length", fmt.Sprint(len(full)))
-			w.WriteHeader(200)
-			w.Write([]byte(full[:30]))
-			w.(http.Flusher).Flush()
-			conn, _, _ := w.(http.Hijacker).Hijack()
-			conn.Close()
-			return
-		}
-		writeJSON(w, 200, full)
-	})
-	s, err := fastClient(u.URL).GetSession(context.Background(), 123)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Surname != "ERIKSSON" || u.reqs.Load() != 2 {
-		t.Fatalf("session %+v after %d requests", s, u.reqs.Load())
-	}
-}
-
 func TestReadGivesUpAfterFourRetries(t *testing.T) {
 	for _, ep := range readEndpoints() {
 		t.Run(ep.name, func(t *testing.T) {
 			u := answering(t, 500, `{"error_message":"down","error_name":"InternalError"}`)
 			err := ep.call(context.Background(), fastClient(u.URL))
-			checkSentinels(t, err, ErrUnavailable)
+			checkSentinels(t, err, upstream.ErrUnavailable)
 			checkErrText(t, err)
 			if n := u.reqs.Load(); n != 5 {
 				t.Fatalf("requests = %d, want 5 (1 + 4 retries)", n)
@@ -417,103 +381,23 @@ func TestReadGivesUpAfterFourRetries(t *testing.T) {
 	}
 }
 
-func TestRetryDelaysSetTheNumberOfRetries(t *testing.T) {
+func TestRetrySetsTheNumberOfTries(t *testing.T) {
 	for _, tc := range []struct {
-		delays []time.Duration
-		want   int64
+		retry upstream.Retry
+		want  int64
 	}{
-		{[]time.Duration{}, 1},
-		{[]time.Duration{0}, 2},
-		{[]time.Duration{time.Millisecond, -time.Second}, 3},
+		{upstream.Retry{Attempts: 1}, 1},
+		{upstream.Retry{Attempts: 2}, 2},
+		{upstream.Retry{Attempts: 3, Base: time.Millisecond, Max: time.Millisecond}, 3},
 	} {
 		u := answering(t, 503, `{}`)
-		c := fastClient(u.URL, func(cfg *Config) { cfg.RetryDelays = tc.delays })
-		if _, err := c.SessionState(context.Background(), 1); !errors.Is(err, ErrUnavailable) {
+		c := fastClient(u.URL, func(cfg *Config) { cfg.Retry = tc.retry })
+		if _, err := c.SessionState(context.Background(), 1); !errors.Is(err, upstream.ErrUnavailable) {
 			t.Fatalf("err = %v", err)
 		}
 		if n := u.reqs.Load(); n != tc.want {
-			t.Errorf("delays %v: requests = %d, want %d", tc.delays, n, tc.want)
+			t.Errorf("retry %+v: requests = %d, want %d", tc.retry, n, tc.want)
 		}
-	}
-}
-
-func TestReadAttemptTimeoutIsRetried(t *testing.T) {
-	var n atomic.Int64
-	canned := cannedAPI(t)
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		if n.Add(1) == 1 {
-			<-r.Context().Done() // hang until the client gives up on this attempt
-			return
-		}
-		canned(w, r, body)
-	})
-	c := fastClient(u.URL, withTimeout(500*time.Millisecond))
-	st, err := c.SessionState(context.Background(), 123)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st != StateApproved || u.reqs.Load() < 2 {
-		t.Fatalf("state %q after %d requests", st, u.reqs.Load())
-	}
-}
-
-func TestReadTimeoutIsUnavailable(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) { <-r.Context().Done() })
-	c := fastClient(u.URL, withTimeout(100*time.Millisecond), func(cfg *Config) { cfg.RetryDelays = []time.Duration{time.Millisecond} })
-	_, err := c.GetSession(context.Background(), 123)
-	checkSentinels(t, err, ErrUnavailable)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("err = %v, want it to wrap the deadline", err)
-	}
-	checkErrText(t, err)
-	if n := u.reqs.Load(); n != 2 {
-		t.Fatalf("requests = %d, want 2", n)
-	}
-}
-
-func TestReadStopsBeforeTheCallersDeadline(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		delays []time.Duration
-		want   int64
-	}{
-		{"first wait too long", []time.Duration{time.Hour}, 1},
-		{"second wait too long", []time.Duration{time.Millisecond, time.Hour, time.Millisecond}, 2},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			u := answering(t, 500, `{"error_message":"down","error_name":"InternalError"}`)
-			c := fastClient(u.URL, func(cfg *Config) { cfg.RetryDelays = tc.delays })
-			// Far shorter than an hour, far longer than any request here.
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			_, err := c.GetSession(ctx, 123)
-			if ae := asAPIError(err); ae == nil || ae.Status != 500 {
-				t.Fatalf("err = %v, want the last answer (500)", err)
-			}
-			if ctx.Err() != nil {
-				t.Fatal("the caller's deadline passed: the client waited for it")
-			}
-			if n := u.reqs.Load(); n != tc.want {
-				t.Fatalf("requests = %d, want %d", n, tc.want)
-			}
-		})
-	}
-}
-
-func TestReadCallerCancelStopsWaiting(t *testing.T) {
-	arrived := make(chan struct{})
-	var once sync.Once
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		once.Do(func() { close(arrived) })
-		writeJSON(w, 500, `{"error_message":"down"}`)
-	})
-	c := fastClient(u.URL, func(cfg *Config) { cfg.RetryDelays = []time.Duration{time.Hour} })
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-arrived; cancel() }()
-	_, err := c.SessionState(ctx, 123)
-	checkSentinels(t, err, ErrUnavailable)
-	if n := u.reqs.Load(); n != 1 {
-		t.Fatalf("requests = %d, want 1", n)
 	}
 }
 
@@ -554,10 +438,10 @@ func TestMalformedReadIsUnavailableNotRetried(t *testing.T) {
 				_, err = c.SessionState(context.Background(), 123)
 			}
 			t.Logf("err: %v", err)
-			checkSentinels(t, err, ErrUnavailable)
+			checkSentinels(t, err, upstream.ErrUnavailable)
 			checkErrText(t, err)
-			if asAPIError(err) != nil {
-				t.Errorf("err = %v, not an *APIError", err)
+			if asRejected(err) != nil {
+				t.Errorf("err = %v, not a *upstream.RejectedError", err)
 			}
 			if n := u.reqs.Load(); n != 1 {
 				t.Fatalf("requests = %d, want 1", n)
@@ -592,7 +476,7 @@ func TestAnswerSizeBounds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			u := answering(t, 200, tc.body)
 			err := tc.call(fastClient(u.URL))
-			checkSentinels(t, err, ErrUnavailable)
+			checkSentinels(t, err, upstream.ErrUnavailable)
 			if n := u.reqs.Load(); n != 1 {
 				t.Fatalf("requests = %d, want 1 (size is not cured by asking again)", n)
 			}
@@ -601,7 +485,7 @@ func TestAnswerSizeBounds(t *testing.T) {
 	t.Run("create over 1 MiB", func(t *testing.T) {
 		u := answering(t, 200, `{"id":123,"token":"`+strings.Repeat("t", 1<<20)+`"}`)
 		_, err := fastClient(u.URL).CreateSession(context.Background(), CreateSessionRequest{})
-		if !isUnknown(err) {
+		if !upstream.IsUnknown(err) {
 			t.Fatalf("err = %v, want an unknown outcome", err)
 		}
 	})
@@ -613,9 +497,9 @@ func TestCreateNotRetriedOn5xx(t *testing.T) {
 			u := answering(t, status, `{"error_message":"temporarily out of order","error_name":"InternalError"}`)
 			_, err := fastClient(u.URL).CreateSession(context.Background(), CreateSessionRequest{Reference: "r"})
 			t.Logf("err: %v", err)
-			checkSentinels(t, err, ErrUnavailable)
-			if isUnknown(err) || asAPIError(err) == nil {
-				t.Fatalf("err = %v, want an *APIError", err)
+			checkSentinels(t, err, upstream.ErrUnavailable)
+			if upstream.IsUnknown(err) || asRejected(err) != nil {
+				t.Fatalf("err = %v, want PassportReader's answer", err)
 			}
 			if !strings.Contains(err.Error(), "temporarily out of order") {
 				t.Errorf("error %q lacks the message", err)
@@ -624,91 +508,6 @@ func TestCreateNotRetriedOn5xx(t *testing.T) {
 				t.Fatalf("requests = %d, want exactly 1", n)
 			}
 		})
-	}
-}
-
-func TestCreateGatewayErrorIsUnknown(t *testing.T) {
-	for _, status := range []int{502, 504} {
-		t.Run(fmt.Sprint(status), func(t *testing.T) {
-			u := answering(t, status, `<html>gateway</html>`)
-			_, err := fastClient(u.URL).CreateSession(context.Background(), CreateSessionRequest{})
-			t.Logf("err: %v", err)
-			if !isUnknown(err) || asAPIError(err) != nil {
-				t.Fatalf("err = %v, want OutcomeUnknownError", err)
-			}
-			checkSentinels(t, err)
-			checkErrText(t, err)
-			if n := u.reqs.Load(); n != 1 {
-				t.Fatalf("requests = %d, want 1", n)
-			}
-		})
-	}
-}
-
-func TestCreateHangIsUnknown(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) { <-r.Context().Done() })
-	c := fastClient(u.URL, withTimeout(200*time.Millisecond))
-	_, err := c.CreateSession(context.Background(), CreateSessionRequest{})
-	t.Logf("err: %v", err)
-	if !isUnknown(err) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want OutcomeUnknownError wrapping the deadline", err)
-	}
-	checkSentinels(t, err)
-	checkErrText(t, err)
-	if n := u.reqs.Load(); n != 1 {
-		t.Fatalf("requests = %d, want 1", n)
-	}
-}
-
-func TestCreateCallerCancelAfterSendIsUnknown(t *testing.T) {
-	arrived := make(chan struct{})
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		close(arrived)
-		<-r.Context().Done()
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-arrived; cancel() }()
-	_, err := fastClient(u.URL).CreateSession(ctx, CreateSessionRequest{})
-	if !isUnknown(err) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want OutcomeUnknownError wrapping context.Canceled", err)
-	}
-}
-
-func TestCreateConnectionClosedIsUnknown(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			panic(err)
-		}
-		conn.Close()
-	})
-	_, err := fastClient(u.URL).CreateSession(context.Background(), CreateSessionRequest{})
-	t.Logf("err: %v", err)
-	if !isUnknown(err) {
-		t.Fatalf("err = %v, want OutcomeUnknownError", err)
-	}
-	checkSentinels(t, err)
-	if n := u.reqs.Load(); n != 1 {
-		t.Fatalf("requests = %d, want 1 (never re-sent)", n)
-	}
-}
-
-func TestCreateAnswerCutShortIsUnknown(t *testing.T) {
-	full := `{"id":123,"token":"tok-abc_123"}`
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		w.Header().Set("Content-Length", fmt.Sprint(len(full)))
-		w.WriteHeader(200)
-		w.Write([]byte(full[:10]))
-		w.(http.Flusher).Flush()
-		conn, _, _ := w.(http.Hijacker).Hijack()
-		conn.Close()
-	})
-	_, err := fastClient(u.URL).CreateSession(context.Background(), CreateSessionRequest{})
-	if !isUnknown(err) {
-		t.Fatalf("err = %v, want OutcomeUnknownError", err)
-	}
-	if n := u.reqs.Load(); n != 1 {
-		t.Fatalf("requests = %d", n)
 	}
 }
 
@@ -732,7 +531,7 @@ func TestCreateMalformedSuccessIsUnknown(t *testing.T) {
 			u := answering(t, 200, tc.body)
 			_, err := fastClient(u.URL).CreateSession(context.Background(), CreateSessionRequest{})
 			t.Logf("err: %v", err)
-			if !isUnknown(err) {
+			if !upstream.IsUnknown(err) {
 				t.Fatalf("err = %v, want OutcomeUnknownError", err)
 			}
 			checkSentinels(t, err)
@@ -744,135 +543,13 @@ func TestCreateMalformedSuccessIsUnknown(t *testing.T) {
 	}
 }
 
-// closedAddr is an address nothing listens on.
-func closedAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-func TestCreateDialErrorRetriedOnceThenNotSent(t *testing.T) {
-	var dials atomic.Int64
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
-		dials.Add(1)
-		return d.DialContext(ctx, network, a)
-	}}}
-	c := fastClient("http://"+closedAddr(t), func(cfg *Config) { cfg.HTTPClient = hc })
-	_, err := c.CreateSession(context.Background(), CreateSessionRequest{})
-	t.Logf("err: %v", err)
-	if isUnknown(err) {
-		t.Fatalf("err = %v, want not sent", err)
-	}
-	checkSentinels(t, err, ErrUnavailable, ErrNotSent)
-	checkErrText(t, err)
-	if n := dials.Load(); n != 2 {
-		t.Errorf("dials = %d, want 2 (1 + 1 retry)", n)
-	}
-}
-
-func TestCreateDialErrorThenSuccess(t *testing.T) {
-	u := newUpstream(t, cannedAPI(t))
-	var dials atomic.Int64
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
-		if dials.Add(1) == 1 {
-			return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
-		}
-		return d.DialContext(ctx, network, a)
-	}}}
-	c := fastClient(u.URL, func(cfg *Config) { cfg.HTTPClient = hc })
-	got, err := c.CreateSession(context.Background(), CreateSessionRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.ID != 123 || u.reqs.Load() != 1 || dials.Load() != 2 {
-		t.Fatalf("created %+v, requests %d, dials %d", got, u.reqs.Load(), dials.Load())
-	}
-}
-
-func TestReadDialErrorIsRetried(t *testing.T) {
-	var dials atomic.Int64
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
-		dials.Add(1)
-		return d.DialContext(ctx, network, a)
-	}}}
-	c := fastClient("http://"+closedAddr(t), func(cfg *Config) { cfg.HTTPClient = hc })
-	_, err := c.GetSession(context.Background(), 1)
-	checkSentinels(t, err, ErrUnavailable)
-	if n := dials.Load(); n != 5 {
-		t.Errorf("dials = %d, want 5", n)
-	}
-}
-
-// opaqueTransport fails every request with an error that says nothing about
-// how far it got, and reports no trace events.
-type opaqueTransport struct{ calls atomic.Int64 }
-
-func (o *opaqueTransport) RoundTrip(*http.Request) (*http.Response, error) {
-	o.calls.Add(1)
-	return nil, errors.New("something broke")
-}
-
-func TestCreateUnclassifiableErrorIsUnknown(t *testing.T) {
-	tr := &opaqueTransport{}
-	c := fastClient("http://passportreader.invalid", func(cfg *Config) { cfg.HTTPClient = &http.Client{Transport: tr} })
-	_, err := c.CreateSession(context.Background(), CreateSessionRequest{})
-	if !isUnknown(err) {
-		t.Fatalf("err = %v, want OutcomeUnknownError when it cannot be proven unsent", err)
-	}
-	if n := tr.calls.Load(); n != 1 {
-		t.Errorf("calls = %d, want 1", n)
-	}
-}
-
-func TestCreateWithCancelledContextIsNotSent(t *testing.T) {
-	u := newUpstream(t, cannedAPI(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err := fastClient(u.URL).CreateSession(ctx, CreateSessionRequest{})
-	if isUnknown(err) {
-		t.Fatalf("err = %v, want not sent", err)
-	}
-	checkSentinels(t, err, ErrUnavailable, ErrNotSent)
-	if u.reqs.Load() != 0 {
-		t.Fatal("sent")
-	}
-}
-
-func TestCreateRefusedIsAPIError(t *testing.T) {
+func TestCreateRefusedIsRejected(t *testing.T) {
 	u := answering(t, 400, `{"error_message":"callback_url: expected string","error_name":"InvalidType"}`)
 	_, err := fastClient(u.URL).CreateSession(context.Background(), CreateSessionRequest{})
-	checkSentinels(t, err, ErrInvalidRequest)
-	if isUnknown(err) || asAPIError(err) == nil {
+	checkSentinels(t, err)
+	re := asRejected(err)
+	if upstream.IsUnknown(err) || re == nil || re.Code != "InvalidType" || re.Message != "callback_url: expected string" {
 		t.Fatalf("err = %v", err)
-	}
-}
-
-func TestRedirectIsNotFollowed(t *testing.T) {
-	for _, ep := range endpoints() {
-		t.Run(ep.name, func(t *testing.T) {
-			var elsewhere atomic.Int64
-			canned := cannedAPI(t)
-			u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-				if strings.HasPrefix(r.URL.Path, "/elsewhere") {
-					elsewhere.Add(1)
-					canned(w, r, body)
-					return
-				}
-				http.Redirect(w, r, "/elsewhere"+r.URL.Path, http.StatusTemporaryRedirect)
-			})
-			err := ep.call(context.Background(), fastClient(u.URL))
-			checkSentinels(t, err, ErrUnavailable)
-			if isUnknown(err) || elsewhere.Load() != 0 || u.reqs.Load() != 1 {
-				t.Fatalf("err %v, elsewhere %d, requests %d", err, elsewhere.Load(), u.reqs.Load())
-			}
-		})
 	}
 }
 
@@ -904,7 +581,7 @@ func TestInvalidArgumentsSendNothing(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := call()
-			checkSentinels(t, err, ErrInvalidRequest, ErrNotSent)
+			checkSentinels(t, err, upstream.ErrInvalidRequest, upstream.ErrNotSent)
 			checkErrText(t, err)
 		})
 	}
@@ -933,7 +610,7 @@ func TestBadConfig(t *testing.T) {
 			c := New(tc.cfg)
 			for _, ep := range endpoints() {
 				err := ep.call(context.Background(), c)
-				checkSentinels(t, err, ErrInvalidRequest, ErrNotSent)
+				checkSentinels(t, err, upstream.ErrInvalidRequest, upstream.ErrNotSent)
 				checkErrText(t, err)
 			}
 		})
@@ -958,8 +635,8 @@ func TestErrorsNeverCarryTheSecret(t *testing.T) {
 				err := ep.call(context.Background(), fastClient(u.URL))
 				t.Logf("err: %v", err)
 				checkErrText(t, err)
-				if ae := asAPIError(err); ae != nil && (strings.Contains(ae.Message, testSecret) || strings.Contains(ae.Name, testSecret)) {
-					t.Errorf("APIError carries the secret: %+v", ae)
+				if re := asRejected(err); re != nil && (strings.Contains(re.Message, testSecret) || strings.Contains(re.Code, testSecret)) {
+					t.Errorf("RejectedError carries the secret: %+v", re)
 				}
 			})
 		}
@@ -979,53 +656,35 @@ func TestErrorMessageIsCleaned(t *testing.T) {
 	long := strings.Repeat("é", 1000)
 	u := answering(t, 400, `{"error_message":"line1\nline2\u0000\u001b[31m `+long+`","error_name":"Bad\tName"}`)
 	_, err := fastClient(u.URL).SessionState(context.Background(), 1)
-	ae := asAPIError(err)
-	if ae == nil {
+	re := asRejected(err)
+	if re == nil {
 		t.Fatalf("err = %v", err)
 	}
-	if strings.ContainsAny(ae.Message+ae.Name, "\n\t\x00\x1b") {
-		t.Errorf("control characters kept: %q / %q", ae.Name, ae.Message)
+	if strings.ContainsAny(re.Message+re.Code, "\n\t\x00\x1b") {
+		t.Errorf("control characters kept: %q / %q", re.Code, re.Message)
 	}
-	if n := len([]rune(ae.Message)); n > maxMessageRunes+1 {
+	if n := len([]rune(re.Message)); n > upstream.MaxMessageRunes+1 {
 		t.Errorf("message of %d runes", n)
 	}
 }
 
 func TestDefaults(t *testing.T) {
 	c := New(Config{BaseURL: "https://passportreader.app", PublicKey: testKey, Secret: testSecret})
-	if c.timeout != 60*time.Second {
-		t.Errorf("timeout = %v, want 60s", c.timeout)
+	if got := c.up.Timeout(); got != 60*time.Second {
+		t.Errorf("timeout = %v, want 60s", got)
 	}
-	want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
-	if fmt.Sprint(c.delays) != fmt.Sprint(want) {
-		t.Errorf("delays = %v, want %v", c.delays, want)
+	// The document's 2, 4, 8 and 16 s.
+	want := upstream.Retry{Attempts: 5, Base: 2 * time.Second, Max: 16 * time.Second, Jitter: 0.2}
+	if got := c.up.Retry(); got != want {
+		t.Errorf("retry = %+v, want %+v", got, want)
 	}
-	if c.configErr != nil {
-		t.Errorf("config error %v", c.configErr)
-	}
-	if !c.traceable {
-		t.Error("the default transport should be traceable")
-	}
-	// The caller's slice is copied.
-	delays := []time.Duration{time.Second}
-	c = New(Config{BaseURL: "https://passportreader.app", PublicKey: testKey, Secret: testSecret, RetryDelays: delays})
-	delays[0] = time.Hour
-	if c.delays[0] != time.Second {
-		t.Errorf("delays alias the caller's slice")
-	}
-}
-
-func TestJitter(t *testing.T) {
-	for _, d := range []time.Duration{0, 1, 5, time.Millisecond, 2 * time.Second, 16 * time.Second} {
-		lo, hi := d-d/5, d+d/5
-		for range 2000 {
-			if j := jitter(d); j < lo || j > hi {
-				t.Fatalf("jitter(%v) = %v, outside [%v, %v]", d, j, lo, hi)
-			}
+	for i, d := range []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second} {
+		if got := want.Delay(i + 1); got < d-d/5 || got > d+d/5 {
+			t.Errorf("wait %d = %v, want %v ±20 %%", i+1, got, d)
 		}
 	}
-	if jitter(-time.Second) != 0 {
-		t.Error("negative delay")
+	if err := c.up.ConfigErr(); err != nil {
+		t.Errorf("config error %v", err)
 	}
 }
 

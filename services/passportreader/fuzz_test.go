@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"portal/services/upstream"
 )
 
 // FuzzParseCallback feeds arbitrary bodies to ParseCallback. It must never
@@ -70,7 +72,7 @@ func FuzzDecodeSession(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		checkMalformed := func(what string, err error) {
-			var me *malformedError
+			var me *upstream.MalformedError
 			if !errors.As(err, &me) {
 				t.Fatalf("%s: untyped error %v", what, err)
 			}
@@ -101,11 +103,10 @@ func FuzzDecodeSession(f *testing.F) {
 			t.Fatal("accepted an empty state")
 		}
 		for _, status := range []int{400, 404, 500} {
-			ae := decodeAPIError(status, b, testSecret)
-			if ae.Status != status || !strings.HasPrefix(ae.Error(), "passportreader: ") {
-				t.Fatalf("APIError %+v", ae)
+			name, msg := complaint(b)
+			if err := statusError(&upstream.Response{Status: status, Body: b}, name, msg); err != nil && !strings.HasPrefix(err.Error(), "passportreader: ") {
+				t.Fatalf("HTTP %d: error %q", status, err)
 			}
-			_ = errors.Is(ae, ErrNotFound)
 		}
 		_ = decodeImage(string(b))
 	})

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"portal/services/upstream"
 )
 
 const (
@@ -35,11 +37,11 @@ type seenReq struct {
 	Body     []byte
 }
 
-// upstream is a small hand-written PassportReader stand-in for client tests
+// fakePR is a small hand-written PassportReader stand-in for client tests
 // (the sandbox simulator is written separately from the document and is
 // deliberately not used here). It checks the credentials and hands every
 // request to api.
-type upstream struct {
+type fakePR struct {
 	*httptest.Server
 	t    *testing.T
 	reqs atomic.Int64
@@ -50,15 +52,15 @@ type upstream struct {
 	api func(w http.ResponseWriter, r *http.Request, body []byte)
 }
 
-func newUpstream(t *testing.T, api func(w http.ResponseWriter, r *http.Request, body []byte)) *upstream {
+func newUpstream(t *testing.T, api func(w http.ResponseWriter, r *http.Request, body []byte)) *fakePR {
 	t.Helper()
-	u := &upstream{t: t, api: api}
+	u := &fakePR{t: t, api: api}
 	u.Server = httptest.NewServer(http.HandlerFunc(u.serve))
 	t.Cleanup(u.Close)
 	return u
 }
 
-func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
+func (u *fakePR) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	u.reqs.Add(1)
 	u.mu.Lock()
@@ -73,7 +75,7 @@ func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
 	u.api(w, r, body)
 }
 
-func (u *upstream) last() seenReq {
+func (u *fakePR) last() seenReq {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if len(u.seen) == 0 {
@@ -89,16 +91,16 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 }
 
 // answering serves body with status for every call.
-func answering(t *testing.T, status int, body string) *upstream {
+func answering(t *testing.T, status int, body string) *fakePR {
 	return newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) { writeJSON(w, status, body) })
 }
 
-// fastDelays keeps the document's four retries but without the waiting.
-var fastDelays = []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond}
+// fastRetry keeps the document's four retries but without the waiting.
+var fastRetry = upstream.Retry{Attempts: 5, Base: time.Millisecond, Max: time.Millisecond}
 
 // fastClient is a client for tests: tiny retry delays, a generous timeout.
 func fastClient(base string, mods ...func(*Config)) *Client {
-	cfg := Config{BaseURL: base, PublicKey: testKey, Secret: testSecret, Timeout: 10 * time.Second, RetryDelays: fastDelays}
+	cfg := Config{BaseURL: base, PublicKey: testKey, Secret: testSecret, Timeout: 10 * time.Second, Retry: fastRetry}
 	for _, m := range mods {
 		m(&cfg)
 	}
@@ -125,15 +127,10 @@ func checkErrText(t *testing.T, err error) {
 	}
 }
 
-func isUnknown(err error) bool {
-	var u *OutcomeUnknownError
-	return errors.As(err, &u)
-}
-
-func asAPIError(err error) *APIError {
-	var ae *APIError
-	if errors.As(err, &ae) {
-		return ae
+func asRejected(err error) *upstream.RejectedError {
+	var re *upstream.RejectedError
+	if errors.As(err, &re) {
+		return re
 	}
 	return nil
 }

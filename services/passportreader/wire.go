@@ -5,11 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"portal/services/upstream"
 )
 
 // Wire types, written from idv-sessions.txt. Ids are 64-bit integers: they
@@ -29,36 +29,13 @@ type idBody struct {
 	ID int64 `json:"id"`
 }
 
-// malformedError is an answer we could not understand.
-type malformedError struct{ err error }
-
-func (e *malformedError) Error() string {
-	var te *json.UnmarshalTypeError
-	if errors.As(e.err, &te) {
-		// The default text names our Go types; say what the answer had.
-		if te.Field != "" {
-			return fmt.Sprintf("malformed answer: %q is a JSON %s", te.Field, te.Value)
-		}
-		return fmt.Sprintf("malformed answer: unexpected JSON %s", te.Value)
-	}
-	return "malformed answer: " + e.err.Error()
-}
-
-func (e *malformedError) Unwrap() error { return e.err }
-
-// strictUnmarshal decodes one JSON object and refuses trailing data.
-func strictUnmarshal(b []byte, v any) error {
+// decodeObject decodes exactly one JSON object: an answer or a callback
+// that is an array, a string or a number is refused as such.
+func decodeObject(b []byte, v any) error {
 	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return errors.New("not a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
+	return upstream.DecodeStrict(b, v)
 }
 
 // maxIDLen bounds an id's text: "-9223372036854775808" is 20 bytes.
@@ -184,14 +161,14 @@ type sessionWire struct {
 // use); a property of the wrong JSON type is a malformed answer.
 func decodeSession(body []byte) (Session, error) {
 	var w sessionWire
-	if err := strictUnmarshal(body, &w); err != nil {
-		return Session{}, &malformedError{err}
+	if err := decodeObject(body, &w); err != nil {
+		return Session{}, upstream.Malformed(err)
 	}
 	switch {
 	case !w.ID.set || w.ID.v <= 0:
-		return Session{}, &malformedError{errors.New(`no positive "id"`)}
+		return Session{}, upstream.Malformedf(`no positive "id"`)
 	case strings.TrimSpace(w.State) == "":
-		return Session{}, &malformedError{errors.New(`no "state"`)}
+		return Session{}, upstream.Malformedf(`no "state"`)
 	}
 	return Session{
 		ID:             w.ID.v,
@@ -225,14 +202,14 @@ func decodeCreated(body []byte) (CreatedSession, error) {
 		ID    wireID `json:"id"`
 		Token string `json:"token"`
 	}
-	if err := strictUnmarshal(body, &w); err != nil {
-		return CreatedSession{}, &malformedError{err}
+	if err := decodeObject(body, &w); err != nil {
+		return CreatedSession{}, upstream.Malformed(err)
 	}
 	switch {
 	case !w.ID.set || w.ID.v <= 0:
-		return CreatedSession{}, &malformedError{errors.New(`no positive "id"`)}
+		return CreatedSession{}, upstream.Malformedf(`no positive "id"`)
 	case strings.TrimSpace(w.Token) == "":
-		return CreatedSession{}, &malformedError{errors.New(`no "token"`)}
+		return CreatedSession{}, upstream.Malformedf(`no "token"`)
 	}
 	return CreatedSession{ID: w.ID.v, Token: w.Token}, nil
 }
@@ -242,33 +219,13 @@ func decodeState(body []byte) (string, error) {
 	var w struct {
 		State string `json:"state"`
 	}
-	if err := strictUnmarshal(body, &w); err != nil {
-		return "", &malformedError{err}
+	if err := decodeObject(body, &w); err != nil {
+		return "", upstream.Malformed(err)
 	}
 	if strings.TrimSpace(w.State) == "" {
-		return "", &malformedError{errors.New(`no "state"`)}
+		return "", upstream.Malformedf(`no "state"`)
 	}
 	return w.State, nil
-}
-
-// apiError decodes an error answer, {"error_message": "…", "error_name":
-// "…"}. A body that is not that shape (an HTML page from a proxy) leaves
-// both empty.
-func (c *Client) apiError(status int, body []byte) *APIError {
-	return decodeAPIError(status, body, c.secrets()...)
-}
-
-func decodeAPIError(status int, body []byte, secrets ...string) *APIError {
-	e := &APIError{Status: status}
-	var w struct {
-		Message json.RawMessage `json:"error_message"`
-		Name    json.RawMessage `json:"error_name"`
-	}
-	if json.Unmarshal(body, &w) == nil {
-		e.Message = cleanMessage(rawString(w.Message), secrets...)
-		e.Name = cleanMessage(rawString(w.Name), secrets...)
-	}
-	return e
 }
 
 // rawString returns a JSON string's value, or the raw text of another value.

@@ -1,45 +1,72 @@
 // Package pawapass is a client for the pawaPass KYC API (v2): create a
 // verification, get one, list them, and read the webhooks pawaPass sends.
 // Written from upstream-docs/pawapass-create-verification.txt and the
-// pawaPass section of NOTES.md.
+// pawaPass section of NOTES.md. Sending, retrying and the error vocabulary
+// are services/upstream's; this package keeps the endpoints, the wire
+// format and pawaPass's own rules:
 //
-// Policy, in one place:
 //   - Every request carries "Authorization: Bearer <APIKey>" (a static key
-//     from pawaPass's back office) and runs under its own timeout
-//     (Config.Timeout, default 20 s), on top of the caller's context.
-//   - Get and List are reads: retried up to 3 times on 5xx (but 501), 429, a
-//     network error or a timeout of the attempt, after RetryBase (default
-//     500 ms) doubling each time, ±25 % jitter, never sleeping past the
+//     from pawaPass's back office). Config.Timeout bounds each attempt
+//     (default upstream.DefaultTimeout, 20 s); retries get their own.
+//   - Get and List are reads: tried per Config.Retry (default DefaultRetry:
+//     4 tries, waits of 0.5, 1 and 2 s, ±25 %) on 5xx (but 501), 429, a
+//     network error or a timeout of the attempt, never sleeping past the
 //     context's deadline. 4xx and malformed answers are not retried.
-//   - Create is sent once. It is sent a second time only when the first
-//     provably never connected (a dial error: connection refused, DNS);
-//     that failure is ErrUnavailable + ErrNotSent. A failure once the
-//     request may have been written, a 2xx that cannot be read or decoded,
-//     and a 502/504 from a gateway are *OutcomeUnknownError: the caller
-//     looks the verification up by its externalId instead of re-sending.
-//     Any other 5xx is ErrUnavailable (pawaPass answered and made nothing).
+//   - Create is sent once, and once more only when the first provably never
+//     connected (a dial error: connection refused, DNS). pawaPass has no
+//     idempotency key: a Create whose answer was lost is found again with
+//     List(ListQuery{ExternalID: …}), never by sending it again.
 //   - Redirects are never followed (a redirected POST would become a GET,
-//     and the key would travel to wherever it points).
-//   - Answers are read up to 1 MiB.
+//     and the key would travel to wherever it points). Answers are read up
+//     to upstream.DefaultMaxBody (1 MiB).
+//
+// Every error starts with "pawapass: " and is tested with errors.Is /
+// errors.As:
+//
+//   - upstream.ErrBadCredentials: 401, pawaPass refused the API key.
+//   - upstream.ErrForbidden: 403, the key may not do this.
+//   - upstream.ErrNotFound: Get or List got 404: no such verification (or a
+//     wrong base URL).
+//   - upstream.ErrUnavailable: pawaPass could not be used: 5xx, 429, a
+//     network error or timeout on a read, a malformed or oversized answer to
+//     a read (or one for another verification than asked). For Create it
+//     means pawaPass answered and made nothing (or, with ErrNotSent, that
+//     nothing was sent).
+//   - upstream.ErrNotSent: the request provably never reached pawaPass, so
+//     sending it again cannot create a second verification. Create has
+//     already tried a second time when it returns this.
+//   - upstream.ErrInvalidRequest (always with ErrNotSent): the call's
+//     arguments or the Config were refused before anything was sent.
+//   - ErrInvalidNotification: ParseNotification refused a webhook body.
+//   - *upstream.RejectedError: any other 4xx (validation, conflicts, ...);
+//     Code is the body's "code" (or its "error"), Message its "message".
+//   - *upstream.OutcomeUnknownError (Op "create"): Create only, when the
+//     request may have reached pawaPass but its result cannot be told (a
+//     timeout or broken connection after sending, a 502/504 from a gateway,
+//     a 2xx that cannot be read or decoded). It never matches the sentinels
+//     and must not be re-sent automatically.
 //
 // Nothing here logs, and no error carries the API key.
 package pawapass
 
 import (
 	"context"
-	"net"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"portal/services/upstream"
 )
 
-// Defaults for the Config durations left zero.
-const (
-	DefaultTimeout   = 20 * time.Second
-	DefaultRetryBase = 500 * time.Millisecond
-)
+const vendor upstream.Vendor = "pawapass"
+
+// DefaultRetry is the read policy when Config.Retry is zero: a read is tried
+// 4 times in all, after 0.5, 1 and 2 s (±25 %). Max never binds at 4 tries;
+// it caps a policy given more of them.
+var DefaultRetry = upstream.Retry{Attempts: 4, Base: 500 * time.Millisecond, Max: 4 * time.Second, Jitter: 0.25}
 
 // Base URLs from NOTES.md.
 const (
@@ -50,124 +77,83 @@ const (
 // MaxListLimit is the largest page List may ask for (the default is 15).
 const MaxListLimit = 50
 
+// createOp names Create in an *upstream.OutcomeUnknownError.
+const createOp = "create"
+
 // Config configures a Client.
 type Config struct {
-	BaseURL    string        // e.g. "https://api.pawapass.com/v2" (includes /v2; trailing slash tolerated)
-	APIKey     string        // sent as "Authorization: Bearer <APIKey>"
-	Timeout    time.Duration // per attempt; 0 = 20s
-	HTTPClient *http.Client  // nil = own client with sane transport; redirects are never followed either way
-	// RetryBase is the first read-retry wait (doubling, with jitter, max 3
-	// retries); 0 = 500ms. Tests set it tiny.
-	RetryBase time.Duration
+	BaseURL string // e.g. "https://api.pawapass.com/v2" (includes /v2; trailing slash tolerated)
+	APIKey  string // sent as "Authorization: Bearer <APIKey>"
+	// Timeout bounds one attempt; 0 means upstream.DefaultTimeout.
+	Timeout    time.Duration
+	HTTPClient *http.Client // nil: upstream.DefaultTransport; redirects are never followed either way
+	// Retry is the read policy; the zero value means DefaultRetry.
+	Retry upstream.Retry
 }
 
 // Client talks to one pawaPass account. It is safe for concurrent use.
 type Client struct {
-	base      string
-	key       string
-	hc        *http.Client
-	timeout   time.Duration
-	retryBase time.Duration
-	configErr error // a bad Config, returned by every call
-
-	// traceable: the transport is net/http's, which reports GotConn before
-	// writing a request, so a failure without GotConn was never sent.
-	traceable bool
-
-	readRetries  int // retries after the first try of a read
-	dialAttempts int // total tries of a Create that could not connect
-
-	beforeRetryWait func() // tests: called before each read-retry wait
+	up *upstream.Client
 }
 
 // New returns a Client. It never fails: a bad Config surfaces as an error
-// wrapping ErrInvalidRequest on every call.
+// wrapping upstream.ErrInvalidRequest on every call.
 func New(cfg Config) *Client {
-	c := &Client{
-		base:         strings.TrimRight(strings.TrimSpace(cfg.BaseURL), "/"),
-		key:          cfg.APIKey,
-		timeout:      cfg.Timeout,
-		retryBase:    cfg.RetryBase,
-		readRetries:  3,
-		dialAttempts: 2,
+	retry := cfg.Retry
+	if retry == (upstream.Retry{}) {
+		retry = DefaultRetry
 	}
-	if c.timeout <= 0 {
-		c.timeout = DefaultTimeout
-	}
-	if c.retryBase <= 0 {
-		c.retryBase = DefaultRetryBase
-	}
-	c.configErr = c.checkConfig()
-
-	var hc http.Client
-	if cfg.HTTPClient != nil {
-		hc = *cfg.HTTPClient // a copy: the caller's client is not changed
-	} else {
-		hc = http.Client{Transport: defaultTransport()}
-	}
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c.hc = &hc
-	rt := hc.Transport
-	if rt == nil {
-		rt = http.DefaultTransport
-	}
-	_, c.traceable = rt.(*http.Transport)
-	return c
+	return &Client{up: upstream.New(upstream.Config{
+		Vendor:     vendor,
+		BaseURL:    cfg.BaseURL,
+		HTTPClient: cfg.HTTPClient,
+		Timeout:    cfg.Timeout,
+		Retry:      retry,
+		UserAgent:  "portal-pawapass/1",
+		Auth:       upstream.Bearer(cfg.APIKey),
+		// A static header, not a fetched credential: upstream does not know
+		// to keep it out of the texts unless told.
+		Secrets:   []string{cfg.APIKey},
+		Complaint: decodeErrorBody,
+		ConfigErr: checkConfig(cfg),
+	})}
 }
 
-func (c *Client) checkConfig() error {
-	u, err := url.Parse(c.base)
+// checkConfig refuses what upstream's own base URL check does not know
+// about: the key, and an empty base URL said plainly.
+func checkConfig(cfg Config) error {
 	switch {
-	case c.base == "":
-		return invalidRequest("no base URL")
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
-		return invalidRequest("the base URL must be an absolute http(s) URL without query")
-	case c.key == "":
-		return invalidRequest("no API key")
-	case strings.ContainsFunc(c.key, func(r rune) bool { return r <= ' ' || r == 0x7f }):
-		return invalidRequest("the API key contains white space or control characters")
+	case strings.TrimSpace(cfg.BaseURL) == "":
+		return vendor.InvalidRequest("no base URL")
+	case cfg.APIKey == "":
+		return vendor.InvalidRequest("no API key")
+	case strings.ContainsFunc(cfg.APIKey, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return vendor.InvalidRequest("the API key contains white space or control characters")
 	}
 	return nil
-}
-
-func defaultTransport() *http.Transport {
-	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   5 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		// Shorter than common server keep-alive timeouts, so a Create
-		// rarely meets a connection the server is just closing (that would
-		// be an unknown outcome).
-		IdleConnTimeout:     30 * time.Second,
-		MaxIdleConnsPerHost: 16,
-	}
 }
 
 // Create asks pawaPass for a new verification: POST <base>/verifications/
 // (the document's path, with its trailing slash). The answer's URL is where
 // the person completes it. See the package comment for when it is sent a
-// second time (only if it never connected) and OutcomeUnknownError for
-// when the result cannot be told.
+// second time (only if it never connected) and when its outcome is unknown.
 func (c *Client) Create(ctx context.Context, r CreateRequest) (Verification, error) {
 	if err := r.validate(); err != nil {
 		return Verification{}, err
 	}
 	body, err := r.body()
 	if err != nil {
-		return Verification{}, invalidRequest("cannot encode the request")
+		return Verification{}, vendor.InvalidRequest("cannot encode the request")
 	}
-	res, err := c.create(ctx, c.base+"/verifications/", body)
+	res, err := c.up.Create(ctx, createOp, upstream.Request{Method: http.MethodPost, Path: "/verifications/", Body: body})
 	if err != nil {
 		return Verification{}, err
 	}
-	v, err := decodeVerification(res.body)
+	// The document gives no status code ("Default Response"): any 2xx
+	// carrying a verification is success [ours].
+	v, err := decodeVerification(res.Body)
 	if err != nil {
-		return Verification{}, unknownOutcome(statusDetail(res.status, ""), err)
+		return Verification{}, vendor.Unknown(createOp, upstream.StatusDetail(res.Status, ""), cleaned(res, err))
 	}
 	return v, nil
 }
@@ -177,20 +163,20 @@ func (c *Client) Get(ctx context.Context, id string) (Verification, error) {
 	id = strings.TrimSpace(id)
 	// "." and ".." would name another path once a server cleans it [ours].
 	if id == "" || id == "." || id == ".." {
-		return Verification{}, invalidRequest("verification id is empty")
+		return Verification{}, vendor.InvalidRequest("verification id is empty")
 	}
-	body, err := c.read(ctx, c.base+"/verifications/"+url.PathEscape(id))
+	res, err := c.up.Read(ctx, upstream.Request{Method: http.MethodGet, Path: "/verifications/" + url.PathEscape(id)})
 	if err != nil {
 		return Verification{}, err
 	}
-	v, err := decodeVerification(body)
+	v, err := decodeVerification(res.Body)
 	if err != nil {
-		return Verification{}, unavailable("", err)
+		return Verification{}, vendor.Unavailable("", cleaned(res, err))
 	}
 	if v.ID != id {
 		// Showing another person's identity data would be worse than
 		// showing nothing [ours].
-		return Verification{}, unavailable("", malformed("the answer is for another verification"))
+		return Verification{}, vendor.Unavailable("", upstream.Malformedf("the answer is for another verification"))
 	}
 	return v, nil
 }
@@ -208,10 +194,10 @@ type ListQuery struct {
 // GET <base>/verifications/?page=&limit=&id=&externalId=&statuses=.
 func (c *Client) List(ctx context.Context, q ListQuery) (ListResult, error) {
 	if q.Page < 0 {
-		return ListResult{}, invalidRequest("page must not be negative")
+		return ListResult{}, vendor.InvalidRequest("page must not be negative")
 	}
 	if q.Limit < 0 || q.Limit > MaxListLimit {
-		return ListResult{}, invalidRequest("limit must be between 1 and 50")
+		return ListResult{}, vendor.InvalidRequest("limit must be between 1 and 50")
 	}
 	v := url.Values{}
 	v.Set("page", strconv.Itoa(q.Page)) // always sent, 0 included, so the page asked for is explicit [ours]
@@ -229,13 +215,19 @@ func (c *Client) List(ctx context.Context, q ListQuery) (ListResult, error) {
 			v.Add("statuses", s)
 		}
 	}
-	body, err := c.read(ctx, c.base+"/verifications/?"+v.Encode())
+	res, err := c.up.Read(ctx, upstream.Request{Method: http.MethodGet, Path: "/verifications/", Query: v})
 	if err != nil {
 		return ListResult{}, err
 	}
-	res, err := decodeList(body)
+	list, err := decodeList(res.Body)
 	if err != nil {
-		return ListResult{}, unavailable("", err)
+		return ListResult{}, vendor.Unavailable("", cleaned(res, err))
 	}
-	return res, nil
+	return list, nil
+}
+
+// cleaned is a decoding failure as text fit for an error: it may quote
+// what the answer held, and a server may echo our headers back.
+func cleaned(res *upstream.Response, err error) error {
+	return errors.New(res.Clean(err.Error()))
 }

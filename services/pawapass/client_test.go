@@ -5,14 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"reflect"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"portal/services/upstream"
 )
 
 // minimalRequest has only the required fields.
@@ -53,7 +53,7 @@ func TestCreateBodies(t *testing.T) {
 			`,"country":"KE","phoneNo":"+254712345678","metadata":{"a":"\u003c1\u003e","b":"2"},"createdBy":"ops@portal.example"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u := newUpstream(t, answer(http.StatusCreated, verificationJSON("v1", StatusCreated)))
+			u := newFake(t, answer(http.StatusCreated, verificationJSON("v1", StatusCreated)))
 			r := minimalRequest()
 			tc.mod(&r)
 			if _, err := testClient(u.URL).Create(context.Background(), r); err != nil {
@@ -67,7 +67,7 @@ func TestCreateBodies(t *testing.T) {
 }
 
 func TestBaseURLTrailingSlash(t *testing.T) {
-	u := newUpstream(t, answer(http.StatusOK, verificationJSON("v1", StatusCreated)))
+	u := newFake(t, answer(http.StatusOK, verificationJSON("v1", StatusCreated)))
 	c := New(Config{BaseURL: " " + u.URL + "/v2/ ", APIKey: testKey})
 	if _, err := c.Create(context.Background(), minimalRequest()); err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestBaseURLTrailingSlash(t *testing.T) {
 }
 
 func TestCreateValidationSendsNothing(t *testing.T) {
-	u := newUpstream(t, answer(http.StatusCreated, verificationJSON("v1", StatusCreated)))
+	u := newFake(t, answer(http.StatusCreated, verificationJSON("v1", StatusCreated)))
 	c := testClient(u.URL)
 	for _, tc := range []struct {
 		name string
@@ -118,8 +118,8 @@ func TestCreateValidationSendsNothing(t *testing.T) {
 			tc.mod(&r)
 			_, err := c.Create(context.Background(), r)
 			t.Logf("err: %v", err)
-			if !errors.Is(err, ErrInvalidRequest) || errors.Is(err, ErrUnavailable) || isUnknown(err) {
-				t.Fatalf("err = %v, want ErrInvalidRequest only", err)
+			if !errors.Is(err, upstream.ErrInvalidRequest) || errors.Is(err, upstream.ErrUnavailable) || upstream.IsUnknown(err) {
+				t.Fatalf("err = %v, want upstream.ErrInvalidRequest only", err)
 			}
 			checkErrText(t, err)
 		})
@@ -146,7 +146,7 @@ func TestGetRequest(t *testing.T) {
 	} {
 		t.Run(tc.id, func(t *testing.T) {
 			want := strings.TrimSpace(tc.id)
-			u := newUpstream(t, answer(http.StatusOK, verificationJSON(want, StatusStarted)))
+			u := newFake(t, answer(http.StatusOK, verificationJSON(want, StatusStarted)))
 			v, err := testClient(u.URL).Get(context.Background(), tc.id)
 			if err != nil {
 				t.Fatal(err)
@@ -175,12 +175,12 @@ func TestGetRequest(t *testing.T) {
 }
 
 func TestGetInvalidIDSendsNothing(t *testing.T) {
-	u := newUpstream(t, answer(http.StatusOK, verificationJSON("v1", StatusCreated)))
+	u := newFake(t, answer(http.StatusOK, verificationJSON("v1", StatusCreated)))
 	c := testClient(u.URL)
 	for _, id := range []string{"", "  ", ".", ".."} {
 		_, err := c.Get(context.Background(), id)
-		if !errors.Is(err, ErrInvalidRequest) {
-			t.Errorf("Get(%q) err = %v, want ErrInvalidRequest", id, err)
+		if !errors.Is(err, upstream.ErrInvalidRequest) {
+			t.Errorf("Get(%q) err = %v, want upstream.ErrInvalidRequest", id, err)
 		}
 	}
 	if n := u.reqs.Load(); n != 0 {
@@ -189,11 +189,11 @@ func TestGetInvalidIDSendsNothing(t *testing.T) {
 }
 
 func TestGetAnswerForAnotherVerification(t *testing.T) {
-	u := newUpstream(t, answer(http.StatusOK, verificationJSON("someone-else", StatusApproved)))
+	u := newFake(t, answer(http.StatusOK, verificationJSON("someone-else", StatusApproved)))
 	_, err := testClient(u.URL).Get(context.Background(), "v1")
 	t.Logf("err: %v", err)
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("err = %v, want ErrUnavailable", err)
+	if !errors.Is(err, upstream.ErrUnavailable) {
+		t.Fatalf("err = %v, want upstream.ErrUnavailable", err)
 	}
 	checkErrText(t, err)
 }
@@ -212,7 +212,7 @@ func TestListQueryEncoding(t *testing.T) {
 			url.Values{"page": {"0"}, "statuses": {"APPROVED", "DECLINED"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u := newUpstream(t, answer(http.StatusOK, `{"items":[],"count":0}`))
+			u := newFake(t, answer(http.StatusOK, `{"items":[],"count":0}`))
 			res, err := testClient(u.URL).List(context.Background(), tc.q)
 			if err != nil {
 				t.Fatal(err)
@@ -237,7 +237,7 @@ func TestListQueryEncoding(t *testing.T) {
 		})
 	}
 	// The repeated form, not statuses=A,B or statuses[]=A.
-	u := newUpstream(t, answer(http.StatusOK, `{"items":[],"count":0}`))
+	u := newFake(t, answer(http.StatusOK, `{"items":[],"count":0}`))
 	if _, err := testClient(u.URL).List(context.Background(), ListQuery{Statuses: []string{"REVIEW", "STARTED"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -247,11 +247,11 @@ func TestListQueryEncoding(t *testing.T) {
 }
 
 func TestListInvalidQuerySendsNothing(t *testing.T) {
-	u := newUpstream(t, answer(http.StatusOK, `{"items":[],"count":0}`))
+	u := newFake(t, answer(http.StatusOK, `{"items":[],"count":0}`))
 	c := testClient(u.URL)
 	for _, q := range []ListQuery{{Page: -1}, {Limit: -1}, {Limit: 51}} {
-		if _, err := c.List(context.Background(), q); !errors.Is(err, ErrInvalidRequest) {
-			t.Errorf("%+v: err = %v, want ErrInvalidRequest", q, err)
+		if _, err := c.List(context.Background(), q); !errors.Is(err, upstream.ErrInvalidRequest) {
+			t.Errorf("%+v: err = %v, want upstream.ErrInvalidRequest", q, err)
 		}
 	}
 	if n := u.reqs.Load(); n != 0 {
@@ -261,7 +261,7 @@ func TestListInvalidQuerySendsNothing(t *testing.T) {
 
 func TestListDecodes(t *testing.T) {
 	body := `{"items":[` + verificationJSON("v1", StatusApproved) + `,` + verificationJSON("v2", StatusReview) + `],"count":17,"page":0}`
-	u := newUpstream(t, answer(http.StatusOK, body))
+	u := newFake(t, answer(http.StatusOK, body))
 	res, err := testClient(u.URL).List(context.Background(), ListQuery{Limit: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -290,11 +290,11 @@ func TestMalformedReadAnswersAreUnavailable(t *testing.T) {
 		"trailing data":    `{"id":"v1"}{"id":"v2"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			u := newUpstream(t, answer(http.StatusOK, body))
+			u := newFake(t, answer(http.StatusOK, body))
 			_, err := testClient(u.URL).Get(context.Background(), "v1")
 			t.Logf("err: %v", err)
-			if !errors.Is(err, ErrUnavailable) || isUnknown(err) {
-				t.Fatalf("err = %v, want ErrUnavailable", err)
+			if !errors.Is(err, upstream.ErrUnavailable) || upstream.IsUnknown(err) {
+				t.Fatalf("err = %v, want upstream.ErrUnavailable", err)
 			}
 			checkErrText(t, err)
 			if n := u.reqs.Load(); n != 1 {
@@ -315,11 +315,11 @@ func TestMalformedReadAnswersAreUnavailable(t *testing.T) {
 		"array":          `[]`,
 	} {
 		t.Run("list "+name, func(t *testing.T) {
-			u := newUpstream(t, answer(http.StatusOK, body))
+			u := newFake(t, answer(http.StatusOK, body))
 			_, err := testClient(u.URL).List(context.Background(), ListQuery{})
 			t.Logf("err: %v", err)
-			if !errors.Is(err, ErrUnavailable) {
-				t.Fatalf("err = %v, want ErrUnavailable", err)
+			if !errors.Is(err, upstream.ErrUnavailable) {
+				t.Fatalf("err = %v, want upstream.ErrUnavailable", err)
 			}
 			checkErrText(t, err)
 			if n := u.reqs.Load(); n != 1 {
@@ -391,7 +391,7 @@ func TestDecodeTolerance(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u := newUpstream(t, answer(http.StatusOK, tc.body))
+			u := newFake(t, answer(http.StatusOK, tc.body))
 			v, err := testClient(u.URL).Get(context.Background(), "v1")
 			if err != nil {
 				t.Fatal(err)
@@ -404,7 +404,7 @@ func TestDecodeTolerance(t *testing.T) {
 func TestStatusErrorMapping(t *testing.T) {
 	type want struct {
 		sentinel error
-		rejected *RejectedError
+		rejected *upstream.RejectedError
 	}
 	for _, tc := range []struct {
 		name   string
@@ -412,22 +412,22 @@ func TestStatusErrorMapping(t *testing.T) {
 		body   string
 		want   want
 	}{
-		{"401", 401, `{"statusCode":401,"code":"UNAUTHORIZED","message":"Unauthorized"}`, want{sentinel: ErrUnauthorized}},
-		{"403", 403, `{"statusCode":403,"code":"FORBIDDEN","message":"Forbidden"}`, want{sentinel: ErrForbidden}},
-		{"404", 404, `{"statusCode":404,"code":"NOT_FOUND","message":"Verification not found"}`, want{sentinel: ErrNotFound}},
-		{"404 bare", 404, `404 page not found`, want{sentinel: ErrNotFound}},
+		{"401", 401, `{"statusCode":401,"code":"UNAUTHORIZED","message":"Unauthorized"}`, want{sentinel: upstream.ErrBadCredentials}},
+		{"403", 403, `{"statusCode":403,"code":"FORBIDDEN","message":"Forbidden"}`, want{sentinel: upstream.ErrForbidden}},
+		{"404", 404, `{"statusCode":404,"code":"NOT_FOUND","message":"Verification not found"}`, want{sentinel: upstream.ErrNotFound}},
+		{"404 bare", 404, `404 page not found`, want{sentinel: upstream.ErrNotFound}},
 		{"400 message list", 400, `{"statusCode":400,"code":"VALIDATION_ERROR","message":["externalId should not be empty","country must be one of AO, BJ"]}`,
-			want{rejected: &RejectedError{Status: 400, Code: "VALIDATION_ERROR", Message: "externalId should not be empty; country must be one of AO, BJ"}}},
+			want{rejected: &upstream.RejectedError{Vendor: vendor, Status: 400, Code: "VALIDATION_ERROR", Message: "externalId should not be empty; country must be one of AO, BJ"}}},
 		{"400 fastify", 400, `{"statusCode":400,"code":"FST_ERR_VALIDATION","error":"Bad Request","message":"body must have required property 'externalId'"}`,
-			want{rejected: &RejectedError{Status: 400, Code: "FST_ERR_VALIDATION", Message: "body must have required property 'externalId'"}}},
+			want{rejected: &upstream.RejectedError{Vendor: vendor, Status: 400, Code: "FST_ERR_VALIDATION", Message: "body must have required property 'externalId'"}}},
 		{"400 error as code", 400, `{"statusCode":400,"error":"Bad Request","message":"limit must not be greater than 50"}`,
-			want{rejected: &RejectedError{Status: 400, Code: "Bad Request", Message: "limit must not be greater than 50"}}},
+			want{rejected: &upstream.RejectedError{Vendor: vendor, Status: 400, Code: "Bad Request", Message: "limit must not be greater than 50"}}},
 		{"409", 409, `{"statusCode":409,"code":"CONFLICT","message":"externalId already used"}`,
-			want{rejected: &RejectedError{Status: 409, Code: "CONFLICT", Message: "externalId already used"}}},
-		{"422 not json", 422, `oops`, want{rejected: &RejectedError{Status: 422}}},
+			want{rejected: &upstream.RejectedError{Vendor: vendor, Status: 409, Code: "CONFLICT", Message: "externalId already used"}}},
+		{"422 not json", 422, `oops`, want{rejected: &upstream.RejectedError{Vendor: vendor, Status: 422}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u := newUpstream(t, answer(tc.status, tc.body))
+			u := newFake(t, answer(tc.status, tc.body))
 			c := testClient(u.URL)
 			calls := map[string]func() error{
 				"get":    func() error { _, err := c.Get(context.Background(), "v1"); return err },
@@ -439,14 +439,14 @@ func TestStatusErrorMapping(t *testing.T) {
 				err := call()
 				t.Logf("%s: %v", name, err)
 				checkErrText(t, err)
-				if isUnknown(err) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotSent) {
+				if upstream.IsUnknown(err) || errors.Is(err, upstream.ErrUnavailable) || errors.Is(err, upstream.ErrNotSent) {
 					t.Errorf("%s: err = %v, a 4xx is a definite answer", name, err)
 				}
 				if tc.want.sentinel != nil && !errors.Is(err, tc.want.sentinel) {
 					t.Errorf("%s: err = %v, want %v", name, err, tc.want.sentinel)
 				}
 				if tc.want.rejected != nil {
-					var rej *RejectedError
+					var rej *upstream.RejectedError
 					if !errors.As(err, &rej) || *rej != *tc.want.rejected {
 						t.Errorf("%s: err = %#v, want %#v", name, err, tc.want.rejected)
 					}
@@ -459,17 +459,21 @@ func TestStatusErrorMapping(t *testing.T) {
 	}
 }
 
+// TestRejectedErrorText: what a person reads for pawaPass's refusals.
 func TestRejectedErrorText(t *testing.T) {
 	for _, tc := range []struct {
-		err  *RejectedError
-		want string
+		status int
+		body   string
+		want   string
 	}{
-		{&RejectedError{Status: 400, Code: "VALIDATION_ERROR", Message: "a; b"}, "pawapass: rejected: HTTP 400 Bad Request (VALIDATION_ERROR): a; b"},
-		{&RejectedError{Status: 422}, "pawapass: rejected: HTTP 422 Unprocessable Entity"},
-		{&RejectedError{Status: 499, Message: "x"}, "pawapass: rejected: HTTP 499: x"},
+		{400, `{"statusCode":400,"code":"VALIDATION_ERROR","message":["a","b"]}`, "pawapass: rejected: HTTP 400 Bad Request (VALIDATION_ERROR): a; b"},
+		{422, `oops`, "pawapass: rejected: HTTP 422 Unprocessable Entity"},
+		{499, `{"message":"x"}`, "pawapass: rejected: HTTP 499: x"},
 	} {
-		if got := tc.err.Error(); got != tc.want {
-			t.Errorf("Error() = %q, want %q", got, tc.want)
+		u := newFake(t, answer(tc.status, tc.body))
+		_, err := testClient(u.URL).Get(context.Background(), "v1")
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%d: Error() = %v, want %q", tc.status, err, tc.want)
 		}
 	}
 }
@@ -493,7 +497,7 @@ func TestReadsRetriedThenSucceed(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+			u := newFake(t, func(w http.ResponseWriter, r *http.Request, n int64) {
 				if n%3 != 0 { // 1, 2 fail; 3 answers; 4, 5 fail; 6 answers
 					tc.fail(w, r)
 					return
@@ -526,11 +530,11 @@ func TestReadsRetriedThenSucceed(t *testing.T) {
 }
 
 func TestReadsGiveUpAfterThreeRetries(t *testing.T) {
-	u := newUpstream(t, answer(503, `{"statusCode":503,"code":"UNAVAILABLE","message":"down for maintenance"}`))
+	u := newFake(t, answer(503, `{"statusCode":503,"code":"UNAVAILABLE","message":"down for maintenance"}`))
 	_, err := testClient(u.URL).Get(context.Background(), "v1")
 	t.Logf("err: %v", err)
-	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotSent) {
-		t.Fatalf("err = %v, want ErrUnavailable", err)
+	if !errors.Is(err, upstream.ErrUnavailable) || errors.Is(err, upstream.ErrNotSent) {
+		t.Fatalf("err = %v, want upstream.ErrUnavailable", err)
 	}
 	checkErrText(t, err)
 	if !strings.Contains(err.Error(), "down for maintenance") {
@@ -541,103 +545,19 @@ func TestReadsGiveUpAfterThreeRetries(t *testing.T) {
 	}
 }
 
-func TestReadsNotRetried(t *testing.T) {
-	for _, status := range []int{400, 401, 403, 404, 409, 501} {
-		u := newUpstream(t, answer(status, `{"statusCode":0,"message":"no"}`))
-		_, err := testClient(u.URL).Get(context.Background(), "v1")
-		if err == nil {
-			t.Fatalf("%d: no error", status)
-		}
-		if n := u.reqs.Load(); n != 1 {
-			t.Errorf("%d: requests = %d, want 1", status, n)
-		}
-	}
-}
-
-func TestReadAttemptTimeoutIsRetried(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, n int64) {
-		if n == 1 {
-			<-r.Context().Done() // hangs until the client gives this attempt up
-			return
-		}
-		writeJSON(w, 200, verificationJSON("v1", StatusReview))
-	})
-	c := testClient(u.URL, func(cfg *Config) { cfg.Timeout = 500 * time.Millisecond })
-	v, err := c.Get(context.Background(), "v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.Status != StatusReview {
-		t.Errorf("status = %q", v.Status)
-	}
-	if n := u.reqs.Load(); n < 2 {
-		t.Errorf("requests = %d, want a second attempt", n)
-	}
-}
-
-func TestReadTimeoutIsUnavailable(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ int64) { <-r.Context().Done() })
-	c := testClient(u.URL, func(cfg *Config) { cfg.Timeout = 50 * time.Millisecond })
-	_, err := c.Get(context.Background(), "v1")
-	t.Logf("err: %v", err)
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want ErrUnavailable wrapping the deadline", err)
-	}
-	checkErrText(t, err)
-	if n := u.reqs.Load(); n != 4 {
-		t.Errorf("requests = %d, want 4", n)
-	}
-}
-
-func TestRetryNeverSleepsPastDeadline(t *testing.T) {
-	u := newUpstream(t, answer(503, `{}`))
-	c := testClient(u.URL, func(cfg *Config) { cfg.RetryBase = time.Hour }) // capped to maxWait, still far past the deadline
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err := c.Get(ctx, "v1")
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("err = %v", err)
-	}
-	if ctx.Err() != nil {
-		t.Fatal("waited for the deadline instead of giving up at once")
-	}
-	if n := u.reqs.Load(); n != 1 {
-		t.Errorf("requests = %d, want 1", n)
-	}
-}
-
-func TestReadCancelledDuringBackoff(t *testing.T) {
-	u := newUpstream(t, answer(503, `{"message":"busy"}`))
-	c := testClient(u.URL, func(cfg *Config) { cfg.RetryBase = time.Hour })
-	ctx, cancel := context.WithCancel(context.Background())
-	c.beforeRetryWait = cancel
-	_, err := c.List(ctx, ListQuery{})
-	t.Logf("err: %v", err)
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want ErrUnavailable wrapping context.Canceled", err)
-	}
-	checkErrText(t, err)
-	if !strings.Contains(err.Error(), "busy") {
-		t.Errorf("error %q lacks the last answer", err)
-	}
-	if n := u.reqs.Load(); n != 1 {
-		t.Errorf("requests = %d, want 1", n)
-	}
-}
-
 func TestCancelledContextSendsNothing(t *testing.T) {
-	u := newUpstream(t, answer(200, verificationJSON("v1", StatusCreated)))
+	u := newFake(t, answer(200, verificationJSON("v1", StatusCreated)))
 	c := testClient(u.URL)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := c.Get(ctx, "v1")
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
-		t.Errorf("get err = %v, want ErrUnavailable wrapping context.Canceled", err)
+	if !errors.Is(err, upstream.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Errorf("get err = %v, want upstream.ErrUnavailable wrapping context.Canceled", err)
 	}
 	_, err = c.Create(ctx, minimalRequest())
 	t.Logf("create err: %v", err)
-	if isUnknown(err) || !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrNotSent) || !errors.Is(err, context.Canceled) {
-		t.Errorf("create err = %v, want ErrUnavailable + ErrNotSent", err)
+	if upstream.IsUnknown(err) || !errors.Is(err, upstream.ErrUnavailable) || !errors.Is(err, upstream.ErrNotSent) || !errors.Is(err, context.Canceled) {
+		t.Errorf("create err = %v, want upstream.ErrUnavailable + upstream.ErrNotSent", err)
 	}
 	if n := u.reqs.Load(); n != 0 {
 		t.Errorf("requests = %d, want 0", n)
@@ -646,7 +566,7 @@ func TestCancelledContextSendsNothing(t *testing.T) {
 
 func TestCreateAcceptsSuccessCodes(t *testing.T) {
 	for _, status := range []int{200, 201} {
-		u := newUpstream(t, answer(status, verificationJSON("v9", StatusCreated)))
+		u := newFake(t, answer(status, verificationJSON("v9", StatusCreated)))
 		v, err := testClient(u.URL).Create(context.Background(), minimalRequest())
 		if err != nil || v.ID != "v9" {
 			t.Errorf("%d: %+v, %v", status, v, err)
@@ -657,11 +577,11 @@ func TestCreateAcceptsSuccessCodes(t *testing.T) {
 func TestCreateServerErrorIsNotRetried(t *testing.T) {
 	for _, status := range []int{500, 503, 429} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
-			u := newUpstream(t, answer(status, `{"statusCode":503,"message":"temporarily out of order"}`))
+			u := newFake(t, answer(status, `{"statusCode":503,"message":"temporarily out of order"}`))
 			_, err := testClient(u.URL).Create(context.Background(), minimalRequest())
 			t.Logf("err: %v", err)
-			if !errors.Is(err, ErrUnavailable) || isUnknown(err) || errors.Is(err, ErrNotSent) {
-				t.Fatalf("err = %v, want ErrUnavailable (answered, nothing created)", err)
+			if !errors.Is(err, upstream.ErrUnavailable) || upstream.IsUnknown(err) || errors.Is(err, upstream.ErrNotSent) {
+				t.Fatalf("err = %v, want upstream.ErrUnavailable (answered, nothing created)", err)
 			}
 			checkErrText(t, err)
 			if n := u.reqs.Load(); n != 1 {
@@ -671,30 +591,16 @@ func TestCreateServerErrorIsNotRetried(t *testing.T) {
 	}
 }
 
-func TestCreateGatewayErrorIsUnknown(t *testing.T) {
-	for _, status := range []int{502, 504} {
-		u := newUpstream(t, answer(status, `<html>gateway</html>`))
-		_, err := testClient(u.URL).Create(context.Background(), minimalRequest())
-		t.Logf("err: %v", err)
-		if !isUnknown(err) || errors.Is(err, ErrUnavailable) {
-			t.Fatalf("%d: err = %v, want OutcomeUnknownError", status, err)
-		}
-		checkErrText(t, err)
-		if n := u.reqs.Load(); n != 1 {
-			t.Errorf("%d: requests = %d, want 1", status, n)
-		}
-	}
-}
-
 func TestCreateHangPastTimeoutIsUnknown(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ int64) { <-r.Context().Done() })
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, _ int64) { <-r.Context().Done() })
 	c := testClient(u.URL, func(cfg *Config) { cfg.Timeout = 200 * time.Millisecond })
 	_, err := c.Create(context.Background(), minimalRequest())
 	t.Logf("err: %v", err)
-	if !isUnknown(err) {
-		t.Fatalf("err = %v, want OutcomeUnknownError", err)
+	var unk *upstream.OutcomeUnknownError
+	if !errors.As(err, &unk) || unk.Op != "create" {
+		t.Fatalf("err = %v, want an OutcomeUnknownError of create", err)
 	}
-	for _, k := range []error{ErrUnavailable, ErrNotSent, ErrNotFound, ErrUnauthorized, ErrInvalidRequest} {
+	for _, k := range []error{upstream.ErrUnavailable, upstream.ErrNotSent, upstream.ErrNotFound, upstream.ErrBadCredentials, upstream.ErrInvalidRequest} {
 		if errors.Is(err, k) {
 			t.Errorf("an unknown outcome must not match %v", k)
 		}
@@ -710,38 +616,20 @@ func TestCreateHangPastTimeoutIsUnknown(t *testing.T) {
 
 func TestCreateCallerCancelAfterSendIsUnknown(t *testing.T) {
 	arrived := make(chan struct{})
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ int64) {
+	u := newFake(t, func(w http.ResponseWriter, r *http.Request, _ int64) {
 		close(arrived)
 		<-r.Context().Done()
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-arrived; cancel() }()
 	_, err := testClient(u.URL).Create(ctx, minimalRequest())
-	if !isUnknown(err) || !errors.Is(err, context.Canceled) {
+	if !upstream.IsUnknown(err) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want OutcomeUnknownError wrapping context.Canceled", err)
 	}
 }
 
-func TestCreateConnectionClosedAfterRequestIsUnknown(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ int64) {
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			panic(err)
-		}
-		conn.Close()
-	})
-	_, err := testClient(u.URL).Create(context.Background(), minimalRequest())
-	t.Logf("err: %v", err)
-	if !isUnknown(err) || errors.Is(err, ErrUnavailable) {
-		t.Fatalf("err = %v, want OutcomeUnknownError", err)
-	}
-	if n := u.reqs.Load(); n != 1 {
-		t.Fatalf("requests = %d, want 1 (never re-sent)", n)
-	}
-}
-
 func TestCreateBodyCutShortIsUnknown(t *testing.T) {
-	u := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ int64) {
+	u := newFake(t, func(w http.ResponseWriter, _ *http.Request, _ int64) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", "500")
 		w.WriteHeader(201)
@@ -752,7 +640,7 @@ func TestCreateBodyCutShortIsUnknown(t *testing.T) {
 	})
 	_, err := testClient(u.URL).Create(context.Background(), minimalRequest())
 	t.Logf("err: %v", err)
-	if !isUnknown(err) {
+	if !upstream.IsUnknown(err) {
 		t.Fatalf("err = %v, want OutcomeUnknownError", err)
 	}
 	if n := u.reqs.Load(); n != 1 {
@@ -776,13 +664,13 @@ func TestCreateMalformedSuccessIsUnknown(t *testing.T) {
 		{"wrong type", 201, `{"id":"v1","status":5}`},
 		{"bad time", 201, `{"id":"v1","createdAt":"yesterday"}`},
 		{"trailing data", 201, `{"id":"v1"}{"id":"v2"}`},
-		{"too large", 201, `{"id":"v1","pad":"` + strings.Repeat("x", maxBody) + `"}`},
+		{"too large", 201, `{"id":"v1","pad":"` + strings.Repeat("x", upstream.DefaultMaxBody) + `"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u := newUpstream(t, answer(tc.status, tc.body))
+			u := newFake(t, answer(tc.status, tc.body))
 			_, err := testClient(u.URL).Create(context.Background(), minimalRequest())
 			t.Logf("err: %.300v", err)
-			if !isUnknown(err) || errors.Is(err, ErrUnavailable) {
+			if !upstream.IsUnknown(err) || errors.Is(err, upstream.ErrUnavailable) {
 				t.Fatalf("err = %.300v, want OutcomeUnknownError", err)
 			}
 			checkErrText(t, err)
@@ -790,120 +678,6 @@ func TestCreateMalformedSuccessIsUnknown(t *testing.T) {
 				t.Fatalf("requests = %d, want 1", n)
 			}
 		})
-	}
-}
-
-func TestReadAnswerTooLarge(t *testing.T) {
-	u := newUpstream(t, answer(200, `{"id":"v1","pad":"`+strings.Repeat("x", maxBody)+`"}`))
-	_, err := testClient(u.URL).Get(context.Background(), "v1")
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("err = %v, want ErrUnavailable", err)
-	}
-	if n := u.reqs.Load(); n != 1 {
-		t.Errorf("requests = %d, want 1", n)
-	}
-}
-
-// closedAddr is an address where nothing listens.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-func TestCreateDialErrorRetriedOnceThenNotSent(t *testing.T) {
-	addr := closedAddr(t)
-	var dials atomic.Int64
-	d := &net.Dialer{Timeout: time.Second}
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
-		dials.Add(1)
-		return d.DialContext(ctx, network, a)
-	}}}
-	c := testClient("http://"+addr, func(cfg *Config) { cfg.HTTPClient = hc })
-	_, err := c.Create(context.Background(), minimalRequest())
-	t.Logf("err: %v", err)
-	if isUnknown(err) {
-		t.Fatalf("err = %v: a dial error never reached pawaPass, it is not an unknown outcome", err)
-	}
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrNotSent) {
-		t.Fatalf("err = %v, want ErrUnavailable and ErrNotSent", err)
-	}
-	checkErrText(t, err)
-	if n := dials.Load(); n != 2 {
-		t.Errorf("dials = %d, want 2 (sent once more)", n)
-	}
-	// Reads against the same address retry too, and say unavailable.
-	_, err = c.Get(context.Background(), "v1")
-	if !errors.Is(err, ErrUnavailable) {
-		t.Errorf("get err = %v", err)
-	}
-	if n := dials.Load(); n != 6 {
-		t.Errorf("dials = %d, want 6 (2 + a read's 4)", n)
-	}
-}
-
-// opaqueTransport fails every request with err, and reports no trace events.
-type opaqueTransport struct {
-	calls atomic.Int64
-	err   error
-}
-
-func (o *opaqueTransport) RoundTrip(*http.Request) (*http.Response, error) {
-	o.calls.Add(1)
-	return nil, o.err
-}
-
-func TestCreateThroughOpaqueTransport(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		err       error
-		unknown   bool
-		wantCalls int64
-	}{
-		{"unclassifiable error", errors.New("something broke"), true, 1},
-		{"dial error", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}, false, 2},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			tr := &opaqueTransport{err: tc.err}
-			c := testClient("http://pawapass.invalid", func(cfg *Config) { cfg.HTTPClient = &http.Client{Transport: tr} })
-			_, err := c.Create(context.Background(), minimalRequest())
-			t.Logf("err: %v", err)
-			if isUnknown(err) != tc.unknown {
-				t.Fatalf("err = %v, unknown outcome want %v", err, tc.unknown)
-			}
-			if !tc.unknown && !errors.Is(err, ErrNotSent) {
-				t.Fatalf("err = %v, want ErrNotSent", err)
-			}
-			if n := tr.calls.Load(); n != tc.wantCalls {
-				t.Errorf("calls = %d, want %d", n, tc.wantCalls)
-			}
-		})
-	}
-}
-
-func TestRedirectIsNotFollowed(t *testing.T) {
-	var elsewhere atomic.Int64
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ int64) {
-		if r.URL.Path == "/elsewhere" {
-			elsewhere.Add(1)
-			writeJSON(w, 200, verificationJSON("v1", StatusCreated))
-			return
-		}
-		http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
-	})
-	c := testClient(u.URL)
-	_, err := c.Create(context.Background(), minimalRequest())
-	t.Logf("err: %v", err)
-	if !errors.Is(err, ErrUnavailable) || isUnknown(err) {
-		t.Fatalf("err = %v, want ErrUnavailable", err)
-	}
-	if elsewhere.Load() != 0 {
-		t.Fatal("redirect followed")
 	}
 }
 
@@ -915,13 +689,13 @@ func TestAPIKeyNeverInErrors(t *testing.T) {
 		}
 	}
 	for _, status := range []int{400, 401, 403, 404, 500, 502} {
-		u := newUpstream(t, echo(status))
+		u := newFake(t, echo(status))
 		c := testClient(u.URL)
 		_, err := c.Get(context.Background(), "v1")
 		checkErrText(t, err)
 		_, err = c.Create(context.Background(), minimalRequest())
 		checkErrText(t, err)
-		var rej *RejectedError
+		var rej *upstream.RejectedError
 		if errors.As(err, &rej) && (strings.Contains(rej.Code, testKey) || strings.Contains(rej.Message, testKey)) {
 			t.Errorf("%d: RejectedError carries the key: %#v", status, rej)
 		}
@@ -929,7 +703,7 @@ func TestAPIKeyNeverInErrors(t *testing.T) {
 }
 
 func TestBadConfigSendsNothing(t *testing.T) {
-	u := newUpstream(t, answer(200, verificationJSON("v1", StatusCreated)))
+	u := newFake(t, answer(200, verificationJSON("v1", StatusCreated)))
 	for _, cfg := range []Config{
 		{BaseURL: u.URL + "/v2"},
 		{BaseURL: u.URL + "/v2", APIKey: "key\r\nX-Evil: 1"},
@@ -945,8 +719,8 @@ func TestBadConfigSendsNothing(t *testing.T) {
 		_, err2 := c.List(context.Background(), ListQuery{})
 		_, err3 := c.Create(context.Background(), minimalRequest())
 		for _, err := range []error{err1, err2, err3} {
-			if !errors.Is(err, ErrInvalidRequest) || isUnknown(err) {
-				t.Errorf("%q: err = %v, want ErrInvalidRequest", cfg.BaseURL, err)
+			if !errors.Is(err, upstream.ErrInvalidRequest) || upstream.IsUnknown(err) {
+				t.Errorf("%q: err = %v, want upstream.ErrInvalidRequest", cfg.BaseURL, err)
 			}
 			checkErrText(t, err)
 		}
@@ -956,38 +730,29 @@ func TestBadConfigSendsNothing(t *testing.T) {
 	}
 }
 
-func TestDefaults(t *testing.T) {
+func TestConfigReachesTheTransport(t *testing.T) {
 	c := New(Config{BaseURL: "https://api.pawapass.com/v2/", APIKey: "k"})
-	if c.timeout != DefaultTimeout || c.retryBase != DefaultRetryBase || c.readRetries != 3 || c.dialAttempts != 2 {
-		t.Errorf("defaults not applied: timeout %v retryBase %v", c.timeout, c.retryBase)
+	if c.up.Timeout() != upstream.DefaultTimeout || c.up.Retry() != DefaultRetry || c.up.ConfigErr() != nil {
+		t.Fatalf("defaults: timeout %v, retry %+v, %v", c.up.Timeout(), c.up.Retry(), c.up.ConfigErr())
 	}
-	if c.base != "https://api.pawapass.com/v2" || c.configErr != nil {
-		t.Errorf("base = %q, configErr = %v", c.base, c.configErr)
-	}
-	tr, ok := c.hc.Transport.(*http.Transport)
-	if !ok || tr.TLSHandshakeTimeout == 0 || !c.traceable || c.hc.CheckRedirect == nil {
-		t.Error("default transport lacks timeouts or redirects are followed")
-	}
-	mine := &http.Client{}
-	New(Config{HTTPClient: mine})
-	if mine.CheckRedirect != nil {
-		t.Error("the caller's http.Client was modified")
+	r := upstream.Retry{Attempts: 2, Base: time.Second, Max: time.Minute}
+	c = New(Config{BaseURL: ProductionURL, APIKey: "k", Timeout: 3 * time.Second, Retry: r})
+	if c.up.Timeout() != 3*time.Second || c.up.Retry() != r {
+		t.Fatalf("timeout %v, retry %+v", c.up.Timeout(), c.up.Retry())
 	}
 }
 
-func TestBackoffRange(t *testing.T) {
-	c := New(Config{BaseURL: ProductionURL, APIKey: "k"})
-	for retry, want := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second} {
-		for range 200 {
-			d := c.backoff(retry)
-			if d < want*3/4 || d > want*5/4 {
-				t.Fatalf("backoff(%d) = %v, want %v ± 25%%", retry, d, want)
-			}
-		}
+// TestDefaultRetrySchedule: a read is tried 4 times, after 0.5, 1 and 2 s
+// ±25 %, as before the client moved onto services/upstream.
+func TestDefaultRetrySchedule(t *testing.T) {
+	if DefaultRetry.Tries() != 4 {
+		t.Errorf("tries = %d, want 4 (1 + 3 retries)", DefaultRetry.Tries())
 	}
-	for _, retry := range []int{20, 62, 63, 64, 1000} {
-		if d := c.backoff(retry); d <= 0 || d > maxWait*5/4 {
-			t.Errorf("backoff(%d) = %v, want at most %v", retry, d, maxWait*5/4)
+	for i, want := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second} {
+		for range 200 {
+			if d := DefaultRetry.Delay(i + 1); d < want*3/4 || d > want*5/4 {
+				t.Fatalf("wait after try %d = %v, want %v ± 25%%", i+1, d, want)
+			}
 		}
 	}
 }

@@ -118,7 +118,7 @@ func TestContractCreateRequest(t *testing.T) {
 		t.Fatalf("the document's example does not fit our request body: %v", err)
 	}
 
-	u := newUpstream(t, answer(http.StatusCreated, exampleVerification(t)))
+	u := newFake(t, answer(http.StatusCreated, exampleVerification(t)))
 	c := testClient(u.URL)
 	v, err := c.Create(context.Background(), exampleRequest())
 	if err != nil {
@@ -147,7 +147,7 @@ func TestContractCreateRequest(t *testing.T) {
 func TestContractVerificationDecodes(t *testing.T) {
 	doc := readTestdata(t, "verification.json")
 	t.Run("get", func(t *testing.T) {
-		u := newUpstream(t, answer(http.StatusOK, string(doc)))
+		u := newFake(t, answer(http.StatusOK, string(doc)))
 		v, err := testClient(u.URL).Get(context.Background(), "aB1cD2eF")
 		if err != nil {
 			t.Fatal(err)
@@ -158,7 +158,7 @@ func TestContractVerificationDecodes(t *testing.T) {
 		checkExample(t, v, doc)
 	})
 	t.Run("list", func(t *testing.T) {
-		u := newUpstream(t, answer(http.StatusOK, `{"items":[`+string(doc)+`],"count":31}`))
+		u := newFake(t, answer(http.StatusOK, `{"items":[`+string(doc)+`],"count":31}`))
 		res, err := testClient(u.URL).List(context.Background(), ListQuery{})
 		if err != nil {
 			t.Fatal(err)

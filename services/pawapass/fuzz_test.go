@@ -6,9 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+
+	"portal/services/upstream"
 )
 
 // FuzzVerifySignature: never panics; a signature verifies only when it is,
@@ -84,6 +88,18 @@ func FuzzParseNotification(f *testing.F) {
 	})
 }
 
+// cannedAnswer answers every request with status and body, without a
+// network, so a fuzz run can go through the whole client quickly.
+type cannedAnswer struct {
+	status int
+	body   []byte
+}
+
+func (c cannedAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{Status: strconv.Itoa(c.status), StatusCode: c.status, Header: http.Header{},
+		Body: io.NopCloser(strings.NewReader(string(c.body))), Request: r}, nil
+}
+
 // FuzzDecodeAnswers: the read decoders and the error mapping never panic,
 // what they accept is usable, and what they refuse is typed.
 func FuzzDecodeAnswers(f *testing.F) {
@@ -93,6 +109,7 @@ func FuzzDecodeAnswers(f *testing.F) {
 		`{"statusCode":401,"code":"UNAUTHORIZED","message":"Unauthorized"}`,
 		`{"statusCode":400,"code":"VALIDATION_ERROR","message":["a",["b",{"c":1}],null,7]}`,
 		`{"message":{"nested":true},"error":12}`,
+		`{"code":"` + testKey + `","message":["Bearer ` + testKey + `"]}`,
 		`{"items":[{"id":"v"}],"count":1e99}`, `{"id":"v","expiresAt":"0000-01-01T00:00:00Z"}`,
 		`{"id":"v","createdAt":"2025-13-45T25:61:61.9999999999Z"}`, `[`, `"`,
 	} {
@@ -103,7 +120,7 @@ func FuzzDecodeAnswers(f *testing.F) {
 			if strings.TrimSpace(v.ID) == "" || !json.Valid(v.Raw) {
 				t.Fatalf("accepted %+v", v)
 			}
-		} else if !errors.As(err, new(*malformedError)) {
+		} else if !errors.As(err, new(*upstream.MalformedError)) {
 			t.Fatalf("untyped error %v", err)
 		}
 		if l, err := decodeList(b); err == nil {
@@ -120,21 +137,25 @@ func FuzzDecodeAnswers(f *testing.F) {
 		if code >= 200 && code < 300 {
 			return
 		}
-		err := statusError(code, b, testKey)
-		var rej *RejectedError
+		c := testClient("http://pawapass.invalid", func(cfg *Config) {
+			cfg.HTTPClient = &http.Client{Transport: cannedAnswer{code, b}}
+			cfg.Retry = upstream.Retry{Attempts: 1}
+		})
+		_, err := c.Get(t.Context(), "v1")
+		var rej *upstream.RejectedError
 		switch {
 		case errors.As(err, &rej):
 			if rej.Status != code || code < 400 || code >= 500 {
 				t.Fatalf("%d: %v", code, err)
 			}
-		case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrForbidden), errors.Is(err, ErrNotFound), errors.Is(err, ErrUnavailable):
+		case errors.Is(err, upstream.ErrBadCredentials), errors.Is(err, upstream.ErrForbidden), errors.Is(err, upstream.ErrNotFound), errors.Is(err, upstream.ErrUnavailable):
 		default:
 			t.Fatalf("%d: untyped %v", code, err)
 		}
 		if s := err.Error(); !strings.HasPrefix(s, "pawapass: ") || strings.Contains(s, testKey) || len(s) > 2000 {
 			t.Fatalf("%d: error text %q", code, s)
 		}
-		if code == http.StatusTooManyRequests && !errors.Is(err, ErrUnavailable) {
+		if code == http.StatusTooManyRequests && !errors.Is(err, upstream.ErrUnavailable) {
 			t.Fatalf("429: %v", err)
 		}
 	})

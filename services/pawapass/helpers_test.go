@@ -3,7 +3,6 @@ package pawapass
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"portal/services/upstream"
 )
 
 const testKey = "pp-key-never-shown-0123456789"
@@ -28,10 +29,10 @@ type seen struct {
 	body                            []byte
 }
 
-// upstream is a small hand-written pawaPass stand-in for client tests (the
+// fake is a small hand-written pawaPass stand-in for client tests (the
 // sandbox simulator lives elsewhere and is deliberately not used here).
 // Every request is recorded before handle answers it.
-type upstream struct {
+type fake struct {
 	*httptest.Server
 	reqs   atomic.Int64
 	mu     sync.Mutex
@@ -39,9 +40,9 @@ type upstream struct {
 	handle func(w http.ResponseWriter, r *http.Request, n int64)
 }
 
-func newUpstream(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, n int64)) *upstream {
+func newFake(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, n int64)) *fake {
 	t.Helper()
-	u := &upstream{handle: handle}
+	u := &fake{handle: handle}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		u.mu.Lock()
@@ -56,7 +57,7 @@ func newUpstream(t *testing.T, handle func(w http.ResponseWriter, r *http.Reques
 	return u
 }
 
-func (u *upstream) last(t *testing.T) seen {
+func (u *fake) last(t *testing.T) seen {
 	t.Helper()
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -77,9 +78,12 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 	io.WriteString(w, body)
 }
 
-// testClient points at base+"/v2" with a tiny retry wait.
+// fastRetry is DefaultRetry's schedule (as many tries) with tiny waits.
+var fastRetry = upstream.Retry{Attempts: DefaultRetry.Attempts, Base: time.Millisecond, Max: 10 * time.Millisecond, Jitter: DefaultRetry.Jitter}
+
+// testClient points at base+"/v2" with tiny retry waits.
 func testClient(base string, mods ...func(*Config)) *Client {
-	cfg := Config{BaseURL: base + "/v2", APIKey: testKey, Timeout: 5 * time.Second, RetryBase: time.Millisecond}
+	cfg := Config{BaseURL: base + "/v2", APIKey: testKey, Timeout: 5 * time.Second, Retry: fastRetry}
 	for _, m := range mods {
 		m(&cfg)
 	}
@@ -126,11 +130,6 @@ func checkErrText(t *testing.T, err error) {
 	if strings.ContainsAny(s, "\r\n\a\x00") {
 		t.Errorf("error %q contains control characters", s)
 	}
-}
-
-func isUnknown(err error) bool {
-	var u *OutcomeUnknownError
-	return errors.As(err, &u)
 }
 
 // leaves flattens a JSON document into path → value, numbers kept as their

@@ -5,8 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
+
+	"portal/services/upstream"
 )
 
 // Webhooks (NOTES.md): pawaPass POSTs
@@ -15,6 +18,14 @@ import (
 // webhook secret. It retries on any non-2xx for about a week, so a handler
 // stores the body, answers 2xx fast, dedupes on NotificationID and fetches
 // the verification with Get rather than trusting Data.
+
+// ErrInvalidNotification is ParseNotification refusing a webhook body:
+// pawaPass's alone, the shared vocabulary speaks of answers to our calls.
+var ErrInvalidNotification = errors.New("invalid notification")
+
+func invalidNotification(detail string, cause error) error {
+	return vendor.Kind(detail, cause, ErrInvalidNotification)
+}
 
 // Notification types.
 const (
@@ -83,15 +94,15 @@ type notificationWire struct {
 // and unknown ones ignored. Anything else is ErrInvalidNotification. Check
 // the signature first: this does not.
 func ParseNotification(body []byte) (Notification, error) {
-	if len(body) > maxBody { // the answers' bound, applied to webhooks too [ours]
+	if len(body) > upstream.DefaultMaxBody { // the answers' bound, applied to webhooks too [ours]
 		return Notification{}, invalidNotification("body larger than 1 MiB", nil)
 	}
 	if !isObject(body) {
 		return Notification{}, invalidNotification("body is not a JSON object", nil)
 	}
 	var w notificationWire
-	if err := strictUnmarshal(body, &w); err != nil {
-		return Notification{}, invalidNotification("", &malformedError{err})
+	if err := upstream.DecodeStrict(body, &w); err != nil {
+		return Notification{}, invalidNotification("", upstream.Malformed(err))
 	}
 	if strings.TrimSpace(w.NotificationID) == "" {
 		return Notification{}, invalidNotification(`no "notificationId"`, nil)

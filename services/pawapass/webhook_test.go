@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"portal/services/upstream"
 )
 
 const webhookSecret = "whsec-test-0123456789"
@@ -99,7 +101,7 @@ func TestParseNotificationRefusesGarbage(t *testing.T) {
 		"data with bad time": `{"notificationId":"n1","data":{"id":"v1","updatedAt":"soon"}}`,
 		"bad createdAt":      `{"notificationId":"n1","createdAt":"now","data":{"id":"v1"}}`,
 		"trailing data":      `{"notificationId":"n1","data":{"id":"v1"}} {}`,
-		"too large":          `{"notificationId":"n1","data":{"id":"v1"},"pad":"` + strings.Repeat("x", maxBody) + `"}`,
+		"too large":          `{"notificationId":"n1","data":{"id":"v1"},"pad":"` + strings.Repeat("x", upstream.DefaultMaxBody) + `"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := ParseNotification([]byte(body))

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strings"
 	"time"
+
+	"portal/services/upstream"
 )
 
 // Wire types, written from pawapass-create-verification.txt and the
@@ -108,14 +109,14 @@ const expiresLayout = "2006-01-02T15:04:05.000Z07:00"
 // obviously bad request never reaches it.
 func (r CreateRequest) validate() error {
 	if strings.TrimSpace(r.ExternalID) == "" {
-		return invalidRequest("externalId is empty")
+		return vendor.InvalidRequest("externalId is empty")
 	}
 	if len(r.Requirements) == 0 {
-		return invalidRequest("at least one requirement is needed")
+		return vendor.InvalidRequest("at least one requirement is needed")
 	}
 	for i, q := range r.Requirements {
 		if q.Type != RequirementDocumentScan && q.Type != RequirementFaceScan {
-			return invalidRequest(fmt.Sprintf("requirements[%d]: unknown type %.40q", i, q.Type))
+			return vendor.InvalidRequest(fmt.Sprintf("requirements[%d]: unknown type %.40q", i, q.Type))
 		}
 	}
 	for _, f := range []struct{ name, v string }{
@@ -126,23 +127,23 @@ func (r CreateRequest) validate() error {
 		}
 	}
 	if r.Country != "" && !knownCountry(r.Country) {
-		return invalidRequest(fmt.Sprintf("country %.10q is not a supported country code", r.Country))
+		return vendor.InvalidRequest(fmt.Sprintf("country %.10q is not a supported country code", r.Country))
 	}
 	for _, f := range []struct{ name, v string }{
 		{"externalId", r.ExternalID}, {"phoneNo", r.PhoneNo}, {"createdBy", r.CreatedBy},
 	} {
 		if strings.IndexByte(f.v, 0) >= 0 {
-			return invalidRequest(f.name + " contains a NUL byte")
+			return vendor.InvalidRequest(f.name + " contains a NUL byte")
 		}
 	}
 	for i, q := range r.Requirements {
 		if q.Options != nil && strings.IndexByte(q.Options.PreviousVerificationID, 0) >= 0 {
-			return invalidRequest(fmt.Sprintf("requirements[%d].options.previousVerificationId contains a NUL byte", i))
+			return vendor.InvalidRequest(fmt.Sprintf("requirements[%d].options.previousVerificationId contains a NUL byte", i))
 		}
 	}
 	if !r.ExpiresAt.IsZero() {
 		if y := r.ExpiresAt.UTC().Year(); y < 1 || y > 9999 {
-			return invalidRequest("expiresAt is out of range")
+			return vendor.InvalidRequest("expiresAt is out of range")
 		}
 	}
 	return nil
@@ -152,17 +153,17 @@ func (r CreateRequest) validate() error {
 // an absolute URL with a host.
 func checkURL(name, v string) error {
 	if v == "" {
-		return invalidRequest(name + " is empty")
+		return vendor.InvalidRequest(name + " is empty")
 	}
 	if !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") {
-		return invalidRequest(name + " must start with http:// or https://")
+		return vendor.InvalidRequest(name + " must start with http:// or https://")
 	}
 	if strings.ContainsAny(v, " \t\r\n\x00") {
-		return invalidRequest(name + " contains white space")
+		return vendor.InvalidRequest(name + " contains white space")
 	}
 	u, err := url.Parse(v)
 	if err != nil || u.Host == "" {
-		return invalidRequest(name + " is not a valid URL")
+		return vendor.InvalidRequest(name + " is not a valid URL")
 	}
 	return nil
 }
@@ -320,39 +321,6 @@ func (w *wireTime) UnmarshalJSON(b []byte) error {
 	return fmt.Errorf("not an RFC 3339 time: %.40q", s)
 }
 
-// malformedError is an answer or notification we could not understand.
-type malformedError struct{ err error }
-
-func (e *malformedError) Error() string {
-	var te *json.UnmarshalTypeError
-	if errors.As(e.err, &te) {
-		// The default text names our Go types; say what the answer had.
-		if te.Field != "" {
-			return fmt.Sprintf("malformed: %.80q is a JSON %s", te.Field, te.Value)
-		}
-		return fmt.Sprintf("malformed: unexpected JSON %s", te.Value)
-	}
-	return "malformed: " + e.err.Error()
-}
-
-func (e *malformedError) Unwrap() error { return e.err }
-
-func malformed(format string, a ...any) error {
-	return &malformedError{fmt.Errorf(format, a...)}
-}
-
-// strictUnmarshal decodes one JSON value and refuses trailing data.
-func strictUnmarshal(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
-}
-
 func isObject(raw []byte) bool {
 	raw = bytes.TrimSpace(raw)
 	return len(raw) > 0 && raw[0] == '{'
@@ -362,14 +330,14 @@ func isObject(raw []byte) bool {
 // with a non-empty "id"; unknown fields are ignored.
 func decodeVerification(raw []byte) (Verification, error) {
 	if !isObject(raw) {
-		return Verification{}, malformed("the verification is not a JSON object")
+		return Verification{}, upstream.Malformedf("the verification is not a JSON object")
 	}
 	var w verificationWire
-	if err := strictUnmarshal(raw, &w); err != nil {
-		return Verification{}, &malformedError{err}
+	if err := upstream.DecodeStrict(raw, &w); err != nil {
+		return Verification{}, upstream.Malformed(err)
 	}
 	if strings.TrimSpace(w.ID) == "" {
-		return Verification{}, malformed(`the verification has no "id"`)
+		return Verification{}, upstream.Malformedf(`the verification has no "id"`)
 	}
 	v := Verification{
 		ID:           w.ID,
@@ -421,17 +389,17 @@ type listWire struct {
 // decodeList decodes {"items":[…],"count":N}; both are required.
 func decodeList(body []byte) (ListResult, error) {
 	if !isObject(body) {
-		return ListResult{}, malformed("the list answer is not a JSON object")
+		return ListResult{}, upstream.Malformedf("the list answer is not a JSON object")
 	}
 	var w listWire
-	if err := strictUnmarshal(body, &w); err != nil {
-		return ListResult{}, &malformedError{err}
+	if err := upstream.DecodeStrict(body, &w); err != nil {
+		return ListResult{}, upstream.Malformed(err)
 	}
 	if w.Items == nil {
-		return ListResult{}, malformed(`the list answer has no "items"`)
+		return ListResult{}, upstream.Malformedf(`the list answer has no "items"`)
 	}
 	if w.Count == nil || *w.Count < 0 {
-		return ListResult{}, malformed(`the list answer has no valid "count"`)
+		return ListResult{}, upstream.Malformedf(`the list answer has no valid "count"`)
 	}
 	res := ListResult{Items: make([]Verification, 0, len(*w.Items)), Count: *w.Count}
 	for i, raw := range *w.Items {
@@ -444,28 +412,25 @@ func decodeList(body []byte) (ListResult, error) {
 	return res, nil
 }
 
-// errorBody is {"statusCode","code","message"}. message may be a string or,
-// in validation errors, an array of strings [ours]; "error" (the HTTP
-// reason phrase in NestJS/Fastify-style bodies) stands in for a missing
-// code [ours].
-type errorBody struct {
-	code, message string
-}
-
-func decodeErrorBody(body []byte) errorBody {
+// decodeErrorBody reads pawaPass's error body {"statusCode","code","message"}
+// for upstream: its code and message, raw (upstream cleans them). message
+// may be a string or, in validation errors, an array of strings [ours];
+// "error" (the HTTP reason phrase in NestJS/Fastify-style bodies) stands in
+// for a missing code [ours].
+func decodeErrorBody(body []byte) (code, message string) {
 	var w struct {
 		Code    json.RawMessage `json:"code"`
 		Message json.RawMessage `json:"message"`
 		Error   json.RawMessage `json:"error"`
 	}
 	if json.Unmarshal(body, &w) != nil {
-		return errorBody{}
+		return "", ""
 	}
-	eb := errorBody{code: rawString(w.Code), message: rawString(w.Message)}
-	if eb.code == "" {
-		eb.code = rawString(w.Error)
+	code, message = rawString(w.Code), rawString(w.Message)
+	if code == "" {
+		code = rawString(w.Error)
 	}
-	return eb
+	return code, message
 }
 
 // rawString returns a JSON string's value, the strings of an array joined

@@ -189,3 +189,11 @@ func TestMalformedSaysWhatTheAnswerHad(t *testing.T) {
 		t.Error("MalformedError does not unwrap to its cause")
 	}
 }
+
+func TestJSONText(t *testing.T) {
+	for raw, want := range map[string]string{`"hi"`: "hi", ` null `: "", ``: "", `{"a":1}`: `{"a":1}`, `42`: "42"} {
+		if got := JSONText(json.RawMessage(raw)); got != want {
+			t.Errorf("JSONText(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}

@@ -481,3 +481,17 @@ func DecodeStrict(b []byte, v any) error {
 	}
 	return nil
 }
+
+// JSONText is a JSON string's value, or the raw text of any other value
+// ("" for null or nothing): how a provider's free-form field is shown.
+func JSONText(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s
+	}
+	return string(raw)
+}

@@ -23,6 +23,7 @@ import (
 	"portal/services/sandbox"
 	"portal/services/sandbox/passportreadersim"
 	"portal/services/sandbox/pawapasssim"
+	"portal/services/upstream"
 )
 
 const (
@@ -115,16 +116,16 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	mux.Handle("/sandbox/", e.harness)
 	mux.HandleFunc("POST /webhooks/pawapass", e.hook(func(r *http.Request, body []byte) error {
-		return e.svc.ReceivePawaPass(r.Context(), body, r.Header.Get(pawapass.SignatureHeader), r.Header)
+		return e.svc.ReceivePawaPass(r.Context(), body, r.Header)
 	}))
 	mux.HandleFunc("POST /webhooks/passportreader/{secret}", e.hook(func(r *http.Request, body []byte) error {
 		return e.svc.ReceivePassportReader(r.Context(), r.PathValue("secret"), body, r.Header)
 	}))
 	e.pawaClient = pawapass.New(pawapass.Config{BaseURL: e.srv.URL + "/sandbox/pawapass/v2", APIKey: pawapasssim.DefaultAPIKey,
-		Timeout: 500 * time.Millisecond, RetryBase: time.Millisecond})
+		Timeout: 500 * time.Millisecond, Retry: upstream.Retry{Attempts: 4, Base: time.Millisecond, Max: 10 * time.Millisecond}})
 	e.readerClient = passportreader.New(passportreader.Config{BaseURL: e.srv.URL + "/sandbox/passportreader",
 		PublicKey: passportreadersim.DefaultPublicKey, Secret: passportreadersim.DefaultSecret,
-		Timeout: 500 * time.Millisecond, RetryDelays: []time.Duration{time.Millisecond}})
+		Timeout: 500 * time.Millisecond, Retry: upstream.Retry{Attempts: 2, Base: time.Millisecond, Max: time.Millisecond}})
 	e.use(e.pawaClient, e.readerClient)
 	return e
 }
@@ -278,4 +279,11 @@ func sessionID(t *testing.T, v models.Verification) int64 {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// signedHeader is the header of a pawaPass webhook carrying sig.
+func signedHeader(sig string) http.Header {
+	h := http.Header{}
+	h.Set(pawapass.SignatureHeader, sig)
+	return h
 }

@@ -73,7 +73,7 @@ func (s *Service) Review(ctx context.Context, actor services.Actor, id uint, dec
 		if err := tx.Create(&rev).Error; err != nil {
 			return err
 		}
-		return services.Audit(tx, now, actor, "verification.reviewed", subject(id), fmt.Sprintf("decision=%s note=%q", dec, note))
+		return services.Audit(tx, now, actor, "verification.reviewed", verificationLifecycle.Subject(id), fmt.Sprintf("decision=%s note=%q", dec, note))
 	})
 	switch {
 	case errors.Is(err, ErrNotReviewable), errors.Is(err, ErrAlreadyReviewed):
@@ -143,7 +143,7 @@ func (s *Service) Image(ctx context.Context, actor services.Actor, id uint, kind
 		return "", nil, fmt.Errorf("verifications: image: %w", err)
 	}
 	if err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-		return services.Audit(tx, s.now(), actor, "verification.image_viewed", subject(id), "kind="+kind)
+		return services.Audit(tx, s.now(), actor, "verification.image_viewed", verificationLifecycle.Subject(id), "kind="+kind)
 	}); err != nil {
 		return "", nil, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"portal/models"
 	"portal/services"
+	"portal/services/lifecycle"
 	"portal/services/passportreader"
 	"portal/services/pawapass"
 )
@@ -83,63 +84,55 @@ func decodeIdentity(s string) []IdentityField {
 	return out
 }
 
-// pawaUpdates are the columns a pawaPass verification fills.
-func pawaUpdates(a pawapass.Verification) map[string]any {
-	upd := map[string]any{"provider_status": a.Status, "last_upstream_json": string(a.Raw)}
+// pawaChange is what a pawaPass verification fills.
+func pawaChange(a pawapass.Verification) *change {
+	c := &change{ProviderStatus: &a.Status, LastUpstreamJSON: new(string(a.Raw))}
 	if a.URL != "" {
-		upd["link"] = a.URL
+		c.Link = &a.URL
 	}
 	if !a.ExpiresAt.IsZero() {
-		upd["expires_at"] = a.ExpiresAt.UTC()
+		c.ExpiresAt = new(a.ExpiresAt.UTC())
 	}
 	if d := a.IdentityDocument; d != nil {
-		upd["document_type"] = d.Type
-		upd["document_number"] = firstNonEmpty(d.NationalNo, d.SerialNo)
-		upd["document_country"] = d.Country
-		upd["given_names"] = d.FirstName
-		upd["surname"] = d.LastName
-		upd["date_of_birth"] = d.DateOfBirth
-		upd["identity_json"] = encodeIdentity([]IdentityField{
+		c.DocumentType, c.DocumentNumber, c.DocumentCountry = &d.Type, new(firstNonEmpty(d.NationalNo, d.SerialNo)), &d.Country
+		c.GivenNames, c.Surname, c.DateOfBirth = &d.FirstName, &d.LastName, &d.DateOfBirth
+		c.IdentityJSON = new(encodeIdentity([]IdentityField{
 			{"Document type", d.Type}, {"Country", d.Country}, {"National number", d.NationalNo}, {"Serial number", d.SerialNo},
 			{"First name", d.FirstName}, {"Last name", d.LastName}, {"Date of birth", d.DateOfBirth},
 			{"Place of birth", d.PlaceOfBirth}, {"Nationality", d.Nationality}, {"Issued", d.IssuedAt},
 			{"Expires", d.ExpiryAt}, {"Issuing authority", d.IssuingAuthority}, {"Place of issue", d.PlaceOfIssue},
-		})
+		}))
 	}
 	if a.FaceScan != nil {
-		upd["face_result"] = a.FaceScan.AgeEstimation
+		c.FaceResult = &a.FaceScan.AgeEstimation
 	}
 	if a.ReviewResult != nil {
-		upd["review_reason"] = a.ReviewResult.Reason
+		c.ReviewReason = &a.ReviewResult.Reason
 	}
-	return upd
+	return c
 }
 
-// readerUpdates are the columns a PassportReader session fills. Images
-// never go into last_upstream_json: they are stored apart, or not at all.
-func readerUpdates(sess passportreader.Session) map[string]any {
-	upd := map[string]any{"provider_status": sess.State, "last_upstream_json": withoutImages(sess.Raw)}
+// readerChange is what a PassportReader session fills. Images never go
+// into last_upstream_json: they are stored apart, or not at all.
+func readerChange(sess passportreader.Session) *change {
+	c := &change{ProviderStatus: &sess.State, LastUpstreamJSON: new(withoutImages(sess.Raw))}
 	if !sess.Expires.IsZero() {
-		upd["expires_at"] = sess.Expires.UTC()
+		c.ExpiresAt = new(sess.Expires.UTC())
 	}
 	if sess.DocumentNumber != "" || sess.Surname != "" {
-		upd["document_type"] = sess.DocumentType
-		upd["document_number"] = sess.DocumentNumber
-		upd["document_country"] = sess.IssuingCountry
-		upd["given_names"] = sess.GivenNames
-		upd["surname"] = sess.Surname
-		upd["date_of_birth"] = sess.DateOfBirth
-		upd["identity_json"] = encodeIdentity([]IdentityField{
+		c.DocumentType, c.DocumentNumber, c.DocumentCountry = &sess.DocumentType, &sess.DocumentNumber, &sess.IssuingCountry
+		c.GivenNames, c.Surname, c.DateOfBirth = &sess.GivenNames, &sess.Surname, &sess.DateOfBirth
+		c.IdentityJSON = new(encodeIdentity([]IdentityField{
 			{"Document type", sess.DocumentType}, {"Document number", sess.DocumentNumber}, {"Issuing country", sess.IssuingCountry},
 			{"Issuer", sess.Issuer}, {"Given names", sess.GivenNames}, {"Surname", sess.Surname}, {"Nationality", sess.Nationality},
 			{"Sex", sess.Sex}, {"Date of birth", sess.DateOfBirth}, {"Personal number", sess.PersonalNumber},
 			{"Document expires", sess.ExpiryDate},
-		})
+		}))
 	}
 	if len(sess.Face) > 0 {
-		upd["face_result"] = "face captured"
+		c.FaceResult = new("face captured")
 	}
-	return upd
+	return c
 }
 
 // withoutImages replaces the base64 images of a session answer with their
@@ -211,7 +204,7 @@ func (s *Service) check(ctx context.Context, v models.Verification) error {
 		if err != nil {
 			return s.checkFailed(ctx, v, err)
 		}
-		return s.record(ctx, v, answer.Status, pawaUpdates(answer), nil)
+		return s.record(ctx, v, answer.Status, pawaChange(answer), nil)
 	case models.ProviderPassportReader:
 		id, err := strconv.ParseInt(*v.UpstreamID, 10, 64)
 		if err != nil {
@@ -222,7 +215,7 @@ func (s *Service) check(ctx context.Context, v models.Verification) error {
 			return s.checkFailed(ctx, v, err)
 		}
 		now := s.now().UTC()
-		return s.record(ctx, v, sess.State, readerUpdates(sess), func(tx *gorm.DB) error { return s.storeImages(tx, v.ID, sess, now) })
+		return s.record(ctx, v, sess.State, readerChange(sess), func(tx *gorm.DB) error { return s.storeImages(tx, v.ID, sess, now) })
 	}
 	return nil
 }
@@ -231,8 +224,8 @@ func (s *Service) check(ctx context.Context, v models.Verification) error {
 func (s *Service) checkFailed(ctx context.Context, v models.Verification, err error) error {
 	s.opts.Logger.Warn("verification check failed", "verification_id", v.ID, "err", err)
 	if v.State.Open() {
-		if uerr := s.update(ctx, v.ID, []models.VerificationState{v.State}, map[string]any{
-			"next_check_at": s.now().UTC().Add(s.backoff(v.CheckAttempts + 1)), "check_attempts": v.CheckAttempts + 1,
+		if uerr := s.update(ctx, v.ID, []models.VerificationState{v.State}, &change{
+			NextCheckAt: new(s.now().UTC().Add(s.backoff(v.CheckAttempts + 1))), CheckAttempts: new(v.CheckAttempts + 1),
 		}, nil, nil); uerr != nil {
 			return errors.Join(err, uerr)
 		}
@@ -242,14 +235,13 @@ func (s *Service) checkFailed(ctx context.Context, v models.Verification, err er
 
 // record applies a provider's answer: a state change, or fresh data and
 // the next check.
-func (s *Service) record(ctx context.Context, v models.Verification, status string, upd map[string]any, also func(tx *gorm.DB) error) error {
+func (s *Service) record(ctx context.Context, v models.Verification, status string, c *change, also func(tx *gorm.DB) error) error {
 	now := s.now().UTC()
 	from := []models.VerificationState{v.State}
 	to := stateFor(v.Provider, status, v.State)
 	if to != v.State && CanTransition(v.State, to) {
-		upd["check_attempts"] = 0
-		upd["next_check_at"] = now.Add(s.opts.FirstCheck)
-		_, err := s.transition(ctx, v.ID, from, to, upd, status, noteFor(v.Provider, status), also)
+		c.CheckAttempts, c.NextCheckAt = new(0), new(now.Add(s.opts.FirstCheck))
+		_, err := s.transition(ctx, v.ID, from, to, c, status, noteFor(v.Provider, status), also)
 		return err
 	}
 	if v.State.Open() {
@@ -257,8 +249,7 @@ func (s *Service) record(ctx context.Context, v models.Verification, status stri
 		if status != v.ProviderStatus {
 			attempts = 0 // progress inside a state: look again soon
 		}
-		upd["check_attempts"] = attempts
-		upd["next_check_at"] = now.Add(s.backoff(attempts))
+		c.CheckAttempts, c.NextCheckAt = &attempts, new(now.Add(s.backoff(attempts)))
 	} else if !v.State.Final() || v.State == models.VerificationFailed {
 		return nil
 	}
@@ -266,7 +257,7 @@ func (s *Service) record(ctx context.Context, v models.Verification, status stri
 	if status != v.ProviderStatus && status != "" {
 		ev = &models.VerificationEvent{VerificationID: v.ID, At: now, FromState: v.State, ToState: v.State, ProviderStatus: status, Note: noteFor(v.Provider, status)}
 	}
-	return s.update(ctx, v.ID, from, upd, ev, also)
+	return s.update(ctx, v.ID, from, c, ev, also)
 }
 
 func noteFor(p models.VerificationProvider, status string) string {
@@ -306,20 +297,17 @@ func (s *Service) findLostPawaPass(ctx context.Context, v models.Verification) e
 			if subtle.ConstantTimeCompare([]byte(ref), []byte(v.Reference)) != 1 {
 				continue
 			}
-			upd := pawaUpdates(item)
-			upd["upstream_id"] = item.ID
-			upd["error"] = ""
-			upd["check_attempts"] = 0
-			upd["next_check_at"] = s.now().UTC().Add(s.opts.FirstCheck)
+			c := pawaChange(item)
+			c.UpstreamID, c.Error, c.CheckAttempts, c.NextCheckAt = &item.ID, new(""), new(0), new(s.now().UTC().Add(s.opts.FirstCheck))
 			to := stateFor(v.Provider, item.Status, models.VerificationSubmitted)
-			_, terr := s.transition(ctx, v.ID, []models.VerificationState{models.VerificationUnknown}, to, upd, item.Status,
+			_, terr := s.transition(ctx, v.ID, []models.VerificationState{models.VerificationUnknown}, to, c, item.Status,
 				"found at pawaPass by its externalId and our reference after the create answer was lost", nil)
 			return terr
 		}
 	}
 	attempts := v.CheckAttempts + 1
-	if uerr := s.db.WithContext(ctx).Model(&models.Verification{}).Where("id = ? AND state = ?", v.ID, models.VerificationUnknown).
-		Updates(map[string]any{"check_attempts": attempts, "next_check_at": s.now().UTC().Add(s.backoff(attempts))}).Error; uerr != nil {
+	if uerr := s.update(ctx, v.ID, []models.VerificationState{models.VerificationUnknown},
+		&change{CheckAttempts: &attempts, NextCheckAt: new(s.now().UTC().Add(s.backoff(attempts)))}, nil, nil); uerr != nil {
 		return errors.Join(err, uerr)
 	}
 	return err
@@ -354,10 +342,6 @@ func dueQuery(db *gorm.DB, now time.Time) *gorm.DB {
 	return db.Model(&models.Verification{}).Where("next_check_at <= ?", now).Order("next_check_at").Limit(50)
 }
 
-func (s *Service) backoff(attempt int) time.Duration {
-	return services.CheckDelay(s.opts.FirstCheck, s.opts.MaxCheckDelay, attempt)
-}
-
 // Refresh fetches a verification from its provider now ("refresh now") and
 // audits that staff asked.
 func (s *Service) Refresh(ctx context.Context, actor services.Actor, id uint) (models.Verification, error) {
@@ -377,7 +361,7 @@ func (s *Service) Refresh(ctx context.Context, actor services.Actor, id uint) (m
 		details = "failed: " + checkErr.Error()
 	}
 	if err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-		return services.Audit(tx, s.now(), actor, "verification.refreshed", subject(id), details)
+		return services.Audit(tx, s.now(), actor, "verification.refreshed", verificationLifecycle.Subject(id), details)
 	}); err != nil {
 		return v, err
 	}
@@ -394,20 +378,7 @@ func (s *Service) Refresh(ctx context.Context, actor services.Actor, id uint) (m
 // RunReconciler processes the webhook inbox and checks due verifications
 // every tick, and at once when a webhook arrives, until ctx ends.
 func (s *Service) RunReconciler(ctx context.Context, tick time.Duration) {
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		if _, err := s.ProcessInbox(ctx); err != nil && ctx.Err() == nil {
-			s.opts.Logger.Error("verification webhook inbox", "err", err)
-		}
-		if _, err := s.ReconcileOnce(ctx); err != nil && ctx.Err() == nil {
-			s.opts.Logger.Error("verification reconciler", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.wake:
-		}
-	}
+	lifecycle.RunReconciler(ctx, tick, s.wake, s.opts.Logger,
+		lifecycle.Step{Name: "verification webhook inbox", Run: s.ProcessInbox},
+		lifecycle.Step{Name: "verification reconciler", Run: s.ReconcileOnce})
 }

@@ -37,8 +37,10 @@ import (
 
 	"portal/models"
 	"portal/services"
+	"portal/services/lifecycle"
 	"portal/services/passportreader"
 	"portal/services/pawapass"
+	"portal/services/upstream"
 )
 
 // PawaPass is the part of the pawaPass client the service uses.
@@ -119,6 +121,9 @@ type Service struct {
 
 	inboxMu sync.Mutex
 	wake    chan struct{}
+	// backoff is how long after its attempt-th check a verification is
+	// checked again.
+	backoff func(attempt int) time.Duration
 }
 
 var secretPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{20,128}$`)
@@ -149,6 +154,7 @@ func New(db *gorm.DB, pawa PawaPass, reader PassportReader, now services.Clock, 
 		db: db, pawa: pawa, reader: reader, now: now, opts: opts,
 		callbackURL: base + "/webhooks/passportreader/" + opts.CallbackSecret,
 		wake:        make(chan struct{}, 1),
+		backoff:     lifecycle.CheckSchedule(opts.FirstCheck, opts.MaxCheckDelay),
 	}, nil
 }
 
@@ -163,8 +169,6 @@ func NewReference() string {
 // metadataKey is where our reference travels in pawaPass metadata, so a
 // verification whose create answer was lost can be recognised. [ours]
 const metadataKey = "portal_reference"
-
-func subject(id uint) string { return "verification:" + strconv.FormatUint(uint64(id), 10) }
 
 // Create records a verification and sends it to its provider once. It
 // returns the verification as it stands after the attempt: submitted (with
@@ -200,7 +204,7 @@ func (s *Service) Create(ctx context.Context, actor services.Actor, in Input) (m
 		if v.PhoneNo != "" {
 			details += " phone=" + v.PhoneNo
 		}
-		return services.Audit(tx, now, actor, "verification.created", subject(row.ID), details)
+		return services.Audit(tx, now, actor, "verification.created", verificationLifecycle.Subject(row.ID), details)
 	})
 	if err != nil {
 		return models.Verification{}, fmt.Errorf("verifications: record: %w", err)
@@ -225,7 +229,7 @@ func (s *Service) send(ctx context.Context, id uint) (models.Verification, error
 		return r, err
 	}
 	from := []models.VerificationState{models.VerificationSubmitting}
-	var upd map[string]any
+	var c *change
 	var status, note string
 	var callErr error
 	switch row.Provider {
@@ -233,9 +237,8 @@ func (s *Service) send(ctx context.Context, id uint) (models.Verification, error
 		var answer pawapass.Verification
 		answer, callErr = s.pawa.Create(ctx, pawaRequest(row))
 		if callErr == nil {
-			upd, status = pawaUpdates(answer), answer.Status
-			upd["upstream_id"] = answer.ID
-			upd["link"] = answer.URL
+			c, status = pawaChange(answer), answer.Status
+			c.UpstreamID, c.Link = &answer.ID, &answer.URL
 			note = "pawaPass created verification " + answer.ID
 		}
 	case models.ProviderPassportReader:
@@ -243,32 +246,30 @@ func (s *Service) send(ctx context.Context, id uint) (models.Verification, error
 		created, callErr = s.reader.CreateSession(ctx, readerRequest(row, s.callbackURL))
 		if callErr == nil {
 			status = passportreader.StateCreated
-			upd = map[string]any{
-				"upstream_id": strconv.FormatInt(created.ID, 10), "link": s.reader.OpenURL(created.Token, ""),
-				"provider_status": status,
-			}
+			c = &change{UpstreamID: new(strconv.FormatInt(created.ID, 10)), Link: new(s.reader.OpenURL(created.Token, "")),
+				ProviderStatus: &status}
 			note = "PassportReader created session " + strconv.FormatInt(created.ID, 10)
 		}
 	}
 	now := s.now().UTC()
 	switch {
 	case callErr == nil:
-		upd["next_check_at"] = now.Add(s.opts.FirstCheck)
+		c.NextCheckAt = new(now.Add(s.opts.FirstCheck))
 		to := stateFor(row.Provider, status, models.VerificationSubmitted)
-		_, err = s.transition(ctx, id, from, to, upd, status, note, nil)
-	case isUnknownOutcome(callErr):
+		_, err = s.transition(ctx, id, from, to, c, status, note, nil)
+	case upstream.IsUnknown(callErr):
 		s.opts.Logger.Warn("verification outcome unknown", "verification_id", id, "err", callErr)
 		msg := plain(row.Provider, callErr).Message
-		upd := map[string]any{"error": msg}
+		c := &change{Error: &msg}
 		if row.Provider == models.ProviderPawaPass {
 			// pawaPass can be asked by externalId: look soon.
-			upd["next_check_at"] = now.Add(s.opts.FirstCheck)
+			c.NextCheckAt = new(now.Add(s.opts.FirstCheck))
 		}
-		_, err = s.transition(ctx, id, from, models.VerificationUnknown, upd, "", "no answer from "+row.Provider.Label()+" after sending", nil)
+		_, err = s.transition(ctx, id, from, models.VerificationUnknown, c, "", "no answer from "+row.Provider.Label()+" after sending", nil)
 	default:
 		msg := plain(row.Provider, callErr).Message
 		s.opts.Logger.Warn("verification refused", "verification_id", id, "err", callErr)
-		_, err = s.transition(ctx, id, from, models.VerificationFailed, map[string]any{"error": msg}, "", msg, nil)
+		_, err = s.transition(ctx, id, from, models.VerificationFailed, &change{Error: &msg}, "", msg, nil)
 	}
 	r, gerr := s.Get(ctx, id)
 	if err == nil {
@@ -300,127 +301,92 @@ func readerRequest(row models.Verification, callbackURL string) passportreader.C
 		FaceVerification: &face, PassportOnly: &passportOnly}
 }
 
-func isUnknownOutcome(err error) bool {
-	var a *pawapass.OutcomeUnknownError
-	var b *passportreader.OutcomeUnknownError
-	return errors.As(err, &a) || errors.As(err, &b)
-}
-
 // plain turns a provider error into a sentence for staff.
 func plain(p models.VerificationProvider, err error) *UpstreamError {
 	name := p.Label()
-	var pawaRejected *pawapass.RejectedError
-	var readerAPI *passportreader.APIError
+	var rejected *upstream.RejectedError
 	switch {
-	case isUnknownOutcome(err):
+	case upstream.IsUnknown(err):
 		return &UpstreamError{"The portal lost contact with " + name + " after sending the request, so it may or may not exist there. It will not be sent again; the portal keeps looking for it.", err}
-	case errors.Is(err, pawapass.ErrUnauthorized), errors.Is(err, pawapass.ErrForbidden),
-		errors.Is(err, passportreader.ErrUnauthorized), errors.Is(err, passportreader.ErrForbidden):
+	case errors.Is(err, upstream.ErrBadCredentials), errors.Is(err, upstream.ErrForbidden):
 		return &UpstreamError{name + " refused the portal's credentials, so nothing was done. Tell an admin.", err}
-	case errors.Is(err, pawapass.ErrNotFound), errors.Is(err, passportreader.ErrNotFound):
+	case errors.Is(err, upstream.ErrNotFound):
 		return &UpstreamError{name + " does not know this verification.", err}
-	case errors.Is(err, pawapass.ErrUnavailable), errors.Is(err, passportreader.ErrUnavailable):
+	case errors.Is(err, upstream.ErrUnavailable):
 		return &UpstreamError{name + " is not answering properly right now. Nothing was created; try again in a few minutes.", err}
-	case errors.As(err, &pawaRejected):
-		return &UpstreamError{"pawaPass refused the request: " + clip(pawaRejected.Message, 300), err}
-	case errors.As(err, &readerAPI):
-		return &UpstreamError{"PassportReader refused the request: " + clip(readerAPI.Message, 300), err}
+	case errors.As(err, &rejected):
+		return &UpstreamError{name + " refused the request: " + rejected.Reason(), err}
 	}
 	return &UpstreamError{"The portal could not build a request " + name + " would accept, so nothing was sent. Tell an admin.", err}
 }
 
-func clip(s string, n int) string {
-	r := []rune(strings.TrimSpace(s))
-	if len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	if len(r) == 0 {
-		return "no reason given."
-	}
-	return string(r)
-}
-
-// moves are the allowed state changes.
-var moves = map[models.VerificationState][]models.VerificationState{
-	models.VerificationQueued:     {models.VerificationSubmitting, models.VerificationFailed},
-	models.VerificationSubmitting: {models.VerificationSubmitted, models.VerificationInProgress, models.VerificationApproved, models.VerificationDeclined, models.VerificationExpired, models.VerificationAborted, models.VerificationFailed, models.VerificationUnknown},
-	models.VerificationSubmitted:  {models.VerificationInProgress, models.VerificationApproved, models.VerificationDeclined, models.VerificationExpired, models.VerificationAborted},
-	models.VerificationInProgress: {models.VerificationApproved, models.VerificationDeclined, models.VerificationExpired, models.VerificationAborted},
-	// Found again (pawaPass list by externalId, a PassportReader callback
-	// confirmed by a get), or closed by a person who checked.
-	models.VerificationUnknown: {models.VerificationSubmitted, models.VerificationInProgress, models.VerificationApproved, models.VerificationDeclined, models.VerificationExpired, models.VerificationAborted, models.VerificationFailed},
-}
-
-// CanTransition reports whether a verification may move from one state to
-// another.
-func CanTransition(from, to models.VerificationState) bool {
-	if from.Final() {
-		return false
-	}
-	for _, t := range moves[from] {
-		if t == to {
-			return true
-		}
-	}
-	return false
-}
-
-// transition moves a verification from one of from to to with the column
-// updates upd, records a timeline event, and runs also, all in one
-// transaction. It reports whether the row moved.
-func (s *Service) transition(ctx context.Context, id uint, from []models.VerificationState, to models.VerificationState, upd map[string]any, providerStatus, note string, also func(tx *gorm.DB) error) (bool, error) {
-	for _, f := range from {
-		if !CanTransition(f, to) {
-			return false, fmt.Errorf("verifications: no transition %s → %s", f, to)
-		}
-	}
-	now := s.now().UTC()
-	changed := false
-	err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-		var current models.Verification
-		if err := tx.Select("id", "state").Take(&current, id).Error; err != nil {
-			return err
-		}
-		cols := map[string]any{"state": to, "updated_at": now}
-		for k, v := range upd {
-			cols[k] = v
-		}
+// verificationLifecycle is how a verification changes state: only the
+// moves in its table, each with its timeline event.
+var verificationLifecycle = &lifecycle.Kind[models.VerificationState]{
+	Name: "verification",
+	Table: lifecycle.Table[models.VerificationState]{
+		models.VerificationQueued:     {models.VerificationSubmitting, models.VerificationFailed},
+		models.VerificationSubmitting: {models.VerificationSubmitted, models.VerificationInProgress, models.VerificationApproved, models.VerificationDeclined, models.VerificationExpired, models.VerificationAborted, models.VerificationFailed, models.VerificationUnknown},
+		models.VerificationSubmitted:  {models.VerificationInProgress, models.VerificationApproved, models.VerificationDeclined, models.VerificationExpired, models.VerificationAborted},
+		models.VerificationInProgress: {models.VerificationApproved, models.VerificationDeclined, models.VerificationExpired, models.VerificationAborted},
+		// Found again (pawaPass list by externalId, a PassportReader callback
+		// confirmed by a get), or closed by a person who checked.
+		models.VerificationUnknown: {models.VerificationSubmitted, models.VerificationInProgress, models.VerificationApproved, models.VerificationDeclined, models.VerificationExpired, models.VerificationAborted, models.VerificationFailed},
+	},
+	Model: func() any { return &models.Verification{} },
+	Entering: func(to models.VerificationState, now time.Time, cols map[string]any) {
 		if !to.Open() && to != models.VerificationUnknown {
 			cols["next_check_at"] = nil
 		}
 		if to.Final() && to != models.VerificationFailed {
 			cols["completed_at"] = now
 		}
-		res := tx.Model(&models.Verification{}).Where("id = ? AND state IN ?", id, from).Updates(cols)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return nil
-		}
-		changed = true
-		if also != nil {
-			if err := also(tx); err != nil {
-				return err
-			}
-		}
-		return tx.Create(&models.VerificationEvent{VerificationID: id, At: now, FromState: current.State, ToState: to, ProviderStatus: providerStatus, Note: note}).Error
-	})
-	if err != nil {
-		return false, fmt.Errorf("verifications: %d → %s: %w", id, to, err)
-	}
-	return changed, nil
+	},
+	Event: func(m lifecycle.Move[models.VerificationState], from models.VerificationState, at time.Time) any {
+		return &models.VerificationEvent{VerificationID: m.ID, At: at, FromState: from, ToState: m.To, ProviderStatus: m.UpstreamStatus, Note: m.Note}
+	},
+}
+
+// change is what a verification move or update writes besides its state;
+// a nil field leaves its column as it is.
+type change struct {
+	UpstreamID       *string
+	Link             *string
+	ProviderStatus   *string
+	Error            *string
+	ExpiresAt        *time.Time
+	DocumentType     *string
+	DocumentNumber   *string
+	DocumentCountry  *string
+	GivenNames       *string
+	Surname          *string
+	DateOfBirth      *string
+	IdentityJSON     *string
+	FaceResult       *string
+	ReviewReason     *string
+	LastUpstreamJSON *string
+	NextCheckAt      *time.Time
+	CheckAttempts    *int
+}
+
+// CanTransition reports whether a verification may move from one state to
+// another.
+func CanTransition(from, to models.VerificationState) bool {
+	return verificationLifecycle.Table.Allows(from, to)
+}
+
+// transition moves a verification from one of from to to with c, records
+// a timeline event, and runs also, all in one transaction. It reports
+// whether the row moved.
+func (s *Service) transition(ctx context.Context, id uint, from []models.VerificationState, to models.VerificationState, c *change, providerStatus, note string, also func(tx *gorm.DB) error) (bool, error) {
+	return verificationLifecycle.Transition(ctx, s.db, s.now(), lifecycle.Move[models.VerificationState]{
+		ID: id, From: from, To: to, Change: c, UpstreamStatus: providerStatus, Note: note, Also: also})
 }
 
 // update changes columns of a verification in one of states without
 // changing its state; a provider status change is put on the timeline.
-func (s *Service) update(ctx context.Context, id uint, states []models.VerificationState, upd map[string]any, statusEvent *models.VerificationEvent, also func(tx *gorm.DB) error) error {
-	upd["updated_at"] = s.now().UTC()
-	return services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-		res := tx.Model(&models.Verification{}).Where("id = ? AND state IN ?", id, states).Updates(upd)
-		if res.Error != nil || res.RowsAffected == 0 {
-			return res.Error
-		}
+func (s *Service) update(ctx context.Context, id uint, states []models.VerificationState, c *change, statusEvent *models.VerificationEvent, also func(tx *gorm.DB) error) error {
+	_, err := verificationLifecycle.Update(ctx, s.db, s.now(), id, states, c, func(tx *gorm.DB) error {
 		if statusEvent != nil {
 			if err := tx.Create(statusEvent).Error; err != nil {
 				return err
@@ -431,6 +397,7 @@ func (s *Service) update(ctx context.Context, id uint, states []models.Verificat
 		}
 		return nil
 	})
+	return err
 }
 
 // Get returns one verification or models.ErrNotFound.
@@ -487,7 +454,7 @@ func (s *Service) GetDetail(ctx context.Context, id uint) (Detail, error) {
 	if err != nil {
 		return Detail{}, err
 	}
-	if d.Audit, err = services.AuditTrail(ctx, s.db, subject(id)); err != nil {
+	if d.Audit, err = services.AuditTrail(ctx, s.db, verificationLifecycle.Subject(id)); err != nil {
 		return Detail{}, fmt.Errorf("verifications: %w", err)
 	}
 	return d, nil
@@ -504,14 +471,14 @@ func (s *Service) RecoverAfterRestart(ctx context.Context) error {
 	for _, v := range stuck {
 		var err error
 		if v.State == models.VerificationSubmitting {
-			upd := map[string]any{"error": "The portal stopped while sending this request to " + v.Provider.Label() + ", so it may or may not exist there. It will not be sent again; the portal keeps looking for it."}
+			c := &change{Error: new("The portal stopped while sending this request to " + v.Provider.Label() + ", so it may or may not exist there. It will not be sent again; the portal keeps looking for it.")}
 			if v.Provider == models.ProviderPawaPass {
-				upd["next_check_at"] = s.now().UTC()
+				c.NextCheckAt = new(s.now().UTC())
 			}
-			_, err = s.transition(ctx, v.ID, []models.VerificationState{models.VerificationSubmitting}, models.VerificationUnknown, upd, "", "portal restarted during the call", nil)
+			_, err = s.transition(ctx, v.ID, []models.VerificationState{models.VerificationSubmitting}, models.VerificationUnknown, c, "", "portal restarted during the call", nil)
 		} else {
 			_, err = s.transition(ctx, v.ID, []models.VerificationState{models.VerificationQueued}, models.VerificationFailed,
-				map[string]any{"error": "Not sent: the portal stopped before sending it. Start a new verification if it is still needed."},
+				&change{Error: new("Not sent: the portal stopped before sending it. Start a new verification if it is still needed.")},
 				"", "portal restarted before sending", nil)
 		}
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"portal/services/passportreader"
 	"portal/services/pawapass"
 	"portal/services/sandbox"
+	"portal/services/upstream"
 )
 
 func TestValidate(t *testing.T) {
@@ -200,7 +201,7 @@ func TestPawaPassDuplicateAndLateWebhooks(t *testing.T) {
 	body, _ := json.Marshal(stale)
 	ctx := context.Background()
 	for range 2 {
-		if err := e.svc.ReceivePawaPass(ctx, body, pawapass.Sign(testPawaSecret, body), nil); err != nil {
+		if err := e.svc.ReceivePawaPass(ctx, body, signedHeader(pawapass.Sign(testPawaSecret, body))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -227,7 +228,7 @@ func TestPawaPassForgedWebhookRefused(t *testing.T) {
 		"createdAt": "2026-05-04T09:00:00.000Z", "data": map[string]any{"id": *v.UpstreamID, "status": "APPROVED"}})
 	ctx := context.Background()
 	for _, sig := range []string{"", "deadbeef", pawapass.Sign("another-secret", body), pawapass.Sign(testPawaSecret, append(body, ' '))} {
-		if err := e.svc.ReceivePawaPass(ctx, body, sig, nil); !errors.Is(err, ErrBadSignature) {
+		if err := e.svc.ReceivePawaPass(ctx, body, signedHeader(sig)); !errors.Is(err, ErrBadSignature) {
 			t.Errorf("signature %q: %v, want ErrBadSignature", sig, err)
 		}
 	}
@@ -236,7 +237,7 @@ func TestPawaPassForgedWebhookRefused(t *testing.T) {
 	}
 	// With no secret configured every webhook is refused.
 	e.svc.opts.PawaPassWebhookSecret = ""
-	if err := e.svc.ReceivePawaPass(ctx, body, pawapass.Sign("", body), nil); !errors.Is(err, ErrBadSignature) {
+	if err := e.svc.ReceivePawaPass(ctx, body, signedHeader(pawapass.Sign("", body))); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("empty secret: %v", err)
 	}
 }
@@ -282,7 +283,7 @@ func (l lostPawaAnswers) Create(ctx context.Context, r pawapass.CreateRequest) (
 	if _, err := l.PawaPass.Create(ctx, r); err != nil {
 		return pawapass.Verification{}, err
 	}
-	return pawapass.Verification{}, &pawapass.OutcomeUnknownError{Err: errors.New("connection reset after the request was sent")}
+	return pawapass.Verification{}, &upstream.OutcomeUnknownError{Vendor: "pawapass", Op: "create", Err: errors.New("connection reset after the request was sent")}
 }
 
 // A pawaPass create whose answer was lost is found by its externalId and
@@ -395,7 +396,7 @@ func (l lostReaderAnswers) CreateSession(ctx context.Context, r passportreader.C
 	if _, err := l.PassportReader.CreateSession(ctx, r); err != nil {
 		return passportreader.CreatedSession{}, err
 	}
-	return passportreader.CreatedSession{}, &passportreader.OutcomeUnknownError{Err: errors.New("timeout after sending")}
+	return passportreader.CreatedSession{}, &upstream.OutcomeUnknownError{Vendor: "passportreader", Op: "session.create", Err: errors.New("timeout after sending")}
 }
 
 func TestPassportReaderLostCreateAdoptedByCallback(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"portal/models"
 	"portal/services/passportreader"
 	"portal/services/pawapass"
+	"portal/services/upstream"
 )
 
 // MaxWebhookBody is the largest webhook or callback body stored; the web
@@ -31,16 +32,16 @@ const maxInboxAttempts = 5
 // droppedHeaders are never stored: credentials have no place in the inbox.
 var droppedHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Auth-Key"}
 
-// ReceivePawaPass authenticates a pawaPass webhook by its X-Signature (an
-// HMAC-SHA256 of the raw body with PAWAPASS_WEBHOOK_SECRET, compared in
+// ReceivePawaPass authenticates a pawaPass webhook by its X-Signature header,
+// read from headers (an HMAC-SHA256 of the raw body with PAWAPASS_WEBHOOK_SECRET, compared in
 // constant time), stores it raw in the inbox, deduplicated by
 // notificationId, and returns. ErrBadSignature (→ 401), ErrBadWebhook
 // (→ 400) and ErrWebhookTooLarge (→ 413) store nothing.
-func (s *Service) ReceivePawaPass(ctx context.Context, body []byte, signature string, headers http.Header) error {
+func (s *Service) ReceivePawaPass(ctx context.Context, body []byte, headers http.Header) error {
 	if len(body) > MaxWebhookBody {
 		return ErrWebhookTooLarge
 	}
-	if !pawapass.VerifySignature(s.opts.PawaPassWebhookSecret, body, signature) {
+	if !pawapass.VerifySignature(s.opts.PawaPassWebhookSecret, body, headers.Get(pawapass.SignatureHeader)) {
 		return ErrBadSignature
 	}
 	n, err := pawapass.ParseNotification(body)
@@ -167,7 +168,7 @@ func (s *Service) processPawaPass(ctx context.Context, row models.WebhookInbox) 
 		return "", false
 	}
 	if err := s.check(ctx, v); err != nil {
-		return "fetch failed: " + err.Error(), errors.Is(err, pawapass.ErrUnavailable)
+		return "fetch failed: " + err.Error(), errors.Is(err, upstream.ErrUnavailable)
 	}
 	return "", false
 }
@@ -190,7 +191,7 @@ func (s *Service) processPassportReader(ctx context.Context, row models.WebhookI
 		return s.adoptSession(ctx, v, cb.SessionID)
 	case v.State.Open(), v.State.Reviewable():
 		if err := s.check(ctx, v); err != nil {
-			return "fetch failed: " + err.Error(), errors.Is(err, passportreader.ErrUnavailable)
+			return "fetch failed: " + err.Error(), errors.Is(err, upstream.ErrUnavailable)
 		}
 	}
 	return "", false
@@ -204,18 +205,16 @@ func (s *Service) adoptSession(ctx context.Context, v models.Verification, id in
 	}
 	sess, err := s.reader.GetSession(ctx, id)
 	if err != nil {
-		return "session.get failed: " + err.Error(), errors.Is(err, passportreader.ErrUnavailable)
+		return "session.get failed: " + err.Error(), errors.Is(err, upstream.ErrUnavailable)
 	}
 	if subtle.ConstantTimeCompare([]byte(sess.Reference), []byte(v.Reference)) != 1 {
 		return "PassportReader's session does not carry this reference", false
 	}
 	now := s.now().UTC()
-	upd := readerUpdates(sess)
-	upd["upstream_id"] = strconv.FormatInt(id, 10)
-	upd["error"] = ""
-	upd["next_check_at"] = now.Add(s.opts.FirstCheck)
+	c := readerChange(sess)
+	c.UpstreamID, c.Error, c.NextCheckAt = new(strconv.FormatInt(id, 10)), new(""), new(now.Add(s.opts.FirstCheck))
 	to := stateFor(v.Provider, sess.State, models.VerificationSubmitted)
-	_, err = s.transition(ctx, v.ID, []models.VerificationState{models.VerificationUnknown}, to, upd, sess.State,
+	_, err = s.transition(ctx, v.ID, []models.VerificationState{models.VerificationUnknown}, to, c, sess.State,
 		"PassportReader's callback named this request and session.get confirmed it",
 		func(tx *gorm.DB) error { return s.storeImages(tx, v.ID, sess, now) })
 	if err != nil {
