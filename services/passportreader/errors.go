@@ -31,7 +31,7 @@ func complaint(body []byte) (name, message string) {
 	if json.Unmarshal(body, &w) != nil {
 		return "", ""
 	}
-	return rawString(w.Name), rawString(w.Message)
+	return upstream.JSONText(w.Name), upstream.JSONText(w.Message)
 }
 
 // statusError maps the answers PassportReader's own rules give a meaning;

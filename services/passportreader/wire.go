@@ -228,19 +228,6 @@ func decodeState(body []byte) (string, error) {
 	return w.State, nil
 }
 
-// rawString returns a JSON string's value, or the raw text of another value.
-func rawString(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return s
-	}
-	return string(raw)
-}
-
 // isPlaceholder reports the document's "..." (or "…") in place of a value.
 func isPlaceholder(s string) bool {
 	return s != "" && strings.Trim(s, ".…") == ""
