@@ -349,37 +349,47 @@ func (s *Service) applySignees(tx *gorm.DB, docID uint, d pasby.Document, now ti
 		return err
 	}
 	for _, o := range ours {
-		upd := map[string]any{}
+		// upd starts as the row we read; cols names what the merge fills in,
+		// so an unchanged column is never rewritten.
+		upd, cols := o, []string{}
 		if p, ok := info[o.NIN]; ok {
-			for col, pair := range map[string][2]string{"name": {o.Name, p.Name}, "type": {o.Type, p.Type}, "representing": {o.Representing, p.Representing}, "email": {o.Email, p.Email}} {
-				if pair[0] == "" && pair[1] != "" {
-					upd[col] = pair[1]
+			for _, f := range []struct {
+				col      string
+				have     *string
+				reported string
+			}{{"name", &upd.Name, p.Name}, {"type", &upd.Type, p.Type}, {"representing", &upd.Representing, p.Representing}, {"email", &upd.Email, p.Email}} {
+				if *f.have == "" && f.reported != "" {
+					*f.have = f.reported
+					cols = append(cols, f.col)
 				}
 			}
 		}
 		next := models.SigneeStatus(status[o.NIN])
 		moved := next.Rank() > o.Status.Rank()
 		if moved {
-			upd["status"] = next
+			upd.Status = next
+			cols = append(cols, "status")
 		}
 		if sig, ok := sigs[o.NIN]; ok && o.Signature == "" {
-			upd["signature"] = sig.Signature
-			upd["identification"] = sig.Identification
+			upd.Signature, upd.Identification = sig.Signature, sig.Identification
+			cols = append(cols, "signature", "identification")
 			if t := unixTime(sig.IAT); t != nil {
-				upd["signed_at"] = *t
+				upd.SignedAt = t
+				cols = append(cols, "signed_at")
 			}
 		}
-		if _, ok := upd["signed_at"]; !ok && o.SignedAt == nil {
+		if upd.SignedAt == nil {
 			if t := unixTime(info[o.NIN].SignedAt); t != nil {
-				upd["signed_at"] = *t
+				upd.SignedAt = t
+				cols = append(cols, "signed_at")
 			}
 		}
-		if len(upd) == 0 {
+		if len(cols) == 0 {
 			continue
 		}
 		// Conditional on the status we read, so two concurrent refreshes
 		// can't move a signee backwards.
-		res := tx.Model(&models.DocumentSignee{}).Where("id = ? AND status = ?", o.ID, o.Status).Updates(upd)
+		res := tx.Model(&models.DocumentSignee{}).Where("id = ? AND status = ?", o.ID, o.Status).Select(cols).Updates(&upd)
 		if res.Error != nil {
 			return res.Error
 		}

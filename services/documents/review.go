@@ -49,7 +49,7 @@ func (s *Service) Review(ctx context.Context, actor services.Actor, id uint, dec
 	}
 	err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
 		res := tx.Model(&models.Document{}).Where("id = ? AND state = ? AND review_decision = ''", id, models.DocumentCompleted).
-			Updates(map[string]any{"review_decision": dec, "updated_at": now})
+			Select("review_decision", "updated_at").Updates(&models.Document{ReviewDecision: dec, UpdatedAt: now})
 		if res.Error != nil {
 			return res.Error
 		}

@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"portal/models"
+	"portal/services"
 	"portal/services/upstream"
 )
 
@@ -23,11 +24,7 @@ const (
 	// MaxWebhookBody is the largest webhook body stored; the web layer
 	// should read at most one byte more.
 	MaxWebhookBody = 1 << 20
-	// maxInboxAttempts is how often a webhook whose document could not be
-	// refreshed is tried again before it is given up (the reconciler still
-	// follows the document).
-	maxInboxAttempts = 5
-	providerPasby    = "pasby"
+	providerPasby  = "pasby"
 )
 
 // droppedHeaders are never stored: credentials have no place in the inbox.
@@ -105,25 +102,9 @@ func (s *Service) namesOurDocument(ctx context.Context, body []byte) (bool, erro
 func (s *Service) ProcessInbox(ctx context.Context) (int, error) {
 	s.inboxMu.Lock()
 	defer s.inboxMu.Unlock()
-	var rows []models.WebhookInbox
-	if err := s.db.WithContext(ctx).Where("provider = ? AND processed_at IS NULL", providerPasby).
-		Order("id").Limit(100).Find(&rows).Error; err != nil {
-		return 0, fmt.Errorf("documents: inbox: %w", err)
-	}
-	done := 0
-	for _, row := range rows {
-		if ctx.Err() != nil {
-			return done, ctx.Err()
-		}
-		msg, retry := s.processWebhook(ctx, row)
-		upd := map[string]any{"attempts": row.Attempts + 1, "error": msg}
-		if !retry || row.Attempts+1 >= maxInboxAttempts {
-			upd["processed_at"] = s.now().UTC()
-			done++
-		}
-		if err := s.db.WithContext(ctx).Model(&models.WebhookInbox{}).Where("id = ?", row.ID).Updates(upd).Error; err != nil {
-			return done, fmt.Errorf("documents: inbox %d: %w", row.ID, err)
-		}
+	done, err := services.DrainInbox(ctx, s.db, s.now, []string{providerPasby}, s.processWebhook)
+	if err != nil {
+		return done, fmt.Errorf("documents: %w", err)
 	}
 	return done, nil
 }

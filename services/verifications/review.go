@@ -56,7 +56,7 @@ func (s *Service) Review(ctx context.Context, actor services.Actor, id uint, dec
 	}
 	err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
 		res := tx.Model(&models.Verification{}).Where("id = ? AND state IN ? AND review_decision = ''", id, reviewable).
-			Updates(map[string]any{"review_decision": dec, "updated_at": now})
+			Select("review_decision", "updated_at").Updates(&models.Verification{ReviewDecision: dec, UpdatedAt: now})
 		if res.Error != nil {
 			return res.Error
 		}

@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"portal/models"
+	"portal/services"
 	"portal/services/passportreader"
 	"portal/services/pawapass"
 	"portal/services/upstream"
@@ -23,11 +24,6 @@ import (
 // MaxWebhookBody is the largest webhook or callback body stored; the web
 // layer reads at most one byte more.
 const MaxWebhookBody = 1 << 20
-
-// maxInboxAttempts is how often a webhook whose verification could not be
-// fetched is tried again before it is given up (the reconciler still
-// follows the verification).
-const maxInboxAttempts = 5
 
 // droppedHeaders are never stored: credentials have no place in the inbox.
 var droppedHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Auth-Key"}
@@ -107,31 +103,15 @@ func (s *Service) store(ctx context.Context, provider, key string, body []byte, 
 func (s *Service) ProcessInbox(ctx context.Context) (int, error) {
 	s.inboxMu.Lock()
 	defer s.inboxMu.Unlock()
-	var rows []models.WebhookInbox
-	if err := s.db.WithContext(ctx).Where("provider IN ? AND processed_at IS NULL", []string{string(models.ProviderPawaPass), string(models.ProviderPassportReader)}).
-		Order("id").Limit(100).Find(&rows).Error; err != nil {
-		return 0, fmt.Errorf("verifications: inbox: %w", err)
-	}
-	done := 0
-	for _, row := range rows {
-		if ctx.Err() != nil {
-			return done, ctx.Err()
-		}
-		var msg string
-		var retry bool
-		if row.Provider == string(models.ProviderPawaPass) {
-			msg, retry = s.processPawaPass(ctx, row)
-		} else {
-			msg, retry = s.processPassportReader(ctx, row)
-		}
-		upd := map[string]any{"attempts": row.Attempts + 1, "error": msg}
-		if !retry || row.Attempts+1 >= maxInboxAttempts {
-			upd["processed_at"] = s.now().UTC()
-			done++
-		}
-		if err := s.db.WithContext(ctx).Model(&models.WebhookInbox{}).Where("id = ?", row.ID).Updates(upd).Error; err != nil {
-			return done, fmt.Errorf("verifications: inbox %d: %w", row.ID, err)
-		}
+	done, err := services.DrainInbox(ctx, s.db, s.now, []string{string(models.ProviderPawaPass), string(models.ProviderPassportReader)},
+		func(ctx context.Context, row models.WebhookInbox) (string, bool) {
+			if row.Provider == string(models.ProviderPawaPass) {
+				return s.processPawaPass(ctx, row)
+			}
+			return s.processPassportReader(ctx, row)
+		})
+	if err != nil {
+		return done, fmt.Errorf("verifications: %w", err)
 	}
 	return done, nil
 }
