@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -353,11 +354,12 @@ func TestSecretsNeverReachTheText(t *testing.T) {
 
 func TestTokenIsFetchedOnceForManyCallers(t *testing.T) {
 	var fetches atomic.Int32
-	release := make(chan struct{})
+	// Fetch n waits for gates[n-1], so a test decides when each flight lands.
+	gates := []chan struct{}{make(chan struct{}), make(chan struct{})}
 	tok := &Token{Vendor: vendor, Fetch: func(context.Context) (string, time.Time, error) {
-		fetches.Add(1)
-		<-release
-		return "t1", time.Now().Add(time.Hour), nil
+		n := fetches.Add(1)
+		<-gates[n-1]
+		return fmt.Sprintf("t%d", n), time.Now().Add(time.Hour), nil
 	}}
 	var wg sync.WaitGroup
 	for range 20 {
@@ -368,17 +370,25 @@ func TestTokenIsFetchedOnceForManyCallers(t *testing.T) {
 		})
 	}
 	time.Sleep(20 * time.Millisecond)
-	close(release)
+	close(gates[0])
 	wg.Wait()
 	if fetches.Load() != 1 {
 		t.Fatalf("%d fetches, want 1", fetches.Load())
 	}
-	// A caller that stops waiting does not stop the flight.
+	// A caller that stops waiting does not stop the flight: the token it
+	// started still arrives for the next caller.
 	tok.Forget("t1")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := tok.Credential(ctx); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("cancelled wait: %v", err)
+	}
+	close(gates[1])
+	if got, err := tok.Credential(context.Background()); err != nil || got != "t2" {
+		t.Fatalf("after a cancelled wait: %q, %v", got, err)
+	}
+	if fetches.Load() != 2 {
+		t.Fatalf("%d fetches, want 2", fetches.Load())
 	}
 }
 
