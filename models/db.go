@@ -9,7 +9,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -18,6 +20,100 @@ import (
 // ErrNotFound is returned by lookups that find nothing, so callers never get
 // (nil, nil).
 var ErrNotFound = errors.New("not found")
+
+// OpenConfigured opens PostgreSQL when databaseURL is set and the SQLite
+// file at path otherwise: SQLite is the embedded default, PostgreSQL is for
+// several replicas on one database.
+func OpenConfigured(ctx context.Context, databaseURL, path string) (*gorm.DB, error) {
+	if databaseURL != "" {
+		return OpenPostgres(ctx, databaseURL)
+	}
+	return Open(ctx, path)
+}
+
+// OpenPostgres connects to the PostgreSQL database at url (a postgres://
+// URL or a key=value DSN), checks the settings the portal relies on and
+// applies pending migrations, under an advisory lock so that replicas
+// started together migrate once.
+func OpenPostgres(ctx context.Context, url string) (*gorm.DB, error) {
+	db, err := gorm.Open(postgres.New(postgres.Config{DSN: url}), &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		TranslateError:         true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", redactedURLError{err})
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(16)
+	sqlDB.SetMaxIdleConns(8)
+	if err := checkPostgres(ctx, db); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	if err := Migrate(ctx, db); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// redactedURLError keeps a connection string's password out of logs: pgx
+// quotes the DSN in some of its errors.
+type redactedURLError struct{ err error }
+
+func (e redactedURLError) Error() string {
+	msg := e.err.Error()
+	if i := strings.Index(msg, "://"); i >= 0 {
+		if j := strings.Index(msg[i+3:], "@"); j >= 0 {
+			msg = msg[:i+3] + "…" + msg[i+3+j:]
+		}
+	}
+	return msg
+}
+
+func (e redactedURLError) Unwrap() error { return e.err }
+
+// checkPostgres refuses a server too old for the SQL the portal writes, or
+// one that would not make a commit durable.
+func checkPostgres(ctx context.Context, db *gorm.DB) error {
+	var version int
+	if err := db.WithContext(ctx).Raw("SELECT current_setting('server_version_num')::int").Scan(&version).Error; err != nil {
+		return fmt.Errorf("database: %w", redactedURLError{err})
+	}
+	if version < 150000 {
+		return fmt.Errorf("database: PostgreSQL %d.%d is too old, the portal needs 15 or newer", version/10000, version%10000/100)
+	}
+	var syncCommit, fsync string
+	if err := db.WithContext(ctx).Raw("SELECT current_setting('synchronous_commit'), current_setting('fsync')").Row().Scan(&syncCommit, &fsync); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if syncCommit == "off" || fsync == "off" {
+		return fmt.Errorf("database: synchronous_commit=%s fsync=%s: a committed recharge could be lost on a crash", syncCommit, fsync)
+	}
+	return nil
+}
+
+// WithLock runs fn while holding the database-wide lock named key, so that
+// one replica at a time does it (the first admin, a migration). On SQLite
+// one process owns the file and its write transactions queue anyway.
+func WithLock(ctx context.Context, db *gorm.DB, key string, fn func() error) error {
+	if !DialectOf(db).Postgres() {
+		return fn()
+	}
+	// An advisory lock belongs to a session, so it is taken and released on
+	// one pinned connection while fn works through the pool.
+	return db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+		if err := conn.Exec("SELECT pg_advisory_lock(hashtext(?))", key).Error; err != nil {
+			return fmt.Errorf("lock %s: %w", key, err)
+		}
+		defer conn.Session(&gorm.Session{Context: context.WithoutCancel(ctx)}).Exec("SELECT pg_advisory_unlock(hashtext(?))", key)
+		return fn()
+	})
+}
 
 // Open opens (creating if needed) the SQLite database at path with the pragmas
 // the portal relies on, checks that they took effect, and applies pending
@@ -108,8 +204,13 @@ func Ping(ctx context.Context, db *gorm.DB) error {
 	return db.WithContext(ctx).Raw("SELECT 1").Scan(&one).Error
 }
 
-// Backup writes a consistent copy of the live database to path with VACUUM
-// INTO; copying the file while WAL is active could capture a torn state.
+// Backup writes a consistent copy of the live SQLite database to path with
+// VACUUM INTO; copying the file while WAL is active could capture a torn
+// state. PostgreSQL is backed up with its own tools (pg_dump, or base
+// backups with WAL archiving), never by the portal.
 func Backup(ctx context.Context, db *gorm.DB, path string) error {
+	if DialectOf(db).Postgres() {
+		return errors.New("backup: on PostgreSQL use pg_dump or a base backup with WAL archiving")
+	}
 	return db.WithContext(ctx).Exec("VACUUM INTO ?", path).Error
 }

@@ -341,6 +341,27 @@ var migrations = []migration{
 		// completed in the last 30 days.
 		`CREATE INDEX documents_completed ON documents(completed_at) WHERE completed_at IS NOT NULL`,
 	}},
+	{6, "replicas: shared settings, claim leases", []string{
+		// Secrets every replica must share (the session key, webhook path
+		// secrets) when they are not configured: made once by whichever
+		// replica comes first.
+		`CREATE TABLE settings (
+			name TEXT PRIMARY KEY,
+			value TEXT NOT NULL,
+			created_at DATETIME NOT NULL
+		)`,
+		// A record being sent upstream (queued, submitting) is claimed by
+		// one process until lease_until; recovery takes only claims whose
+		// lease ran out, never a live replica's.
+		`ALTER TABLE recharges ADD COLUMN claimed_by TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE recharges ADD COLUMN lease_until DATETIME`,
+		`ALTER TABLE documents ADD COLUMN claimed_by TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE documents ADD COLUMN lease_until DATETIME`,
+		`ALTER TABLE verifications ADD COLUMN claimed_by TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE verifications ADD COLUMN lease_until DATETIME`,
+		// A stored webhook is processed by one replica at a time.
+		`ALTER TABLE webhook_inbox ADD COLUMN lease_until DATETIME`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.
@@ -349,38 +370,51 @@ func SchemaVersion() int { return migrations[len(migrations)-1].version }
 // Migrate applies pending migrations, each in its own transaction together
 // with its row in schema_migrations, and refuses a database written by a newer
 // build: running old code on a newer schema is how data gets half-written.
+// On PostgreSQL it holds an advisory lock from reading the version to the
+// last migration, so replicas started together migrate once and none reads
+// a version another is about to change.
 func Migrate(ctx context.Context, db *gorm.DB) error {
-	conn := db.WithContext(ctx)
-	if err := conn.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+	list, ddl := migrations, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY,
 		name TEXT NOT NULL,
 		applied_at DATETIME NOT NULL
-	)`).Error; err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+	)`
+	if DialectOf(db).Postgres() {
+		list, ddl = postgresMigrations, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		name TEXT NOT NULL,
+		applied_at TIMESTAMPTZ NOT NULL
+	)`
 	}
-	var current int
-	if err := conn.Raw("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current).Error; err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	if current > SchemaVersion() {
-		return fmt.Errorf("database schema version %d is newer than this build knows (%d): run a newer portal", current, SchemaVersion())
-	}
-	for _, m := range migrations {
-		if m.version <= current {
-			continue
+	return WithLock(ctx, db, "portal: schema migrations", func() error {
+		conn := db.WithContext(ctx)
+		if err := conn.Exec(ddl).Error; err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
 		}
-		err := conn.Transaction(func(tx *gorm.DB) error {
-			for _, stmt := range m.sql {
-				if err := tx.Exec(stmt).Error; err != nil {
-					return err
-				}
+		var current int
+		if err := conn.Raw("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current).Error; err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if current > SchemaVersion() {
+			return fmt.Errorf("database schema version %d is newer than this build knows (%d): run a newer portal", current, SchemaVersion())
+		}
+		for _, m := range list {
+			if m.version <= current {
+				continue
 			}
-			return tx.Exec("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
-				m.version, m.name, time.Now().UTC()).Error
-		})
-		if err != nil {
-			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+			err := conn.Transaction(func(tx *gorm.DB) error {
+				for _, stmt := range m.sql {
+					if err := tx.Exec(stmt).Error; err != nil {
+						return err
+					}
+				}
+				return tx.Exec("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
+					m.version, m.name, time.Now().UTC()).Error
+			})
+			if err != nil {
+				return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }

@@ -2,20 +2,17 @@ package services_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"portal/internal/dbtest"
 	"portal/models"
 	"portal/services"
 )
 
 func TestDrainInbox(t *testing.T) {
 	ctx := context.Background()
-	db, err := models.Open(ctx, filepath.Join(t.TempDir(), "inbox.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.Open(t)
 	if err := models.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}

@@ -120,7 +120,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if opts.PasswordParams != nil {
 		params = *opts.PasswordParams
 	}
-	db, err := models.Open(ctx, cfg.DBPath)
+	db, err := models.OpenConfigured(ctx, cfg.DatabaseURL, cfg.DBPath)
 	if err != nil {
 		return nil, err
 	}
@@ -135,20 +135,20 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if cfg.SessionKey == "" {
 		// The key hashes stored session ids; it must survive restarts or
 		// every restart would sign everybody out.
-		if cfg.SessionKey, err = loadOrCreateKey(filepath.Join(filepath.Dir(cfg.DBPath), "session.key")); err != nil {
+		if cfg.SessionKey, err = a.secret(ctx, "session.key"); err != nil {
 			return fail(err)
 		}
 	}
 	if cfg.Pasby.WebhookSecret == "" {
 		// Part of the webhook URL pasby holds for open documents: it must
 		// survive restarts too.
-		if cfg.Pasby.WebhookSecret, err = loadOrCreateKey(filepath.Join(filepath.Dir(cfg.DBPath), "pasby-webhook.secret")); err != nil {
+		if cfg.Pasby.WebhookSecret, err = a.secret(ctx, "pasby-webhook.secret"); err != nil {
 			return fail(err)
 		}
 	}
 	if cfg.IDV.CallbackSecret == "" {
 		// Part of the callback URL PassportReader holds for open sessions.
-		if cfg.IDV.CallbackSecret, err = loadOrCreateKey(filepath.Join(filepath.Dir(cfg.DBPath), "passportreader-callback.secret")); err != nil {
+		if cfg.IDV.CallbackSecret, err = a.secret(ctx, "passportreader-callback.secret"); err != nil {
 			return fail(err)
 		}
 	}
@@ -225,7 +225,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			if cfg.PawaPass.WebhookSecret == "" {
 				// pawaPass's back office holds the secret; in the sandbox
 				// the portal makes one for both sides.
-				if cfg.PawaPass.WebhookSecret, err = loadOrCreateKey(filepath.Join(filepath.Dir(cfg.DBPath), "pawapass-webhook.secret")); err != nil {
+				if cfg.PawaPass.WebhookSecret, err = a.secret(ctx, "pawapass-webhook.secret"); err != nil {
 					return fail(err)
 				}
 			}
@@ -384,6 +384,16 @@ func (o ownHostOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("sandbox: webhooks may only go to the portal itself (%s://%s), not to %s://%s", o.scheme, o.host, r.URL.Scheme, r.URL.Host)
 	}
 	return o.next.RoundTrip(r)
+}
+
+// secret is the generated secret name: on SQLite a file next to the
+// database (one process owns both), on PostgreSQL a settings row, so that
+// every replica signs sessions and accepts webhooks with the same one.
+func (a *App) secret(ctx context.Context, name string) (string, error) {
+	if a.Config.DatabaseURL != "" {
+		return models.SharedSecret(ctx, a.DB, name)
+	}
+	return loadOrCreateKey(filepath.Join(filepath.Dir(a.Config.DBPath), name))
 }
 
 func loadOrCreateKey(path string) (string, error) {

@@ -20,6 +20,7 @@ import (
 
 	"portal/internal/app"
 	"portal/internal/config"
+	"portal/internal/dbtest"
 	"portal/models"
 	"portal/services"
 	"portal/services/accounts"
@@ -122,6 +123,9 @@ func Start(t testing.TB, cfg Config) *Portal {
 		"PORTAL_ADMIN_EMAIL":    AdminEmail,
 		"PORTAL_ADMIN_PASSWORD": AdminPassword,
 		"PORTAL_SANDBOX":        "on",
+	}
+	if url := dbtest.DatabaseURL(t); url != "" {
+		env["DATABASE_URL"] = url
 	}
 	for k, v := range cfg.Env {
 		env[k] = v

@@ -94,6 +94,7 @@ func (p OneFlow) Configured() bool {
 type Config struct {
 	Addr            string
 	DBPath          string
+	DatabaseURL     string // PostgreSQL; empty: the SQLite file at DBPath
 	BaseURL         *url.URL
 	SessionKey      string // empty: generate and keep one in the data folder
 	AdminEmail      string
@@ -143,6 +144,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c := &Config{
 		Addr:          r.str("PORTAL_ADDR", "127.0.0.1:8080"),
 		DBPath:        r.str("PORTAL_DB", "./data/portal.db"),
+		DatabaseURL:   getenv("DATABASE_URL"),
 		SessionKey:    r.str("PORTAL_SESSION_KEY", ""),
 		AdminEmail:    strings.ToLower(r.str("PORTAL_ADMIN_EMAIL", "admin@example.com")),
 		AdminPassword: getenv("PORTAL_ADMIN_PASSWORD"),
@@ -152,6 +154,11 @@ func Load(getenv func(string) string) (*Config, error) {
 		r.fail("PORTAL_ADDR", "must be host:port, for example 127.0.0.1:8080")
 	}
 	c.BaseURL = r.baseURL("PORTAL_BASE_URL", "http://"+c.Addr)
+	if c.DatabaseURL != "" {
+		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			r.fail("DATABASE_URL", "must be a PostgreSQL URL, for example postgres://portal:secret@db.internal:5432/portal; leave it unset to use the SQLite file in PORTAL_DB")
+		}
+	}
 	if c.SessionKey != "" && len(c.SessionKey) < 32 {
 		r.fail("PORTAL_SESSION_KEY", "must be at least 32 characters")
 	}
@@ -257,7 +264,7 @@ func (c *Config) Masked() []any {
 		return "********"
 	}
 	return []any{
-		"addr", c.Addr, "db", c.DBPath, "base_url", c.BaseURL.String(),
+		"addr", c.Addr, "db", c.databaseForLog(), "base_url", c.BaseURL.String(),
 		"session_key", mask(c.SessionKey), "admin_email", c.AdminEmail,
 		"sandbox", c.SandboxEnabled(), "trusted_proxies", c.TrustedProxies,
 		"idle_timeout", c.IdleTimeout.String(), "absolute_timeout", c.AbsoluteTimeout.String(),
@@ -266,6 +273,21 @@ func (c *Config) Masked() []any {
 		"pawapass_base_url", c.PawaPass.BaseURL, "pawapass_api_key", mask(c.PawaPass.APIKey), "pawapass_webhook_secret", mask(c.PawaPass.WebhookSecret),
 		"oneflow_base_url", c.OneFlow.BaseURL, "oneflow_client_id", mask(c.OneFlow.ClientID), "oneflow_client_secret", mask(c.OneFlow.ClientSecret),
 	}
+}
+
+// databaseForLog names the database without its password.
+func (c *Config) databaseForLog() string {
+	if c.DatabaseURL == "" {
+		return c.DBPath
+	}
+	u, err := url.Parse(c.DatabaseURL)
+	if err != nil {
+		return "postgres"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "********")
+	}
+	return u.Redacted()
 }
 
 // reader collects the first error so Load reads linearly.

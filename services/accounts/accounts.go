@@ -465,6 +465,16 @@ func endSessions(tx *gorm.DB, userID uint) error {
 // EnsureAdmin creates the first admin when there are no users at all. With an
 // empty password it generates one and returns it, to be shown once.
 func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (generated string, created bool, err error) {
+	// Replicas started together on one empty database: one of them counts
+	// and creates, the others then count one user.
+	err = models.WithLock(ctx, s.db, "portal: first admin", func() error {
+		generated, created, err = s.ensureAdmin(ctx, email, password)
+		return err
+	})
+	return generated, created, err
+}
+
+func (s *Service) ensureAdmin(ctx context.Context, email, password string) (generated string, created bool, err error) {
 	var n int64
 	if err := s.db.WithContext(ctx).Model(&models.User{}).Count(&n).Error; err != nil {
 		return "", false, fmt.Errorf("accounts: count users: %w", err)

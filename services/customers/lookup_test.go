@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
+	"portal/internal/dbtest"
 	"portal/models"
 	"portal/services"
 	"portal/services/oneflow"
@@ -33,10 +33,7 @@ func (f *fakeOneFlow) Lookup(_ context.Context, q oneflow.LookupQuery) (oneflow.
 
 func lookupDB(t *testing.T) *gorm.DB {
 	t.Helper()
-	db, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "lookup.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.Open(t)
 	return db
 }
 

@@ -2,7 +2,6 @@ package customers
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,17 +9,14 @@ import (
 	"gorm.io/gorm"
 
 	"portal/internal/dbtest"
-	"portal/models"
 )
 
 // Search must stay an index lookup at a million rows per table: every
 // query it runs (exact ids and references, then prefixes) is checked here
 // for a full table scan. Timing it would be flaky on shared machines.
 func TestSearchQueriesUseIndexes(t *testing.T) {
-	db, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "plan.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dbtest.SQLiteOnly(t, "the plans read are SQLite's EXPLAIN QUERY PLAN")
+	db := dbtest.Open(t)
 	var plans []string
 	// After the query ran, its SQL is built: explain it on the side.
 	if err := db.Callback().Query().After("gorm:query").Register("plan", func(tx *gorm.DB) {

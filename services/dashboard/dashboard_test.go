@@ -2,13 +2,13 @@ package dashboard
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
+	"portal/internal/dbtest"
 	"portal/models"
 )
 
@@ -16,10 +16,7 @@ var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 func openDB(t *testing.T) *gorm.DB {
 	t.Helper()
-	db, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "dash.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.Open(t)
 	t.Cleanup(func() {
 		if s, err := db.DB(); err == nil {
 			s.Close()

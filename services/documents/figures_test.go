@@ -1,8 +1,6 @@
 package documents
 
 import (
-	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,16 +8,12 @@ import (
 	"gorm.io/gorm"
 
 	"portal/internal/dbtest"
-	"portal/models"
 )
 
 // The dashboard's range queries must read their indexes, not the table: at
 // a million rows a scan would make every dashboard load slow.
 func TestFigureQueriesUseIndexes(t *testing.T) {
-	db, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "plan.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.Open(t)
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	cases := []struct {
 		name string

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"portal/internal/dbtest"
 	"portal/models"
 	"portal/services"
 )
@@ -61,10 +61,7 @@ var lamps = &Kind[lampState]{
 func testDB(t *testing.T) *gorm.DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := models.Open(ctx, filepath.Join(t.TempDir(), "lifecycle.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.Open(t)
 	if err := models.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}

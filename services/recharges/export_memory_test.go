@@ -3,12 +3,11 @@ package recharges
 import (
 	"context"
 	"io"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"portal/internal/dbtest"
 	"portal/internal/memwatch"
-	"portal/models"
 )
 
 // An export streams: the heap it holds does not grow with the rows. The
@@ -18,10 +17,7 @@ func TestExportMemoryStaysFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 100,000 rows")
 	}
-	db, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "export.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.Open(t)
 	t.Cleanup(func() {
 		if s, err := db.DB(); err == nil {
 			s.Close()

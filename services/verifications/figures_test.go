@@ -1,8 +1,6 @@
 package verifications
 
 import (
-	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,16 +8,12 @@ import (
 	"gorm.io/gorm"
 
 	"portal/internal/dbtest"
-	"portal/models"
 )
 
 // The dashboard's range queries must read their indexes, not the table: at
 // a million rows a scan would make every dashboard load slow.
 func TestFigureQueriesUseIndexes(t *testing.T) {
-	db, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "plan.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.Open(t)
 	since := time.Date(2026, 10, 24, 12, 0, 0, 0, time.UTC)
 	text := dbtest.Plan(t, db, func(tx *gorm.DB) *gorm.DB {
 		var out []map[string]any

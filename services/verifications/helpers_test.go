@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,6 +15,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"portal/internal/dbtest"
 	"portal/models"
 	"portal/services"
 	"portal/services/passportreader"
@@ -86,15 +86,7 @@ func imagesOff() envOption {
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	db, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
-		}
-	})
+	db := dbtest.Open(t)
 	e := &env{t: t, db: db, clock: &clock{t: time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)}, storeImages: true}
 	mux := http.NewServeMux()
 	e.srv = httptest.NewServer(mux)
