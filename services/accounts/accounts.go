@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"portal/models"
 	"portal/services"
@@ -136,7 +137,7 @@ func (s *Service) throttled(ctx context.Context, email, ip string, now time.Time
 	// A successful sign-in wipes the account's slate: the person proved they
 	// know the password, so earlier typos should not count against them.
 	var lastSuccess models.LoginAttempt
-	err := s.db.WithContext(ctx).Where("email = ? AND success = 1 AND at > ?", email, since).
+	err := s.db.WithContext(ctx).Where("email = ? AND success = ? AND at > ?", email, true, since).
 		Order("at DESC").Limit(1).Find(&lastSuccess).Error
 	if err != nil {
 		return 0, fmt.Errorf("accounts: throttle: %w", err)
@@ -146,7 +147,7 @@ func (s *Service) throttled(ctx context.Context, email, ip string, now time.Time
 	}
 	wait := func(where string, arg string, from time.Time, limit int) (time.Duration, error) {
 		var failures []models.LoginAttempt
-		if err := s.db.WithContext(ctx).Where(where+" AND success = 0 AND at > ?", arg, from).
+		if err := s.db.WithContext(ctx).Where(where+" AND success = ? AND at > ?", arg, false, from).
 			Order("at DESC").Limit(64).Find(&failures).Error; err != nil {
 			return 0, fmt.Errorf("accounts: throttle: %w", err)
 		}
@@ -311,10 +312,27 @@ func checkEmail(email string) string {
 
 // update loads the target user inside a transaction, lets change modify it and
 // writes it back with its audit event.
+//
+// SQLite runs one write transaction at a time (BEGIN IMMEDIATE), so the
+// read and the write cannot interleave with another update. PostgreSQL runs
+// them side by side under READ COMMITTED, so there the rows are locked
+// first: every admin (the last-admin rule reads them all; always in id
+// order, so two updates cannot deadlock) and then the target. A role change
+// racing a disable then sees the disable, and two admins disabling each
+// other cannot both pass the last-admin check.
 func (s *Service) update(ctx context.Context, id uint, change func(tx *gorm.DB, u *models.User, now time.Time) error) (models.User, error) {
 	var u models.User
 	err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-		if err := tx.Take(&u, id).Error; err != nil {
+		load := tx
+		if models.DialectOf(tx).Postgres() {
+			var admins []uint
+			if err := tx.Model(&models.User{}).Where("role = ?", models.RoleAdmin).Order("id").
+				Clauses(clause.Locking{Strength: "UPDATE"}).Pluck("id", &admins).Error; err != nil {
+				return err
+			}
+			load = tx.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		if err := load.Take(&u, id).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return models.ErrNotFound
 			}
@@ -344,7 +362,7 @@ func (s *Service) update(ctx context.Context, id uint, change func(tx *gorm.DB, 
 // be demoted or disabled and lock everybody out of staff management.
 func otherActiveAdmins(tx *gorm.DB, id uint) (int64, error) {
 	var n int64
-	err := tx.Model(&models.User{}).Where("role = ? AND disabled = 0 AND id <> ?", models.RoleAdmin, id).Count(&n).Error
+	err := tx.Model(&models.User{}).Where("role = ? AND disabled = ? AND id <> ?", models.RoleAdmin, false, id).Count(&n).Error
 	return n, err
 }
 

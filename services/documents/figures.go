@@ -1,6 +1,8 @@
 package documents
 
 import (
+	"portal/models"
+
 	"context"
 	"fmt"
 	"time"
@@ -34,7 +36,7 @@ func CountFailedSince(ctx context.Context, db *gorm.DB, since time.Time) (int64,
 	var n int64
 	// "+state" keeps SQLite off the state index: the rows since a recent
 	// time by created_at are far fewer than all the failed ones.
-	if err := db.WithContext(ctx).Table("documents").Where("+state = 'failed' AND created_at >= ?", since).Count(&n).Error; err != nil {
+	if err := db.WithContext(ctx).Table("documents").Where(models.DialectOf(db).Unindexed("state")+" = 'failed' AND created_at >= ?", since).Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("documents: failed: %w", err)
 	}
 	return n, nil
@@ -107,8 +109,9 @@ func CompletionTimes(ctx context.Context, db *gorm.DB, since time.Time) ([]Compl
 
 // completionTimesQuery: only completed documents have completed_at.
 func completionTimesQuery(db *gorm.DB, since time.Time) *gorm.DB {
+	d := models.DialectOf(db)
 	return db.Table("documents").
-		Select("CAST(round((julianday(completed_at) - julianday(created_at)) * 86400) AS INTEGER) AS secs, "+
-			"CAST((julianday(completed_at) - julianday(?)) / 7 AS INTEGER) AS week", since).
+		Select(d.Trunc("round("+d.Epoch("completed_at")+" - "+d.Epoch("created_at")+")")+" AS secs, "+
+			d.Trunc("("+d.Epoch("completed_at")+" - "+d.Epoch(d.TimestampArg())+") / 604800")+" AS week", since).
 		Where("completed_at >= ?", since)
 }

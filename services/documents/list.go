@@ -122,10 +122,11 @@ func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
 		q = q.Where("id = ?", p.id)
 	case p.prefix != "":
 		end := prefixEnd(p.prefix)
-		// title is NOCASE (in the table and its index), so its range
-		// ignores ASCII case.
-		cond := "(title >= ? AND title < ?) OR (reference >= ? AND reference < ?) OR (upstream_id >= ? AND upstream_id < ?)"
-		args := []any{p.prefix, end, p.prefix, end, p.prefix, end}
+		// The title is searched without regard to ASCII case.
+		d := models.DialectOf(q)
+		title := d.Folded("title")
+		cond := "(" + title + " >= ? AND " + title + " < ?) OR (reference >= ? AND reference < ?) OR (upstream_id >= ? AND upstream_id < ?)"
+		args := []any{d.FoldArg(p.prefix), d.FoldArg(end), p.prefix, end, p.prefix, end}
 		if p.nin {
 			cond += " OR id IN (SELECT document_id FROM document_signees WHERE nin >= ? AND nin < ?)"
 			args = append(args, p.prefix, end)

@@ -17,6 +17,7 @@ func TestExportMemoryStaysFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 100,000 rows")
 	}
+	dbtest.SQLiteOnly(t, "the seed is SQLite SQL (printf, datetime)")
 	db := dbtest.Open(t)
 	t.Cleanup(func() {
 		if s, err := db.DB(); err == nil {

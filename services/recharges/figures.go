@@ -1,6 +1,8 @@
 package recharges
 
 import (
+	"portal/models"
+
 	"context"
 	"fmt"
 	"time"
@@ -43,7 +45,7 @@ func CountFailedSince(ctx context.Context, db *gorm.DB, since time.Time) (int64,
 // SQLite off the state index, as the last day's rows by created_at are far
 // fewer than all the failed ones.
 func failedSinceQuery(db *gorm.DB, since time.Time) *gorm.DB {
-	return db.Table("recharges").Where("+state = 'failed' AND created_at >= ?", since)
+	return db.Table("recharges").Where(models.DialectOf(db).Unindexed("state")+" = 'failed' AND created_at >= ?", since)
 }
 
 // Day is one UTC day of recharges.
@@ -103,6 +105,6 @@ func Daily(ctx context.Context, db *gorm.DB, first time.Time, days int) ([]Day, 
 
 func dailyQuery(db *gorm.DB, first time.Time) *gorm.DB {
 	return db.Table("recharges").
-		Select("date(created_at) AS day, state = 'completed' AS completed, currency, amount, COUNT(*) AS n").
+		Select(models.DialectOf(db).Day("created_at")+" AS day, state = 'completed' AS completed, currency, amount, COUNT(*) AS n").
 		Where("created_at >= ?", first).Group("1, 2, 3, 4")
 }

@@ -37,7 +37,7 @@ func CountFailedSince(ctx context.Context, db *gorm.DB, since time.Time) (int64,
 	var n int64
 	// "+state" keeps SQLite off the state index: the rows since a recent
 	// time by created_at are far fewer than all the failed ones.
-	if err := db.WithContext(ctx).Table("verifications").Where("+state = 'failed' AND created_at >= ?", since).Count(&n).Error; err != nil {
+	if err := db.WithContext(ctx).Table("verifications").Where(models.DialectOf(db).Unindexed("state")+" = 'failed' AND created_at >= ?", since).Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("verifications: failed: %w", err)
 	}
 	return n, nil
@@ -108,6 +108,7 @@ func CountOutcomes(ctx context.Context, db *gorm.DB, since time.Time) (map[model
 // the GROUP BY sort, reading every verification ever made; the created_at
 // range is the few days asked for.
 func outcomesQuery(db *gorm.DB, since time.Time) *gorm.DB {
-	return db.Table("verifications INDEXED BY verifications_created").Select("provider, state, COUNT(*) AS n").
-		Where("created_at >= ? AND +state IN ?", since, finalStates).Group("provider, state")
+	d := models.DialectOf(db)
+	return db.Table(d.TableUsing("verifications", "verifications_created")).Select("provider, state, COUNT(*) AS n").
+		Where("created_at >= ? AND "+d.Unindexed("state")+" IN ?", since, finalStates).Group("provider, state")
 }

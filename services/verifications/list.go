@@ -105,9 +105,12 @@ func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
 		q = q.Where("id = ?", p.id)
 	case p.prefix != "":
 		end := prefixEnd(p.prefix)
+		// document_number is searched without regard to ASCII case.
+		d := models.DialectOf(q)
+		docNo := d.Folded("document_number")
 		cond := "(customer_phone >= ? AND customer_phone < ?) OR (external_id >= ? AND external_id < ?) OR " +
-			"(document_number >= ? AND document_number < ?) OR (upstream_id >= ? AND upstream_id < ?) OR (reference >= ? AND reference < ?)"
-		args := []any{p.prefix, end, p.prefix, end, p.prefix, end, p.prefix, end, p.prefix, end}
+			"(" + docNo + " >= ? AND " + docNo + " < ?) OR (upstream_id >= ? AND upstream_id < ?) OR (reference >= ? AND reference < ?)"
+		args := []any{p.prefix, end, p.prefix, end, d.FoldArg(p.prefix), d.FoldArg(end), p.prefix, end, p.prefix, end}
 		if p.phone != "" {
 			cond += " OR customer_phone = ?"
 			args = append(args, p.phone)
