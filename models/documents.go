@@ -92,9 +92,14 @@ type Document struct {
 	CreatedByEmail   string
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
-	CompletedAt      *time.Time
-	NextCheckAt      *time.Time
-	CheckAttempts    int
+	// ClaimedBy and LeaseUntil hold a record being sent (queued,
+	// submitting) for one process; recovery takes it only once the lease ran
+	// out, never from a live replica.
+	ClaimedBy     string
+	LeaseUntil    *time.Time
+	CompletedAt   *time.Time
+	NextCheckAt   *time.Time
+	CheckAttempts int
 }
 
 // SigneeStatus is one signer's progress as pasby reports it.
@@ -168,6 +173,8 @@ type WebhookInbox struct {
 	ProcessedAt *time.Time
 	Attempts    int
 	Error       string
+	// LeaseUntil is how long the replica processing this webhook holds it.
+	LeaseUntil *time.Time
 }
 
 // TableName is the inbox's table, which is not a plural.

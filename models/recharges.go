@@ -39,25 +39,30 @@ func (s RechargeState) Valid() bool {
 
 // Recharge is one water-credit recharge.
 type Recharge struct {
-	ID               uint `gorm:"primaryKey"`
-	IdempotencyKey   string
-	UpstreamID       *string
-	DeviceID         string
-	CardID           string
-	CustomerName     string
-	CustomerPhone    string
-	Amount           decimal.Decimal `gorm:"type:text"`
-	Currency         string
-	Litres           string
-	PricePerLitre    string
-	BalanceAfter     string
-	UpstreamStatus   string
-	State            RechargeState
-	Error            string
-	CreatedByID      *uint
-	CreatedByEmail   string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	ID             uint `gorm:"primaryKey"`
+	IdempotencyKey string
+	UpstreamID     *string
+	DeviceID       string
+	CardID         string
+	CustomerName   string
+	CustomerPhone  string
+	Amount         decimal.Decimal `gorm:"type:text"`
+	Currency       string
+	Litres         string
+	PricePerLitre  string
+	BalanceAfter   string
+	UpstreamStatus string
+	State          RechargeState
+	Error          string
+	CreatedByID    *uint
+	CreatedByEmail string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	// ClaimedBy and LeaseUntil hold a record being sent (queued,
+	// submitting) for one process; recovery takes it only once the lease ran
+	// out, never from a live replica.
+	ClaimedBy        string
+	LeaseUntil       *time.Time
 	SubmittedAt      *time.Time
 	CompletedAt      *time.Time
 	NextCheckAt      *time.Time

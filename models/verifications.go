@@ -115,9 +115,14 @@ type Verification struct {
 	CreatedByEmail   string
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
-	CompletedAt      *time.Time
-	NextCheckAt      *time.Time
-	CheckAttempts    int
+	// ClaimedBy and LeaseUntil hold a record being sent (queued,
+	// submitting) for one process; recovery takes it only once the lease ran
+	// out, never from a live replica.
+	ClaimedBy     string
+	LeaseUntil    *time.Time
+	CompletedAt   *time.Time
+	NextCheckAt   *time.Time
+	CheckAttempts int
 }
 
 // VerificationEvent is one entry of a verification's timeline.

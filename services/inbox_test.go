@@ -49,7 +49,7 @@ func TestDrainInbox(t *testing.T) {
 		return "", false
 	}
 	for pass := 1; pass <= services.MaxInboxAttempts+1; pass++ {
-		if _, err := services.DrainInbox(ctx, db, now, []string{"a"}, handle); err != nil {
+		if _, err := services.DrainInbox(ctx, db, now, time.Minute, []string{"a"}, handle); err != nil {
 			t.Fatalf("pass %d: %v", pass, err)
 		}
 	}

@@ -34,6 +34,8 @@ import (
 
 const rcCrashAdminPassword = "crash test admin password"
 
+const rcClaimLease = 6 * time.Second
+
 // rcProc is one run of the portal binary.
 type rcProc struct {
 	cmd  *exec.Cmd
@@ -105,6 +107,10 @@ func rcRunPortal(t *testing.T, bin, db string) *rcProc {
 		"PORTAL_SANDBOX=on",
 		"PORTAL_ADMIN_PASSWORD=" + rcCrashAdminPassword,
 		"PORTAL_LOG_LEVEL=info",
+		// Short enough that the restarted process takes the dead one's
+		// claim within the test, long enough that the hanging call is still
+		// in flight when the test kills the first one.
+		"PORTAL_CLAIM_LEASE=" + rcClaimLease.String(),
 	}
 	p := &rcProc{cmd: cmd, base: "http://" + addr, logs: &rcLockedBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
@@ -302,14 +308,25 @@ func TestRechargeCrashDuringCallIsUnknownAndNeverResent(t *testing.T) {
 		t.Fatal("the in-flight POST did not notice the crash")
 	}
 
-	// Second run on the same database.
+	// Second run on the same database: the dead process's claim is left
+	// alone until its lease runs out, then the recharge becomes unknown.
 	second := rcRunPortal(t, bin, db)
 	var rows []models.Recharge
-	if err := ro.Find(&rows).Error; err != nil {
-		t.Fatalf("read recharges: %v", err)
-	}
-	if len(rows) != 1 {
-		t.Fatalf("%d recharges after the restart, want 1: %+v", len(rows), rows)
+	deadline = time.Now().Add(rcClaimLease + 10*time.Second)
+	for {
+		if err := ro.Find(&rows).Error; err != nil {
+			t.Fatalf("read recharges: %v", err)
+		}
+		if len(rows) != 1 {
+			t.Fatalf("%d recharges after the restart, want 1: %+v", len(rows), rows)
+		}
+		if rows[0].State != models.RechargeSubmitting {
+			break
+		}
+		if rows[0].LeaseUntil == nil || time.Now().After(deadline) {
+			t.Fatalf("the recharge is still submitting (lease until %v):\n%s", rows[0].LeaseUntil, second.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	rec := rows[0]
 	if rec.State != models.RechargeUnknown {
@@ -322,8 +339,8 @@ func TestRechargeCrashDuringCallIsUnknownAndNeverResent(t *testing.T) {
 	if err := ro.Where("recharge_id = ?", rec.ID).Order("id").Find(&events).Error; err != nil {
 		t.Fatal(err)
 	}
-	if last := events[len(events)-1]; last.FromState != models.RechargeSubmitting || last.ToState != models.RechargeUnknown || !strings.Contains(last.Note, "restart") {
-		t.Errorf("last timeline entry %+v, want submitting → unknown mentioning the restart", last)
+	if last := events[len(events)-1]; last.FromState != models.RechargeSubmitting || last.ToState != models.RechargeUnknown || !strings.Contains(last.Note, "stopped during the call") {
+		t.Errorf("last timeline entry %+v, want submitting → unknown saying the sender stopped", last)
 	}
 
 	// The new process's reconciler ticks every second: give it a couple,
@@ -339,7 +356,7 @@ func TestRechargeCrashDuringCallIsUnknownAndNeverResent(t *testing.T) {
 
 	id := strconv.FormatUint(uint64(rec.ID), 10)
 	page := admin.get(t, "/recharges/"+id)
-	if !strings.Contains(text(page), "portal restarted during the call") || !strings.Contains(text(page), "may or may not have gone through") {
+	if !strings.Contains(text(page), "stopped during the call") || !strings.Contains(text(page), "may or may not have gone through") {
 		t.Errorf("the detail page does not tell about the restart:\n%s", clip(text(page)))
 	}
 	page = admin.get(t, "/recharges?state=unknown")

@@ -263,24 +263,18 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	// lookup.
 	oneflowClient := oneflow.New(oneflowCfg)
 	a.Recharges = recharges.New(db, oneflowClient, now, recharges.Options{
-		MaxAmount: cfg.MaxRecharge, FirstCheck: opts.RechargeFirstCheck, Logger: logger,
+		MaxAmount: cfg.MaxRecharge, FirstCheck: opts.RechargeFirstCheck, Lease: cfg.ClaimLease, Logger: logger,
 	})
-	if err := a.Recharges.RecoverAfterRestart(ctx); err != nil {
-		return fail(err)
-	}
 	a.Documents, err = documents.New(db, pasby.New(pasbyCfg), now, documents.Options{
-		BaseURL: cfg.BaseURL.String(), WebhookSecret: cfg.Pasby.WebhookSecret, FirstCheck: opts.DocumentFirstCheck, Logger: logger,
+		BaseURL: cfg.BaseURL.String(), WebhookSecret: cfg.Pasby.WebhookSecret, FirstCheck: opts.DocumentFirstCheck, Lease: cfg.ClaimLease, Logger: logger,
 	})
 	if err != nil {
-		return fail(err)
-	}
-	if err := a.Documents.RecoverAfterRestart(ctx); err != nil {
 		return fail(err)
 	}
 	base := cfg.BaseURL.String()
 	a.Verifications, err = verifications.New(db, pawapass.New(pawaCfg), passportreader.New(readerCfg), now, verifications.Options{
 		BaseURL: base, CallbackSecret: cfg.IDV.CallbackSecret, PawaPassWebhookSecret: cfg.PawaPass.WebhookSecret,
-		StoreImages: cfg.StoreIDVImages(), FirstCheck: opts.VerificationFirstCheck, Logger: logger,
+		StoreImages: cfg.StoreIDVImages(), FirstCheck: opts.VerificationFirstCheck, Lease: cfg.ClaimLease, Logger: logger,
 		DefaultURLs: verifications.DefaultURLs{
 			Success: cmp.Or(cfg.PawaPass.SuccessURL, base+"/kyc/done"),
 			Error:   cmp.Or(cfg.PawaPass.ErrorURL, base+"/kyc/error"),
@@ -288,9 +282,6 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		},
 	})
 	if err != nil {
-		return fail(err)
-	}
-	if err := a.Verifications.RecoverAfterRestart(ctx); err != nil {
 		return fail(err)
 	}
 	a.Server, err = web.New(web.Deps{

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"portal/services/lifecycle"
 )
 
 // Error names the variable that holds an invalid value.
@@ -106,6 +108,9 @@ type Config struct {
 	LogLevel        string
 	MaxRecharge     decimal.Decimal
 	IDVStoreImages  *bool // nil: on in sandbox, off otherwise
+	// ClaimLease is how long a replica holds a record it is sending or
+	// checking; work a dead replica held is taken over after it.
+	ClaimLease time.Duration
 
 	Pasby    Pasby
 	IDV      IDV
@@ -186,6 +191,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		r.fail("PORTAL_LOG_LEVEL", "must be debug, info, warn or error")
 	}
 	c.MaxRecharge = r.positiveDecimal("PORTAL_MAX_RECHARGE", "10000")
+	c.ClaimLease = r.durationIn("PORTAL_CLAIM_LEASE", lifecycle.DefaultLease, lifecycle.MinLease, time.Hour, "2m")
 	c.IDVStoreImages = r.optionalBool("IDV_STORE_IMAGES")
 
 	c.Pasby = Pasby{
@@ -267,7 +273,7 @@ func (c *Config) Masked() []any {
 		"addr", c.Addr, "db", c.databaseForLog(), "base_url", c.BaseURL.String(),
 		"session_key", mask(c.SessionKey), "admin_email", c.AdminEmail,
 		"sandbox", c.SandboxEnabled(), "trusted_proxies", c.TrustedProxies,
-		"idle_timeout", c.IdleTimeout.String(), "absolute_timeout", c.AbsoluteTimeout.String(),
+		"idle_timeout", c.IdleTimeout.String(), "absolute_timeout", c.AbsoluteTimeout.String(), "claim_lease", c.ClaimLease.String(),
 		"pasby_base_url", c.Pasby.BaseURL, "pasby_api_key", mask(c.Pasby.APIKey), "pasby_app_secret", mask(c.Pasby.AppSecret), "pasby_api_version", c.Pasby.APIVersion, "pasby_webhook_secret", mask(c.Pasby.WebhookSecret),
 		"idv_base_url", c.IDV.BaseURL, "idv_public_key", mask(c.IDV.PublicKey), "idv_secret", mask(c.IDV.Secret), "idv_callback_secret", mask(c.IDV.CallbackSecret),
 		"pawapass_base_url", c.PawaPass.BaseURL, "pawapass_api_key", mask(c.PawaPass.APIKey), "pawapass_webhook_secret", mask(c.PawaPass.WebhookSecret),
@@ -348,16 +354,32 @@ func (r *reader) pair(urlName, urlValue string, others ...string) {
 }
 
 func (r *reader) duration(name string, def time.Duration) time.Duration {
+	return r.durationIn(name, def, time.Minute, 30*24*time.Hour, "30m")
+}
+
+func (r *reader) durationIn(name string, def, least, most time.Duration, example string) time.Duration {
 	raw := r.str(name, "")
 	if raw == "" {
 		return def
 	}
 	d, err := time.ParseDuration(raw)
-	if err != nil || d < time.Minute || d > 30*24*time.Hour {
-		r.fail(name, "must be a duration between 1m and 720h, for example 30m")
+	if err != nil || d < least || d > most {
+		r.fail(name, fmt.Sprintf("must be a duration between %s and %s, for example %s", short(least), short(most), example))
 		return def
 	}
 	return d
+}
+
+// short writes a duration the way a person would type it: 1m, not 1m0s.
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func (r *reader) optionalBool(name string) *bool {

@@ -47,6 +47,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"PORTAL_SESSION_IDLE_TIMEOUT", []string{"PORTAL_SESSION_IDLE_TIMEOUT", "soon"}},
 		{"PORTAL_SESSION_ABSOLUTE_TIMEOUT", []string{"PORTAL_SESSION_IDLE_TIMEOUT", "2h", "PORTAL_SESSION_ABSOLUTE_TIMEOUT", "1h"}},
 		{"PORTAL_LOG_LEVEL", []string{"PORTAL_LOG_LEVEL", "loud"}},
+		{"PORTAL_CLAIM_LEASE", []string{"PORTAL_CLAIM_LEASE", "1s"}},
+		{"PORTAL_CLAIM_LEASE", []string{"PORTAL_CLAIM_LEASE", "2h"}},
 		{"PORTAL_MAX_RECHARGE", []string{"PORTAL_MAX_RECHARGE", "10.001"}},
 		{"PORTAL_MAX_RECHARGE", []string{"PORTAL_MAX_RECHARGE", "-5"}},
 		{"IDV_STORE_IMAGES", []string{"IDV_STORE_IMAGES", "perhaps"}},
@@ -128,4 +130,13 @@ func toString(v any) string {
 		return strings.Join(v, ",")
 	}
 	return ""
+}
+
+func TestDurationMessagesReadAsTyped(t *testing.T) {
+	for d, want := range map[time.Duration]string{time.Minute: "1m", 10 * time.Minute: "10m", 2 * time.Second: "2s",
+		720 * time.Hour: "720h", time.Hour: "1h", 90 * time.Second: "1m30s"} {
+		if got := short(d); got != want {
+			t.Errorf("short(%v) = %q, want %q", d, got, want)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -358,8 +359,10 @@ func checkWebhooks(t *testing.T, e *env, ctx context.Context, docID, ref string,
 	if r, err := e.client.Refresh(ctx, mine[len(mine)-1].ID); err != nil || r.Document.ID != docID {
 		t.Errorf("client or simulator: Refresh with the id of the webhook payload: %v; %s: \"Pass the id … from a webhook payload\"", err, docRefresh)
 	}
-	if completed && !mine[len(mine)-1].Completed() {
-		t.Errorf("simulator: the last webhook about %s does not show it completed (%+v); pasby-documents.txt: \"notifies your backend via webhook when signers complete\"", docID, mine[len(mine)-1])
+	// Deliveries run concurrently, as a real sender's may, so arrival order
+	// says nothing; one of them must carry the completion.
+	if completed && !slices.ContainsFunc(mine, pasby.Document.Completed) {
+		t.Errorf("simulator: no webhook about %s shows it completed (last: %+v); pasby-documents.txt: \"notifies your backend via webhook when signers complete\"", docID, mine[len(mine)-1])
 	}
 	for _, dl := range e.sim.Deliveries() {
 		if dl.DocumentID != docID {

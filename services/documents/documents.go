@@ -29,7 +29,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -95,7 +94,11 @@ type Options struct {
 	// (±20 % jitter). Defaults 5 s and 5 min.
 	FirstCheck    time.Duration
 	MaxCheckDelay time.Duration
-	Logger        *slog.Logger
+	// Lease is how long this process holds a document it sends or checks
+	// (lifecycle.DefaultLease when zero); the call gives up before it runs
+	// out.
+	Lease  time.Duration
+	Logger *slog.Logger
 }
 
 // Service is the documents use-case.
@@ -106,7 +109,6 @@ type Service struct {
 	opts     Options
 	hookURL  string
 
-	inboxMu sync.Mutex    // one inbox processor at a time
 	wake    chan struct{} // a webhook arrived: process the inbox now
 	// backoff is how long after its attempt-th check a document is checked
 	// again.
@@ -131,6 +133,9 @@ func New(db *gorm.DB, upstream Upstream, now services.Clock, opts Options) (*Ser
 	}
 	if opts.MaxCheckDelay <= 0 {
 		opts.MaxCheckDelay = 5 * time.Minute
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = lifecycle.DefaultLease
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -202,6 +207,8 @@ func (s *Service) Create(ctx context.Context, actor services.Actor, in Input) (m
 		Reference: NewReference(), Kind: v.Kind, Title: v.Title, FileURL: v.FileURL,
 		State: models.DocumentQueued, CreatedByEmail: actor.Email, CreatedAt: now, UpdatedAt: now,
 	}
+	claim := lifecycle.NewClaim(now, s.opts.Lease)
+	doc.ClaimedBy, doc.LeaseUntil = claim.By, &claim.Until
 	if actor.ID != 0 {
 		id := actor.ID
 		doc.CreatedByID = &id
@@ -249,7 +256,9 @@ func (s *Service) send(ctx context.Context, id uint) (models.Document, error) {
 	if err := s.db.WithContext(ctx).Where("document_id = ?", id).Order("position").Find(&signees).Error; err != nil {
 		return doc, fmt.Errorf("documents: signees: %w", err)
 	}
-	claimed, err := s.transition(ctx, id, []models.DocumentState{models.DocumentQueued}, models.DocumentSubmitting, nil, "sending to pasby", nil)
+	claim := lifecycle.NewClaim(s.now(), s.opts.Lease)
+	claimed, err := documentLifecycle.Transition(ctx, s.db, s.now(), lifecycle.Move[models.DocumentState]{
+		ID: id, From: []models.DocumentState{models.DocumentQueued}, To: models.DocumentSubmitting, Note: "sending to pasby", Claim: &claim})
 	if err != nil || !claimed {
 		d, gerr := s.Get(ctx, id)
 		if err == nil {
@@ -257,6 +266,8 @@ func (s *Service) send(ctx context.Context, id uint) (models.Document, error) {
 		}
 		return d, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, lifecycle.CallTimeout(s.opts.Lease))
+	defer cancel()
 	hook := pasby.Webhook{Host: s.hookURL, Reference: doc.Reference}
 	file := pasby.FileInput{URL: doc.FileURL, Title: doc.Title}
 	var answer pasby.DocumentResponse
@@ -274,8 +285,9 @@ func (s *Service) send(ctx context.Context, id uint) (models.Document, error) {
 		}
 		answer, callErr = s.upstream.Signing(ctx, req)
 	}
+	// The answer is written even if the deadline cut the call off.
+	ctx = context.WithoutCancel(ctx)
 	now := s.now().UTC()
-	from := []models.DocumentState{models.DocumentSubmitting}
 	switch {
 	case callErr == nil:
 		c := documentChange(answer)
@@ -283,15 +295,15 @@ func (s *Service) send(ctx context.Context, id uint) (models.Document, error) {
 		if answer.Link != "" {
 			c.HostedLink = &answer.Link
 		}
-		_, err = s.transition(ctx, id, from, models.DocumentSubmitted, c, "pasby accepted the request: "+answer.Reason,
+		_, err = s.answer(ctx, id, models.DocumentSubmitted, c, "pasby accepted the request: "+answer.Reason,
 			func(tx *gorm.DB) error { return s.applySignees(tx, id, answer.Document, now) })
 	case upstream.IsUnknown(callErr):
 		s.opts.Logger.Warn("document outcome unknown", "document_id", id, "err", callErr)
-		_, err = s.transition(ctx, id, from, models.DocumentUnknown, &change{Error: new(plain(callErr).Message)}, "no answer from pasby after sending", nil)
+		_, err = s.answer(ctx, id, models.DocumentUnknown, &change{Error: new(plain(callErr).Message)}, "no answer from pasby after sending", nil)
 	default:
 		msg := plain(callErr).Message
 		s.opts.Logger.Warn("document refused", "document_id", id, "err", callErr)
-		_, err = s.transition(ctx, id, from, models.DocumentFailed, &change{Error: &msg}, msg, nil)
+		_, err = s.answer(ctx, id, models.DocumentFailed, &change{Error: &msg}, msg, nil)
 	}
 	d, gerr := s.Get(ctx, id)
 	if err == nil {
@@ -456,6 +468,14 @@ func (s *Service) transition(ctx context.Context, id uint, from []models.Documen
 	return documentLifecycle.Transition(ctx, s.db, s.now(), lifecycle.Move[models.DocumentState]{ID: id, From: from, To: to, Change: c, Note: note, Also: also})
 }
 
+// answer writes what the one pasby create call for a document answered (see
+// lifecycle.TransitionAnswer).
+func (s *Service) answer(ctx context.Context, id uint, to models.DocumentState, c *change, note string, also func(tx *gorm.DB) error) (bool, error) {
+	return documentLifecycle.TransitionAnswer(ctx, s.db, s.now(), lifecycle.Move[models.DocumentState]{
+		ID: id, To: to, Change: c, Note: note, Also: also},
+		models.DocumentSubmitting, models.DocumentUnknown, models.DocumentSubmitted)
+}
+
 // update changes columns of a document that is in one of states, without
 // changing its state, and runs also in the same transaction if it did.
 func (s *Service) update(ctx context.Context, id uint, states []models.DocumentState, c *change, also func(tx *gorm.DB) error) error {
@@ -539,31 +559,33 @@ func (s *Service) Signees(ctx context.Context, id uint) ([]models.DocumentSignee
 	return out, nil
 }
 
-// RecoverAfterRestart settles what a crash left mid-way: a document still
-// "submitting" may have reached pasby, so it becomes unknown; one still
-// "queued" was never claimed, so never sent, and fails with a note.
-func (s *Service) RecoverAfterRestart(ctx context.Context) error {
+// RecoverLapsed settles what a process that died mid-way left behind, once
+// its claim has run out: a document still "submitting" may have reached
+// pasby, so it becomes unknown; one still "queued" was never sent, and
+// fails with a note. It returns how many it settled.
+func (s *Service) RecoverLapsed(ctx context.Context) (int, error) {
 	var stuck []models.Document
-	if err := s.db.WithContext(ctx).Where("state IN ?", []models.DocumentState{models.DocumentSubmitting, models.DocumentQueued}).Find(&stuck).Error; err != nil {
-		return fmt.Errorf("documents: recover: %w", err)
+	if err := s.db.WithContext(ctx).Where("state IN ?", []models.DocumentState{models.DocumentSubmitting, models.DocumentQueued}).
+		Scopes(lifecycle.Lapsed(s.now())).Order("id").Limit(100).Find(&stuck).Error; err != nil {
+		return 0, fmt.Errorf("documents: recover: %w", err)
 	}
 	for _, d := range stuck {
 		var err error
 		if d.State == models.DocumentSubmitting {
 			_, err = s.transition(ctx, d.ID, []models.DocumentState{models.DocumentSubmitting}, models.DocumentUnknown,
 				&change{Error: new("The portal stopped while sending this request to pasby, so the signers may or may not have received it. It will not be sent again; if pasby did receive it, its first webhook will bring it back here.")},
-				"portal restarted during the call", nil)
+				"the portal process sending it stopped during the call", nil)
 		} else {
 			_, err = s.transition(ctx, d.ID, []models.DocumentState{models.DocumentQueued}, models.DocumentFailed,
 				&change{Error: new("Not sent: the portal stopped before sending it. Create a new request if it is still needed.")},
-				"portal restarted before sending", nil)
+				"the portal process sending it stopped before sending", nil)
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
-		s.opts.Logger.Warn("recovered document after restart", "document_id", d.ID, "was", d.State)
+		s.opts.Logger.Warn("recovered document whose claim lapsed", "document_id", d.ID, "was", d.State, "claimed_by", d.ClaimedBy)
 	}
-	return nil
+	return len(stuck), nil
 }
 
 // Cancel asks pasby to cancel an open document and records the outcome.

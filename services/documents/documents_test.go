@@ -301,7 +301,7 @@ func TestCreateFaults(t *testing.T) {
 			// Never re-sent: not by the reconciler, not by a restart.
 			e.harness.ClearAll()
 			e.reconcile()
-			if err := e.svc.RecoverAfterRestart(context.Background()); err != nil {
+			if _, err := e.svc.RecoverLapsed(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			if n := e.hits(epSigning); n != 1 {
@@ -400,7 +400,7 @@ func TestConcurrentSendCallsOnce(t *testing.T) {
 	wantState(t, e.get(d.ID).Document, models.DocumentSubmitted)
 }
 
-func TestRecoverAfterRestart(t *testing.T) {
+func TestRecoverLapsed(t *testing.T) {
 	e := newEnv(t)
 	now := e.clock.Now()
 	ids := map[models.DocumentState]uint{}
@@ -412,7 +412,7 @@ func TestRecoverAfterRestart(t *testing.T) {
 		}
 		ids[st] = d.ID
 	}
-	if err := e.svc.RecoverAfterRestart(context.Background()); err != nil {
+	if _, err := e.svc.RecoverLapsed(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	wantState(t, e.get(ids[models.DocumentQueued]).Document, models.DocumentFailed)

@@ -115,22 +115,31 @@ func (s *Service) ReconcileOnce(ctx context.Context) (int, error) {
 	if err := dueQuery(s.db.WithContext(ctx), now).Find(&due).Error; err != nil {
 		return 0, err
 	}
+	checked := 0
 	for _, d := range due {
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return checked, ctx.Err()
 		}
 		if !d.State.Open() {
 			// Not expected (transition clears the schedule), but never
 			// poll a closed document for ever.
 			if err := s.db.WithContext(ctx).Model(&models.Document{}).Where("id = ? AND state = ?", d.ID, d.State).
 				Update("next_check_at", nil).Error; err != nil {
-				return 0, err
+				return checked, err
 			}
 			continue
 		}
-		_ = s.check(ctx, d) // logged and rescheduled inside
+		// Another replica may have taken it since the query.
+		mine, err := documentLifecycle.ClaimDue(ctx, s.db, now, d.ID, s.opts.Lease)
+		if err != nil {
+			return checked, err
+		}
+		if mine {
+			_ = s.check(ctx, d) // logged and rescheduled inside
+			checked++
+		}
 	}
-	return len(due), nil
+	return checked, nil
 }
 
 // dueQuery is the reconciler's query, shared with the plan test.
@@ -146,6 +155,7 @@ func dueQuery(db *gorm.DB, now time.Time) *gorm.DB {
 // tick, and at once when a webhook arrives, until ctx ends.
 func (s *Service) RunReconciler(ctx context.Context, tick time.Duration) {
 	lifecycle.RunReconciler(ctx, tick, s.wake, s.opts.Logger,
+		lifecycle.Step{Name: "document recovery", Run: s.RecoverLapsed},
 		lifecycle.Step{Name: "document webhook inbox", Run: s.ProcessInbox},
 		lifecycle.Step{Name: "document reconciler", Run: s.ReconcileOnce})
 }

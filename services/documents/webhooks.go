@@ -100,9 +100,7 @@ func (s *Service) namesOurDocument(ctx context.Context, body []byte) (bool, erro
 // that names no document of ours is finished with an error; one for a
 // document already final changes nothing.
 func (s *Service) ProcessInbox(ctx context.Context) (int, error) {
-	s.inboxMu.Lock()
-	defer s.inboxMu.Unlock()
-	done, err := services.DrainInbox(ctx, s.db, s.now, []string{providerPasby}, s.processWebhook)
+	done, err := services.DrainInbox(ctx, s.db, s.now, s.opts.Lease, []string{providerPasby}, s.processWebhook)
 	if err != nil {
 		return done, fmt.Errorf("documents: %w", err)
 	}

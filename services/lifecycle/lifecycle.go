@@ -160,6 +160,8 @@ type Move[S State] struct {
 	Also func(tx *gorm.DB) error
 	// Audit, when set, is written in the same transaction.
 	Audit *Audit
+	// Claim, when set, is the claim the move takes (queued → submitting).
+	Claim *Claim
 }
 
 // Audit is who asked for a move and why.
@@ -197,6 +199,9 @@ func (k *Kind[S]) Transition(ctx context.Context, db *gorm.DB, now time.Time, m 
 			return err
 		}
 		cols["state"], cols["updated_at"] = m.To, now
+		if m.Claim != nil {
+			cols["claimed_by"], cols["lease_until"] = m.Claim.By, m.Claim.Until
+		}
 		if k.Entering != nil {
 			k.Entering(m.To, now, cols)
 		}

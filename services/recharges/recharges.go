@@ -72,7 +72,11 @@ type Options struct {
 	// accepted; each later check waits twice as long, up to MaxCheckDelay.
 	FirstCheck    time.Duration
 	MaxCheckDelay time.Duration
-	Logger        *slog.Logger
+	// Lease is how long this process holds a recharge it sends or checks
+	// (lifecycle.DefaultLease when zero); the call itself gives up before
+	// it runs out.
+	Lease  time.Duration
+	Logger *slog.Logger
 }
 
 // Service is the recharges use-case.
@@ -96,6 +100,9 @@ func New(db *gorm.DB, upstream Upstream, now services.Clock, opts Options) *Serv
 	}
 	if opts.MaxCheckDelay <= 0 {
 		opts.MaxCheckDelay = 5 * time.Minute
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = lifecycle.DefaultLease
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -202,10 +209,12 @@ func (s *Service) Create(ctx context.Context, actor services.Actor, in Input) (r
 	}
 	name, phoneNumber := s.customerOf(ctx, v)
 	now := s.now().UTC()
+	claim := lifecycle.NewClaim(now, s.opts.Lease)
 	rec = models.Recharge{
 		IdempotencyKey: v.IdempotencyKey, DeviceID: v.DeviceID, CardID: v.CardID, CustomerName: name,
 		CustomerPhone: phoneNumber, Amount: v.Amount, Currency: CurrencyFor(phoneNumber),
 		State: models.RechargeQueued, CreatedByEmail: actor.Email, CreatedAt: now, UpdatedAt: now,
+		ClaimedBy: claim.By, LeaseUntil: &claim.Until,
 	}
 	if actor.ID != 0 {
 		id := actor.ID
@@ -273,7 +282,9 @@ func (s *Service) byKey(ctx context.Context, key string) (models.Recharge, error
 // send claims a queued recharge and calls 1flow. Only one caller can win the
 // claim, so only one upstream call can ever happen per row.
 func (s *Service) send(ctx context.Context, rec models.Recharge) (models.Recharge, error) {
-	claimed, err := s.transition(ctx, rec.ID, []models.RechargeState{models.RechargeQueued}, models.RechargeSubmitting, nil, "", "sending to 1flow")
+	claim := lifecycle.NewClaim(s.now(), s.opts.Lease)
+	claimed, err := rechargeLifecycle.Transition(ctx, s.db, s.now(), lifecycle.Move[models.RechargeState]{
+		ID: rec.ID, From: []models.RechargeState{models.RechargeQueued}, To: models.RechargeSubmitting, Note: "sending to 1flow", Claim: &claim})
 	if err != nil || !claimed {
 		r, gerr := s.Get(ctx, rec.ID)
 		if gerr != nil {
@@ -281,9 +292,10 @@ func (s *Service) send(ctx context.Context, rec models.Recharge) (models.Recharg
 		}
 		return r, err
 	}
-	answer, callErr := s.upstream.Recharge(ctx, oneflow.RechargeRequest{DeviceID: rec.DeviceID, CardID: rec.CardID, Amount: rec.Amount})
+	callCtx, cancel := context.WithTimeout(ctx, lifecycle.CallTimeout(s.opts.Lease))
+	answer, callErr := s.upstream.Recharge(callCtx, oneflow.RechargeRequest{DeviceID: rec.DeviceID, CardID: rec.CardID, Amount: rec.Amount})
+	cancel()
 	now := s.now().UTC()
-	from := []models.RechargeState{models.RechargeSubmitting}
 	switch {
 	case callErr == nil:
 		c := answerChange(answer)
@@ -292,15 +304,15 @@ func (s *Service) send(ctx context.Context, rec models.Recharge) (models.Recharg
 		if st := stateFor(answer.Status); st.Final() {
 			to = st
 		}
-		_, err = s.transition(ctx, rec.ID, from, to, c, answer.Status, "1flow accepted the recharge")
+		_, err = s.answer(ctx, rec.ID, to, c, answer.Status, "1flow accepted the recharge")
 	case upstream.IsUnknown(callErr):
 		msg := plain(callErr).Message
 		s.opts.Logger.Warn("recharge outcome unknown", "recharge_id", rec.ID, "err", callErr)
-		_, err = s.transition(ctx, rec.ID, from, models.RechargeUnknown, &change{Error: &msg}, "", "no answer from 1flow after sending")
+		_, err = s.answer(ctx, rec.ID, models.RechargeUnknown, &change{Error: &msg}, "", "no answer from 1flow after sending")
 	default:
 		msg := plain(callErr).Message
 		s.opts.Logger.Warn("recharge refused", "recharge_id", rec.ID, "err", callErr)
-		_, err = s.transition(ctx, rec.ID, from, models.RechargeFailed, &change{Error: &msg, CompletedAt: &now}, "", msg)
+		_, err = s.answer(ctx, rec.ID, models.RechargeFailed, &change{Error: &msg, CompletedAt: &now}, "", msg)
 	}
 	r, gerr := s.Get(ctx, rec.ID)
 	if err == nil {
@@ -381,6 +393,14 @@ func CanTransition(from, to models.RechargeState) bool {
 func (s *Service) transition(ctx context.Context, id uint, from []models.RechargeState, to models.RechargeState, c *change, upstreamStatus, note string) (bool, error) {
 	return rechargeLifecycle.Transition(ctx, s.db, s.now(), lifecycle.Move[models.RechargeState]{
 		ID: id, From: from, To: to, Change: c, UpstreamStatus: upstreamStatus, Note: note})
+}
+
+// answer writes what the one 1flow call for a recharge answered (see
+// lifecycle.TransitionAnswer).
+func (s *Service) answer(ctx context.Context, id uint, to models.RechargeState, c *change, upstreamStatus, note string) (bool, error) {
+	return rechargeLifecycle.TransitionAnswer(ctx, s.db, s.now(), lifecycle.Move[models.RechargeState]{
+		ID: id, To: to, Change: c, UpstreamStatus: upstreamStatus, Note: note},
+		models.RechargeSubmitting, models.RechargeUnknown, models.RechargeSubmitted)
 }
 
 // Get returns one recharge or models.ErrNotFound.

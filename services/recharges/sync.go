@@ -31,13 +31,22 @@ func (s *Service) ReconcileOnce(ctx context.Context) (int, error) {
 		Order("next_check_at").Limit(50).Find(&due).Error; err != nil {
 		return 0, fmt.Errorf("recharges: due: %w", err)
 	}
+	checked := 0
 	for _, r := range due {
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return checked, ctx.Err()
 		}
-		s.check(ctx, r)
+		// Another replica may have taken it since the query.
+		mine, err := rechargeLifecycle.ClaimDue(ctx, s.db, now, r.ID, s.opts.Lease)
+		if err != nil {
+			return checked, err
+		}
+		if mine {
+			s.check(ctx, r)
+			checked++
+		}
 	}
-	return len(due), nil
+	return checked, nil
 }
 
 // check polls one recharge and schedules the next check with backoff.
@@ -87,7 +96,9 @@ func (s *Service) check(ctx context.Context, r models.Recharge) {
 
 // RunReconciler checks due recharges every tick until ctx ends.
 func (s *Service) RunReconciler(ctx context.Context, tick time.Duration) {
-	lifecycle.RunReconciler(ctx, tick, nil, s.opts.Logger, lifecycle.Step{Name: "recharge reconciler", Run: s.ReconcileOnce})
+	lifecycle.RunReconciler(ctx, tick, nil, s.opts.Logger,
+		lifecycle.Step{Name: "recharge recovery", Run: s.RecoverLapsed},
+		lifecycle.Step{Name: "recharge reconciler", Run: s.ReconcileOnce})
 }
 
 // Refresh asks 1flow about an open recharge now (the "refresh now" button
@@ -110,31 +121,34 @@ func (s *Service) Refresh(ctx context.Context, actor services.Actor, id uint) (m
 	return s.Get(ctx, id)
 }
 
-// RecoverAfterRestart settles what a crash left mid-way: a recharge still
+// RecoverLapsed settles what a process that died mid-way left behind, once
+// its claim has run out (a live replica's never is taken): a recharge still
 // "submitting" may have reached 1flow, so it becomes unknown; one still
-// "queued" was never claimed, so never sent, and fails with a note.
-func (s *Service) RecoverAfterRestart(ctx context.Context) error {
+// "queued" was never sent, and fails with a note. It returns how many it
+// settled.
+func (s *Service) RecoverLapsed(ctx context.Context) (int, error) {
 	var stuck []models.Recharge
-	if err := s.db.WithContext(ctx).Where("state IN ?", []models.RechargeState{models.RechargeSubmitting, models.RechargeQueued}).Find(&stuck).Error; err != nil {
-		return fmt.Errorf("recharges: recover: %w", err)
+	if err := s.db.WithContext(ctx).Where("state IN ?", []models.RechargeState{models.RechargeSubmitting, models.RechargeQueued}).
+		Scopes(lifecycle.Lapsed(s.now())).Order("id").Limit(100).Find(&stuck).Error; err != nil {
+		return 0, fmt.Errorf("recharges: recover: %w", err)
 	}
 	for _, r := range stuck {
 		var err error
 		if r.State == models.RechargeSubmitting {
 			_, err = s.transition(ctx, r.ID, []models.RechargeState{models.RechargeSubmitting}, models.RechargeUnknown,
 				&change{Error: new("The portal stopped while sending this recharge to 1flow, so it may or may not have gone through. It will not be sent again; check with 1flow.")},
-				"", "portal restarted during the call")
+				"", "the portal process sending it stopped during the call")
 		} else {
 			_, err = s.transition(ctx, r.ID, []models.RechargeState{models.RechargeQueued}, models.RechargeFailed,
 				&change{Error: new("Not sent: the portal stopped before sending it. Start a new recharge if it is still needed."), CompletedAt: new(s.now().UTC())},
-				"", "portal restarted before sending")
+				"", "the portal process sending it stopped before sending")
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
-		s.opts.Logger.Warn("recovered recharge after restart", "recharge_id", r.ID, "was", r.State)
+		s.opts.Logger.Warn("recovered recharge whose claim lapsed", "recharge_id", r.ID, "was", r.State, "claimed_by", r.ClaimedBy)
 	}
-	return nil
+	return len(stuck), nil
 }
 
 func stateFor(upstreamStatus string) models.RechargeState {

@@ -316,24 +316,34 @@ func (s *Service) findLostPawaPass(ctx context.Context, v models.Verification) e
 // ReconcileOnce checks every verification that is due and returns how
 // many it checked.
 func (s *Service) ReconcileOnce(ctx context.Context) (int, error) {
+	now := s.now().UTC()
 	var due []models.Verification
-	if err := dueQuery(s.db.WithContext(ctx), s.now().UTC()).Find(&due).Error; err != nil {
+	if err := dueQuery(s.db.WithContext(ctx), now).Find(&due).Error; err != nil {
 		return 0, err
 	}
+	checked := 0
 	for _, v := range due {
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return checked, ctx.Err()
 		}
 		if !v.State.Open() && v.State != models.VerificationUnknown {
 			if err := s.db.WithContext(ctx).Model(&models.Verification{}).Where("id = ? AND state = ?", v.ID, v.State).
 				Update("next_check_at", nil).Error; err != nil {
-				return 0, err
+				return checked, err
 			}
 			continue
 		}
-		_ = s.check(ctx, v) // logged and rescheduled inside
+		// Another replica may have taken it since the query.
+		mine, err := verificationLifecycle.ClaimDue(ctx, s.db, now, v.ID, s.opts.Lease)
+		if err != nil {
+			return checked, err
+		}
+		if mine {
+			_ = s.check(ctx, v) // logged and rescheduled inside
+			checked++
+		}
 	}
-	return len(due), nil
+	return checked, nil
 }
 
 // dueQuery is the reconciler's query: next_check_at is set only on open
@@ -379,6 +389,7 @@ func (s *Service) Refresh(ctx context.Context, actor services.Actor, id uint) (m
 // every tick, and at once when a webhook arrives, until ctx ends.
 func (s *Service) RunReconciler(ctx context.Context, tick time.Duration) {
 	lifecycle.RunReconciler(ctx, tick, s.wake, s.opts.Logger,
+		lifecycle.Step{Name: "verification recovery", Run: s.RecoverLapsed},
 		lifecycle.Step{Name: "verification webhook inbox", Run: s.ProcessInbox},
 		lifecycle.Step{Name: "verification reconciler", Run: s.ReconcileOnce})
 }

@@ -30,7 +30,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -99,6 +98,10 @@ type Options struct {
 	// 5 s and 5 min, ±20 % jitter).
 	FirstCheck    time.Duration
 	MaxCheckDelay time.Duration
+	// Lease is how long this process holds a verification it sends or
+	// checks (lifecycle.DefaultLease when zero); the call gives up before
+	// it runs out.
+	Lease time.Duration
 	// Location reads datetime-local expiry values; nil is UTC.
 	Location *time.Location
 	Logger   *slog.Logger
@@ -119,8 +122,7 @@ type Service struct {
 	opts        Options
 	callbackURL string
 
-	inboxMu sync.Mutex
-	wake    chan struct{}
+	wake chan struct{}
 	// backoff is how long after its attempt-th check a verification is
 	// checked again.
 	backoff func(attempt int) time.Duration
@@ -143,6 +145,9 @@ func New(db *gorm.DB, pawa PawaPass, reader PassportReader, now services.Clock, 
 	}
 	if opts.MaxCheckDelay <= 0 {
 		opts.MaxCheckDelay = 5 * time.Minute
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = lifecycle.DefaultLease
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -186,6 +191,8 @@ func (s *Service) Create(ctx context.Context, actor services.Actor, in Input) (m
 		PassportOnly: v.PassportOnly, SuccessURL: v.SuccessURL, ErrorURL: v.ErrorURL, SupportURL: v.SupportURL,
 		ExpiresAt: v.ExpiresAt, State: models.VerificationQueued, CreatedByEmail: actor.Email, CreatedAt: now, UpdatedAt: now,
 	}
+	claim := lifecycle.NewClaim(now, s.opts.Lease)
+	row.ClaimedBy, row.LeaseUntil = claim.By, &claim.Until
 	if actor.ID != 0 {
 		id := actor.ID
 		row.CreatedByID = &id
@@ -220,7 +227,10 @@ func (s *Service) send(ctx context.Context, id uint) (models.Verification, error
 	if err != nil {
 		return row, err
 	}
-	claimed, err := s.transition(ctx, id, []models.VerificationState{models.VerificationQueued}, models.VerificationSubmitting, nil, "", "sending to "+row.Provider.Label(), nil)
+	claim := lifecycle.NewClaim(s.now(), s.opts.Lease)
+	claimed, err := verificationLifecycle.Transition(ctx, s.db, s.now(), lifecycle.Move[models.VerificationState]{
+		ID: id, From: []models.VerificationState{models.VerificationQueued}, To: models.VerificationSubmitting,
+		Note: "sending to " + row.Provider.Label(), Claim: &claim})
 	if err != nil || !claimed {
 		r, gerr := s.Get(ctx, id)
 		if err == nil {
@@ -228,14 +238,15 @@ func (s *Service) send(ctx context.Context, id uint) (models.Verification, error
 		}
 		return r, err
 	}
-	from := []models.VerificationState{models.VerificationSubmitting}
+	callCtx, cancel := context.WithTimeout(ctx, lifecycle.CallTimeout(s.opts.Lease))
+	defer cancel()
 	var c *change
 	var status, note string
 	var callErr error
 	switch row.Provider {
 	case models.ProviderPawaPass:
 		var answer pawapass.Verification
-		answer, callErr = s.pawa.Create(ctx, pawaRequest(row))
+		answer, callErr = s.pawa.Create(callCtx, pawaRequest(row))
 		if callErr == nil {
 			c, status = pawaChange(answer), answer.Status
 			c.UpstreamID, c.Link = &answer.ID, &answer.URL
@@ -243,7 +254,7 @@ func (s *Service) send(ctx context.Context, id uint) (models.Verification, error
 		}
 	case models.ProviderPassportReader:
 		var created passportreader.CreatedSession
-		created, callErr = s.reader.CreateSession(ctx, readerRequest(row, s.callbackURL))
+		created, callErr = s.reader.CreateSession(callCtx, readerRequest(row, s.callbackURL))
 		if callErr == nil {
 			status = passportreader.StateCreated
 			c = &change{UpstreamID: new(strconv.FormatInt(created.ID, 10)), Link: new(s.reader.OpenURL(created.Token, "")),
@@ -256,7 +267,7 @@ func (s *Service) send(ctx context.Context, id uint) (models.Verification, error
 	case callErr == nil:
 		c.NextCheckAt = new(now.Add(s.opts.FirstCheck))
 		to := stateFor(row.Provider, status, models.VerificationSubmitted)
-		_, err = s.transition(ctx, id, from, to, c, status, note, nil)
+		_, err = s.answer(ctx, id, to, c, status, note)
 	case upstream.IsUnknown(callErr):
 		s.opts.Logger.Warn("verification outcome unknown", "verification_id", id, "err", callErr)
 		msg := plain(row.Provider, callErr).Message
@@ -265,11 +276,11 @@ func (s *Service) send(ctx context.Context, id uint) (models.Verification, error
 			// pawaPass can be asked by externalId: look soon.
 			c.NextCheckAt = new(now.Add(s.opts.FirstCheck))
 		}
-		_, err = s.transition(ctx, id, from, models.VerificationUnknown, c, "", "no answer from "+row.Provider.Label()+" after sending", nil)
+		_, err = s.answer(ctx, id, models.VerificationUnknown, c, "", "no answer from "+row.Provider.Label()+" after sending")
 	default:
 		msg := plain(row.Provider, callErr).Message
 		s.opts.Logger.Warn("verification refused", "verification_id", id, "err", callErr)
-		_, err = s.transition(ctx, id, from, models.VerificationFailed, &change{Error: &msg}, "", msg, nil)
+		_, err = s.answer(ctx, id, models.VerificationFailed, &change{Error: &msg}, "", msg)
 	}
 	r, gerr := s.Get(ctx, id)
 	if err == nil {
@@ -383,6 +394,14 @@ func (s *Service) transition(ctx context.Context, id uint, from []models.Verific
 		ID: id, From: from, To: to, Change: c, UpstreamStatus: providerStatus, Note: note, Also: also})
 }
 
+// answer writes what the one create call for a verification answered (see
+// lifecycle.TransitionAnswer).
+func (s *Service) answer(ctx context.Context, id uint, to models.VerificationState, c *change, providerStatus, note string) (bool, error) {
+	return verificationLifecycle.TransitionAnswer(ctx, s.db, s.now(), lifecycle.Move[models.VerificationState]{
+		ID: id, To: to, Change: c, UpstreamStatus: providerStatus, Note: note},
+		models.VerificationSubmitting, models.VerificationUnknown, models.VerificationSubmitted)
+}
+
 // update changes columns of a verification in one of states without
 // changing its state; a provider status change is put on the timeline.
 func (s *Service) update(ctx context.Context, id uint, states []models.VerificationState, c *change, statusEvent *models.VerificationEvent, also func(tx *gorm.DB) error) error {
@@ -460,13 +479,15 @@ func (s *Service) GetDetail(ctx context.Context, id uint) (Detail, error) {
 	return d, nil
 }
 
-// RecoverAfterRestart settles what a crash left mid-way, as for documents:
-// "submitting" may have reached the provider (unknown), "queued" never did
-// (failed).
-func (s *Service) RecoverAfterRestart(ctx context.Context) error {
+// RecoverLapsed settles, as for documents, what a process that died
+// mid-way left once its claim ran out: "submitting" may have reached the
+// provider (unknown), "queued" never did (failed). It returns how many it
+// settled.
+func (s *Service) RecoverLapsed(ctx context.Context) (int, error) {
 	var stuck []models.Verification
-	if err := s.db.WithContext(ctx).Where("state IN ?", []models.VerificationState{models.VerificationSubmitting, models.VerificationQueued}).Find(&stuck).Error; err != nil {
-		return fmt.Errorf("verifications: recover: %w", err)
+	if err := s.db.WithContext(ctx).Where("state IN ?", []models.VerificationState{models.VerificationSubmitting, models.VerificationQueued}).
+		Scopes(lifecycle.Lapsed(s.now())).Order("id").Limit(100).Find(&stuck).Error; err != nil {
+		return 0, fmt.Errorf("verifications: recover: %w", err)
 	}
 	for _, v := range stuck {
 		var err error
@@ -475,16 +496,16 @@ func (s *Service) RecoverAfterRestart(ctx context.Context) error {
 			if v.Provider == models.ProviderPawaPass {
 				c.NextCheckAt = new(s.now().UTC())
 			}
-			_, err = s.transition(ctx, v.ID, []models.VerificationState{models.VerificationSubmitting}, models.VerificationUnknown, c, "", "portal restarted during the call", nil)
+			_, err = s.transition(ctx, v.ID, []models.VerificationState{models.VerificationSubmitting}, models.VerificationUnknown, c, "", "the portal process sending it stopped during the call", nil)
 		} else {
 			_, err = s.transition(ctx, v.ID, []models.VerificationState{models.VerificationQueued}, models.VerificationFailed,
 				&change{Error: new("Not sent: the portal stopped before sending it. Start a new verification if it is still needed.")},
-				"", "portal restarted before sending", nil)
+				"", "the portal process sending it stopped before sending", nil)
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
-		s.opts.Logger.Warn("recovered verification after restart", "verification_id", v.ID, "was", v.State)
+		s.opts.Logger.Warn("recovered verification whose claim lapsed", "verification_id", v.ID, "was", v.State, "claimed_by", v.ClaimedBy)
 	}
-	return nil
+	return len(stuck), nil
 }

@@ -265,7 +265,7 @@ func TestPawaPassCreateFaults(t *testing.T) {
 			}
 			e.harness.ClearAll()
 			e.reconcile()
-			if err := e.svc.RecoverAfterRestart(context.Background()); err != nil {
+			if _, err := e.svc.RecoverLapsed(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			if n := e.pawa.CreateCalls(); n > 1 {
@@ -449,7 +449,7 @@ func TestReviewRules(t *testing.T) {
 	}
 }
 
-func TestRecoverAfterRestart(t *testing.T) {
+func TestRecoverLapsed(t *testing.T) {
 	e := newEnv(t)
 	now := e.clock.Now()
 	for _, st := range []models.VerificationState{models.VerificationQueued, models.VerificationSubmitting} {
@@ -458,7 +458,7 @@ func TestRecoverAfterRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := e.svc.RecoverAfterRestart(context.Background()); err != nil {
+	if _, err := e.svc.RecoverLapsed(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.count(&models.Verification{}, "state = 'failed'"); n != 1 {

@@ -101,9 +101,7 @@ func (s *Service) store(ctx context.Context, provider, key string, body []byte, 
 // yet, oldest first, and returns how many it finished. Each is a trigger:
 // the verification it names is fetched from its provider.
 func (s *Service) ProcessInbox(ctx context.Context) (int, error) {
-	s.inboxMu.Lock()
-	defer s.inboxMu.Unlock()
-	done, err := services.DrainInbox(ctx, s.db, s.now, []string{string(models.ProviderPawaPass), string(models.ProviderPassportReader)},
+	done, err := services.DrainInbox(ctx, s.db, s.now, s.opts.Lease, []string{string(models.ProviderPawaPass), string(models.ProviderPassportReader)},
 		func(ctx context.Context, row models.WebhookInbox) (string, bool) {
 			if row.Provider == string(models.ProviderPawaPass) {
 				return s.processPawaPass(ctx, row)
