@@ -109,7 +109,7 @@ type Service struct {
 	opts     Options
 	hookURL  string
 
-	wake    chan struct{} // a webhook arrived: process the inbox now
+	wake chan struct{} // a webhook arrived: process the inbox now
 	// backoff is how long after its attempt-th check a document is checked
 	// again.
 	backoff func(attempt int) time.Duration
