@@ -24,10 +24,12 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
+	"portal/internal/dbtest"
 	"portal/models"
 	"portal/services/sandbox/oneflowsim"
 )
@@ -92,8 +94,26 @@ func rcFreeAddr(t *testing.T) string {
 	return addr
 }
 
+// rcDatabase is where the crash test's portal keeps its data: a SQLite
+// file, or a PostgreSQL database on a PostgreSQL run.
+type rcDatabase struct{ path, url string }
+
+func rcNewDatabase(t *testing.T) rcDatabase {
+	if dbtest.OnPostgres() {
+		return rcDatabase{url: dbtest.NewPostgresURL(t)}
+	}
+	return rcDatabase{path: filepath.Join(t.TempDir(), "portal.db")}
+}
+
+func (d rcDatabase) env() string {
+	if d.url != "" {
+		return "DATABASE_URL=" + d.url
+	}
+	return "PORTAL_DB=" + d.path
+}
+
 // rcRunPortal starts the binary on db and waits until it is ready.
-func rcRunPortal(t *testing.T, bin, db string) *rcProc {
+func rcRunPortal(t *testing.T, bin string, db rcDatabase) *rcProc {
 	t.Helper()
 	addr := rcFreeAddr(t)
 	cmd := exec.Command(bin)
@@ -103,7 +123,7 @@ func rcRunPortal(t *testing.T, bin, db string) *rcProc {
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
 		"PORTAL_ADDR=" + addr,
-		"PORTAL_DB=" + db,
+		db.env(),
 		"PORTAL_SANDBOX=on",
 		"PORTAL_ADMIN_PASSWORD=" + rcCrashAdminPassword,
 		"PORTAL_LOG_LEVEL=info",
@@ -228,12 +248,17 @@ func (b rcBrowser) sandboxHits(t *testing.T) int {
 	return n
 }
 
-// rcOpenReadOnly opens the portal's database without writing to it.
-func rcOpenReadOnly(t *testing.T, path string) *gorm.DB {
+// rcOpenReadOnly opens the portal's database for the test to read; on
+// SQLite without writing to it.
+func rcOpenReadOnly(t *testing.T, d rcDatabase) *gorm.DB {
 	t.Helper()
-	db, err := gorm.Open(sqlite.Open("file:"+path+"?mode=ro&_busy_timeout=5000"), &gorm.Config{Logger: logger.Discard})
+	dialector := sqlite.Open("file:" + d.path + "?mode=ro&_busy_timeout=5000")
+	if d.url != "" {
+		dialector = postgres.Open(d.url)
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{Logger: logger.Discard})
 	if err != nil {
-		t.Fatalf("open %s read-only: %v", path, err)
+		t.Fatalf("open the portal's database: %v", err)
 	}
 	t.Cleanup(func() {
 		if sqlDB, err := db.DB(); err == nil {
@@ -251,7 +276,7 @@ func TestRechargeCrashDuringCallIsUnknownAndNeverResent(t *testing.T) {
 	began := time.Now()
 	bin := rcBuildPortal(t)
 	built := time.Since(began)
-	db := filepath.Join(t.TempDir(), "portal.db")
+	db := rcNewDatabase(t)
 
 	// First run: a recharge call hangs at 1flow.
 	first := rcRunPortal(t, bin, db)

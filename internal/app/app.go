@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -207,7 +206,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			simOpts.PublicURL = cfg.BaseURL.String() + "/sandbox/pasby"
 			// Anyone may create a sandbox document with any webhook host:
 			// the simulator may only ever POST back to this portal.
-			simOpts.HTTPClient = ownHostOnlyClient(cfg.BaseURL.Scheme, cfg.BaseURL.Host, pasbysim.DefaultWebhookTimeout)
+			simOpts.HTTPClient = sandbox.WebhookClient(cfg.BaseURL.Scheme, cfg.BaseURL.Host, pasbysim.DefaultWebhookTimeout)
 			a.PasbySim = pasbysim.New(simOpts)
 			sims = append(sims, a.PasbySim)
 			pasbyCfg = pasby.Config{BaseURL: simOpts.PublicURL, APIVersion: cfg.Pasby.APIVersion,
@@ -232,7 +231,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			simOpts.PublicURL = cfg.BaseURL.String() + "/sandbox/pawapass"
 			simOpts.WebhookURL = cfg.BaseURL.String() + "/webhooks/pawapass"
 			simOpts.WebhookSecret = cfg.PawaPass.WebhookSecret
-			simOpts.HTTPClient = ownHostOnlyClient(cfg.BaseURL.Scheme, cfg.BaseURL.Host, pawapasssim.DefaultWebhookTimeout)
+			simOpts.HTTPClient = sandbox.WebhookClient(cfg.BaseURL.Scheme, cfg.BaseURL.Host, pawapasssim.DefaultWebhookTimeout)
 			a.PawaPassSim = pawapasssim.New(simOpts)
 			sims = append(sims, a.PawaPassSim)
 			pawaCfg = pawapass.Config{BaseURL: simOpts.PublicURL + "/v2", APIKey: cmp.Or(simOpts.APIKey, pawapasssim.DefaultAPIKey),
@@ -247,7 +246,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 				simOpts.Logger = logger
 			}
 			simOpts.PublicURL = cfg.BaseURL.String() + "/sandbox/passportreader"
-			simOpts.HTTPClient = ownHostOnlyClient(cfg.BaseURL.Scheme, cfg.BaseURL.Host, passportreadersim.DefaultCallbackTimeout)
+			simOpts.HTTPClient = sandbox.WebhookClient(cfg.BaseURL.Scheme, cfg.BaseURL.Host, passportreadersim.DefaultCallbackTimeout)
 			a.PassportReaderSim = passportreadersim.New(simOpts)
 			sims = append(sims, a.PassportReaderSim)
 			readerCfg = passportreader.Config{BaseURL: simOpts.PublicURL, PublicKey: cmp.Or(simOpts.PublicKey, passportreadersim.DefaultPublicKey),
@@ -350,31 +349,6 @@ func (a *App) Close() {
 	if sqlDB, err := a.DB.DB(); err == nil {
 		_ = sqlDB.Close()
 	}
-}
-
-// ownHostOnlyClient is an HTTP client that only connects to scheme://host
-// and never follows redirects.
-func ownHostOnlyClient(scheme, host string, timeout time.Duration) *http.Client {
-	return &http.Client{
-		Timeout:       timeout,
-		Transport:     ownHostOnly{scheme: scheme, host: host, next: http.DefaultTransport},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
-
-type ownHostOnly struct {
-	scheme, host string
-	next         http.RoundTripper
-}
-
-func (o ownHostOnly) RoundTrip(r *http.Request) (*http.Response, error) {
-	if !strings.EqualFold(r.URL.Scheme, o.scheme) || !strings.EqualFold(r.URL.Host, o.host) {
-		if r.Body != nil {
-			_ = r.Body.Close()
-		}
-		return nil, fmt.Errorf("sandbox: webhooks may only go to the portal itself (%s://%s), not to %s://%s", o.scheme, o.host, r.URL.Scheme, r.URL.Host)
-	}
-	return o.next.RoundTrip(r)
 }
 
 // secret is the generated secret name: on SQLite a file next to the

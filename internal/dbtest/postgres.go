@@ -108,11 +108,34 @@ func NewPostgresURL(t testing.TB) string {
 		}
 		templateOnce.Store(server, tmpl)
 	}
+	return createDatabase(t, conn, server, " TEMPLATE "+tmpl)
+}
+
+// EmptyPostgresURL creates a database with no tables at all, for a test of
+// what a first start-up does, and drops it when t ends.
+func EmptyPostgresURL(t testing.TB) string {
+	t.Helper()
+	server := os.Getenv(EnvPostgres)
+	admin, err := sql.Open("pgx", server)
+	if err != nil {
+		t.Fatalf("postgres: %v", err)
+	}
+	defer admin.Close()
+	conn, err := admin.Conn(context.Background())
+	if err != nil {
+		t.Fatalf("postgres: %v", err)
+	}
+	defer conn.Close()
+	return createDatabase(t, conn, server, "")
+}
+
+func createDatabase(t testing.TB, conn *sql.Conn, server, template string) string {
+	t.Helper()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "portal_test_" + hex.EncodeToString(b[:])
-	if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+name+" TEMPLATE "+tmpl); err != nil {
-		t.Fatalf("postgres: clone template: %v", err)
+	if _, err := conn.ExecContext(context.Background(), "CREATE DATABASE "+name+template); err != nil {
+		t.Fatalf("postgres: create database: %v", err)
 	}
 	t.Cleanup(func() {
 		admin, err := sql.Open("pgx", server)
