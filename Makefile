@@ -15,10 +15,11 @@ export
 RUN_ADMIN_EMAIL := $(or $(PORTAL_ADMIN_EMAIL),admin@example.com)
 RUN_ADMIN_PASSWORD := $(or $(PORTAL_ADMIN_PASSWORD),sandbox-admin-password)
 
-.PHONY: run build test test-short generate check-generated lint bench browser-deps ci
+.PHONY: run build test test-sqlite test-postgres test-short generate check-generated lint bench browser-deps ci
 
 build:
 	$(GO) build -o bin/portal ./cmd/portal
+	$(GO) build -o bin/sandbox ./cmd/sandbox
 
 run: build
 	@echo "Portal: $(or $(PORTAL_BASE_URL),http://$(or $(PORTAL_ADDR),127.0.0.1:8080))"
@@ -37,8 +38,21 @@ browser-deps:
 		fi; \
 	fi
 
+# Every test twice: on SQLite (the embedded default), then on a throwaway
+# PostgreSQL 15 cluster that scripts/with-postgres.sh starts on loopback and
+# removes afterwards (it installs Debian's postgresql when missing and run as
+# root, and says what to install otherwise). The two-replica test runs only
+# in the PostgreSQL pass.
 test: browser-deps
 	CHROMIUM_PATH=$(CHROMIUM) $(GO) test -race -count=1 ./...
+	CHROMIUM_PATH=$(CHROMIUM) ./scripts/with-postgres.sh $(GO) test -race -count=1 ./...
+
+# One pass on one database, for a quicker loop.
+test-sqlite: browser-deps
+	CHROMIUM_PATH=$(CHROMIUM) $(GO) test -race -count=1 ./...
+
+test-postgres: browser-deps
+	CHROMIUM_PATH=$(CHROMIUM) ./scripts/with-postgres.sh $(GO) test -race -count=1 ./...
 
 # Everything but the browser tests, for a quick loop.
 test-short:
