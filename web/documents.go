@@ -459,7 +459,7 @@ func (s *Server) pasbyWebhook(c *gin.Context) {
 	case errors.Is(err, documents.ErrWebhookTooLarge):
 		c.String(http.StatusRequestEntityTooLarge, "too large")
 	case err != nil:
-		s.deps.Logger.ErrorContext(c.Request.Context(), "pasby webhook", "request_id", RequestID(c.Request.Context()), "err", err)
+		s.logFailure(c, "pasby webhook", err)
 		c.String(http.StatusInternalServerError, "try again")
 	default:
 		c.String(http.StatusOK, "ok")

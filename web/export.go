@@ -20,6 +20,6 @@ func (s *Server) streamCSV(c *gin.Context, filename string, validate func() erro
 	c.Header("Content-Disposition", `attachment; filename="`+filename+`"`)
 	c.Status(http.StatusOK)
 	if err := export(c.Writer); err != nil {
-		s.deps.Logger.ErrorContext(c.Request.Context(), "csv export", "file", filename, "request_id", RequestID(c.Request.Context()), "err", err)
+		s.logFailure(c, "csv export", err, "file", filename)
 	}
 }

@@ -65,19 +65,27 @@ func (s *Server) recover(c *gin.Context) {
 func (s *Server) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
+	status := c.Writer.Status()
+	gone, _ := c.Get(clientGoneKey)
+	if gone == true && !c.Writer.Written() {
+		status = statusClientGone
+	}
 	attrs := []any{
 		"request_id", RequestID(c.Request.Context()),
 		"method", c.Request.Method,
 		"path", loggablePath(c.Request.URL.Path),
-		"status", c.Writer.Status(),
+		"status", status,
 		"duration_ms", time.Since(start).Milliseconds(),
 		"ip", c.ClientIP(),
 	}
 	if v, ok := c.Get("viewer"); ok {
 		attrs = append(attrs, "user_id", v.(models.User).ID)
 	}
+	if gone == true {
+		attrs = append(attrs, "client_gone", true)
+	}
 	level := slog.LevelInfo
-	if c.Writer.Status() >= 500 {
+	if status >= 500 {
 		level = slog.LevelError
 	}
 	s.deps.Logger.Log(c.Request.Context(), level, "request", attrs...)
@@ -159,7 +167,7 @@ func (s *Server) currentUser(c *gin.Context) (models.User, bool) {
 	}
 	sess, err := s.deps.Sessions.Get(c.Request, s.cookie)
 	if err != nil {
-		s.deps.Logger.ErrorContext(c.Request.Context(), "load session", "request_id", RequestID(c.Request.Context()), "err", err)
+		s.logFailure(c, "load session", err)
 		return models.User{}, false
 	}
 	id, ok := sessionstore.UserID(sess)
@@ -169,7 +177,7 @@ func (s *Server) currentUser(c *gin.Context) (models.User, bool) {
 	user, err := s.deps.Accounts.Get(c.Request.Context(), id)
 	if err != nil || user.Disabled {
 		if err != nil && !errors.Is(err, models.ErrNotFound) {
-			s.deps.Logger.ErrorContext(c.Request.Context(), "load user", "request_id", RequestID(c.Request.Context()), "err", err)
+			s.logFailure(c, "load user", err)
 			return models.User{}, false
 		}
 		_ = s.deps.Sessions.End(c.Request, c.Writer, sess)

@@ -133,7 +133,7 @@ func (s *Server) rechargesCreate(c *gin.Context) {
 			return
 		}
 		// The recharge is recorded; its page tells what happened.
-		s.deps.Logger.ErrorContext(c.Request.Context(), "recharge", "request_id", RequestID(c.Request.Context()), "recharge_id", rec.ID, "err", err)
+		s.logFailure(c, "recharge", err, "recharge_id", rec.ID)
 	}
 	if !created {
 		s.flash(c, "info", "This recharge was already submitted; here it is. Nothing was sent twice.")

@@ -81,7 +81,7 @@ func (s *Server) flash(c *gin.Context, kind, msg string) {
 	}
 	sess.AddFlash(kind + "|" + msg)
 	if err := sess.Save(c.Request, c.Writer); err != nil {
-		s.deps.Logger.ErrorContext(c.Request.Context(), "save flash", "request_id", RequestID(c.Request.Context()), "err", err)
+		s.logFailure(c, "save flash", err)
 	}
 }
 
@@ -91,7 +91,7 @@ func (s *Server) render(c *gin.Context, status int, comp templ.Component) {
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Status(status)
 	if err := comp.Render(c.Request.Context(), c.Writer); err != nil {
-		s.deps.Logger.ErrorContext(c.Request.Context(), "render", "request_id", RequestID(c.Request.Context()), "err", err)
+		s.logFailure(c, "render", err)
 	}
 }
 
@@ -111,8 +111,12 @@ func (s *Server) notFound(c *gin.Context) {
 // serverError logs the real error and shows the person a plain message with
 // the request id, never err.Error().
 func (s *Server) serverError(c *gin.Context, err error) {
+	s.logFailure(c, "server error", err)
+	if gone, _ := c.Get(clientGoneKey); gone == true {
+		c.Abort()
+		return
+	}
 	id := RequestID(c.Request.Context())
-	s.deps.Logger.ErrorContext(c.Request.Context(), "server error", "request_id", id, "err", err)
 	s.renderError(c, http.StatusInternalServerError, "Something went wrong",
 		"The portal could not finish this request. Nothing was lost; try again, and if it keeps happening give support the reference "+id+".")
 }

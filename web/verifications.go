@@ -421,7 +421,7 @@ func (s *Server) webhookAnswer(c *gin.Context, what string, err error) {
 	case errors.Is(err, verifications.ErrWebhookTooLarge):
 		c.String(http.StatusRequestEntityTooLarge, "too large")
 	default:
-		s.deps.Logger.ErrorContext(c.Request.Context(), what, "request_id", RequestID(c.Request.Context()), "err", err)
+		s.logFailure(c, what, err)
 		c.String(http.StatusInternalServerError, "try again")
 	}
 }
