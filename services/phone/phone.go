@@ -5,6 +5,7 @@ package phone
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -70,4 +71,52 @@ func Country(e164 string) string {
 		return ""
 	}
 	return phonenumbers.GetRegionCodeForNumber(num)
+}
+
+// Prefixes returns the E.164 beginnings a partly typed phone number can
+// stand for, so "+2547000012", "07000012" and "254 700 0012" all search
+// the phone index by prefix. A national number (leading 0) may belong to
+// any of Regions, so it yields one prefix per region. Bare digits that do
+// not start with one of those country codes are not read as a phone: they
+// are more likely a device or card id. Too little to go on yields nil.
+func Prefixes(raw string) []string {
+	s := strings.TrimSpace(raw)
+	if len(s) > 32 {
+		return nil
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789+-() .", r) {
+			return nil
+		}
+	}
+	digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+	const minDigits = 4
+	switch {
+	case len(digits) < minDigits:
+		return nil
+	case strings.HasPrefix(s, "+"):
+		return []string{"+" + digits}
+	case strings.HasPrefix(digits, "00"):
+		if len(digits) < minDigits+2 {
+			return nil
+		}
+		return []string{"+" + digits[2:]}
+	case strings.HasPrefix(digits, "0"):
+		out := make([]string, 0, len(Regions))
+		for _, region := range Regions {
+			out = append(out, "+"+strconv.Itoa(phonenumbers.GetCountryCodeForRegion(region))+digits[1:])
+		}
+		return out
+	}
+	for _, region := range Regions {
+		if cc := strconv.Itoa(phonenumbers.GetCountryCodeForRegion(region)); strings.HasPrefix(digits, cc) {
+			return []string{"+" + digits}
+		}
+	}
+	return nil
 }

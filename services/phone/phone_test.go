@@ -1,6 +1,10 @@
 package phone
 
-import "testing"
+import (
+	"slices"
+	"strings"
+	"testing"
+)
 
 func TestNormalize(t *testing.T) {
 	cases := []struct{ in, want string }{
@@ -75,4 +79,43 @@ func TestNormalizeIn(t *testing.T) {
 	if _, err := NormalizeIn("0971 234 567", ""); err == nil {
 		t.Error("a Zambian national number without its region was accepted as Kenyan or Ghanaian")
 	}
+}
+
+func TestPrefixes(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"+2547000012", []string{"+2547000012"}},
+		{"+254 700-0012", []string{"+2547000012"}},
+		{"002547000", []string{"+2547000"}},
+		{"07000012", []string{"+2547000012", "+2337000012"}},
+		{"(0712) 34", []string{"+25471234", "+23371234"}},
+		{"2547000", []string{"+2547000"}},
+		{"233 24", []string{"+23324"}},
+		{"6875000", nil}, // a device id
+		{"3000012", nil}, // a card id
+		{"071", nil},     // too short to mean anything
+		{"00254", nil},   // a country code alone
+		{"+25x", nil},    // not a phone
+		{"up-0001", nil}, // a 1flow id
+		{"", nil},
+	} {
+		if got := Prefixes(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("Prefixes(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzPrefixes(f *testing.F) {
+	for _, s := range []string{"+2547000012", "07000012", "6875", "00 254 7", "+"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, p := range Prefixes(s) {
+			if !strings.HasPrefix(p, "+") || strings.Trim(p[1:], "0123456789") != "" || len(p) < 4 {
+				t.Fatalf("Prefixes(%q) gave %q, want + and digits", s, p)
+			}
+		}
+	})
 }

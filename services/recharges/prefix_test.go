@@ -1,0 +1,194 @@
+package recharges
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"portal/internal/dbtest"
+	"portal/models"
+	"portal/services"
+)
+
+// prefixFixture has more device-id matches than services.PrefixProbeLimit,
+// so "6875" takes the dense path and longer prefixes the sparse one.
+func prefixFixture(t *testing.T) (*gorm.DB, []models.Recharge) {
+	t.Helper()
+	db := dbtest.Open(t)
+	n := services.PrefixProbeLimit + 1500
+	rows := make([]models.Recharge, 0, n)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 1; i <= n; i++ {
+		r := models.Recharge{
+			IdempotencyKey: fmt.Sprintf("k-%d", i), CustomerName: "C", CustomerPhone: fmt.Sprintf("+2547%08d", i%400),
+			Amount: decimal.RequireFromString("10"), Currency: "KES", State: models.RechargeCompleted,
+			CreatedAt: at.Add(time.Duration(i) * time.Minute), UpdatedAt: at,
+		}
+		up := fmt.Sprintf("up-%08d", i)
+		r.UpstreamID = &up
+		if i%13 == 0 {
+			r.CardID = fmt.Sprintf("30%08d", i)
+		} else {
+			r.DeviceID = fmt.Sprintf("6875%010d", i%700)
+		}
+		if i%7 == 0 {
+			r.State = models.RechargeFailed
+		}
+		rows = append(rows, r)
+	}
+	if err := db.CreateInBatches(rows, 500).Error; err != nil {
+		t.Fatal(err)
+	}
+	return db, rows
+}
+
+// want is the brute-force answer: every matching id, newest first.
+func want(rows []models.Recharge, f Filter) []uint {
+	p, err := f.parse()
+	if err != nil {
+		panic(err)
+	}
+	var ids []uint
+	for _, r := range rows {
+		if f.State != "" && string(r.State) != f.State {
+			continue
+		}
+		if p.phone != "" {
+			if r.CustomerPhone == p.phone {
+				ids = append(ids, r.ID)
+			}
+			continue
+		}
+		match := strings.HasPrefix(r.DeviceID, p.prefix) && r.DeviceID != "" ||
+			strings.HasPrefix(r.CardID, p.prefix) && r.CardID != "" ||
+			strings.HasPrefix(*r.UpstreamID, p.prefix)
+		for _, ph := range p.phones {
+			match = match || strings.HasPrefix(r.CustomerPhone, ph)
+		}
+		if match {
+			ids = append(ids, r.ID)
+		}
+	}
+	slices.Reverse(ids)
+	return ids
+}
+
+// Every page of a prefix search, forwards and back, is exactly the matches
+// in newest-first order, whichever path (dense walk or index probe) it took.
+func TestPrefixSearchPagesMatchABruteForceFilter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds several thousand rows")
+	}
+	db, rows := prefixFixture(t)
+	s := New(db, nil, time.Now, Options{})
+	ctx := context.Background()
+	for _, f := range []Filter{
+		{Q: "6875"},                     // dense: most rows
+		{Q: "6875", State: "failed"},    // dense, narrowed by state
+		{Q: "68750000000012"},           // sparse: a few devices
+		{Q: "30"},                       // cards only
+		{Q: "up-0000"},                  // 1flow ids
+		{Q: "up-0000", State: "failed"}, // sparse after narrowing
+		{Q: "+25470000012"},             // phone prefix
+		{Q: "0700000012"},               // phone prefix, national
+		{Q: "nothing-starts-like-this"}, // no match
+		{Q: "687500000001", State: "unknown"},
+	} {
+		t.Run(f.Q+"/"+f.State, func(t *testing.T) {
+			expect := want(rows, f)
+			const size = 400
+			var got []uint
+			var pages [][]uint
+			before := uint(0)
+			for {
+				page, err := s.List(ctx, f, before, 0, size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []uint
+				for _, r := range page.Recharges {
+					ids = append(ids, r.ID)
+				}
+				got = append(got, ids...)
+				pages = append(pages, ids)
+				if page.Older == 0 {
+					break
+				}
+				before = page.Older
+			}
+			if !slices.Equal(got, expect) {
+				t.Fatalf("walking older pages found %d ids, want %d (first got %v, want %v)", len(got), len(expect), head(got), head(expect))
+			}
+			// And back again from the last page with the newer cursors.
+			for i := len(pages) - 1; i > 0; i-- {
+				after := pages[i][0]
+				page, err := s.List(ctx, f, 0, after, size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []uint
+				for _, r := range page.Recharges {
+					ids = append(ids, r.ID)
+				}
+				if !slices.Equal(ids, pages[i-1]) {
+					t.Fatalf("page %d read with after=%d: %v…, want %v…", i-1, after, head(ids), head(pages[i-1]))
+				}
+			}
+		})
+	}
+}
+
+func head(ids []uint) []uint { return ids[:min(len(ids), 5)] }
+
+// capture records every statement a call runs, with its arguments inlined,
+// so the test can read each one's plan.
+type capture struct {
+	logger.Interface
+	mu    sync.Mutex
+	stmts []string
+}
+
+func (c *capture) Trace(_ context.Context, _ time.Time, fc func() (string, int64), _ error) {
+	sql, _ := fc()
+	c.mu.Lock()
+	c.stmts = append(c.stmts, sql)
+	c.mu.Unlock()
+}
+
+// No statement of a prefix search sorts its matches, short prefix or long:
+// the index probe is index-only and bounded, the candidates are read by
+// primary key, and the dense walk reads in id order and stops at a page.
+func TestPrefixSearchNeverSortsTheMatches(t *testing.T) {
+	dbtest.SQLiteOnly(t, "the plans read are SQLite's EXPLAIN QUERY PLAN")
+	if testing.Short() {
+		t.Skip("seeds several thousand rows")
+	}
+	db, _ := prefixFixture(t)
+	for _, f := range []Filter{{Q: "6875"}, {Q: "687500000000"}, {Q: "up-"}, {Q: "+2547000"}, {Q: "6875", State: "failed"}, {Q: "up-0000001", State: "failed"}} {
+		c := &capture{Interface: logger.Discard}
+		s := New(db.Session(&gorm.Session{Logger: c}), nil, time.Now, Options{})
+		for _, before := range []uint{0, 3000} {
+			if _, err := s.List(context.Background(), f, before, 0, 50); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, stmt := range c.stmts {
+			plan := dbtest.PlanSQL(t, db, stmt)
+			if strings.Contains(plan, "TEMP B-TREE") {
+				t.Errorf("%+v: %s\nsorts: %s", f, stmt, plan)
+			}
+			if strings.Contains(stmt, "LIMIT 5001") && !strings.Contains(plan, "COVERING INDEX") && !strings.Contains(plan, "USING INDEX recharges_card") && !strings.Contains(plan, "USING INDEX sqlite_autoindex_recharges") {
+				t.Errorf("%+v: the probe %s is not index-only: %s", f, stmt, plan)
+			}
+		}
+		t.Logf("%+v: %d statements", f, len(c.stmts))
+	}
+}
