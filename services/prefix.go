@@ -99,7 +99,7 @@ func PrefixIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) (
 	// The other filters (state, dates) still apply: keep the candidates
 	// that pass them, by primary key.
 	var ids []uint
-	if err := base.Where("id IN ?", candidates).Pluck("id", &ids).Error; err != nil {
+	if err := base.Session(&gorm.Session{}).Where("id IN ?", candidates).Pluck("id", &ids).Error; err != nil {
 		return nil, fmt.Errorf("prefix candidates: %w", err)
 	}
 	if after > 0 {
@@ -117,7 +117,7 @@ func PrefixIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) (
 // a page because matches are common.
 func denseIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) ([]uint, error) {
 	var ids []uint
-	if err := KeysetOrder(PrefixMatch(base, keys), before, after, limit).Pluck("id", &ids).Error; err != nil {
+	if err := KeysetOrder(PrefixMatch(base.Session(&gorm.Session{}), keys), before, after, limit).Pluck("id", &ids).Error; err != nil {
 		return nil, fmt.Errorf("prefix walk: %w", err)
 	}
 	return ids, nil
@@ -134,6 +134,32 @@ func PrefixMatch(q *gorm.DB, keys []PrefixKey) *gorm.DB {
 		args = append(args, k.MatchAr...)
 	}
 	return q.Where("("+strings.Join(conds, " OR ")+")", args...)
+}
+
+// PageRows reads one page of a list in KeysetOrder's order: base is the
+// list's model with its filters; keys, when not nil, are a prefix search
+// (see PrefixIDs). columns, when given, are the only ones read.
+func PageRows[T any](base *gorm.DB, keys []PrefixKey, before, after uint, limit int, id func(T) uint, columns ...string) ([]T, error) {
+	var rows []T
+	sel := func(q *gorm.DB) *gorm.DB {
+		if len(columns) > 0 {
+			return q.Select(columns)
+		}
+		return q
+	}
+	if keys == nil {
+		err := KeysetOrder(sel(base.Session(&gorm.Session{})), before, after, limit).Find(&rows).Error
+		return rows, err
+	}
+	ids, err := PrefixIDs(base, keys, before, after, limit)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	// The ids passed base's filters already; read them by primary key.
+	if err := sel(base.Session(&gorm.Session{NewDB: true}).Model(base.Statement.Model)).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	return InIDOrder(rows, ids, id), nil
 }
 
 // InIDOrder returns rows in the order of ids (rows read with "id IN ids"

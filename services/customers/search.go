@@ -159,9 +159,13 @@ func (s *Service) exactRecords(db *gorm.DB, q string, res *Result) error {
 	for _, d := range docs {
 		res.Documents = append(res.Documents, documentHit(d, q))
 	}
+	// document_number's index is case-folded (see models.Dialect.Folded):
+	// compared as written, PostgreSQL could not use it, and so none of
+	// the OR's indexes, and would read the whole table.
+	d := models.DialectOf(db)
 	var vs []models.Verification
 	if err := db.Select(verificationColumns).
-		Where("upstream_id = ? OR reference = ? OR external_id = ? OR document_number = ?", q, q, q, q).
+		Where("upstream_id = ? OR reference = ? OR external_id = ? OR "+d.Folded("document_number")+" = ?", q, q, q, d.FoldArg(q)).
 		Order("id DESC").Limit(perGroup).Find(&vs).Error; err != nil {
 		return fmt.Errorf("customers: search verifications: %w", err)
 	}
@@ -183,35 +187,64 @@ func (s *Service) exactRecords(db *gorm.DB, q string, res *Result) error {
 // prefixRecords adds records whose ids or references start with q: a
 // partly copied id still finds its record.
 func (s *Service) prefixRecords(db *gorm.DB, q string, res *Result) error {
-	end := q + "\uffff"
-	var docs []models.Document
-	if err := db.Select("id", "title", "state", "upstream_id", "reference").
-		Where("(upstream_id >= ? AND upstream_id < ?) OR (reference >= ? AND reference < ?) OR (title >= ? AND title < ?)", q, end, q, end, q, end).
-		Order("id DESC").Limit(perGroup).Find(&docs).Error; err != nil {
+	// Titles and document numbers are searched case-folded, as their
+	// indexes are (see exactRecords). Each group is read newest first
+	// without sorting its matches, however many there are.
+	d := models.DialectOf(db)
+	docs, err := services.PageRows(db.Model(&models.Document{}), []services.PrefixKey{
+		services.PrefixRange(d, "documents", "upstream_id", q),
+		services.PrefixRange(d, "documents", "reference", q),
+		services.FoldedPrefixRange(d, "documents", "title", q),
+	}, 0, 0, perGroup-1, func(d models.Document) uint { return d.ID }, "id", "title", "state", "upstream_id", "reference")
+	if err != nil {
 		return fmt.Errorf("customers: prefix documents: %w", err)
 	}
 	for _, d := range docs {
 		res.Documents = append(res.Documents, documentHit(d, q))
 	}
-	var vs []models.Verification
-	if err := db.Select(verificationColumns).
-		Where("(upstream_id >= ? AND upstream_id < ?) OR (external_id >= ? AND external_id < ?) OR (document_number >= ? AND document_number < ?) OR (reference >= ? AND reference < ?)",
-			q, end, q, end, q, end, q, end).Order("id DESC").Limit(perGroup).Find(&vs).Error; err != nil {
+	verKeys := []services.PrefixKey{
+		services.PrefixRange(d, "verifications", "upstream_id", q),
+		services.PrefixRange(d, "verifications", "external_id", q),
+		services.FoldedPrefixRange(d, "verifications", "document_number", q),
+		services.PrefixRange(d, "verifications", "reference", q),
+	}
+	rechargeKeys := []services.PrefixKey{
+		services.PrefixRange(d, "recharges", "upstream_id", q),
+		services.PrefixRange(d, "recharges", "device_id", q),
+		services.PrefixRange(d, "recharges", "card_id", q),
+	}
+	// The start of a phone number finds the records of every number it
+	// could begin.
+	for _, ph := range phone.Prefixes(q) {
+		verKeys = append(verKeys, services.PrefixRange(d, "verifications", "customer_phone", ph))
+		rechargeKeys = append(rechargeKeys, services.PrefixRange(d, "recharges", "customer_phone", ph))
+	}
+	vs, err := services.PageRows(db.Model(&models.Verification{}), verKeys, 0, 0, perGroup-1, func(v models.Verification) uint { return v.ID }, verificationColumns...)
+	if err != nil {
 		return fmt.Errorf("customers: prefix verifications: %w", err)
 	}
 	for _, v := range vs {
 		res.Verifs = append(res.Verifs, verificationHit(v, q))
 	}
-	var rs []models.Recharge
-	if err := db.Select(rechargeColumns).
-		Where("(upstream_id >= ? AND upstream_id < ?) OR (device_id >= ? AND device_id < ?) OR (card_id >= ? AND card_id < ?)", q, end, q, end, q, end).
-		Order("id DESC").Limit(perGroup).Find(&rs).Error; err != nil {
+	rs, err := services.PageRows(db.Model(&models.Recharge{}), rechargeKeys, 0, 0, perGroup-1, func(r models.Recharge) uint { return r.ID }, rechargeColumns...)
+	if err != nil {
 		return fmt.Errorf("customers: prefix recharges: %w", err)
 	}
 	for _, r := range rs {
 		res.Recharges = append(res.Recharges, rechargeHit(r, q))
 	}
 	return nil
+}
+
+// phoneStarts reports whether the E.164 number e164 begins with the partly
+// typed phone number q.
+func phoneStarts(e164, q string) bool {
+	for _, p := range phone.Prefixes(q) {
+		if e164 != "" && strings.HasPrefix(e164, p) {
+			return true
+		}
+	}
+	return false
 }
 
 var (
@@ -243,6 +276,8 @@ func verificationHit(v models.Verification, q string) Hit {
 		matched = "external id " + v.ExternalID
 	case v.DocumentNumber != "" && strings.HasPrefix(strings.ToUpper(v.DocumentNumber), strings.ToUpper(q)):
 		matched = "document number " + v.DocumentNumber
+	case phoneStarts(v.CustomerPhone, q):
+		matched = "phone number " + v.CustomerPhone
 	}
 	title := "Verification #" + id(v.ID) + " · " + v.Provider.Label()
 	if name := strings.TrimSpace(v.GivenNames + " " + v.Surname); name != "" {
@@ -264,6 +299,8 @@ func rechargeHit(r models.Recharge, q string) Hit {
 		matched = "device " + r.DeviceID
 	case r.CardID != "" && strings.HasPrefix(r.CardID, q):
 		matched = "card " + r.CardID
+	case phoneStarts(r.CustomerPhone, q):
+		matched = "phone number " + r.CustomerPhone
 	}
 	return Hit{Kind: HitRecharge, ID: r.ID, Title: "Recharge #" + id(r.ID) + " · " + r.Currency + " " + r.Amount.StringFixed(2) + " · " + r.Target() +
 		" · " + r.CreatedAt.UTC().Format("2006-01-02"),

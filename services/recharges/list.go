@@ -112,19 +112,9 @@ func (s *Service) List(ctx context.Context, f Filter, before, after uint, limit 
 		return Page{}, err
 	}
 	db := s.db.WithContext(ctx)
-	var rows []models.Recharge
-	if keys := p.prefixKeys(models.DialectOf(db)); keys != nil {
-		ids, err := services.PrefixIDs(p.apply(db.Model(&models.Recharge{})), keys, before, after, limit)
-		if err != nil {
-			return Page{}, fmt.Errorf("recharges: list: %w", err)
-		}
-		if len(ids) > 0 {
-			if err := db.Where("id IN ?", ids).Find(&rows).Error; err != nil {
-				return Page{}, fmt.Errorf("recharges: list: %w", err)
-			}
-		}
-		rows = services.InIDOrder(rows, ids, func(r models.Recharge) uint { return r.ID })
-	} else if err := listQuery(db, p, before, after, limit).Find(&rows).Error; err != nil {
+	rows, err := services.PageRows(p.apply(db.Model(&models.Recharge{})), p.prefixKeys(models.DialectOf(db)), before, after, limit,
+		func(r models.Recharge) uint { return r.ID })
+	if err != nil {
 		return Page{}, fmt.Errorf("recharges: list: %w", err)
 	}
 	var page Page

@@ -76,7 +76,6 @@ func (f Filter) parse() (parsedFilter, error) {
 	return p, nil
 }
 
-func prefixEnd(prefix string) string { return prefix + "\uffff" }
 
 func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
 	if p.provider != "" {
@@ -100,24 +99,36 @@ func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
 	if !p.to.IsZero() {
 		q = q.Where("created_at < ?", p.to.AddDate(0, 0, 1))
 	}
-	switch {
-	case p.id != 0:
+	if p.id != 0 {
 		q = q.Where("id = ?", p.id)
-	case p.prefix != "":
-		end := prefixEnd(p.prefix)
-		// document_number is searched without regard to ASCII case.
-		d := models.DialectOf(q)
-		docNo := d.Folded("document_number")
-		cond := "(customer_phone >= ? AND customer_phone < ?) OR (external_id >= ? AND external_id < ?) OR " +
-			"(" + docNo + " >= ? AND " + docNo + " < ?) OR (upstream_id >= ? AND upstream_id < ?) OR (reference >= ? AND reference < ?)"
-		args := []any{p.prefix, end, p.prefix, end, d.FoldArg(p.prefix), d.FoldArg(end), p.prefix, end, p.prefix, end}
-		if p.phone != "" {
-			cond += " OR customer_phone = ?"
-			args = append(args, p.phone)
-		}
-		q = q.Where("("+cond+")", args...)
 	}
 	return q
+}
+
+// prefixKeys are the indexes a prefix search reads: the phone (as typed, as
+// a whole number and as the start of one), the external id, the document
+// number (without regard to ASCII case), the provider's id and our
+// reference.
+func (p parsedFilter) prefixKeys(d models.Dialect) []services.PrefixKey {
+	if p.prefix == "" {
+		return nil
+	}
+	keys := []services.PrefixKey{
+		services.PrefixRange(d, "verifications", "customer_phone", p.prefix),
+		services.PrefixRange(d, "verifications", "external_id", p.prefix),
+		services.FoldedPrefixRange(d, "verifications", "document_number", p.prefix),
+		services.PrefixRange(d, "verifications", "upstream_id", p.prefix),
+		services.PrefixRange(d, "verifications", "reference", p.prefix),
+	}
+	if p.phone != "" {
+		keys = append(keys, services.PrefixRange(d, "verifications", "customer_phone", p.phone))
+	}
+	for _, ph := range phone.Prefixes(p.prefix) {
+		if ph != p.prefix && ph != p.phone {
+			keys = append(keys, services.PrefixRange(d, "verifications", "customer_phone", ph))
+		}
+	}
+	return keys
 }
 
 // Page is one page of verifications, newest first.
@@ -137,8 +148,10 @@ func (s *Service) List(ctx context.Context, f Filter, before, after uint, limit 
 	if err != nil {
 		return Page{}, err
 	}
-	var rows []models.Verification
-	if err := listQuery(s.db.WithContext(ctx), p, before, after, limit).Find(&rows).Error; err != nil {
+	db := s.db.WithContext(ctx)
+	rows, err := services.PageRows(p.apply(db.Model(&models.Verification{})), p.prefixKeys(models.DialectOf(db)), before, after, limit,
+		func(v models.Verification) uint { return v.ID }, listColumns...)
+	if err != nil {
 		return Page{}, fmt.Errorf("verifications: list: %w", err)
 	}
 	var page Page
@@ -169,6 +182,9 @@ func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 	next := func(cursor uint, limit int) ([]models.Verification, error) {
 		var rows []models.Verification
 		q := p.apply(s.db.WithContext(ctx).Model(&models.Verification{}).Select(listColumns))
+		if keys := p.prefixKeys(models.DialectOf(q)); keys != nil {
+			q = services.PrefixMatch(q, keys) // a walk in id order, not a sort of every match per batch
+		}
 		if err := services.KeysetBatch(q, cursor, limit).Find(&rows).Error; err != nil {
 			return nil, fmt.Errorf("verifications: export: %w", err)
 		}
