@@ -362,6 +362,81 @@ var migrations = []migration{
 		// A stored webhook is processed by one replica at a time.
 		`ALTER TABLE webhook_inbox ADD COLUMN lease_until DATETIME`,
 	}},
+	{7, "dashboard: figure counts kept by triggers", []string{
+		// The dashboard's counts by state, review queues and per-day charts
+		// read these instead of the tables: one row per (area, UTC day of
+		// creation, state, currency or provider, review decision), kept by
+		// triggers in the transaction of every insert, state change and
+		// delete, so no code path (a service, a fix by hand, a seeder) can
+		// let them drift and a rolled-back write leaves them as they were.
+		`CREATE TABLE figure_counts (
+			kind TEXT NOT NULL,
+			day TEXT NOT NULL,
+			state TEXT NOT NULL,
+			sub TEXT NOT NULL,
+			decision TEXT NOT NULL,
+			n INTEGER NOT NULL,
+			amount_minor INTEGER NOT NULL,
+			PRIMARY KEY (kind, day, state, sub, decision)
+		) WITHOUT ROWID`,
+		`CREATE TRIGGER recharges_count_insert AFTER INSERT ON recharges
+			BEGIN
+				INSERT INTO figure_counts VALUES ('recharge', date(NEW.created_at), NEW.state, NEW.currency, '', 1, CAST(round(NEW.amount * 100) AS INTEGER))
+				ON CONFLICT (kind, day, state, sub, decision) DO UPDATE SET n = n + excluded.n, amount_minor = amount_minor + excluded.amount_minor;
+			END`,
+		`CREATE TRIGGER recharges_count_update AFTER UPDATE OF state, created_at, currency, amount ON recharges WHEN OLD.state IS NOT NEW.state OR OLD.created_at IS NOT NEW.created_at OR OLD.currency IS NOT NEW.currency OR OLD.amount IS NOT NEW.amount
+			BEGIN
+				INSERT INTO figure_counts VALUES ('recharge', date(OLD.created_at), OLD.state, OLD.currency, '', -1, -CAST(round(OLD.amount * 100) AS INTEGER))
+				ON CONFLICT (kind, day, state, sub, decision) DO UPDATE SET n = n + excluded.n, amount_minor = amount_minor + excluded.amount_minor;
+				INSERT INTO figure_counts VALUES ('recharge', date(NEW.created_at), NEW.state, NEW.currency, '', 1, CAST(round(NEW.amount * 100) AS INTEGER))
+				ON CONFLICT (kind, day, state, sub, decision) DO UPDATE SET n = n + excluded.n, amount_minor = amount_minor + excluded.amount_minor;
+			END`,
+		`CREATE TRIGGER recharges_count_delete AFTER DELETE ON recharges
+			BEGIN
+				INSERT INTO figure_counts VALUES ('recharge', date(OLD.created_at), OLD.state, OLD.currency, '', -1, -CAST(round(OLD.amount * 100) AS INTEGER))
+				ON CONFLICT (kind, day, state, sub, decision) DO UPDATE SET n = n + excluded.n, amount_minor = amount_minor + excluded.amount_minor;
+			END`,
+		`INSERT INTO figure_counts SELECT 'recharge', date(created_at), state, currency, '', COUNT(*), COALESCE(SUM(CAST(round(amount * 100) AS INTEGER)), 0)
+			FROM recharges GROUP BY 2, 3, 4, 5`,
+		`CREATE TRIGGER documents_count_insert AFTER INSERT ON documents
+			BEGIN
+				INSERT INTO figure_counts VALUES ('document', date(NEW.created_at), NEW.state, '', NEW.review_decision, 1, 0)
+				ON CONFLICT (kind, day, state, sub, decision) DO UPDATE SET n = n + excluded.n, amount_minor = amount_minor + excluded.amount_minor;
+			END`,
+		`CREATE TRIGGER documents_count_update AFTER UPDATE OF state, created_at, review_decision ON documents WHEN OLD.state IS NOT NEW.state OR OLD.created_at IS NOT NEW.created_at OR OLD.review_decision IS NOT NEW.review_decision
+			BEGIN
+				INSERT INTO figure_counts VALUES ('document', date(OLD.created_at), OLD.state, '', OLD.review_decision, -1, 0)
+				ON CONFLICT (kind, day, state, sub, decision) DO UPDATE SET n = n + excluded.n, amount_minor = amount_minor + excluded.amount_minor;
+				INSERT INTO figure_counts VALUES ('document', date(NEW.created_at), NEW.state, '', NEW.review_decision, 1, 0)
+				ON CONFLICT (kind, day, state, sub, decision) DO UPDATE SET n = n + excluded.n, amount_minor = amount_minor + excluded.amount_minor;
+			END`,
+		`CREATE TRIGGER documents_count_delete AFTER DELETE ON documents
+			BEGIN
+				INSERT INTO figure_counts VALUES ('document', date(OLD.created_at), OLD.state, '', OLD.review_decision, -1, 0)
+				ON CONFLICT (kind, day, state, sub, decision) DO UPDATE SET n = n + excluded.n, amount_minor = amount_minor + excluded.amount_minor;
+			END`,
+		`INSERT INTO figure_counts SELECT 'document', date(created_at), state, '', review_decision, COUNT(*), 0
+			FROM documents GROUP BY 2, 3, 4, 5`,
+		`CREATE TRIGGER verifications_count_insert AFTER INSERT ON verifications
+			BEGIN
+				INSERT INTO figure_counts VALUES ('verification', date(NEW.created_at), NEW.state, NEW.provider, NEW.review_decision, 1, 0)
+				ON CONFLICT (kind, day, state, sub, decision) DO UPDATE SET n = n + excluded.n, amount_minor = amount_minor + excluded.amount_minor;
+			END`,
+		`CREATE TRIGGER verifications_count_update AFTER UPDATE OF state, created_at, provider, review_decision ON verifications WHEN OLD.state IS NOT NEW.state OR OLD.created_at IS NOT NEW.created_at OR OLD.provider IS NOT NEW.provider OR OLD.review_decision IS NOT NEW.review_decision
+			BEGIN
+				INSERT INTO figure_counts VALUES ('verification', date(OLD.created_at), OLD.state, OLD.provider, OLD.review_decision, -1, 0)
+				ON CONFLICT (kind, day, state, sub, decision) DO UPDATE SET n = n + excluded.n, amount_minor = amount_minor + excluded.amount_minor;
+				INSERT INTO figure_counts VALUES ('verification', date(NEW.created_at), NEW.state, NEW.provider, NEW.review_decision, 1, 0)
+				ON CONFLICT (kind, day, state, sub, decision) DO UPDATE SET n = n + excluded.n, amount_minor = amount_minor + excluded.amount_minor;
+			END`,
+		`CREATE TRIGGER verifications_count_delete AFTER DELETE ON verifications
+			BEGIN
+				INSERT INTO figure_counts VALUES ('verification', date(OLD.created_at), OLD.state, OLD.provider, OLD.review_decision, -1, 0)
+				ON CONFLICT (kind, day, state, sub, decision) DO UPDATE SET n = n + excluded.n, amount_minor = amount_minor + excluded.amount_minor;
+			END`,
+		`INSERT INTO figure_counts SELECT 'verification', date(created_at), state, provider, review_decision, COUNT(*), 0
+			FROM verifications GROUP BY 2, 3, 4, 5`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

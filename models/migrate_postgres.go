@@ -355,4 +355,88 @@ var postgresMigrations = []migration{
 		// A stored webhook is processed by one replica at a time.
 		`ALTER TABLE webhook_inbox ADD COLUMN lease_until TIMESTAMPTZ`,
 	}},
+	{7, "dashboard: figure counts kept by triggers", []string{
+		`CREATE TABLE figure_counts (
+			kind TEXT COLLATE "C" NOT NULL,
+			day DATE NOT NULL,
+			state TEXT COLLATE "C" NOT NULL,
+			sub TEXT COLLATE "C" NOT NULL,
+			decision TEXT COLLATE "C" NOT NULL,
+			n BIGINT NOT NULL,
+			amount_minor BIGINT NOT NULL,
+			PRIMARY KEY (kind, day, state, sub, decision)
+		)`,
+		`CREATE FUNCTION figure_count(k TEXT, d DATE, st TEXT, sb TEXT, dc TEXT, dn BIGINT, amt BIGINT) RETURNS void AS $$
+		BEGIN
+			INSERT INTO figure_counts VALUES (k, d, st, sb, dc, dn, amt)
+			ON CONFLICT (kind, day, state, sub, decision)
+			DO UPDATE SET n = figure_counts.n + excluded.n, amount_minor = figure_counts.amount_minor + excluded.amount_minor;
+		END $$ LANGUAGE plpgsql`,
+		`CREATE FUNCTION recharges_count() RETURNS trigger AS $$
+		BEGIN
+			-- Buckets are taken in state order, so two moves in opposite
+			-- directions on one day cannot deadlock on each other's rows.
+			IF TG_OP = 'UPDATE' AND NEW.state < OLD.state THEN
+				PERFORM figure_count('recharge', (NEW.created_at AT TIME ZONE 'UTC')::date, NEW.state, NEW.currency, '', 1, (NEW.amount * 100)::bigint);
+				PERFORM figure_count('recharge', (OLD.created_at AT TIME ZONE 'UTC')::date, OLD.state, OLD.currency, '', -1, -(OLD.amount * 100)::bigint);
+				RETURN NULL;
+			END IF;
+			IF TG_OP IN ('UPDATE', 'DELETE') THEN
+				PERFORM figure_count('recharge', (OLD.created_at AT TIME ZONE 'UTC')::date, OLD.state, OLD.currency, '', -1, -(OLD.amount * 100)::bigint);
+			END IF;
+			IF TG_OP IN ('UPDATE', 'INSERT') THEN
+				PERFORM figure_count('recharge', (NEW.created_at AT TIME ZONE 'UTC')::date, NEW.state, NEW.currency, '', 1, (NEW.amount * 100)::bigint);
+			END IF;
+			RETURN NULL;
+		END $$ LANGUAGE plpgsql`,
+		`CREATE TRIGGER recharges_count_write AFTER INSERT OR DELETE ON recharges FOR EACH ROW EXECUTE FUNCTION recharges_count()`,
+		`CREATE TRIGGER recharges_count_update AFTER UPDATE OF state, created_at, currency, amount ON recharges FOR EACH ROW
+			WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.created_at IS DISTINCT FROM NEW.created_at OR OLD.currency IS DISTINCT FROM NEW.currency OR OLD.amount IS DISTINCT FROM NEW.amount) EXECUTE FUNCTION recharges_count()`,
+		`INSERT INTO figure_counts SELECT 'recharge', (created_at AT TIME ZONE 'UTC')::date, state, currency, '', COUNT(*), COALESCE(SUM((amount * 100)::bigint), 0)
+			FROM recharges GROUP BY 2, 3, 4, 5`,
+		`CREATE FUNCTION documents_count() RETURNS trigger AS $$
+		BEGIN
+			-- Buckets are taken in state order, so two moves in opposite
+			-- directions on one day cannot deadlock on each other's rows.
+			IF TG_OP = 'UPDATE' AND NEW.state < OLD.state THEN
+				PERFORM figure_count('document', (NEW.created_at AT TIME ZONE 'UTC')::date, NEW.state, '', NEW.review_decision, 1, 0);
+				PERFORM figure_count('document', (OLD.created_at AT TIME ZONE 'UTC')::date, OLD.state, '', OLD.review_decision, -1, 0);
+				RETURN NULL;
+			END IF;
+			IF TG_OP IN ('UPDATE', 'DELETE') THEN
+				PERFORM figure_count('document', (OLD.created_at AT TIME ZONE 'UTC')::date, OLD.state, '', OLD.review_decision, -1, 0);
+			END IF;
+			IF TG_OP IN ('UPDATE', 'INSERT') THEN
+				PERFORM figure_count('document', (NEW.created_at AT TIME ZONE 'UTC')::date, NEW.state, '', NEW.review_decision, 1, 0);
+			END IF;
+			RETURN NULL;
+		END $$ LANGUAGE plpgsql`,
+		`CREATE TRIGGER documents_count_write AFTER INSERT OR DELETE ON documents FOR EACH ROW EXECUTE FUNCTION documents_count()`,
+		`CREATE TRIGGER documents_count_update AFTER UPDATE OF state, created_at, review_decision ON documents FOR EACH ROW
+			WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.created_at IS DISTINCT FROM NEW.created_at OR OLD.review_decision IS DISTINCT FROM NEW.review_decision) EXECUTE FUNCTION documents_count()`,
+		`INSERT INTO figure_counts SELECT 'document', (created_at AT TIME ZONE 'UTC')::date, state, '', review_decision, COUNT(*), 0
+			FROM documents GROUP BY 2, 3, 4, 5`,
+		`CREATE FUNCTION verifications_count() RETURNS trigger AS $$
+		BEGIN
+			-- Buckets are taken in state order, so two moves in opposite
+			-- directions on one day cannot deadlock on each other's rows.
+			IF TG_OP = 'UPDATE' AND NEW.state < OLD.state THEN
+				PERFORM figure_count('verification', (NEW.created_at AT TIME ZONE 'UTC')::date, NEW.state, NEW.provider, NEW.review_decision, 1, 0);
+				PERFORM figure_count('verification', (OLD.created_at AT TIME ZONE 'UTC')::date, OLD.state, OLD.provider, OLD.review_decision, -1, 0);
+				RETURN NULL;
+			END IF;
+			IF TG_OP IN ('UPDATE', 'DELETE') THEN
+				PERFORM figure_count('verification', (OLD.created_at AT TIME ZONE 'UTC')::date, OLD.state, OLD.provider, OLD.review_decision, -1, 0);
+			END IF;
+			IF TG_OP IN ('UPDATE', 'INSERT') THEN
+				PERFORM figure_count('verification', (NEW.created_at AT TIME ZONE 'UTC')::date, NEW.state, NEW.provider, NEW.review_decision, 1, 0);
+			END IF;
+			RETURN NULL;
+		END $$ LANGUAGE plpgsql`,
+		`CREATE TRIGGER verifications_count_write AFTER INSERT OR DELETE ON verifications FOR EACH ROW EXECUTE FUNCTION verifications_count()`,
+		`CREATE TRIGGER verifications_count_update AFTER UPDATE OF state, created_at, provider, review_decision ON verifications FOR EACH ROW
+			WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.created_at IS DISTINCT FROM NEW.created_at OR OLD.provider IS DISTINCT FROM NEW.provider OR OLD.review_decision IS DISTINCT FROM NEW.review_decision) EXECUTE FUNCTION verifications_count()`,
+		`INSERT INTO figure_counts SELECT 'verification', (created_at AT TIME ZONE 'UTC')::date, state, provider, review_decision, COUNT(*), 0
+			FROM verifications GROUP BY 2, 3, 4, 5`,
+	}},
 }

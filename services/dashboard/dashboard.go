@@ -74,7 +74,7 @@ type WeekMedian struct {
 }
 
 // Service computes Figures, caching them for TTL so a room of dashboards
-// costs the database one computation.
+// costs the database one computation per TTL.
 type Service struct {
 	db  *gorm.DB
 	now services.Clock
@@ -89,19 +89,27 @@ func New(db *gorm.DB, now services.Clock, ttl time.Duration) *Service {
 	return &Service{db: db, now: now, ttl: ttl}
 }
 
-// Figures returns the dashboard's figures.
+// Figures returns the dashboard's figures. No lock is held while they are
+// computed: every figure reads kept counts or a short index range, so two
+// requests that find the cache stale both compute rather than one waiting
+// on the other.
 func (s *Service) Figures(ctx context.Context) (Figures, error) {
 	now := s.now().UTC()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cached != nil && now.Sub(s.cached.At) < s.ttl && !now.Before(s.cached.At) {
-		return *s.cached, nil
+	cached := s.cached
+	s.mu.Unlock()
+	if cached != nil && now.Sub(cached.At) < s.ttl && !now.Before(cached.At) {
+		return *cached, nil
 	}
 	f, err := s.compute(ctx, now)
 	if err != nil {
 		return Figures{}, err
 	}
-	s.cached = &f
+	s.mu.Lock()
+	if s.cached == nil || !f.At.Before(s.cached.At) {
+		s.cached = &f
+	}
+	s.mu.Unlock()
 	return f, nil
 }
 

@@ -15,18 +15,19 @@ import (
 // them with only the *gorm.DB it has (no pasby client); each is one
 // indexed query, or one per state.
 
-// CountByState counts every document by state.
+// CountByState counts every document by state, from the counts the
+// database keeps (models.SumFigures): a few rows per day, however many
+// documents there are.
 func CountByState(ctx context.Context, db *gorm.DB) (map[string]int64, error) {
-	var rows []struct {
-		State string
-		N     int64
-	}
-	if err := db.WithContext(ctx).Table("documents").Select("state, COUNT(*) AS n").Group("state").Scan(&rows).Error; err != nil {
+	sums, err := models.SumFigures(ctx, db, "document", time.Time{}, nil, "state")
+	if err != nil {
 		return nil, fmt.Errorf("documents: by state: %w", err)
 	}
 	out := map[string]int64{}
-	for _, r := range rows {
-		out[r.State] = r.N
+	for _, s := range sums {
+		if s.N != 0 {
+			out[s.State] = s.N
+		}
 	}
 	return out, nil
 }
@@ -57,14 +58,20 @@ func stalledQuery(db *gorm.DB, now time.Time) *gorm.DB {
 }
 
 // CountReviewQueue returns how many completed documents wait for a review
-// decision and when the one waiting longest completed (nil for none): two
-// reads of the completed state's index range.
+// decision (from the kept counts) and when the one waiting longest
+// completed (nil for none: the first entry of the review queue index).
 func CountReviewQueue(ctx context.Context, db *gorm.DB) (int64, *time.Time, error) {
 	db = db.WithContext(ctx)
 	const st = "completed"
-	var n int64
-	if err := db.Table("documents").Where("review_decision = '' AND state = ?", st).Count(&n).Error; err != nil {
+	sums, err := models.SumFigures(ctx, db, "document", time.Time{}, []string{st}, "decision")
+	if err != nil {
 		return 0, nil, fmt.Errorf("documents: review queue: %w", err)
+	}
+	var n int64
+	for _, s := range sums {
+		if s.Decision == "" {
+			n = s.N
+		}
 	}
 	var oldest []time.Time
 	if err := db.Table("documents").Where("review_decision = '' AND state = ? AND completed_at IS NOT NULL", st).

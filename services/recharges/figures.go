@@ -16,18 +16,19 @@ import (
 // them with only the *gorm.DB it has (no 1flow client); each is one
 // indexed query.
 
-// CountByState counts every recharge by state.
+// CountByState counts every recharge by state, from the counts the
+// database keeps (models.SumFigures): a few rows per day, however many
+// recharges there are.
 func CountByState(ctx context.Context, db *gorm.DB) (map[string]int64, error) {
-	var rows []struct {
-		State string
-		N     int64
-	}
-	if err := db.WithContext(ctx).Table("recharges").Select("state, COUNT(*) AS n").Group("state").Scan(&rows).Error; err != nil {
+	sums, err := models.SumFigures(ctx, db, "recharge", time.Time{}, nil, "state")
+	if err != nil {
 		return nil, fmt.Errorf("recharges: by state: %w", err)
 	}
 	out := map[string]int64{}
-	for _, r := range rows {
-		out[r.State] = r.N
+	for _, s := range sums {
+		if s.N != 0 {
+			out[s.State] = s.N
+		}
 	}
 	return out, nil
 }
@@ -58,53 +59,36 @@ type Day struct {
 
 // Daily returns days days of recharges starting with the UTC day first
 // (00:00 UTC), oldest first, and how many of them completed in each
-// currency. It groups by day, state, currency and amount in SQL (the
-// recharges_created index range); the amounts are multiplied out and summed
-// here as decimals, so no amount is ever a float and no row's timestamp is
-// parsed in Go.
+// currency, from the per-day counts the database keeps. Amounts are summed
+// in minor units by the database and become decimals here, so no amount is
+// ever a float.
 func Daily(ctx context.Context, db *gorm.DB, first time.Time, days int) ([]Day, map[string]int64, error) {
 	out := make([]Day, days)
 	for i := range out {
 		out[i] = Day{Day: first.AddDate(0, 0, i), Amounts: map[string]decimal.Decimal{}}
 	}
-	var rows []struct {
-		Day       string
-		Completed bool
-		Currency  string
-		Amount    string
-		N         int64
-	}
-	if err := dailyQuery(db.WithContext(ctx), first).Scan(&rows).Error; err != nil {
+	sums, err := models.SumFigures(ctx, db, "recharge", first, nil, "day", "state", "sub")
+	if err != nil {
 		return nil, nil, fmt.Errorf("recharges: per day: %w", err)
 	}
 	perCurrency := map[string]int64{}
-	for _, r := range rows {
+	for _, r := range sums {
 		day, err := time.Parse("2006-01-02", r.Day)
 		if err != nil {
 			continue
 		}
 		i := int(day.Sub(first) / (24 * time.Hour))
-		if i < 0 || i >= days {
+		if i < 0 || i >= days || r.N == 0 {
 			continue
 		}
 		d := &out[i]
 		d.Count += r.N
-		if !r.Completed {
-			continue
-		}
-		amt, err := decimal.NewFromString(r.Amount)
-		if err != nil {
+		if r.State != string(models.RechargeCompleted) {
 			continue
 		}
 		d.Completed += r.N
-		d.Amounts[r.Currency] = d.Amounts[r.Currency].Add(amt.Mul(decimal.NewFromInt(r.N)))
-		perCurrency[r.Currency] += r.N
+		d.Amounts[r.Sub] = d.Amounts[r.Sub].Add(decimal.New(r.AmountMinor, -2))
+		perCurrency[r.Sub] += r.N
 	}
 	return out, perCurrency, nil
-}
-
-func dailyQuery(db *gorm.DB, first time.Time) *gorm.DB {
-	return db.Table("recharges").
-		Select(models.DialectOf(db).Day("created_at")+" AS day, state = 'completed' AS completed, currency, amount, COUNT(*) AS n").
-		Where("created_at >= ?", first).Group("1, 2, 3, 4")
 }

@@ -15,18 +15,19 @@ import (
 // compose them with only the *gorm.DB it has (no provider clients); each is
 // one indexed query, or one per state.
 
-// CountByState counts every verification by state.
+// CountByState counts every verification by state, from the counts the
+// database keeps (models.SumFigures): a few rows per day, however many
+// verifications there are.
 func CountByState(ctx context.Context, db *gorm.DB) (map[string]int64, error) {
-	var rows []struct {
-		State string
-		N     int64
-	}
-	if err := db.WithContext(ctx).Table("verifications").Select("state, COUNT(*) AS n").Group("state").Scan(&rows).Error; err != nil {
+	sums, err := models.SumFigures(ctx, db, "verification", time.Time{}, nil, "state")
+	if err != nil {
 		return nil, fmt.Errorf("verifications: by state: %w", err)
 	}
 	out := map[string]int64{}
-	for _, r := range rows {
-		out[r.State] = r.N
+	for _, s := range sums {
+		if s.N != 0 {
+			out[s.State] = s.N
+		}
 	}
 	return out, nil
 }
@@ -53,16 +54,22 @@ func CountInReview(ctx context.Context, db *gorm.DB) (int64, error) {
 }
 
 // CountReviewQueue returns how many approved or declined verifications wait
-// for a review decision and when the one waiting longest completed (nil for
-// none), reading one index range per state.
+// for a review decision (from the kept counts) and when the one waiting
+// longest completed (nil for none: the first entry of the review queue
+// index for each state).
 func CountReviewQueue(ctx context.Context, db *gorm.DB) (n int64, oldest *time.Time, err error) {
 	db = db.WithContext(ctx)
-	for _, st := range []string{"approved", "declined"} {
-		var c int64
-		if err := db.Table("verifications").Where("review_decision = '' AND state = ?", st).Count(&c).Error; err != nil {
-			return 0, nil, fmt.Errorf("verifications: review queue: %w", err)
+	queued := []string{"approved", "declined"}
+	sums, err := models.SumFigures(ctx, db, "verification", time.Time{}, queued, "decision")
+	if err != nil {
+		return 0, nil, fmt.Errorf("verifications: review queue: %w", err)
+	}
+	for _, s := range sums {
+		if s.Decision == "" {
+			n += s.N
 		}
-		n += c
+	}
+	for _, st := range queued {
 		var first []time.Time
 		if err := db.Table("verifications").Where("review_decision = '' AND state = ? AND completed_at IS NOT NULL", st).
 			Order("completed_at").Limit(1).Pluck("completed_at", &first).Error; err != nil {
@@ -79,36 +86,27 @@ func CountReviewQueue(ctx context.Context, db *gorm.DB) (n int64, oldest *time.T
 // finalStates are the outcomes CountOutcomes counts.
 var finalStates = []string{"approved", "declined", "expired", "aborted", "failed"}
 
-// CountOutcomes counts the verifications created at or after since that
-// reached a final state (approved, declined, expired, aborted or failed),
-// by provider and state. Every provider has a map, empty when it had none.
+// CountOutcomes counts the verifications created at or after the UTC day
+// of since that reached a final state (approved, declined, expired, aborted
+// or failed), by provider and state, from the kept counts. Every provider
+// has a map, empty when it had none.
 func CountOutcomes(ctx context.Context, db *gorm.DB, since time.Time) (map[models.VerificationProvider]map[string]int64, error) {
-	var rows []struct {
-		Provider string
-		State    string
-		N        int64
-	}
-	if err := outcomesQuery(db.WithContext(ctx), since).Scan(&rows).Error; err != nil {
+	sums, err := models.SumFigures(ctx, db, "verification", since, finalStates, "state", "sub")
+	if err != nil {
 		return nil, fmt.Errorf("verifications: outcomes: %w", err)
 	}
 	out := map[models.VerificationProvider]map[string]int64{
 		models.ProviderPawaPass: {}, models.ProviderPassportReader: {},
 	}
-	for _, r := range rows {
-		p := models.VerificationProvider(r.Provider)
+	for _, r := range sums {
+		if r.N == 0 {
+			continue
+		}
+		p := models.VerificationProvider(r.Sub)
 		if out[p] == nil {
 			out[p] = map[string]int64{}
 		}
 		out[p][r.State] = r.N
 	}
 	return out, nil
-}
-
-// outcomesQuery: without INDEXED BY SQLite walks the provider index to save
-// the GROUP BY sort, reading every verification ever made; the created_at
-// range is the few days asked for.
-func outcomesQuery(db *gorm.DB, since time.Time) *gorm.DB {
-	d := models.DialectOf(db)
-	return db.Table(d.TableUsing("verifications", "verifications_created")).Select("provider, state, COUNT(*) AS n").
-		Where("created_at >= ? AND "+d.Unindexed("state")+" IN ?", since, finalStates).Group("provider, state")
 }
