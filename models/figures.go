@@ -66,3 +66,27 @@ func SumFigures(ctx context.Context, db *gorm.DB, kind string, since time.Time, 
 	}
 	return out, nil
 }
+
+// DurationSum is how many records of a kind took Minutes from creation to
+// completion among those completed on Day (UTC, YYYY-MM-DD), as the
+// triggers of migration 8 keep them.
+type DurationSum struct {
+	Day     string
+	Minutes int64
+	N       int64
+}
+
+// SumDurations reads the kept completion times of kind for the records
+// completed on or after the UTC day of since: a few rows per day.
+func SumDurations(ctx context.Context, db *gorm.DB, kind string, since time.Time) ([]DurationSum, error) {
+	day, cond := "day", "day >= ?"
+	if DialectOf(db).postgres {
+		day, cond = "to_char(day, 'YYYY-MM-DD')", "day >= CAST(? AS DATE)"
+	}
+	var out []DurationSum
+	if err := db.WithContext(ctx).Table("figure_durations").Select(day+" AS day, minutes, n").
+		Where("kind = ? AND n <> 0 AND "+cond, kind, since.UTC().Format("2006-01-02")).Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("figures: %s durations: %w", kind, err)
+	}
+	return out, nil
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +60,61 @@ func checkCounts(t *testing.T, db *gorm.DB, when string) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("%s: the kept figure counts differ from a recount:\nkept    %v\nrecount %v", when, got, want)
 	}
+	gotD, wantD := keptDurations(t, db), recountDurations(t, db)
+	if !slices.Equal(gotD, wantD) {
+		t.Fatalf("%s: the kept completion times differ from a recount:\nkept    %v\nrecount %v", when, gotD, wantD)
+	}
+}
+
+type durationBin struct {
+	Day     string
+	Minutes int64
+	N       int64
+}
+
+func keptDurations(t *testing.T, db *gorm.DB) []durationBin {
+	t.Helper()
+	day := "day"
+	if models.DialectOf(db).Postgres() {
+		day = "to_char(day, 'YYYY-MM-DD')"
+	}
+	var out []durationBin
+	if err := db.Raw("SELECT " + day + " AS day, minutes, n FROM figure_durations WHERE n <> 0 ORDER BY 1, 2").Scan(&out).Error; err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// recountDurations reads every completed document and bins it in Go, the
+// way the triggers are meant to.
+func recountDurations(t *testing.T, db *gorm.DB) []durationBin {
+	t.Helper()
+	var docs []models.Document
+	if err := db.Where("completed_at IS NOT NULL").Find(&docs).Error; err != nil {
+		t.Fatal(err)
+	}
+	counts := map[durationBin]int64{}
+	for _, d := range docs {
+		if d.CompletedAt.Before(d.CreatedAt) {
+			continue
+		}
+		m := int64(d.CompletedAt.Sub(d.CreatedAt).Round(time.Minute) / time.Minute)
+		if m >= 2880 {
+			m = m / 60 * 60
+		}
+		counts[durationBin{Day: d.CompletedAt.UTC().Format("2006-01-02"), Minutes: m}]++
+	}
+	out := make([]durationBin, 0, len(counts))
+	for k, n := range counts {
+		out = append(out, durationBin{k.Day, k.Minutes, n})
+	}
+	slices.SortFunc(out, func(a, b durationBin) int {
+		if a.Day != b.Day {
+			return strings.Compare(a.Day, b.Day)
+		}
+		return int(a.Minutes - b.Minutes)
+	})
+	return out
 }
 
 var (
@@ -117,7 +173,12 @@ func TestFigureCountsEqualARecount(t *testing.T) {
 			// completed document: refused writes must leave no count.
 			err = db.Model(&models.Document{}).Where("id = ?", dIDs[pick(len(dIDs))]).Update("state", documentStates[pick(len(documentStates))]).Error
 		case 4:
-			err = db.Model(&models.Document{}).Where("id = ?", dIDs[pick(len(dIDs))]).Update("review_decision", []string{"approved", "flagged"}[pick(2)]).Error
+			if pick(2) == 0 {
+				err = db.Model(&models.Document{}).Where("id = ?", dIDs[pick(len(dIDs))]).Update("review_decision", []string{"approved", "flagged"}[pick(2)]).Error
+				break
+			}
+			// A completion time, sometimes before the creation.
+			err = db.Model(&models.Document{}).Where("id = ?", dIDs[pick(len(dIDs))]).Update("completed_at", at().Add(time.Duration(pick(5000))*time.Minute)).Error
 		case 5:
 			err = db.Model(&models.Verification{}).Where("id = ?", vIDs[pick(len(vIDs))]).Update("state", verificationStates[pick(len(verificationStates))]).Error
 		}

@@ -439,4 +439,31 @@ var postgresMigrations = []migration{
 		`INSERT INTO figure_counts SELECT 'verification', (created_at AT TIME ZONE 'UTC')::date, state, provider, review_decision, COUNT(*), 0
 			FROM verifications GROUP BY 2, 3, 4, 5`,
 	}},
+	{8, "dashboard: completion times kept by triggers", []string{
+		`CREATE TABLE figure_durations (
+			kind TEXT COLLATE "C" NOT NULL,
+			day DATE NOT NULL,
+			minutes BIGINT NOT NULL,
+			n BIGINT NOT NULL,
+			PRIMARY KEY (kind, day, minutes)
+		)`,
+		`CREATE FUNCTION documents_duration() RETURNS trigger AS $$
+		BEGIN
+			IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.completed_at IS NOT NULL AND OLD.completed_at >= OLD.created_at THEN
+				INSERT INTO figure_durations VALUES ('document', (OLD.completed_at AT TIME ZONE 'UTC')::date, CASE WHEN round(EXTRACT(EPOCH FROM (OLD.completed_at - OLD.created_at)) / 60)::bigint < 2880 THEN round(EXTRACT(EPOCH FROM (OLD.completed_at - OLD.created_at)) / 60)::bigint ELSE (round(EXTRACT(EPOCH FROM (OLD.completed_at - OLD.created_at)) / 60)::bigint / 60) * 60 END, -1)
+				ON CONFLICT (kind, day, minutes) DO UPDATE SET n = figure_durations.n + excluded.n;
+			END IF;
+			IF TG_OP IN ('UPDATE', 'INSERT') AND NEW.completed_at IS NOT NULL AND NEW.completed_at >= NEW.created_at THEN
+				INSERT INTO figure_durations VALUES ('document', (NEW.completed_at AT TIME ZONE 'UTC')::date, CASE WHEN round(EXTRACT(EPOCH FROM (NEW.completed_at - NEW.created_at)) / 60)::bigint < 2880 THEN round(EXTRACT(EPOCH FROM (NEW.completed_at - NEW.created_at)) / 60)::bigint ELSE (round(EXTRACT(EPOCH FROM (NEW.completed_at - NEW.created_at)) / 60)::bigint / 60) * 60 END, 1)
+				ON CONFLICT (kind, day, minutes) DO UPDATE SET n = figure_durations.n + excluded.n;
+			END IF;
+			RETURN NULL;
+		END $$ LANGUAGE plpgsql`,
+		`CREATE TRIGGER documents_duration_write AFTER INSERT OR DELETE ON documents FOR EACH ROW EXECUTE FUNCTION documents_duration()`,
+		`CREATE TRIGGER documents_duration_update AFTER UPDATE OF completed_at, created_at ON documents FOR EACH ROW
+			WHEN (OLD.completed_at IS DISTINCT FROM NEW.completed_at OR OLD.created_at IS DISTINCT FROM NEW.created_at)
+			EXECUTE FUNCTION documents_duration()`,
+		`INSERT INTO figure_durations SELECT 'document', (completed_at AT TIME ZONE 'UTC')::date, CASE WHEN round(EXTRACT(EPOCH FROM (documents.completed_at - documents.created_at)) / 60)::bigint < 2880 THEN round(EXTRACT(EPOCH FROM (documents.completed_at - documents.created_at)) / 60)::bigint ELSE (round(EXTRACT(EPOCH FROM (documents.completed_at - documents.created_at)) / 60)::bigint / 60) * 60 END, COUNT(*)
+			FROM documents WHERE completed_at IS NOT NULL AND completed_at >= created_at GROUP BY 2, 3`,
+	}},
 }

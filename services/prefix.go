@@ -1,7 +1,6 @@
 package services
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,47 +10,61 @@ import (
 	"portal/models"
 )
 
-// PrefixProbeLimit is how many matches of a prefix search are read from the
-// search indexes before the search counts as dense. Up to it, the matching
-// ids are read from the indexes alone and the page is cut from them in Go;
-// beyond it, the list is walked newest first, testing each row, which finds
-// a page after about limit/density rows: at this threshold (0.5 % of a
-// million rows) a few thousand. Either way no query sorts the matches, so a
-// four-character prefix that matches most of the table costs what an exact
-// search costs.
-const PrefixProbeLimit = 5000
+// How a prefix search finds its page without reading every match: each
+// search index is first counted, index-only and only up to
+// PrefixProbeLimit. When the matches are that few, one query reads them
+// through the indexes and sorts at most that many. When there are more,
+// the list is walked in id order from the cursor, testing each row, in
+// windows of PrefixWindow ids that double until a page is found: a
+// four-character prefix matching most of the table stops after the first
+// window. Only when PrefixWalkLimit ids went by without a page (many
+// matches, all of them far back) does it fall back to reading the indexes
+// and keeping the newest page, which costs in proportion to the matches.
+const (
+	PrefixProbeLimit = 5000
+	PrefixWindow     = 2000
+)
+
+// PrefixWalkLimit is a variable only so a test can reach the fallback
+// without seeding a quarter of a million rows.
+var PrefixWalkLimit int64 = 256_000
 
 // A PrefixKey is one way a record matches a prefix search.
 type PrefixKey struct {
-	// Probe reads matching record ids from one index alone: "SELECT <id
-	// column> FROM <table> WHERE <range>", the index being on (range column,
-	// id column) so the read is index-only.
-	Probe   string
-	IDCol   string // the id column of Probe, for the keyset bound
-	Args    []any
-	Match   string // the same condition on the list's own row, written so no planner picks an index for it
+	// Probe selects the matching record ids from one index alone: "SELECT
+	// <id column> FROM <table> WHERE <range>", the index being on (range
+	// column, id column).
+	Probe string
+	IDCol string // the id column of Probe, for the keyset bound
+	Args  []any
+	// Indexed is the condition on the list's own row that the planner
+	// serves from the same index.
+	Indexed   string
+	IndexedAr []any
+	// Match is the same condition written so that no planner picks an
+	// index for it: the walk in id order tests rows with it.
+	Match   string
 	MatchAr []any
 }
 
 // PrefixRange is the key "col starts with prefix" of table, whose index is
 // on (col, id).
 func PrefixRange(d models.Dialect, table, col, prefix string) PrefixKey {
-	end := PrefixEnd(prefix)
-	plain := d.Unindexed(col)
-	return PrefixKey{
-		Probe: "SELECT id FROM " + table + " WHERE " + col + " >= ? AND " + col + " < ?", IDCol: "id", Args: []any{prefix, end},
-		Match: plain + " >= ? AND " + plain + " < ?", MatchAr: []any{prefix, end},
-	}
+	return prefixRange(d, table, col, []any{prefix, PrefixEnd(prefix)})
 }
 
 // FoldedPrefixRange is PrefixRange for a column searched without regard to
 // ASCII case (see models.Dialect.Folded).
 func FoldedPrefixRange(d models.Dialect, table, col, prefix string) PrefixKey {
-	folded, end := d.Folded(col), PrefixEnd(prefix)
-	plain := d.Unindexed(folded)
-	args := []any{d.FoldArg(prefix), d.FoldArg(end)}
+	return prefixRange(d, table, d.Folded(col), []any{d.FoldArg(prefix), d.FoldArg(PrefixEnd(prefix))})
+}
+
+func prefixRange(d models.Dialect, table, expr string, args []any) PrefixKey {
+	cond := expr + " >= ? AND " + expr + " < ?"
+	plain := d.Unindexed(expr)
 	return PrefixKey{
-		Probe: "SELECT id FROM " + table + " WHERE " + folded + " >= ? AND " + folded + " < ?", IDCol: "id", Args: args,
+		Probe: "SELECT id FROM " + table + " WHERE " + cond, IDCol: "id", Args: args,
+		Indexed: cond, IndexedAr: args,
 		Match: plain + " >= ? AND " + plain + " < ?", MatchAr: args,
 	}
 }
@@ -67,7 +80,7 @@ func PrefixEnd(prefix string) string { return prefix + "\uffff" }
 // most limit+1 of them. base is the list's model with its other filters
 // already applied; keys are the ways a row matches.
 func PrefixIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) ([]uint, error) {
-	seen := make(map[uint]struct{})
+	total := 0
 	for _, k := range keys {
 		sql, args := k.Probe, slices.Clone(k.Args)
 		switch {
@@ -78,47 +91,95 @@ func PrefixIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) (
 			sql += " AND " + k.IDCol + " < ?"
 			args = append(args, before)
 		}
-		var ids []uint
-		if err := base.Session(&gorm.Session{NewDB: true}).Raw(sql+" LIMIT ?", append(args, PrefixProbeLimit+1)...).Scan(&ids).Error; err != nil {
+		var n int
+		if err := base.Session(&gorm.Session{NewDB: true}).Raw("SELECT COUNT(*) FROM ("+sql+" LIMIT ?) AS probe", append(args, PrefixProbeLimit+1)...).
+			Scan(&n).Error; err != nil {
 			return nil, fmt.Errorf("prefix probe: %w", err)
 		}
-		for _, id := range ids {
-			seen[id] = struct{}{}
-		}
-		if len(seen) > PrefixProbeLimit {
-			return denseIDs(base, keys, before, after, limit)
+		if total += n; total > PrefixProbeLimit {
+			return walkIDs(base, keys, before, after, limit)
 		}
 	}
-	if len(seen) == 0 {
+	if total == 0 {
 		return nil, nil
 	}
-	candidates := make([]uint, 0, len(seen))
-	for id := range seen {
-		candidates = append(candidates, id)
+	return indexedIDs(base, keys, before, after, limit)
+}
+
+// indexedIDs reads the matches through the search indexes and keeps the
+// page: a sort of at most the matches, which the caller knows are few.
+func indexedIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) ([]uint, error) {
+	conds := make([]string, 0, len(keys))
+	var args []any
+	for _, k := range keys {
+		conds = append(conds, "("+k.Indexed+")")
+		args = append(args, k.IndexedAr...)
 	}
-	// The other filters (state, dates) still apply: keep the candidates
-	// that pass them, by primary key.
 	var ids []uint
-	if err := base.Session(&gorm.Session{}).Where("id IN ?", candidates).Pluck("id", &ids).Error; err != nil {
-		return nil, fmt.Errorf("prefix candidates: %w", err)
-	}
-	if after > 0 {
-		slices.Sort(ids)
-	} else {
-		slices.SortFunc(ids, func(a, b uint) int { return cmp.Compare(b, a) })
-	}
-	if len(ids) > limit+1 {
-		ids = ids[:limit+1]
+	q := base.Session(&gorm.Session{}).Where("("+strings.Join(conds, " OR ")+")", args...)
+	if err := KeysetOrder(q, before, after, limit).Pluck("id", &ids).Error; err != nil {
+		return nil, fmt.Errorf("prefix page: %w", err)
 	}
 	return ids, nil
 }
 
-// denseIDs walks the list in id order testing each row, which stops after
-// a page because matches are common.
-func denseIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) ([]uint, error) {
-	var ids []uint
-	if err := KeysetOrder(PrefixMatch(base.Session(&gorm.Session{}), keys), before, after, limit).Pluck("id", &ids).Error; err != nil {
+// walkIDs walks the list in id order from the cursor, testing each row, in
+// doubling windows of ids, until it has a page or runs out of ids.
+func walkIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) ([]uint, error) {
+	var bounds struct{ Lo, Hi int64 }
+	// Two subqueries: SQLite answers a lone MIN or MAX from the primary
+	// key's ends, but both in one select scan the table.
+	table := base.Statement.Table
+	if table == "" {
+		if err := base.Statement.Parse(base.Statement.Model); err != nil {
+			return nil, fmt.Errorf("prefix walk: %w", err)
+		}
+		table = base.Statement.Schema.Table
+	}
+	if err := base.Session(&gorm.Session{NewDB: true}).
+		Raw("SELECT COALESCE((SELECT MIN(id) FROM " + table + "), 0) AS lo, COALESCE((SELECT MAX(id) FROM " + table + "), 0) AS hi").Scan(&bounds).Error; err != nil {
 		return nil, fmt.Errorf("prefix walk: %w", err)
+	}
+	forward := after > 0
+	// cur is the next id to look at, inclusive.
+	cur := bounds.Hi
+	switch {
+	case forward:
+		cur = max(int64(after)+1, bounds.Lo)
+	case before > 0:
+		cur = min(int64(before)-1, bounds.Hi)
+	}
+	var ids []uint
+	walked := int64(0)
+	for width := int64(PrefixWindow); cur >= bounds.Lo && cur <= bounds.Hi; width *= 2 {
+		lo, hi := cur-width+1, cur
+		if forward {
+			lo, hi = cur, cur+width-1
+		}
+		q := PrefixMatch(base.Session(&gorm.Session{}), keys).Where("id >= ? AND id <= ?", lo, hi)
+		if forward {
+			q, cur = q.Order("id ASC"), hi+1
+		} else {
+			q, cur = q.Order("id DESC"), lo-1
+		}
+		var got []uint
+		if err := q.Limit(limit+1-len(ids)).Pluck("id", &got).Error; err != nil {
+			return nil, fmt.Errorf("prefix walk: %w", err)
+		}
+		if ids = append(ids, got...); len(ids) > limit {
+			return ids, nil
+		}
+		if walked += width; walked >= PrefixWalkLimit {
+			// Many matches, all far back: the rest from the indexes.
+			var rest []uint
+			var err error
+			if forward {
+				rest, err = indexedIDs(base, keys, 0, uint(cur-1), limit-len(ids))
+			} else if cur >= 1 {
+				rest, err = indexedIDs(base, keys, uint(cur+1), 0, limit-len(ids))
+			}
+			return append(ids, rest...), err
+		}
 	}
 	return ids, nil
 }

@@ -6,6 +6,7 @@
 package dashboard
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -196,18 +197,51 @@ func documentMedians(ctx context.Context, db *gorm.DB, since time.Time, f *Figur
 	if err != nil {
 		return err
 	}
-	all := make([]time.Duration, 0, len(times))
-	weeks := map[int][]time.Duration{}
+	weeks := map[int][]documents.CompletionTime{}
+	var total int64
 	for _, t := range times {
-		all = append(all, t.Took)
-		weeks[t.Week] = append(weeks[t.Week], t.Took)
+		weeks[t.Week] = append(weeks[t.Week], t)
+		total += t.N
 	}
-	f.DocCompleted = len(all)
-	f.DocMedian = Median(all)
+	f.DocCompleted = int(total)
+	f.DocMedian = weightedMedian(times)
 	for w := 0; w*7 < Days; w++ {
-		f.DocMedianByWeek = append(f.DocMedianByWeek, WeekMedian{Start: since.AddDate(0, 0, 7*w), Median: Median(weeks[w]), Count: len(weeks[w])})
+		var n int64
+		for _, t := range weeks[w] {
+			n += t.N
+		}
+		f.DocMedianByWeek = append(f.DocMedianByWeek, WeekMedian{Start: since.AddDate(0, 0, 7*w), Median: weightedMedian(weeks[w]), Count: int(n)})
 	}
 	return nil
+}
+
+// weightedMedian is Median of the durations the bins stand for, each
+// Took counted N times, without spelling them out.
+func weightedMedian(bins []documents.CompletionTime) time.Duration {
+	var total int64
+	for _, b := range bins {
+		total += b.N
+	}
+	if total == 0 {
+		return 0
+	}
+	s := slices.Clone(bins)
+	slices.SortFunc(s, func(a, b documents.CompletionTime) int { return cmp.Compare(a.Took, b.Took) })
+	// at returns the i-th smallest duration (0-based).
+	at := func(i int64) time.Duration {
+		for _, b := range s {
+			if i < b.N {
+				return b.Took
+			}
+			i -= b.N
+		}
+		return s[len(s)-1].Took
+	}
+	if total%2 == 1 {
+		return at(total / 2)
+	}
+	lo, hi := at(total/2-1), at(total/2)
+	return lo + (hi-lo)/2
 }
 
 // Median is the middle duration (the mean of the two middle ones for an

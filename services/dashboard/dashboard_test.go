@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"portal/internal/dbtest"
 	"portal/models"
+	"portal/services/documents"
 )
 
 var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -182,5 +184,28 @@ func TestCacheReusesFiguresForTTL(t *testing.T) {
 	clock = clock.Add(16 * time.Second)
 	if f, _ := s.Figures(ctx); f.UnknownRecharges != 1 {
 		t.Error("figures not recomputed after the TTL")
+	}
+}
+
+// The median of kept completion-time bins is the median of the durations
+// they stand for.
+func TestWeightedMedianIsTheMedianOfTheBins(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	for range 200 {
+		var bins []documents.CompletionTime
+		var all []time.Duration
+		for range 1 + rng.IntN(12) {
+			b := documents.CompletionTime{Took: time.Duration(rng.IntN(3000)) * time.Minute, N: int64(1 + rng.IntN(5))}
+			bins = append(bins, b)
+			for range b.N {
+				all = append(all, b.Took)
+			}
+		}
+		if got, want := weightedMedian(bins), Median(all); got != want {
+			t.Fatalf("weightedMedian(%v) = %v, want %v", bins, got, want)
+		}
+	}
+	if weightedMedian(nil) != 0 {
+		t.Error("no bins: want 0")
 	}
 }

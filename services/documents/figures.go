@@ -84,41 +84,33 @@ func CountReviewQueue(ctx context.Context, db *gorm.DB) (int64, *time.Time, erro
 	return n, nil, nil
 }
 
-// CompletionTime is how long one document took from creation to
-// completion, and in which week after the since of CompletionTimes it
-// completed (0 for the first seven days).
+// CompletionTime is how many documents took Took from creation to
+// completion and completed in the Week-th week after the since of
+// CompletionTimes (0 for the first seven days).
 type CompletionTime struct {
 	Took time.Duration
 	Week int
+	N    int64
 }
 
-// CompletionTimes reads, for the documents completed at or after since
-// (the documents_completed index), how long each took and in which week it
-// completed, both computed by SQLite. Rows whose completion precedes their
-// creation are left out.
+// CompletionTimes reads how long the documents completed on or after the
+// UTC day of since took, to the minute (to the hour beyond 48 hours), from
+// the times the database keeps per day of completion (models.SumDurations):
+// a few rows per day, however many documents there are. Documents whose
+// completion precedes their creation are not kept.
 func CompletionTimes(ctx context.Context, db *gorm.DB, since time.Time) ([]CompletionTime, error) {
-	var rows []struct {
-		Secs int64
-		Week int
-	}
-	if err := completionTimesQuery(db.WithContext(ctx), since).Scan(&rows).Error; err != nil {
+	sums, err := models.SumDurations(ctx, db, "document", since)
+	if err != nil {
 		return nil, fmt.Errorf("documents: completion times: %w", err)
 	}
-	out := make([]CompletionTime, 0, len(rows))
-	for _, r := range rows {
-		if r.Secs < 0 {
+	first := since.UTC().Truncate(24 * time.Hour)
+	out := make([]CompletionTime, 0, len(sums))
+	for _, r := range sums {
+		day, err := time.Parse("2006-01-02", r.Day)
+		if err != nil || r.N <= 0 {
 			continue
 		}
-		out = append(out, CompletionTime{Took: time.Duration(r.Secs) * time.Second, Week: r.Week})
+		out = append(out, CompletionTime{Took: time.Duration(r.Minutes) * time.Minute, Week: int(day.Sub(first) / (7 * 24 * time.Hour)), N: r.N})
 	}
 	return out, nil
-}
-
-// completionTimesQuery: only completed documents have completed_at.
-func completionTimesQuery(db *gorm.DB, since time.Time) *gorm.DB {
-	d := models.DialectOf(db)
-	return db.Table("documents").
-		Select(d.Trunc("round("+d.Epoch("completed_at")+" - "+d.Epoch("created_at")+")")+" AS secs, "+
-			d.Trunc("("+d.Epoch("completed_at")+" - "+d.Epoch(d.TimestampArg())+") / 604800")+" AS week", since).
-		Where("completed_at >= ?", since)
 }
