@@ -90,7 +90,6 @@ func (f Filter) parse() (parsedFilter, error) {
 	return p, nil
 }
 
-
 func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
 	if p.state != "" {
 		q = q.Where("state = ?", p.state)

@@ -76,7 +76,6 @@ func (f Filter) parse() (parsedFilter, error) {
 	return p, nil
 }
 
-
 func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
 	if p.provider != "" {
 		q = q.Where("provider = ?", p.provider)
