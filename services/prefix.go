@@ -13,21 +13,22 @@ import (
 // How a prefix search finds its page without reading every match: each
 // search index is first counted, index-only and only up to
 // PrefixProbeLimit. When the matches are that few, one query reads them
-// through the indexes and sorts at most that many. When there are more,
-// the list is walked in id order from the cursor, testing each row, in
-// windows of PrefixWindow ids that double until a page is found: a
-// four-character prefix matching most of the table stops after the first
-// window. Only when PrefixWalkLimit ids went by without a page (many
-// matches, all of them far back) does it fall back to reading the indexes
-// and keeping the newest page, which costs in proportion to the matches.
-const (
-	PrefixProbeLimit = 5000
-	PrefixWindow     = 2000
+// through the indexes and keeps the newest page (a sort of at most that
+// many ids, a few milliseconds). When there are more, they are at least 2 %
+// of a million rows, and the list is walked in id order from the cursor,
+// testing each row, in windows of PrefixWindow ids that double until a page
+// is found: a four-character prefix matching most of the table stops after
+// the first window. Only when PrefixWalkLimit ids went by without a page
+// (many matches, all far back) does the walk give up and read the rest
+// through the indexes, at a cost in proportion to the matches.
+//
+// The limits are variables only so that tests reach every path without
+// seeding hundreds of thousands of rows.
+var (
+	PrefixProbeLimit       = 20_000
+	PrefixWindow     int64 = 2000
+	PrefixWalkLimit  int64 = 256_000
 )
-
-// PrefixWalkLimit is a variable only so a test can reach the fallback
-// without seeding a quarter of a million rows.
-var PrefixWalkLimit int64 = 256_000
 
 // A PrefixKey is one way a record matches a prefix search.
 type PrefixKey struct {
@@ -80,6 +81,11 @@ func PrefixEnd(prefix string) string { return prefix + "\uffff" }
 // most limit+1 of them. base is the list's model with its other filters
 // already applied; keys are the ways a row matches.
 func PrefixIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) ([]uint, error) {
+	for _, k := range keys {
+		if k.Probe == "" || k.IDCol == "" || k.Indexed == "" || k.Match == "" {
+			return nil, fmt.Errorf("prefix search: incomplete key %+v", k)
+		}
+	}
 	total := 0
 	for _, k := range keys {
 		sql, args := k.Probe, slices.Clone(k.Args)
@@ -151,7 +157,7 @@ func walkIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) ([]
 	}
 	var ids []uint
 	walked := int64(0)
-	for width := int64(PrefixWindow); cur >= bounds.Lo && cur <= bounds.Hi; width *= 2 {
+	for width := PrefixWindow; cur >= bounds.Lo && cur <= bounds.Hi; width *= 2 {
 		lo, hi := cur-width+1, cur
 		if forward {
 			lo, hi = cur, cur+width-1

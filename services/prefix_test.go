@@ -22,9 +22,9 @@ func TestPrefixWalkFallsBackToTheIndexes(t *testing.T) {
 		t.Skip("seeds several thousand rows")
 	}
 	db := dbtest.Open(t)
-	old := services.PrefixWalkLimit
-	services.PrefixWalkLimit = 4000
-	t.Cleanup(func() { services.PrefixWalkLimit = old })
+	oldWalk, oldProbe := services.PrefixWalkLimit, services.PrefixProbeLimit
+	services.PrefixWalkLimit, services.PrefixProbeLimit = 4000, 5000
+	t.Cleanup(func() { services.PrefixWalkLimit, services.PrefixProbeLimit = oldWalk, oldProbe })
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var rows []models.Recharge
 	for i := 1; i <= services.PrefixProbeLimit+6000; i++ {

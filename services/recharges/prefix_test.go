@@ -22,6 +22,9 @@ import (
 // so "6875" takes the dense path and longer prefixes the sparse one.
 func prefixFixture(t *testing.T) (*gorm.DB, []models.Recharge) {
 	t.Helper()
+	old := services.PrefixProbeLimit
+	services.PrefixProbeLimit = 5000
+	t.Cleanup(func() { services.PrefixProbeLimit = old })
 	db := dbtest.Open(t)
 	n := services.PrefixProbeLimit + 1500
 	rows := make([]models.Recharge, 0, n)
