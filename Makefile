@@ -15,7 +15,7 @@ export
 RUN_ADMIN_EMAIL := $(or $(PORTAL_ADMIN_EMAIL),admin@example.com)
 RUN_ADMIN_PASSWORD := $(or $(PORTAL_ADMIN_PASSWORD),sandbox-admin-password)
 
-.PHONY: run build test test-sqlite test-postgres test-short generate check-generated lint bench browser-deps ci
+.PHONY: run build test test-sqlite test-postgres test-short bench-load bench-load-postgres generate check-generated lint bench browser-deps ci
 
 build:
 	$(GO) build -o bin/portal ./cmd/portal
@@ -72,7 +72,17 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# Go benchmarks (SQLite; under scripts/with-postgres.sh on PostgreSQL), then
+# the load run: a portal on a database seeded with BENCH_ROWS records of
+# each kind (default 1,000,000), driven by cmd/loadtest.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
+	./scripts/bench-load.sh | tee -a bench.txt
+
+bench-load:
+	./scripts/bench-load.sh
+
+bench-load-postgres:
+	./scripts/with-postgres.sh ./scripts/bench-load.sh
 
 ci: lint check-generated test
