@@ -9,9 +9,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
 	"portal/models"
 )
@@ -53,11 +56,18 @@ type Stmt struct {
 	Args []any
 }
 
-// BenchDB opens a fresh database (migrated, in a new temporary folder named
-// after prefix), runs the seeding statements — recursive CTEs make a
-// million rows in seconds — and ANALYZE, so the planner sees realistic
-// statistics.
-func BenchDB(prefix string, seed ...Stmt) (*gorm.DB, error) {
+// BenchDB opens a fresh, migrated database for a benchmark on the run's
+// database and seeds it: on SQLite a file in a new temporary folder named
+// after prefix, seeded with sqlite (recursive CTEs make a million rows in
+// seconds); on a PostgreSQL run (OnPostgres) a new database cloned from
+// the test template, seeded with postgres, which must make the same rows
+// (generate_series). Then ANALYZE, so the planner sees realistic
+// statistics. A package whose benchmarks use it runs them through Main,
+// which drops PostgreSQL's databases at the end.
+func BenchDB(prefix string, sqlite, postgres []Stmt) (*gorm.DB, error) {
+	if OnPostgres() {
+		return benchPostgres(prefix, postgres)
+	}
 	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		return nil, err
@@ -66,10 +76,42 @@ func BenchDB(prefix string, seed ...Stmt) (*gorm.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, st := range append(seed, Stmt{SQL: "ANALYZE"}) {
+	for _, st := range append(sqlite, Stmt{SQL: "ANALYZE"}) {
 		if err := db.Exec(st.SQL, st.Args...).Error; err != nil {
 			return nil, err
 		}
 	}
 	return db, nil
+}
+
+// Recorder is a GORM logger that keeps every statement run through it,
+// with its arguments inlined, so a test can read the plan of each query a
+// service call makes (several, for a prefix search).
+type Recorder struct {
+	logger.Interface
+	mu    sync.Mutex
+	stmts []string
+}
+
+// Record returns a session of db whose statements r keeps.
+func Record(db *gorm.DB) (*gorm.DB, *Recorder) {
+	r := &Recorder{Interface: logger.Discard}
+	return db.Session(&gorm.Session{Logger: r}), r
+}
+
+// Trace implements logger.Interface.
+func (r *Recorder) Trace(_ context.Context, _ time.Time, fc func() (string, int64), _ error) {
+	sql, _ := fc()
+	r.mu.Lock()
+	r.stmts = append(r.stmts, sql)
+	r.mu.Unlock()
+}
+
+// Take returns the statements kept since the last Take and forgets them.
+func (r *Recorder) Take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.stmts
+	r.stmts = nil
+	return out
 }

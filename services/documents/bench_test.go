@@ -22,13 +22,15 @@ var (
 	benchErr  error
 )
 
-// seededDB builds the benchmark database once per process.
+// seededDB builds the benchmark database once per process: the same rows
+// on SQLite (recursive CTE) and on PostgreSQL (generate_series).
 func seededDB(b *testing.B) *gorm.DB {
 	b.Helper()
 	benchOnce.Do(func() {
-		start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Format("2006-01-02 15:04:05")
-		benchDB, benchErr = dbtest.BenchDB("documents-bench",
-			dbtest.Stmt{SQL: `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+		t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		start := t0.Format("2006-01-02 15:04:05")
+		benchDB, benchErr = dbtest.BenchDB("documents-bench", []dbtest.Stmt{
+			{SQL: `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 			INSERT INTO documents (id, reference, upstream_id, kind, title, file_url, state, review_decision, created_at, updated_at, completed_at)
 			SELECT i, printf('ref%029d', i), printf('doc_%036d', i),
 				CASE WHEN i % 3 = 0 THEN 'simple' ELSE 'review' END,
@@ -38,17 +40,34 @@ func seededDB(b *testing.B) *gorm.DB {
 				datetime(?, '+' || (i * 30) || ' seconds'), datetime(?, '+' || (i * 30) || ' seconds'),
 				CASE WHEN i % 10 = 0 THEN NULL ELSE datetime(?, '+' || (i * 30 + 3600) || ' seconds') END
 			FROM n`, Args: []any{benchRows, start, start, start}},
-			dbtest.Stmt{SQL: `INSERT INTO document_signees (document_id, position, nin, name, status)
+			{SQL: `INSERT INTO document_signees (document_id, position, nin, name, status)
 			SELECT id, 0, printf('%011d', id % 300000), 'Signer ' || id, 'signed' FROM documents`},
-			dbtest.Stmt{SQL: `INSERT INTO document_signees (document_id, position, nin, name, status)
+			{SQL: `INSERT INTO document_signees (document_id, position, nin, name, status)
 			SELECT id, 1, printf('%011d', 500000 + id % 300000), 'Witness ' || id, 'signed' FROM documents`},
-		)
+		}, []dbtest.Stmt{
+			{SQL: `INSERT INTO documents (id, reference, upstream_id, kind, title, file_url, state, review_decision, created_at, updated_at, completed_at)
+			SELECT i, 'ref' || lpad(i::text, 29, '0'), 'doc_' || lpad(i::text, 36, '0'),
+				CASE WHEN i % 3 = 0 THEN 'simple' ELSE 'review' END,
+				'Contract ' || (i % 100000) || ' lease', 'https://files.example.com/' || i || '.pdf',
+				CASE WHEN i % 1000 = 0 THEN 'unknown' WHEN i % 10 = 0 THEN 'in_progress' ELSE 'completed' END,
+				CASE WHEN i % 10 = 0 OR i % 1000 = 0 THEN '' WHEN i % 7 = 0 THEN 'flagged' WHEN i % 2 = 0 THEN 'approved' ELSE '' END,
+				CAST(? AS timestamptz) + i * interval '30 seconds', CAST(? AS timestamptz) + i * interval '30 seconds',
+				CASE WHEN i % 10 = 0 THEN NULL ELSE CAST(? AS timestamptz) + (i * 30 + 3600) * interval '1 second' END
+			FROM generate_series(1, ?) AS i`, Args: []any{t0, t0, t0, benchRows}},
+			{SQL: `INSERT INTO document_signees (document_id, position, nin, name, status)
+			SELECT id, 0, lpad((id % 300000)::text, 11, '0'), 'Signer ' || id, 'signed' FROM documents`},
+			{SQL: `INSERT INTO document_signees (document_id, position, nin, name, status)
+			SELECT id, 1, lpad((500000 + id % 300000)::text, 11, '0'), 'Witness ' || id, 'signed' FROM documents`},
+		})
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)
 	}
 	return benchDB
 }
+
+// TestMain drops the PostgreSQL benchmark database when the run ends.
+func TestMain(m *testing.M) { dbtest.Main(m) }
 
 func BenchmarkList(b *testing.B) {
 	db := seededDB(b)

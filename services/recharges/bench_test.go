@@ -23,13 +23,14 @@ var (
 	benchErr  error
 )
 
-// seededDB builds the benchmark database once per process with a recursive
-// CTE (seconds, not minutes, for a million rows).
+// seededDB builds the benchmark database once per process: on SQLite with
+// a recursive CTE (seconds, not minutes, for a million rows), on
+// PostgreSQL with generate_series; both make the same rows.
 func seededDB(b *testing.B) *gorm.DB {
 	b.Helper()
 	benchOnce.Do(func() {
 		start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-		benchDB, benchErr = dbtest.BenchDB("recharge-bench", dbtest.Stmt{SQL: `
+		benchDB, benchErr = dbtest.BenchDB("recharge-bench", []dbtest.Stmt{{SQL: `
 			WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 			INSERT INTO recharges (idempotency_key, upstream_id, device_id, card_id, customer_name, customer_phone, amount, currency,
 				state, created_at, updated_at)
@@ -39,13 +40,26 @@ func seededDB(b *testing.B) *gorm.DB {
 				'Customer ' || (i % 40000), printf('+2547%08d', i % 40000), '100.50', 'KES',
 				CASE WHEN i % 1000 = 0 THEN 'unknown' WHEN i % 10 = 0 THEN 'failed' ELSE 'completed' END,
 				datetime(?, '+' || (i * 30) || ' seconds'), datetime(?, '+' || (i * 30) || ' seconds')
-			FROM n`, Args: []any{benchRows, start.Format("2006-01-02 15:04:05"), start.Format("2006-01-02 15:04:05")}})
+			FROM n`, Args: []any{benchRows, start.Format("2006-01-02 15:04:05"), start.Format("2006-01-02 15:04:05")}}},
+			[]dbtest.Stmt{{SQL: `
+			INSERT INTO recharges (idempotency_key, upstream_id, device_id, card_id, customer_name, customer_phone, amount, currency,
+				state, created_at, updated_at)
+			SELECT 'key-' || i, 'up-' || lpad(i::text, 8, '0'),
+				CASE WHEN i % 5 = 0 THEN '' ELSE '6875' || lpad((i % 50000)::text, 10, '0') END,
+				CASE WHEN i % 5 = 0 THEN '30' || lpad((i % 20000)::text, 8, '0') ELSE '' END,
+				'Customer ' || (i % 40000), '+2547' || lpad((i % 40000)::text, 8, '0'), 100.50, 'KES',
+				CASE WHEN i % 1000 = 0 THEN 'unknown' WHEN i % 10 = 0 THEN 'failed' ELSE 'completed' END,
+				CAST(? AS timestamptz) + i * interval '30 seconds', CAST(? AS timestamptz) + i * interval '30 seconds'
+			FROM generate_series(1, ?) AS i`, Args: []any{start, start, benchRows}}})
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)
 	}
 	return benchDB
 }
+
+// TestMain drops the PostgreSQL benchmark database when the run ends.
+func TestMain(m *testing.M) { dbtest.Main(m) }
 
 func BenchmarkList(b *testing.B) {
 	db := seededDB(b)
@@ -72,6 +86,20 @@ func BenchmarkList(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkStatus reads one recharge as the status fragment does every
+// 2 s while a recharge is open (GetLive: the row by id and its events).
+func BenchmarkStatus(b *testing.B) {
+	db := seededDB(b)
+	s := New(db, nil, time.Now, Options{})
+	ctx := context.Background()
+	id := uint(benchRows / 2)
+	for b.Loop() {
+		if _, err := s.GetLive(ctx, id); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -17,19 +17,27 @@ func TestExportMemoryStaysFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 100,000 rows")
 	}
-	dbtest.SQLiteOnly(t, "the seed is SQLite SQL (printf, datetime)")
 	db := dbtest.Open(t)
 	t.Cleanup(func() {
 		if s, err := db.DB(); err == nil {
 			s.Close()
 		}
 	})
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Format("2006-01-02 15:04:05")
-	if err := db.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	start := t0.Format("2006-01-02 15:04:05")
+	seed := db.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
 		INSERT INTO recharges (idempotency_key, upstream_id, device_id, customer_name, customer_phone, amount, currency, state, created_at, updated_at)
 		SELECT 'key-' || i, printf('up-%08d', i), printf('6875%010d', i), 'Customer ' || i, printf('+2547%08d', i), '100.50', 'KES',
 			CASE WHEN i <= 10000 THEN 'failed' ELSE 'completed' END,
-			datetime(?, '+' || i || ' minutes'), datetime(?, '+' || i || ' minutes') FROM n`, start, start).Error; err != nil {
+			datetime(?, '+' || i || ' minutes'), datetime(?, '+' || i || ' minutes') FROM n`, start, start)
+	if dbtest.OnPostgres() {
+		seed = db.Exec(`INSERT INTO recharges (idempotency_key, upstream_id, device_id, customer_name, customer_phone, amount, currency, state, created_at, updated_at)
+		SELECT 'key-' || i, 'up-' || lpad(i::text, 8, '0'), '6875' || lpad(i::text, 10, '0'), 'Customer ' || i, '+2547' || lpad(i::text, 8, '0'), 100.50, 'KES',
+			CASE WHEN i <= 10000 THEN 'failed' ELSE 'completed' END,
+			CAST(? AS timestamptz) + i * interval '1 minute', CAST(? AS timestamptz) + i * interval '1 minute'
+		FROM generate_series(1, 100000) AS i`, t0, t0)
+	}
+	if err := seed.Error; err != nil {
 		t.Fatal(err)
 	}
 	s := New(db, nil, time.Now, Options{})

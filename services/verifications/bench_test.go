@@ -21,12 +21,14 @@ var (
 	benchErr  error
 )
 
-// seededDB builds the benchmark database once per process.
+// seededDB builds the benchmark database once per process: the same rows
+// on SQLite (recursive CTE) and on PostgreSQL (generate_series).
 func seededDB(b *testing.B) *gorm.DB {
 	b.Helper()
 	benchOnce.Do(func() {
-		start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Format("2006-01-02 15:04:05")
-		benchDB, benchErr = dbtest.BenchDB("verifications-bench", dbtest.Stmt{SQL: `
+		t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		start := t0.Format("2006-01-02 15:04:05")
+		benchDB, benchErr = dbtest.BenchDB("verifications-bench", []dbtest.Stmt{{SQL: `
 			WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 			INSERT INTO verifications (id, provider, reference, external_id, upstream_id, customer_phone, country, state, provider_status,
 				document_number, given_names, surname, review_decision, created_at, updated_at, completed_at)
@@ -40,13 +42,29 @@ func seededDB(b *testing.B) *gorm.DB {
 				CASE WHEN i % 1000 = 0 OR i % 10 = 0 OR i % 4 = 0 THEN '' ELSE 'approved' END,
 				datetime(?, '+' || (i * 30) || ' seconds'), datetime(?, '+' || (i * 30) || ' seconds'),
 				CASE WHEN i % 10 = 0 THEN NULL ELSE datetime(?, '+' || (i * 30 + 600) || ' seconds') END
-			FROM n`, Args: []any{benchRows, start, start, start}})
+			FROM n`, Args: []any{benchRows, start, start, start}}}, []dbtest.Stmt{{SQL: `
+			INSERT INTO verifications (id, provider, reference, external_id, upstream_id, customer_phone, country, state, provider_status,
+				document_number, given_names, surname, review_decision, created_at, updated_at, completed_at)
+			SELECT i, CASE WHEN i % 3 = 0 THEN 'passportreader' ELSE 'pawapass' END,
+				'ref' || lpad(i::text, 29, '0'), CASE WHEN i % 3 = 0 THEN '' ELSE 'cust-' || lpad((i % 400000)::text, 7, '0') END,
+				CASE WHEN i % 3 = 0 THEN (4000000000000000000 + i)::text ELSE 'pp' || lpad(i::text, 8, '0') END,
+				'+2547' || lpad((i % 300000)::text, 8, '0'), 'KE',
+				CASE WHEN i % 1000 = 0 THEN 'unknown' WHEN i % 10 = 0 THEN 'in_progress' WHEN i % 7 = 0 THEN 'declined' ELSE 'approved' END,
+				CASE WHEN i % 1000 = 0 THEN '' WHEN i % 20 = 0 THEN 'REVIEW' WHEN i % 10 = 0 THEN 'STARTED' ELSE 'APPROVED' END,
+				'A' || lpad(i::text, 8, '0'), 'Given ' || (i % 5000), 'Surname ' || (i % 7000),
+				CASE WHEN i % 1000 = 0 OR i % 10 = 0 OR i % 4 = 0 THEN '' ELSE 'approved' END,
+				CAST(? AS timestamptz) + i * interval '30 seconds', CAST(? AS timestamptz) + i * interval '30 seconds',
+				CASE WHEN i % 10 = 0 THEN NULL ELSE CAST(? AS timestamptz) + (i * 30 + 600) * interval '1 second' END
+			FROM generate_series(1, ?) AS i`, Args: []any{t0, t0, t0, benchRows}}})
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)
 	}
 	return benchDB
 }
+
+// TestMain drops the PostgreSQL benchmark database when the run ends.
+func TestMain(m *testing.M) { dbtest.Main(m) }
 
 func BenchmarkList(b *testing.B) {
 	db := seededDB(b)
