@@ -97,3 +97,14 @@ func (d Dialect) TimestampArg() string {
 	}
 	return "?"
 }
+
+// InSubquery is "col IN (sub)" written so the planner reads sub first and
+// then looks col up: PostgreSQL plans a plain IN next to other conditions
+// as a filter over the whole table, but an array built from sub once is
+// an index lookup per element.
+func (d Dialect) InSubquery(col, sub string) string {
+	if d.postgres {
+		return col + " = ANY(ARRAY(" + sub + "))"
+	}
+	return col + " IN (" + sub + ")"
+}

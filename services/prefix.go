@@ -1,6 +1,7 @@
 package services
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -112,21 +113,33 @@ func PrefixIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) (
 	return indexedIDs(base, keys, before, after, limit)
 }
 
-// indexedIDs reads the matches through the search indexes and keeps the
-// page: a sort of at most the matches, which the caller knows are few.
+// indexedIDs reads the matches through the search indexes, one query per
+// key, and keeps the newest page of their union. Apart, each query is an
+// index range that sorts at most its own matches; OR-ed together, the
+// planners may give up on the indexes (SQLite does for seven ranges,
+// PostgreSQL for a range next to a subquery) and scan the table.
 func indexedIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) ([]uint, error) {
-	conds := make([]string, 0, len(keys))
-	var args []any
-	for _, k := range keys {
-		conds = append(conds, "("+k.Indexed+")")
-		args = append(args, k.IndexedAr...)
-	}
+	seen := map[uint]bool{}
 	var ids []uint
-	q := base.Session(&gorm.Session{}).Where("("+strings.Join(conds, " OR ")+")", args...)
-	if err := KeysetOrder(q, before, after, limit).Pluck("id", &ids).Error; err != nil {
-		return nil, fmt.Errorf("prefix page: %w", err)
+	for _, k := range keys {
+		var got []uint
+		q := base.Session(&gorm.Session{}).Where(k.Indexed, k.IndexedAr...)
+		if err := KeysetOrder(q, before, after, limit).Pluck("id", &got).Error; err != nil {
+			return nil, fmt.Errorf("prefix page: %w", err)
+		}
+		for _, id := range got {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
 	}
-	return ids, nil
+	if after > 0 {
+		slices.Sort(ids)
+	} else {
+		slices.SortFunc(ids, func(a, b uint) int { return cmp.Compare(b, a) })
+	}
+	return ids[:min(len(ids), limit+1)], nil
 }
 
 // walkIDs walks the list in id order from the cursor, testing each row, in
