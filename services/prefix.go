@@ -11,22 +11,21 @@ import (
 	"portal/models"
 )
 
-// How a prefix search finds its page without reading every match: each
-// search index is first counted, index-only and only up to
-// PrefixProbeLimit. When the matches are that few, one query reads them
-// through the indexes and keeps the newest page (a sort of at most that
-// many ids, a few milliseconds). When there are more, they are at least 2 %
-// of a million rows, and the list is walked in id order from the cursor,
-// testing each row, in windows of PrefixWindow ids that double until a page
-// is found: a four-character prefix matching most of the table stops after
-// the first window. Only when PrefixWalkLimit ids went by without a page
-// (many matches, all far back) does the walk give up and read the rest
+// How a prefix search finds its page without reading every match. It first
+// walks the list in id order from the cursor, testing each row, through one
+// window of PrefixWindow ids: a short prefix that matches most of the table
+// has its page there, at the cost of a list page. Otherwise each search
+// index is counted, index-only and only up to PrefixProbeLimit. When the
+// matches are that few, each index range is read and the newest page kept
+// (a sort of at most that many ids per index). When there are more, but
+// they were not near the cursor, the walk goes on in doubling windows, and
+// only after PrefixWalkLimit ids without a page does it read the rest
 // through the indexes, at a cost in proportion to the matches.
 //
 // The limits are variables only so that tests reach every path without
 // seeding hundreds of thousands of rows.
 var (
-	PrefixProbeLimit       = 20_000
+	PrefixProbeLimit       = 50_000
 	PrefixWindow     int64 = 2000
 	PrefixWalkLimit  int64 = 256_000
 )
@@ -87,6 +86,13 @@ func PrefixIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) (
 			return nil, fmt.Errorf("prefix search: incomplete key %+v", k)
 		}
 	}
+	w, err := newWalk(base, keys, before, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	if done, err := w.step(); err != nil || done {
+		return w.ids, err
+	}
 	total := 0
 	for _, k := range keys {
 		sql, args := k.Probe, slices.Clone(k.Args)
@@ -103,14 +109,33 @@ func PrefixIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) (
 			Scan(&n).Error; err != nil {
 			return nil, fmt.Errorf("prefix probe: %w", err)
 		}
-		if total += n; total > PrefixProbeLimit {
-			return walkIDs(base, keys, before, after, limit)
+		total += n
+		if total > PrefixProbeLimit {
+			break
 		}
 	}
-	if total == 0 {
+	switch {
+	case total == 0:
 		return nil, nil
+	case total <= PrefixProbeLimit:
+		return indexedIDs(base, keys, before, after, limit)
 	}
-	return indexedIDs(base, keys, before, after, limit)
+	for {
+		done, err := w.step()
+		if err != nil || done {
+			return w.ids, err
+		}
+		if w.walked >= PrefixWalkLimit {
+			// Many matches, all far back: the rest from the indexes.
+			var rest []uint
+			if w.forward {
+				rest, err = indexedIDs(base, keys, 0, uint(w.cur-1), limit-len(w.ids))
+			} else if w.cur >= 1 {
+				rest, err = indexedIDs(base, keys, uint(w.cur+1), 0, limit-len(w.ids))
+			}
+			return append(w.ids, rest...), err
+		}
+	}
 }
 
 // indexedIDs reads the matches through the search indexes, one query per
@@ -142,10 +167,21 @@ func indexedIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) 
 	return ids[:min(len(ids), limit+1)], nil
 }
 
-// walkIDs walks the list in id order from the cursor, testing each row, in
-// doubling windows of ids, until it has a page or runs out of ids.
-func walkIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) ([]uint, error) {
-	var bounds struct{ Lo, Hi int64 }
+// walk goes through the list in id order from a cursor, testing each row,
+// in windows of ids that double each step.
+type walk struct {
+	base          *gorm.DB
+	keys          []PrefixKey
+	limit         int
+	forward       bool
+	lo, hi        int64 // the table's ids
+	cur           int64 // the next id to look at, inclusive
+	width, walked int64
+	ids           []uint
+}
+
+func newWalk(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) (*walk, error) {
+	w := &walk{base: base, keys: keys, limit: limit, forward: after > 0, width: PrefixWindow}
 	// Two subqueries: SQLite answers a lone MIN or MAX from the primary
 	// key's ends, but both in one select scan the table.
 	table := base.Statement.Table
@@ -155,52 +191,45 @@ func walkIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) ([]
 		}
 		table = base.Statement.Schema.Table
 	}
+	var bounds struct{ Lo, Hi int64 }
 	if err := base.Session(&gorm.Session{NewDB: true}).
 		Raw("SELECT COALESCE((SELECT MIN(id) FROM " + table + "), 0) AS lo, COALESCE((SELECT MAX(id) FROM " + table + "), 0) AS hi").Scan(&bounds).Error; err != nil {
 		return nil, fmt.Errorf("prefix walk: %w", err)
 	}
-	forward := after > 0
-	// cur is the next id to look at, inclusive.
-	cur := bounds.Hi
+	w.lo, w.hi, w.cur = bounds.Lo, bounds.Hi, bounds.Hi
 	switch {
-	case forward:
-		cur = max(int64(after)+1, bounds.Lo)
+	case w.forward:
+		w.cur = max(int64(after)+1, w.lo)
 	case before > 0:
-		cur = min(int64(before)-1, bounds.Hi)
+		w.cur = min(int64(before)-1, w.hi)
 	}
-	var ids []uint
-	walked := int64(0)
-	for width := PrefixWindow; cur >= bounds.Lo && cur <= bounds.Hi; width *= 2 {
-		lo, hi := cur-width+1, cur
-		if forward {
-			lo, hi = cur, cur+width-1
-		}
-		q := PrefixMatch(base.Session(&gorm.Session{}), keys).Where("id >= ? AND id <= ?", lo, hi)
-		if forward {
-			q, cur = q.Order("id ASC"), hi+1
-		} else {
-			q, cur = q.Order("id DESC"), lo-1
-		}
-		var got []uint
-		if err := q.Limit(limit+1-len(ids)).Pluck("id", &got).Error; err != nil {
-			return nil, fmt.Errorf("prefix walk: %w", err)
-		}
-		if ids = append(ids, got...); len(ids) > limit {
-			return ids, nil
-		}
-		if walked += width; walked >= PrefixWalkLimit {
-			// Many matches, all far back: the rest from the indexes.
-			var rest []uint
-			var err error
-			if forward {
-				rest, err = indexedIDs(base, keys, 0, uint(cur-1), limit-len(ids))
-			} else if cur >= 1 {
-				rest, err = indexedIDs(base, keys, uint(cur+1), 0, limit-len(ids))
-			}
-			return append(ids, rest...), err
-		}
+	return w, nil
+}
+
+// step tests the next window; done is true once there is a page or no id
+// is left.
+func (w *walk) step() (done bool, err error) {
+	if w.cur < w.lo || w.cur > w.hi || w.lo == 0 {
+		return true, nil
 	}
-	return ids, nil
+	lo, hi := w.cur-w.width+1, w.cur
+	if w.forward {
+		lo, hi = w.cur, w.cur+w.width-1
+	}
+	q := PrefixMatch(w.base.Session(&gorm.Session{}), w.keys).Where("id >= ? AND id <= ?", lo, hi)
+	if w.forward {
+		q, w.cur = q.Order("id ASC"), hi+1
+	} else {
+		q, w.cur = q.Order("id DESC"), lo-1
+	}
+	var got []uint
+	if err := q.Limit(w.limit+1-len(w.ids)).Pluck("id", &got).Error; err != nil {
+		return true, fmt.Errorf("prefix walk: %w", err)
+	}
+	w.ids = append(w.ids, got...)
+	w.walked += w.width
+	w.width *= 2
+	return len(w.ids) > w.limit || w.cur < w.lo || w.cur > w.hi, nil
 }
 
 // PrefixMatch filters q to rows matching any key, without the search
@@ -251,4 +280,48 @@ func InIDOrder[T any](rows []T, ids []uint, id func(T) uint) []T {
 	}
 	slices.SortFunc(rows, func(a, b T) int { return pos[id(a)] - pos[id(b)] })
 	return rows
+}
+
+// PrefixStatements is every statement PrefixIDs may run for one page, with
+// its arguments inlined, without running any: the plan tests read their
+// plans whatever the data would make PrefixIDs choose.
+func PrefixStatements(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) []string {
+	var out []string
+	dry := func(f func(tx *gorm.DB) *gorm.DB) {
+		out = append(out, base.Session(&gorm.Session{NewDB: true}).ToSQL(f))
+	}
+	table := base.Statement.Table
+	if table == "" && base.Statement.Parse(base.Statement.Model) == nil {
+		table = base.Statement.Schema.Table
+	}
+	dry(func(tx *gorm.DB) *gorm.DB {
+		var b struct{ Lo, Hi int64 }
+		return tx.Raw("SELECT COALESCE((SELECT MIN(id) FROM " + table + "), 0) AS lo, COALESCE((SELECT MAX(id) FROM " + table + "), 0) AS hi").Scan(&b)
+	})
+	lo, hi := int64(1_000_000)-PrefixWindow+1, int64(1_000_000)
+	switch {
+	case after > 0:
+		lo, hi = int64(after)+1, int64(after)+PrefixWindow
+	case before > 0:
+		lo, hi = int64(before)-PrefixWindow, int64(before)-1
+	}
+	out = append(out, base.Session(&gorm.Session{}).ToSQL(func(tx *gorm.DB) *gorm.DB {
+		var ids []uint
+		return PrefixMatch(tx, keys).Where("id >= ? AND id <= ?", lo, hi).Order("id DESC").Limit(limit+1).Pluck("id", &ids)
+	}))
+	for _, k := range keys {
+		sql, args := k.Probe, slices.Clone(k.Args)
+		if before > 0 {
+			sql, args = sql+" AND "+k.IDCol+" < ?", append(args, before)
+		}
+		dry(func(tx *gorm.DB) *gorm.DB {
+			var n int
+			return tx.Raw("SELECT COUNT(*) FROM ("+sql+" LIMIT ?) AS probe", append(args, PrefixProbeLimit+1)...).Scan(&n)
+		})
+		out = append(out, base.Session(&gorm.Session{}).ToSQL(func(tx *gorm.DB) *gorm.DB {
+			var ids []uint
+			return KeysetOrder(tx.Where(k.Indexed, k.IndexedAr...), before, after, limit).Pluck("id", &ids)
+		}))
+	}
+	return out
 }
