@@ -1,7 +1,7 @@
 package services
 
 import (
-	"container/heap"
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -139,89 +139,32 @@ func PrefixIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) (
 }
 
 // indexedIDs reads the matches through the search indexes, one query per
-// key, and keeps the newest page of their union in Go. The database sorts
-// nothing: each query is an index range read in the index's order (by key,
-// not by id), and a bounded heap keeps the limit+1 ids nearest the cursor,
-// so memory stays at a page however many ids go by. Apart, each query is
-// an index range; OR-ed together, the planners may give up on the indexes
-// (SQLite does for seven ranges, PostgreSQL for a range next to a subquery).
+// key, and keeps the newest page of their union. Apart, each query is an
+// index range that sorts at most its own matches; OR-ed together, the
+// planners may give up on the indexes (SQLite does for seven ranges,
+// PostgreSQL for a range next to a subquery) and scan the table.
 func indexedIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) ([]uint, error) {
-	// nearer reports whether id a comes before id b in the page's order.
-	nearer := func(a, b uint) bool { return a > b }
-	if after > 0 {
-		nearer = func(a, b uint) bool { return a < b }
-	}
-	keep := &pageHeap{nearer: nearer, limit: limit + 1, in: map[uint]bool{}}
+	seen := map[uint]bool{}
+	var ids []uint
 	for _, k := range keys {
+		var got []uint
 		q := base.Session(&gorm.Session{}).Where(k.Indexed, k.IndexedAr...)
-		switch {
-		case after > 0:
-			q = q.Where("id > ?", after)
-		case before > 0:
-			q = q.Where("id < ?", before)
-		}
-		rows, err := q.Select("id").Rows()
-		if err != nil {
+		if err := KeysetOrder(q, before, after, limit).Pluck("id", &got).Error; err != nil {
 			return nil, fmt.Errorf("prefix page: %w", err)
 		}
-		for rows.Next() {
-			var id uint
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("prefix page: %w", err)
+		for _, id := range got {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
 			}
-			keep.offer(id)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("prefix page: %w", err)
 		}
 	}
-	ids := keep.ids
-	slices.SortFunc(ids, func(a, b uint) int {
-		if nearer(a, b) {
-			return -1
-		}
-		return 1
-	})
-	return ids, nil
-}
-
-// pageHeap keeps the limit ids that are nearest the cursor: a heap whose
-// root is the farthest of them, so a nearer id replaces it in O(log limit).
-type pageHeap struct {
-	nearer func(a, b uint) bool
-	limit  int
-	ids    []uint
-	in     map[uint]bool // one record can match several keys
-}
-
-func (h *pageHeap) Len() int           { return len(h.ids) }
-func (h *pageHeap) Less(i, j int) bool { return h.nearer(h.ids[j], h.ids[i]) }
-func (h *pageHeap) Swap(i, j int)      { h.ids[i], h.ids[j] = h.ids[j], h.ids[i] }
-func (h *pageHeap) Push(x any)         { h.ids = append(h.ids, x.(uint)) }
-func (h *pageHeap) Pop() any {
-	last := h.ids[len(h.ids)-1]
-	h.ids = h.ids[:len(h.ids)-1]
-	return last
-}
-
-func (h *pageHeap) offer(id uint) {
-	if h.in[id] {
-		return
+	if after > 0 {
+		slices.Sort(ids)
+	} else {
+		slices.SortFunc(ids, func(a, b uint) int { return cmp.Compare(b, a) })
 	}
-	if len(h.ids) < h.limit {
-		h.in[id] = true
-		heap.Push(h, id)
-		return
-	}
-	if h.nearer(id, h.ids[0]) {
-		delete(h.in, h.ids[0])
-		h.in[id] = true
-		h.ids[0] = id
-		heap.Fix(h, 0)
-	}
+	return ids[:min(len(ids), limit+1)], nil
 }
 
 // walk goes through the list in id order from a cursor, testing each row,
@@ -377,11 +320,7 @@ func PrefixStatements(base *gorm.DB, keys []PrefixKey, before, after uint, limit
 		})
 		out = append(out, base.Session(&gorm.Session{}).ToSQL(func(tx *gorm.DB) *gorm.DB {
 			var ids []uint
-			q := tx.Where(k.Indexed, k.IndexedAr...)
-			if before > 0 {
-				q = q.Where("id < ?", before)
-			}
-			return q.Pluck("id", &ids)
+			return KeysetOrder(tx.Where(k.Indexed, k.IndexedAr...), before, after, limit).Pluck("id", &ids)
 		}))
 	}
 	return out
