@@ -38,8 +38,8 @@ func SumFigures(ctx context.Context, db *gorm.DB, kind string, since time.Time, 
 		if !slices.Contains(figureColumns, c) {
 			return nil, fmt.Errorf("figures: no column %q", c)
 		}
-		if c == "day" && d.postgres {
-			sel = append(sel, "to_char(day, 'YYYY-MM-DD') AS day")
+		if c == "day" {
+			sel = append(sel, d.dayText()+" AS day")
 			continue
 		}
 		sel = append(sel, c)
@@ -47,12 +47,7 @@ func SumFigures(ctx context.Context, db *gorm.DB, kind string, since time.Time, 
 	sel = append(sel, "SUM(n) AS n", "SUM(amount_minor) AS amount_minor")
 	q := db.WithContext(ctx).Table("figure_counts").Select(strings.Join(sel, ", ")).Where("kind = ?", kind)
 	if !since.IsZero() {
-		day := since.UTC().Format("2006-01-02")
-		if d.postgres {
-			q = q.Where("day >= CAST(? AS DATE)", day)
-		} else {
-			q = q.Where("day >= ?", day)
-		}
+		q = q.Where(d.daySince(), since.UTC().Format("2006-01-02"))
 	}
 	if len(states) > 0 {
 		q = q.Where("state IN ?", states)
@@ -79,14 +74,28 @@ type DurationSum struct {
 // SumDurations reads the kept completion times of kind for the records
 // completed on or after the UTC day of since: a few rows per day.
 func SumDurations(ctx context.Context, db *gorm.DB, kind string, since time.Time) ([]DurationSum, error) {
-	day, cond := "day", "day >= ?"
-	if DialectOf(db).postgres {
-		day, cond = "to_char(day, 'YYYY-MM-DD')", "day >= CAST(? AS DATE)"
-	}
+	d := DialectOf(db)
 	var out []DurationSum
-	if err := db.WithContext(ctx).Table("figure_durations").Select(day+" AS day, minutes, n").
-		Where("kind = ? AND n <> 0 AND "+cond, kind, since.UTC().Format("2006-01-02")).Scan(&out).Error; err != nil {
+	if err := db.WithContext(ctx).Table("figure_durations").Select(d.dayText()+" AS day, minutes, n").
+		Where("kind = ? AND n <> 0", kind).Where(d.daySince(), since.UTC().Format("2006-01-02")).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("figures: %s durations: %w", kind, err)
 	}
 	return out, nil
+}
+
+// dayText is the figure tables' day column as YYYY-MM-DD text: a DATE on
+// PostgreSQL, that text already on SQLite.
+func (d Dialect) dayText() string {
+	if d.postgres {
+		return "to_char(day, 'YYYY-MM-DD')"
+	}
+	return "day"
+}
+
+// daySince compares the day column with a YYYY-MM-DD argument.
+func (d Dialect) daySince() string {
+	if d.postgres {
+		return "day >= CAST(? AS DATE)"
+	}
+	return "day >= ?"
 }

@@ -95,18 +95,8 @@ func PrefixIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) (
 	}
 	total := 0
 	for _, k := range keys {
-		sql, args := k.Probe, slices.Clone(k.Args)
-		switch {
-		case after > 0:
-			sql += " AND " + k.IDCol + " > ?"
-			args = append(args, after)
-		case before > 0:
-			sql += " AND " + k.IDCol + " < ?"
-			args = append(args, before)
-		}
 		var n int
-		if err := base.Session(&gorm.Session{NewDB: true}).Raw("SELECT COUNT(*) FROM ("+sql+" LIMIT ?) AS probe", append(args, PrefixProbeLimit+1)...).
-			Scan(&n).Error; err != nil {
+		if err := probeQuery(base.Session(&gorm.Session{NewDB: true}), k, before, after).Scan(&n).Error; err != nil {
 			return nil, fmt.Errorf("prefix probe: %w", err)
 		}
 		total += n
@@ -148,8 +138,7 @@ func indexedIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) 
 	var ids []uint
 	for _, k := range keys {
 		var got []uint
-		q := base.Session(&gorm.Session{}).Where(k.Indexed, k.IndexedAr...)
-		if err := KeysetOrder(q, before, after, limit).Pluck("id", &got).Error; err != nil {
+		if err := keyPageQuery(base.Session(&gorm.Session{}), k, before, after, limit).Pluck("id", &got).Error; err != nil {
 			return nil, fmt.Errorf("prefix page: %w", err)
 		}
 		for _, id := range got {
@@ -182,18 +171,12 @@ type walk struct {
 
 func newWalk(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) (*walk, error) {
 	w := &walk{base: base, keys: keys, limit: limit, forward: after > 0, width: PrefixWindow}
-	// Two subqueries: SQLite answers a lone MIN or MAX from the primary
-	// key's ends, but both in one select scan the table.
-	table := base.Statement.Table
-	if table == "" {
-		if err := base.Statement.Parse(base.Statement.Model); err != nil {
-			return nil, fmt.Errorf("prefix walk: %w", err)
-		}
-		table = base.Statement.Schema.Table
+	table, err := tableOf(base)
+	if err != nil {
+		return nil, fmt.Errorf("prefix walk: %w", err)
 	}
 	var bounds struct{ Lo, Hi int64 }
-	if err := base.Session(&gorm.Session{NewDB: true}).
-		Raw("SELECT COALESCE((SELECT MIN(id) FROM " + table + "), 0) AS lo, COALESCE((SELECT MAX(id) FROM " + table + "), 0) AS hi").Scan(&bounds).Error; err != nil {
+	if err := boundsQuery(base.Session(&gorm.Session{NewDB: true}), table).Scan(&bounds).Error; err != nil {
 		return nil, fmt.Errorf("prefix walk: %w", err)
 	}
 	w.lo, w.hi, w.cur = bounds.Lo, bounds.Hi, bounds.Hi
@@ -215,15 +198,12 @@ func (w *walk) step() (done bool, err error) {
 	lo, hi := w.cur-w.width+1, w.cur
 	if w.forward {
 		lo, hi = w.cur, w.cur+w.width-1
-	}
-	q := PrefixMatch(w.base.Session(&gorm.Session{}), w.keys).Where("id >= ? AND id <= ?", lo, hi)
-	if w.forward {
-		q, w.cur = q.Order("id ASC"), hi+1
+		w.cur = hi + 1
 	} else {
-		q, w.cur = q.Order("id DESC"), lo-1
+		w.cur = lo - 1
 	}
 	var got []uint
-	if err := q.Limit(w.limit+1-len(w.ids)).Pluck("id", &got).Error; err != nil {
+	if err := windowQuery(w.base.Session(&gorm.Session{}), w.keys, lo, hi, w.forward, w.limit+1-len(w.ids)).Pluck("id", &got).Error; err != nil {
 		return true, fmt.Errorf("prefix walk: %w", err)
 	}
 	w.ids = append(w.ids, got...)
@@ -286,18 +266,11 @@ func InIDOrder[T any](rows []T, ids []uint, id func(T) uint) []T {
 // its arguments inlined, without running any: the plan tests read their
 // plans whatever the data would make PrefixIDs choose.
 func PrefixStatements(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) []string {
-	var out []string
-	dry := func(f func(tx *gorm.DB) *gorm.DB) {
-		out = append(out, base.Session(&gorm.Session{NewDB: true}).ToSQL(f))
-	}
-	table := base.Statement.Table
-	if table == "" && base.Statement.Parse(base.Statement.Model) == nil {
-		table = base.Statement.Schema.Table
-	}
-	dry(func(tx *gorm.DB) *gorm.DB {
-		var b struct{ Lo, Hi int64 }
-		return tx.Raw("SELECT COALESCE((SELECT MIN(id) FROM " + table + "), 0) AS lo, COALESCE((SELECT MAX(id) FROM " + table + "), 0) AS hi").Scan(&b)
-	})
+	var ids []uint
+	var n int
+	var bounds struct{ Lo, Hi int64 }
+	dry := func(q func(tx *gorm.DB) *gorm.DB) string { return base.Session(&gorm.Session{}).ToSQL(q) }
+	table, _ := tableOf(base)
 	lo, hi := int64(1_000_000)-PrefixWindow+1, int64(1_000_000)
 	switch {
 	case after > 0:
@@ -305,23 +278,63 @@ func PrefixStatements(base *gorm.DB, keys []PrefixKey, before, after uint, limit
 	case before > 0:
 		lo, hi = int64(before)-PrefixWindow, int64(before)-1
 	}
-	out = append(out, base.Session(&gorm.Session{}).ToSQL(func(tx *gorm.DB) *gorm.DB {
-		var ids []uint
-		return PrefixMatch(tx, keys).Where("id >= ? AND id <= ?", lo, hi).Order("id DESC").Limit(limit+1).Pluck("id", &ids)
-	}))
+	out := []string{
+		base.Session(&gorm.Session{NewDB: true}).ToSQL(func(tx *gorm.DB) *gorm.DB { return boundsQuery(tx, table).Scan(&bounds) }),
+		dry(func(tx *gorm.DB) *gorm.DB { return windowQuery(tx, keys, lo, hi, after > 0, limit+1).Pluck("id", &ids) }),
+	}
 	for _, k := range keys {
-		sql, args := k.Probe, slices.Clone(k.Args)
-		if before > 0 {
-			sql, args = sql+" AND "+k.IDCol+" < ?", append(args, before)
-		}
-		dry(func(tx *gorm.DB) *gorm.DB {
-			var n int
-			return tx.Raw("SELECT COUNT(*) FROM ("+sql+" LIMIT ?) AS probe", append(args, PrefixProbeLimit+1)...).Scan(&n)
-		})
-		out = append(out, base.Session(&gorm.Session{}).ToSQL(func(tx *gorm.DB) *gorm.DB {
-			var ids []uint
-			return KeysetOrder(tx.Where(k.Indexed, k.IndexedAr...), before, after, limit).Pluck("id", &ids)
-		}))
+		out = append(out,
+			base.Session(&gorm.Session{NewDB: true}).ToSQL(func(tx *gorm.DB) *gorm.DB { return probeQuery(tx, k, before, after).Scan(&n) }),
+			dry(func(tx *gorm.DB) *gorm.DB { return keyPageQuery(tx, k, before, after, limit).Pluck("id", &ids) }))
 	}
 	return out
+}
+
+// The statements of a prefix page, shared by PrefixIDs and
+// PrefixStatements.
+
+// tableOf is the table of base's model.
+func tableOf(base *gorm.DB) (string, error) {
+	if base.Statement.Table != "" {
+		return base.Statement.Table, nil
+	}
+	if err := base.Statement.Parse(base.Statement.Model); err != nil {
+		return "", err
+	}
+	return base.Statement.Schema.Table, nil
+}
+
+// boundsQuery reads the table's smallest and largest id. Two subqueries:
+// SQLite answers a lone MIN or MAX from the primary key's ends, but both in
+// one select scan the table.
+func boundsQuery(tx *gorm.DB, table string) *gorm.DB {
+	return tx.Raw("SELECT COALESCE((SELECT MIN(id) FROM " + table + "), 0) AS lo, COALESCE((SELECT MAX(id) FROM " + table + "), 0) AS hi")
+}
+
+// probeQuery counts k's matches beyond the cursor, index-only, up to
+// PrefixProbeLimit+1.
+func probeQuery(tx *gorm.DB, k PrefixKey, before, after uint) *gorm.DB {
+	sql, args := k.Probe, slices.Clone(k.Args)
+	switch {
+	case after > 0:
+		sql, args = sql+" AND "+k.IDCol+" > ?", append(args, after)
+	case before > 0:
+		sql, args = sql+" AND "+k.IDCol+" < ?", append(args, before)
+	}
+	return tx.Raw("SELECT COUNT(*) FROM ("+sql+" LIMIT ?) AS probe", append(args, PrefixProbeLimit+1)...)
+}
+
+// windowQuery tests the rows with ids lo..hi, in id order, for at most n
+// matches.
+func windowQuery(tx *gorm.DB, keys []PrefixKey, lo, hi int64, forward bool, n int) *gorm.DB {
+	q := PrefixMatch(tx, keys).Where("id >= ? AND id <= ?", lo, hi)
+	if forward {
+		return q.Order("id ASC").Limit(n)
+	}
+	return q.Order("id DESC").Limit(n)
+}
+
+// keyPageQuery reads one page of k's matches through its index.
+func keyPageQuery(tx *gorm.DB, k PrefixKey, before, after uint, limit int) *gorm.DB {
+	return KeysetOrder(tx.Where(k.Indexed, k.IndexedAr...), before, after, limit)
 }

@@ -24,14 +24,16 @@ func clientGone(c *gin.Context, err error) bool {
 }
 
 // logFailure logs err at error level, or, when the client went away, at
-// info level as what it is, marking the request so its log line says 499.
-func (s *Server) logFailure(c *gin.Context, msg string, err error, attrs ...any) {
+// info level as what it is, marking the request so its log line says 499;
+// it reports whether the client went away.
+func (s *Server) logFailure(c *gin.Context, msg string, err error, attrs ...any) (gone bool) {
 	ctx := c.Request.Context()
 	attrs = append([]any{"request_id", RequestID(ctx), "err", err}, attrs...)
 	if clientGone(c, err) {
 		c.Set(clientGoneKey, true)
 		s.deps.Logger.Log(ctx, slog.LevelInfo, msg+": client went away", attrs...)
-		return
+		return true
 	}
 	s.deps.Logger.Log(ctx, slog.LevelError, msg, attrs...)
+	return false
 }

@@ -6,21 +6,16 @@ package web_test
 // never re-sent, waiting in Needs attention.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +25,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"portal/internal/dbtest"
+	"portal/internal/proctest"
 	"portal/models"
 	"portal/services/sandbox/oneflowsim"
 )
@@ -40,58 +36,8 @@ const rcClaimLease = 6 * time.Second
 
 // rcProc is one run of the portal binary.
 type rcProc struct {
-	cmd  *exec.Cmd
+	*proctest.Proc
 	base string
-	logs *rcLockedBuffer
-	done chan struct{}
-}
-
-type rcLockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *rcLockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *rcLockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// rcBuildPortal builds ./cmd/portal from the module root.
-func rcBuildPortal(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		t.Fatal("not inside the portal module")
-	}
-	bin := filepath.Join(t.TempDir(), "portal")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/portal")
-	build.Dir = filepath.Dir(gomod)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/portal: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func rcFreeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
 }
 
 // rcDatabase is where the crash test's portal keeps its data: a SQLite
@@ -115,13 +61,8 @@ func (d rcDatabase) env() string {
 // rcRunPortal starts the binary on db and waits until it is ready.
 func rcRunPortal(t *testing.T, bin string, db rcDatabase) *rcProc {
 	t.Helper()
-	addr := rcFreeAddr(t)
-	cmd := exec.Command(bin)
-	// A clean environment: no upstream credentials may leak in from the
-	// developer's shell, or 1flow would not be the simulator.
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + os.Getenv("HOME"),
+	addr := proctest.FreeAddr(t)
+	p := proctest.Start(t, "portal", bin, addr, []string{
 		"PORTAL_ADDR=" + addr,
 		db.env(),
 		"PORTAL_SANDBOX=on",
@@ -131,48 +72,9 @@ func rcRunPortal(t *testing.T, bin string, db rcDatabase) *rcProc {
 		// claim within the test, long enough that the hanging call is still
 		// in flight when the test kills the first one.
 		"PORTAL_CLAIM_LEASE=" + rcClaimLease.String(),
-	}
-	p := &rcProc{cmd: cmd, base: "http://" + addr, logs: &rcLockedBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start portal: %v", err)
-	}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() { p.kill() })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(p.base + "/readyz")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("the portal exited during start-up:\n%s", p.logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the portal was not ready after 15 s (last error %v):\n%s", err, p.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// kill sends SIGKILL (no shutdown, no deferred code: a crash) and waits.
-func (p *rcProc) kill() {
-	if p.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
+	})
+	p.WaitReady(t, "/readyz", 15*time.Second)
+	return &rcProc{Proc: p, base: "http://" + addr}
 }
 
 // rcBrowser is a signed-in browser for a rcProc.
@@ -274,7 +176,7 @@ func TestRechargeCrashDuringCallIsUnknownAndNeverResent(t *testing.T) {
 	}
 	t.Parallel()
 	began := time.Now()
-	bin := rcBuildPortal(t)
+	bin := filepath.Join(proctest.Build(t, "./cmd/portal"), "portal")
 	built := time.Since(began)
 	db := rcNewDatabase(t)
 
@@ -323,12 +225,12 @@ func TestRechargeCrashDuringCallIsUnknownAndNeverResent(t *testing.T) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no recharge in flight after 10 s: rows %+v, hits %d\n%s", rows, admin.sandboxHits(t), first.logs.String())
+			t.Fatalf("no recharge in flight after 10 s: rows %+v, hits %d\n%s", rows, admin.sandboxHits(t), first.Logs())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	first.kill()
+	first.Kill()
 	if err := <-posted; err == nil {
 		t.Fatal("the in-flight POST did not notice the crash")
 	}
@@ -349,7 +251,7 @@ func TestRechargeCrashDuringCallIsUnknownAndNeverResent(t *testing.T) {
 			break
 		}
 		if rows[0].LeaseUntil == nil || time.Now().After(deadline) {
-			t.Fatalf("the recharge is still submitting (lease until %v):\n%s", rows[0].LeaseUntil, second.logs.String())
+			t.Fatalf("the recharge is still submitting (lease until %v):\n%s", rows[0].LeaseUntil, second.Logs())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

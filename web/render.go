@@ -111,9 +111,8 @@ func (s *Server) notFound(c *gin.Context) {
 // serverError logs the real error and shows the person a plain message with
 // the request id, never err.Error().
 func (s *Server) serverError(c *gin.Context, err error) {
-	s.logFailure(c, "server error", err)
-	if gone, _ := c.Get(clientGoneKey); gone == true {
-		c.Abort()
+	if s.logFailure(c, "server error", err) {
+		c.Abort() // nobody is there to read the page
 		return
 	}
 	id := RequestID(c.Request.Context())

@@ -17,8 +17,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -32,6 +30,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"portal/internal/dbtest"
+	"portal/internal/proctest"
 	"portal/models"
 	"portal/services/sandbox/oneflowsim"
 )
@@ -51,114 +50,6 @@ const (
 	epRecharge = "POST " + oneflowsim.PathRecharge
 	epCheck    = "GET " + oneflowsim.PathRecharge + "/{id}"
 )
-
-// proc is one running binary.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	addr string
-	logs *lockedBuffer
-	done chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func build(t *testing.T) (portal, sandbox string) {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/portal", "./cmd/sandbox")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return filepath.Join(dir, "portal"), filepath.Join(dir, "sandbox")
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func start(t *testing.T, name, bin, addr string, env []string) *proc {
-	t.Helper()
-	cmd := exec.Command(bin)
-	// A clean environment: nothing from the developer's shell leaks in.
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	p := &proc{name: name, cmd: cmd, addr: addr, logs: &lockedBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("%s logs:\n%s", p.name, p.logs.String())
-		}
-	})
-	return p
-}
-
-// waitReady polls path until it answers 200.
-func (p *proc) waitReady(t *testing.T, path string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + p.addr + path)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("%s exited during start-up:\n%s", p.name, p.logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after 30 s (%v):\n%s", p.name, err, p.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// kill is a crash: SIGKILL, no shutdown.
-func (p *proc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
 
 // roundRobin is the load balancer: each request goes to the next replica,
 // so consecutive requests of one browser land on different processes.
@@ -310,7 +201,8 @@ func TestTwoReplicasOnOnePostgreSQL(t *testing.T) {
 	if !dbtest.OnPostgres() {
 		t.Skip("replicas share a PostgreSQL database: run under scripts/with-postgres.sh (make test does)")
 	}
-	portalBin, sandboxBin := build(t)
+	bins := proctest.Build(t, "./cmd/portal", "./cmd/sandbox")
+	portalBin, sandboxBin := filepath.Join(bins, "portal"), filepath.Join(bins, "sandbox")
 	dbURL := dbtest.EmptyPostgresURL(t)
 
 	lbListener, err := net.Listen("tcp", "127.0.0.1:0")
@@ -318,7 +210,7 @@ func TestTwoReplicasOnOnePostgreSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	lbBase := "http://" + lbListener.Addr().String()
-	addrs := []string{freeAddr(t), freeAddr(t)}
+	addrs := []string{proctest.FreeAddr(t), proctest.FreeAddr(t)}
 	rr := &roundRobin{backends: addrs}
 	lb := &http.Server{Handler: rr.handler()}
 	go func() { _ = lb.Serve(lbListener) }()
@@ -326,20 +218,20 @@ func TestTwoReplicasOnOnePostgreSQL(t *testing.T) {
 
 	// One simulator process for both replicas; it prints the settings the
 	// replicas need.
-	sandboxAddr := freeAddr(t)
-	sb := start(t, "sandbox", sandboxBin, sandboxAddr, []string{
+	sandboxAddr := proctest.FreeAddr(t)
+	sb := proctest.Start(t, "sandbox", sandboxBin, sandboxAddr, []string{
 		"SANDBOX_ADDR=" + sandboxAddr, "SANDBOX_PORTAL_URL=" + lbBase, "SANDBOX_SETTLE_AFTER=2s",
 	})
-	sb.waitReady(t, "/_control/state")
+	sb.WaitReady(t, "/_control/state", 30*time.Second)
 	var providerEnv []string
-	sc := bufio.NewScanner(strings.NewReader(sb.logs.String()))
+	sc := bufio.NewScanner(strings.NewReader(sb.Logs()))
 	for sc.Scan() {
 		if line := sc.Text(); regexp.MustCompile(`^[A-Z_]+=`).MatchString(line) {
 			providerEnv = append(providerEnv, line)
 		}
 	}
 	if len(providerEnv) < 10 {
-		t.Fatalf("the sandbox printed %d settings for the replicas:\n%s", len(providerEnv), sb.logs.String())
+		t.Fatalf("the sandbox printed %d settings for the replicas:\n%s", len(providerEnv), sb.Logs())
 	}
 	env := func(addr string) []string {
 		return append([]string{
@@ -350,12 +242,12 @@ func TestTwoReplicasOnOnePostgreSQL(t *testing.T) {
 
 	// Both start at once on an empty database: one migrates and creates
 	// the first admin, the other waits for the lock and finds both done.
-	replicas := make([]*proc, 2)
+	replicas := make([]*proctest.Proc, 2)
 	for i := range replicas {
-		replicas[i] = start(t, fmt.Sprintf("replica %c", 'A'+i), portalBin, addrs[i], env(addrs[i]))
+		replicas[i] = proctest.Start(t, fmt.Sprintf("replica %c", 'A'+i), portalBin, addrs[i], env(addrs[i]))
 	}
 	for _, p := range replicas {
-		p.waitReady(t, "/readyz")
+		p.WaitReady(t, "/readyz", 30*time.Second)
 	}
 	db, err := gorm.Open(postgres.Open(dbURL), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
@@ -371,8 +263,8 @@ func TestTwoReplicasOnOnePostgreSQL(t *testing.T) {
 		t.Fatalf("after two simultaneous first starts: %d accounts (%v), want the one first admin", admins, err)
 	}
 	for _, p := range replicas {
-		if strings.Contains(p.logs.String(), `"level":"ERROR"`) {
-			t.Errorf("%s logged an error during start-up:\n%s", p.name, p.logs.String())
+		if strings.Contains(p.Logs(), `"level":"ERROR"`) {
+			t.Errorf("%s logged an error during start-up:\n%s", p.Name, p.Logs())
 		}
 	}
 
@@ -382,8 +274,8 @@ func TestTwoReplicasOnOnePostgreSQL(t *testing.T) {
 		t.Fatalf("sign-in through the load balancer: %d → %q", status, loc)
 	}
 	for _, p := range replicas {
-		if status, loc, _ := staff.do(t, "http://"+p.addr, http.MethodGet, "/recharges", nil); status != http.StatusOK {
-			t.Errorf("the session on %s: %d → %q, want the recharges page", p.name, status, loc)
+		if status, loc, _ := staff.do(t, "http://"+p.Addr, http.MethodGet, "/recharges", nil); status != http.StatusOK {
+			t.Errorf("the session on %s: %d → %q, want the recharges page", p.Name, status, loc)
 		}
 	}
 
@@ -436,16 +328,16 @@ func TestTwoReplicasOnOnePostgreSQL(t *testing.T) {
 			keys[i] = f.Get("idempotency_key")
 			posted[i] = make(chan int, 1)
 			go func() {
-				status, _, _ := staff.do(t, "http://"+p.addr, http.MethodPost, "/recharges", f)
+				status, _, _ := staff.do(t, "http://"+p.Addr, http.MethodPost, "/recharges", f)
 				posted[i] <- status
 			}()
 		}
 		waitFor(t, 10*time.Second, "both calls in flight at 1flow", func() bool {
 			return sandboxHits(t, sandboxAddr, epRecharge)-before == 2
 		})
-		replicas[0].kill()
-		replicas[0] = start(t, "replica A (restarted)", portalBin, addrs[0], env(addrs[0]))
-		replicas[0].waitReady(t, "/readyz")
+		replicas[0].Kill()
+		replicas[0] = proctest.Start(t, "replica A (restarted)", portalBin, addrs[0], env(addrs[0]))
+		replicas[0].WaitReady(t, "/readyz", 30*time.Second)
 
 		// B's call is answered within its lease: the restarted A must not
 		// have touched it, and it goes on to complete.

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"portal/internal/dbtest"
 	"portal/models"
@@ -151,21 +149,6 @@ func TestPrefixSearchPagesMatchABruteForceFilter(t *testing.T) {
 
 func head(ids []uint) []uint { return ids[:min(len(ids), 5)] }
 
-// capture records every statement a call runs, with its arguments inlined,
-// so the test can read each one's plan.
-type capture struct {
-	logger.Interface
-	mu    sync.Mutex
-	stmts []string
-}
-
-func (c *capture) Trace(_ context.Context, _ time.Time, fc func() (string, int64), _ error) {
-	sql, _ := fc()
-	c.mu.Lock()
-	c.stmts = append(c.stmts, sql)
-	c.mu.Unlock()
-}
-
 // A prefix search never sorts more than services.PrefixProbeLimit rows:
 // its probes count index entries only, a dense search walks in id order,
 // and only a search whose matches were counted as few reads them through
@@ -185,12 +168,13 @@ func TestPrefixSearchSortsAtMostTheProbeLimit(t *testing.T) {
 				}
 			}
 			dense := matches > services.PrefixProbeLimit
-			c := &capture{Interface: logger.Discard}
-			s := New(db.Session(&gorm.Session{Logger: c}), nil, time.Now, Options{})
+			rec, stmts := dbtest.Record(db)
+			s := New(rec, nil, time.Now, Options{})
 			if _, err := s.List(context.Background(), f, before, 0, 50); err != nil {
 				t.Fatal(err)
 			}
-			for _, stmt := range c.stmts {
+			taken := stmts.Take()
+			for _, stmt := range taken {
 				plan := dbtest.PlanSQL(t, db, stmt)
 				// A sort is allowed only of one index range whose matches
 				// were counted as few.
@@ -201,7 +185,7 @@ func TestPrefixSearchSortsAtMostTheProbeLimit(t *testing.T) {
 					t.Errorf("%+v: the probe %s reads rows, not just the index: %s", f, stmt, plan)
 				}
 			}
-			t.Logf("%+v before %d: %d matches, %d statements", f, before, matches, len(c.stmts))
+			t.Logf("%+v before %d: %d matches, %d statements", f, before, matches, len(taken))
 		}
 	}
 }
