@@ -115,12 +115,11 @@ func (s *Service) Search(ctx context.Context, q string) (Result, error) {
 			k := Key{KeyNIN, q}
 			res.Customers = append(res.Customers, Hit{Kind: HitCustomer, Customer: k, Title: "Signer with NIN " + q, Matched: "signs documents", Href: "/customers/" + k.String()})
 		}
-	} else if p, err := phone.Normalize(q); err == nil && !strings.ContainsAny(q, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_") {
-		res.ReadAs = append(res.ReadAs, "a phone number: "+p)
+	}
+	var phoneHit *Hit
+	if p, err := phone.Normalize(q); err == nil && !isNIN && !strings.ContainsAny(q, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_") {
 		k := Key{KeyPhone, p}
-		// A valid phone number always opens the customer page: 1flow may
-		// know the customer even if we have no record yet.
-		res.Customers = append(res.Customers, Hit{Kind: HitCustomer, Customer: k, Title: "Customer " + p, Matched: "phone number", Href: "/customers/" + k.String()})
+		phoneHit = &Hit{Kind: HitCustomer, Customer: k, Title: "Customer " + p, Matched: "phone number", Href: "/customers/" + k.String()}
 	}
 	if targetPattern.MatchString(q) && !isNIN {
 		for _, kind := range []KeyKind{KeyDevice, KeyCard} {
@@ -136,6 +135,15 @@ func (s *Service) Search(ctx context.Context, q string) (Result, error) {
 	}
 	if err := s.exactRecords(db, q, &res); err != nil {
 		return res, err
+	}
+	// A valid phone number opens the customer page even with no record
+	// yet: 1flow may know the customer. But bare digits are only guessed
+	// to be a phone ("4956…" reads as a German number), and a record whose
+	// id is exactly those digits (PassportReader session ids are numeric)
+	// is what was meant; a "+" or a local "0…" says phone for certain.
+	if phoneHit != nil && (res.Total() == 0 || strings.HasPrefix(q, "+") || strings.HasPrefix(q, "0")) {
+		res.ReadAs = append(res.ReadAs, "a phone number: "+phoneHit.Customer.Value)
+		res.Customers = append([]Hit{*phoneHit}, res.Customers...)
 	}
 	if res.Total() == 0 && utf8.RuneCountInString(q) >= minPrefix {
 		if err := s.prefixRecords(db, q, &res); err != nil {
