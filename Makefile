@@ -13,7 +13,7 @@ export
 # this one for the first admin, so the portal is ready to sign in to. It only
 # applies when the database has no users yet.
 RUN_ADMIN_EMAIL := $(or $(PORTAL_ADMIN_EMAIL),admin@example.com)
-RUN_ADMIN_PASSWORD := $(or $(PORTAL_ADMIN_PASSWORD),sandbox-admin-password)
+RUN_ADMIN_PASSWORD := $(or $(PORTAL_ADMIN_PASSWORD),sandbox-first-staff-password)
 
 .PHONY: run build test test-sqlite test-postgres test-short bench-load bench-load-postgres generate check-generated lint bench browser-deps ci
 

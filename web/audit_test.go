@@ -190,13 +190,13 @@ func TestAuditFilters(t *testing.T) {
 	p := start(t, nil)
 	day1 := p.Clock.Now().UTC().Format("2006-01-02")
 	admin := signInAdmin(t, p)
-	p.CreateUser(t, "early@example.com", "early password", models.RoleSupport)
+	p.CreateUser(t, "early@example.com", "quiet meadow eight", models.RoleSupport)
 	wantStatus(t, p.PostForm(t, p.Client(), "/login", url.Values{"email": {"early@example.com"}, "password": {"wrong"}}), http.StatusUnauthorized)
 
 	p.Clock.Advance(48 * time.Hour)
 	day3 := p.Clock.Now().UTC().Format("2006-01-02")
 	p.Login(t, admin.client, apptest.AdminEmail, apptest.AdminPassword)
-	wantRedirect(t, p.PostForm(t, admin.client, "/users", url.Values{"email": {"late@example.com"}, "name": {"Late"}, "role": {"operator"}, "password": {"late password"}}), "/users")
+	wantRedirect(t, p.PostForm(t, admin.client, "/users", url.Values{"email": {"late@example.com"}, "name": {"Late"}, "role": {"operator"}, "password": {"quiet meadow nine"}}), "/users")
 	wantStatus(t, p.PostForm(t, p.Client(), "/login", url.Values{"email": {"late@example.com"}, "password": {"wrong"}}), http.StatusUnauthorized)
 
 	day1Start, _ := time.Parse("2006-01-02", day1)

@@ -112,14 +112,14 @@ func loginError(body string) string {
 func TestLoginFailuresRevealNothing(t *testing.T) {
 	t.Parallel()
 	p := start(t, nil)
-	disabled := p.CreateUser(t, "gone@example.com", "gone password 1", models.RoleSupport)
+	disabled := p.CreateUser(t, "gone@example.com", "quiet meadow seven", models.RoleSupport)
 	if err := p.App.DB.Model(&models.User{}).Where("id = ?", disabled.ID).Update("disabled", true).Error; err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct{ name, email, password string }{
 		{"wrong password", apptest.AdminEmail, "not the password"},
 		{"unknown email", "nobody@example.com", "not the password"},
-		{"disabled account, right password", "gone@example.com", "gone password 1"},
+		{"disabled account, right password", "gone@example.com", "quiet meadow seven"},
 	}
 	var first string
 	for _, tc := range cases {
@@ -267,7 +267,7 @@ func TestLoginReplacesTheSessionID(t *testing.T) {
 func TestLoginThrottlingPerAccount(t *testing.T) {
 	t.Parallel()
 	p := start(t, nil)
-	other := p.CreateUser(t, "other@example.com", "other password 1", models.RoleOperator)
+	other := p.CreateUser(t, "other@example.com", "quiet meadow six", models.RoleOperator)
 	c := p.Client()
 	for i := range 5 {
 		resp := p.PostForm(t, c, "/login", url.Values{"email": {apptest.AdminEmail}, "password": {fmt.Sprintf("guess %d", i)}})
@@ -291,7 +291,7 @@ func TestLoginThrottlingPerAccount(t *testing.T) {
 	wantStatus(t, resp, http.StatusTooManyRequests)
 
 	// Another account from the same address is not affected.
-	p.Login(t, p.Client(), other.Email, "other password 1")
+	p.Login(t, p.Client(), other.Email, "quiet meadow six")
 
 	// It is a back-off, not a lock: after it, the right password works.
 	p.Clock.Advance(31 * time.Second)

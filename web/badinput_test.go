@@ -71,7 +71,7 @@ func TestBadInputGets4xx(t *testing.T) {
 	t.Parallel()
 	p := start(t, nil, probeSim{})
 	admin := signInAdmin(t, p)
-	target := p.CreateUser(t, "target@example.com", "target password 1", models.RoleSupport)
+	target := p.CreateUser(t, "target@example.com", "quiet meadow five", models.RoleSupport)
 	tid := fmt.Sprint(target.ID)
 	usersBefore := count(t, p, "users")
 

@@ -30,7 +30,7 @@ import (
 	"portal/services/sandbox/oneflowsim"
 )
 
-const rcCrashAdminPassword = "crash test admin password"
+const rcCrashAdminPassword = "crash test staff password"
 
 const rcClaimLease = 6 * time.Second
 

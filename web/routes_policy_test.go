@@ -152,7 +152,7 @@ func TestRolePolicy(t *testing.T) {
 	}
 	// Real rows to fill ":id" with, so the GETs find something and the
 	// POSTs have a real target.
-	target := p.CreateUser(t, "target@example.com", "target password 1", models.RoleSupport)
+	target := p.CreateUser(t, "target@example.com", "quiet meadow five", models.RoleSupport)
 	now := p.Clock.Now().UTC()
 	recharge := models.Recharge{
 		IdempotencyKey: "policy-test", DeviceID: "DEV-POLICY", Amount: decimal.NewFromInt(10), Currency: "KES",

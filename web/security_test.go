@@ -32,7 +32,7 @@ func TestCrossSitePostsAreRefused(t *testing.T) {
 	t.Parallel()
 	p := start(t, nil)
 	admin := signInAdmin(t, p)
-	victim := p.CreateUser(t, "victim@example.com", "victim password", models.RoleSupport)
+	victim := p.CreateUser(t, "victim@example.com", "quiet meadow four", models.RoleSupport)
 
 	for _, modern := range []bool{true, false} {
 		name := "Sec-Fetch-Site"

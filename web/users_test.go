@@ -105,6 +105,20 @@ func TestCreateUserValidation(t *testing.T) {
 			kept:   map[string]string{"email": "not-an-email", "name": "Typed Name"},
 		},
 		{
+			name:    "a leaked password",
+			form:    url.Values{"email": {"new.hire@example.com"}, "name": {"New Hire"}, "role": {"support"}, "password": {"Sunshine2024!"}},
+			errors:  map[string]string{"password": "common and leaked passwords"},
+			kept:    map[string]string{"email": "new.hire@example.com", "name": "New Hire"},
+			pageish: true,
+		},
+		{
+			name:    "the person's own name in the password",
+			form:    url.Values{"email": {"grace.hopper@example.com"}, "name": {"Grace Hopper"}, "role": {"support"}, "password": {"hopper-cobol-1959"}},
+			errors:  map[string]string{"password": `"hopper" from your own email or name`},
+			kept:    map[string]string{"email": "grace.hopper@example.com", "name": "Grace Hopper"},
+			pageish: true,
+		},
+		{
 			name:    "duplicate email",
 			form:    url.Values{"email": {"ADMIN@example.com"}, "name": {"Second Admin"}, "role": {"admin"}, "password": {"a long enough password"}},
 			errors:  map[string]string{"email": "already exists"},
@@ -156,7 +170,7 @@ func TestChangeRoleOverHTMXReturnsTheRow(t *testing.T) {
 	t.Parallel()
 	p := start(t, nil)
 	admin := signInAdmin(t, p)
-	u := p.CreateUser(t, "sam@example.com", "sam password 1", models.RoleSupport)
+	u := p.CreateUser(t, "sam@example.com", "quiet meadow two", models.RoleSupport)
 
 	resp := post(t, p, admin.client, fmt.Sprintf("/users/%d/role", u.ID), url.Values{"role": {"compliance"}}, htmx)
 	wantStatus(t, resp, http.StatusOK)
@@ -176,7 +190,7 @@ func TestChangeRoleOverHTMXReturnsTheRow(t *testing.T) {
 
 	// The role is read on every request: the user's next click uses it.
 	c := p.Client()
-	p.Login(t, c, u.Email, "sam password 1")
+	p.Login(t, c, u.Email, "quiet meadow two")
 	wantStatus(t, p.Get(t, c, "/users"), http.StatusForbidden)
 	wantStatus(t, post(t, p, admin.client, fmt.Sprintf("/users/%d/role", u.ID), url.Values{"role": {"admin"}}, htmx), http.StatusOK)
 	wantStatus(t, p.Get(t, c, "/users"), http.StatusOK)
@@ -193,7 +207,7 @@ func TestCannotDisableYourself(t *testing.T) {
 	p := start(t, nil)
 	admin := signInAdmin(t, p)
 	// A second admin, so the last-admin rule is not what refuses.
-	p.CreateUser(t, "second@example.com", "second admin password", models.RoleAdmin)
+	p.CreateUser(t, "second@example.com", "quiet meadow three", models.RoleAdmin)
 	path := fmt.Sprintf("/users/%d/disable", admin.user.ID)
 
 	resp := post(t, p, admin.client, path, nil, htmx)
@@ -245,7 +259,7 @@ func TestLastActiveAdminCannotBeDemoted(t *testing.T) {
 	}
 
 	// A disabled admin does not count as a way back in.
-	other := p.CreateUser(t, "other.admin@example.com", "other admin password", models.RoleAdmin)
+	other := p.CreateUser(t, "other.admin@example.com", "quiet meadow one", models.RoleAdmin)
 	wantRedirect(t, p.PostForm(t, admin.client, fmt.Sprintf("/users/%d/disable", other.ID), nil), "/users")
 	wantStatus(t, post(t, p, admin.client, rolePath, url.Values{"role": {"operator"}}, htmx), http.StatusUnprocessableEntity)
 
@@ -256,7 +270,7 @@ func TestLastActiveAdminCannotBeDemoted(t *testing.T) {
 	wantStatus(t, p.Get(t, admin.client, "/users"), http.StatusForbidden)
 	// And now the other admin is the last one.
 	oc := p.Client()
-	p.Login(t, oc, other.Email, "other admin password")
+	p.Login(t, oc, other.Email, "quiet meadow one")
 	resp = post(t, p, oc, fmt.Sprintf("/users/%d/role", other.ID), url.Values{"role": {"support"}}, htmx)
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
 	if !strings.Contains(resp.Body, "last active admin") {

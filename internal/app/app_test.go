@@ -11,7 +11,7 @@ import (
 
 func TestWebhookSecretGeneratedOnceAndKept(t *testing.T) {
 	dir := t.TempDir()
-	env := map[string]string{"PORTAL_DB": filepath.Join(dir, "portal.db"), "PORTAL_SANDBOX": "on", "PORTAL_ADMIN_PASSWORD": "admin password"}
+	env := map[string]string{"PORTAL_DB": filepath.Join(dir, "portal.db"), "PORTAL_SANDBOX": "on", "PORTAL_ADMIN_PASSWORD": "first staff password"}
 	load := func() *config.Config {
 		c, err := config.Load(func(k string) string { return env[k] })
 		if err != nil {

@@ -36,7 +36,7 @@ import (
 // AdminEmail and AdminPassword are the first admin of every test portal.
 const (
 	AdminEmail    = "admin@example.com"
-	AdminPassword = "admin password for tests"
+	AdminPassword = "first staff password for tests"
 )
 
 // FastPasswords keeps argon2id but at a cost that lets a test sign in dozens

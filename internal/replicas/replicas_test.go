@@ -35,7 +35,7 @@ import (
 	"portal/services/sandbox/oneflowsim"
 )
 
-const adminPassword = "replica test admin password"
+const adminPassword = "replica test staff password"
 
 // lease is PORTAL_CLAIM_LEASE of both replicas: long enough that the held
 // call below is answered well inside it, short enough that the dead

@@ -261,7 +261,7 @@ func (s *Service) CreateUser(ctx context.Context, actor services.Actor, in NewUs
 	if !in.Role.Valid() {
 		errs["role"] = "Choose a role."
 	}
-	if msg := passwords.Check(in.Password); msg != "" {
+	if msg := passwords.Check(in.Password, passwords.Owner{Email: in.Email, Name: in.Name}); msg != "" {
 		errs["password"] = msg
 	}
 	if len(errs) > 0 {
@@ -427,7 +427,11 @@ func (s *Service) SetDisabled(ctx context.Context, actor services.Actor, id uint
 // ResetPassword sets a new password chosen by an admin and ends the user's
 // sessions.
 func (s *Service) ResetPassword(ctx context.Context, actor services.Actor, id uint, password string) (models.User, error) {
-	if msg := passwords.Check(password); msg != "" {
+	target, err := s.Get(ctx, id)
+	if err != nil {
+		return models.User{}, err
+	}
+	if msg := passwords.Check(password, passwords.Owner{Email: target.Email, Name: target.Name}); msg != "" {
 		return models.User{}, services.FieldErrors{"password": msg}
 	}
 	hash, err := passwords.Hash(password, s.params)
@@ -455,7 +459,7 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, actor services.Actor, c
 	if ok, _ := passwords.Verify(current, u.PasswordHash); !ok {
 		return services.FieldErrors{"current_password": "This is not your current password."}
 	}
-	if msg := passwords.Check(next); msg != "" {
+	if msg := passwords.Check(next, passwords.Owner{Email: u.Email, Name: u.Name}); msg != "" {
 		return services.FieldErrors{"new_password": msg}
 	}
 	if next == current {

@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"unicode"
 
+	"github.com/trustelem/zxcvbn/frequency"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -36,14 +39,71 @@ const (
 // ErrMalformed is returned for a stored hash this package cannot read.
 var ErrMalformed = errors.New("passwords: malformed hash")
 
-// Check returns a message for a password that may not be used, or "".
-func Check(password string) string {
+// Owner is whose password is being set: a password built from its owner's
+// own email or name is among the first an attacker tries.
+type Owner struct{ Email, Name string }
+
+// Check returns a message for a password that may not be used, or "". The
+// message says why, so the person can choose a better one.
+func Check(password string, owner Owner) string {
 	n := len([]rune(password))
 	switch {
 	case n < MinLength:
 		return fmt.Sprintf("Use at least %d characters.", MinLength)
 	case n > MaxLength:
 		return fmt.Sprintf("Use at most %d characters.", MaxLength)
+	case Common(password):
+		return "This password is on the lists of common and leaked passwords that attackers try first. Choose one nobody else would."
+	}
+	if part := personalPart(password, owner); part != "" {
+		return fmt.Sprintf("The password contains %q from your own email or name, which an attacker would try early. Leave it out.", part)
+	}
+	return ""
+}
+
+// Common reports whether password, ignoring case, is one of the 30,000 most
+// common passwords (zxcvbn's list of leaked passwords), also when a person
+// only added digits or symbols at the end ("Dragon2024!").
+func Common(password string) bool {
+	lower := strings.ToLower(password)
+	common := commonPasswords()
+	if common[lower] {
+		return true
+	}
+	stem := strings.TrimRightFunc(lower, func(r rune) bool { return !unicode.IsLetter(r) })
+	return len([]rune(stem)) >= 4 && stem != lower && common[stem]
+}
+
+// commonPasswords is built on first use: 30,000 strings cost about 2 MB,
+// which a process that never sets a password need not pay.
+var commonPasswords = sync.OnceValue(func() map[string]bool {
+	list := frequency.FrequencyLists["passwords"]
+	set := make(map[string]bool, len(list))
+	for _, p := range list {
+		set[p] = true
+	}
+	return set
+})
+
+// personalPart returns the part of owner's email or name that password
+// contains, or "". Name words shorter than four letters are left out:
+// "Ann" would forbid "bANNer".
+func personalPart(password string, owner Owner) string {
+	lower := strings.ToLower(password)
+	email := strings.ToLower(strings.TrimSpace(owner.Email))
+	local, _, _ := strings.Cut(email, "@")
+	candidates := []string{email, local}
+	name := strings.ToLower(strings.TrimSpace(owner.Name))
+	candidates = append(candidates, strings.Join(strings.Fields(name), ""))
+	for _, w := range strings.FieldsFunc(name+" "+local, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if len([]rune(w)) >= 4 {
+			candidates = append(candidates, w)
+		}
+	}
+	for _, c := range candidates {
+		if len([]rune(c)) >= 3 && strings.Contains(lower, c) {
+			return c
+		}
 	}
 	return ""
 }

@@ -54,23 +54,57 @@ func TestSaltsDiffer(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
+	ada := Owner{Email: "ada.lovelace@example.com", Name: "Ada Lovelace"}
 	cases := []struct {
-		pw string
-		ok bool
+		pw    string
+		owner Owner
+		want  string // a part of the message; "" for allowed
 	}{
-		{"", false},
-		{"1234567", false},
-		{"12345678", true},
-		{"ünïcödé", false}, // 7 runes even though more bytes
-		{"ünïcödéé", true},
-		{strings.Repeat("a", MaxLength), true},
-		{strings.Repeat("a", MaxLength+1), false},
+		{"", Owner{}, "at least"},
+		{"1234567", Owner{}, "at least"},
+		{"ünïcödé", Owner{}, "at least"}, // 7 runes even though more bytes
+		{"ünïcödéé", Owner{}, ""},
+		{"vq8-tank-lilac", Owner{}, ""},
+		{strings.Repeat("ab9", MaxLength/3), Owner{}, ""},
+		{strings.Repeat("a", MaxLength+1), Owner{}, "at most"},
+		// Leaked and common passwords, whatever their case or a tail of
+		// digits and symbols added to one.
+		{"12345678", Owner{}, "common and leaked"},
+		{"password", Owner{}, "common and leaked"},
+		{"PassWord", Owner{}, "common and leaked"},
+		{"sunshine2024!", Owner{}, "common and leaked"},
+		{"trustno1", Owner{}, "common and leaked"},
+		{"iloveyou", Owner{}, "common and leaked"},
+		// The owner's own email and name.
+		{"ada.lovelace@example.com", ada, "your own email"},
+		{"xx-ada.lovelace-xx", ada, `"ada.lovelace"`},
+		{"LOVELACE-river-9", ada, `"lovelace"`},
+		{"adalovelace99", ada, `"adalovelace"`},
+		{"bandana-kettle-7", ada, ""}, // "ada" alone is too short a word to forbid
+		{"LOVELACE-river-9", Owner{Email: "x@example.com", Name: "Grace"}, ""},
 	}
 	for _, c := range cases {
-		if got := Check(c.pw) == ""; got != c.ok {
-			t.Errorf("Check(%q) ok = %v, want %v", c.pw, got, c.ok)
+		got := Check(c.pw, c.owner)
+		if (got == "") != (c.want == "") || !strings.Contains(got, c.want) {
+			t.Errorf("Check(%q, %+v) = %q, want a message with %q", c.pw, c.owner, got, c.want)
 		}
 	}
+}
+
+// The list shipped is at least the 10,000 most common passwords.
+func TestCommonListSize(t *testing.T) {
+	if n := len(commonPasswords()); n < 10_000 {
+		t.Fatalf("%d common passwords, want at least 10,000", n)
+	}
+}
+
+func FuzzCheck(f *testing.F) {
+	f.Add("password1", "a@b.co", "A B")
+	f.Fuzz(func(t *testing.T, pw, email, name string) {
+		if msg := Check(pw, Owner{Email: email, Name: name}); msg == "" && len([]rune(pw)) < MinLength {
+			t.Fatalf("a %d-rune password was allowed", len([]rune(pw)))
+		}
+	})
 }
 
 func FuzzVerify(f *testing.F) {
