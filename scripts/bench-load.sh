@@ -32,7 +32,7 @@ echo "seeding $rows records of each kind ($what)..."
 env "${db_env[@]}" "$dir/seed" -rows "$rows"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-password="load test admin password"
+password="load test staff password"
 env -i PATH="$PATH" HOME="$HOME" "${db_env[@]}" PORTAL_ADDR="127.0.0.1:$port" PORTAL_SANDBOX=on \
 	PORTAL_ADMIN_PASSWORD="$password" PORTAL_LOG_LEVEL=warn "$dir/portal" >"$dir/portal.log" 2>&1 &
 pid=$!
