@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -19,6 +18,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"portal/internal/proctest"
 )
 
 // defaultChromium is where Debian's chromium package puts its launcher.
@@ -65,7 +66,7 @@ type browser struct {
 	t       *testing.T
 	ctx     context.Context
 	console *consoleWatch
-	output  *syncBuffer
+	output  *proctest.Buffer // the browser's own output, for failure messages
 }
 
 // startBrowser starts Chromium with a fresh profile; it is closed when the
@@ -86,7 +87,7 @@ func startBrowser(t *testing.T, parent context.Context) *browser {
 		t.Fatal(err)
 	}
 	home := t.TempDir()
-	output := &syncBuffer{}
+	output := &proctest.Buffer{}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.UserDataDir(t.TempDir()),
@@ -414,22 +415,4 @@ func (w *consoleWatch) dump() string {
 		return "  (none)\n"
 	}
 	return sb.String()
-}
-
-// syncBuffer collects the browser's own output for failure messages.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

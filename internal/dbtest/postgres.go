@@ -70,12 +70,7 @@ func NewPostgresURL(t testing.TB) string {
 	t.Helper()
 	server := os.Getenv(EnvPostgres)
 	var name string
-	err := withAdmin(server, func(ctx context.Context, conn *sql.Conn) error {
-		unlock, err := lockTemplate(ctx, conn)
-		if err != nil {
-			return err
-		}
-		defer unlock()
+	err := withTemplateLock(server, func(ctx context.Context, conn *sql.Conn) error {
 		tmpl, err := ensureTemplate(ctx, conn, server)
 		if err != nil {
 			return err
@@ -124,16 +119,20 @@ func withAdmin(server string, fn func(ctx context.Context, conn *sql.Conn) error
 	return fn(ctx, conn)
 }
 
-// lockTemplate serializes what touches the template: test binaries run in
-// parallel, one makes the template, and clones are made one at a time (a
-// clone fails while anyone is connected to its template).
-func lockTemplate(ctx context.Context, conn *sql.Conn) (unlock func(), err error) {
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(hashtext('portal tests: template'))"); err != nil {
-		return nil, err
-	}
-	return func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext('portal tests: template'))")
-	}, nil
+// withTemplateLock is withAdmin holding the lock that serializes what
+// touches the template: test binaries run in parallel, one makes the
+// template, and clones are made one at a time (a clone fails while anyone
+// is connected to its template).
+func withTemplateLock(server string, fn func(ctx context.Context, conn *sql.Conn) error) error {
+	return withAdmin(server, func(ctx context.Context, conn *sql.Conn) error {
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(hashtext('portal tests: template'))"); err != nil {
+			return err
+		}
+		defer func() {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext('portal tests: template'))")
+		}()
+		return fn(ctx, conn)
+	})
 }
 
 // ensureTemplate returns the name of the migrated template database,
@@ -224,12 +223,7 @@ func benchPostgres(prefix string, seed []Stmt) (*gorm.DB, error) {
 	server := os.Getenv(EnvPostgres)
 	var db *gorm.DB
 	var name string
-	err := withAdmin(server, func(ctx context.Context, conn *sql.Conn) error {
-		unlock, err := lockTemplate(ctx, conn)
-		if err != nil {
-			return err
-		}
-		defer unlock()
+	err := withTemplateLock(server, func(ctx context.Context, conn *sql.Conn) error {
 		rows, err := conn.QueryContext(ctx, `SELECT datname FROM pg_database d WHERE datname LIKE 'portal\_bench\_%'
 			AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)`)
 		if err != nil {

@@ -2,7 +2,6 @@ package documents
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,19 +19,7 @@ func TestFigureQueriesUseIndexes(t *testing.T) {
 		var n int64
 		return stalledQuery(tx, now).Count(&n)
 	}
-	if dbtest.OnPostgres() {
-		plan := dbtest.PGPlan(t, db, q)
-		if !plan.UsesIndex("documents_state") {
-			t.Errorf("stalled documents: plan does not use documents_state: %s", plan)
-		}
-		t.Logf("stalled documents: %s", plan)
-	} else {
-		text := dbtest.Plan(t, db, q)
-		if !strings.Contains(text, "documents_state") {
-			t.Errorf("stalled documents: plan does not use documents_state: %s", text)
-		}
-		t.Logf("stalled documents: %s", text)
-	}
+	dbtest.CheckUsesIndex(t, db, "stalled documents", q, "documents_state")
 
 	// The completion times come from the per-day times the triggers keep,
 	// never from the documents themselves.
@@ -40,17 +27,5 @@ func TestFigureQueriesUseIndexes(t *testing.T) {
 	if _, err := CompletionTimes(context.Background(), rec, now.AddDate(0, 0, -30)); err != nil {
 		t.Fatal(err)
 	}
-	times := stmts.Take()
-	if len(times) == 0 {
-		t.Fatal("document times: no statement recorded")
-	}
-	for _, stmt := range times {
-		if dbtest.OnPostgres() {
-			if plan := dbtest.PGPlanSQL(t, db, stmt); plan.Reads("documents") || !plan.Reads("figure_durations") {
-				t.Errorf("document times: %s\nreads the documents: %s", stmt, plan)
-			}
-		} else if text := dbtest.PlanSQL(t, db, stmt); strings.Contains(text, "documents") || !strings.Contains(text, "figure_durations") {
-			t.Errorf("document times: %s\nreads the documents: %s", stmt, text)
-		}
-	}
+	dbtest.CheckReadsInstead(t, db, "document times", stmts.Take(), "documents", "figure_durations")
 }

@@ -74,8 +74,9 @@ func Common(password string) bool {
 	return len([]rune(stem)) >= 4 && stem != lower && common[stem]
 }
 
-// commonPasswords is built on first use: 30,000 strings cost about 2 MB,
-// which a process that never sets a password need not pay.
+// commonPasswords is built on first use: the set of 30,000 costs 1.6 MiB
+// of heap (measured with runtime.MemStats after a GC), which a process
+// that never sets a password need not pay.
 var commonPasswords = sync.OnceValue(func() map[string]bool {
 	list := frequency.FrequencyLists["passwords"]
 	set := make(map[string]bool, len(list))

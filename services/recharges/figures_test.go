@@ -2,7 +2,6 @@ package recharges
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -36,19 +35,7 @@ func TestFigureQueriesUseIndexes(t *testing.T) {
 		var n int64
 		return failedSinceQuery(tx, now.Add(-24*time.Hour)).Count(&n)
 	}
-	if dbtest.OnPostgres() {
-		plan := dbtest.PGPlan(t, db, q)
-		if !plan.UsesIndex("recharges_created") {
-			t.Errorf("failed today: plan does not use recharges_created: %s", plan)
-		}
-		t.Logf("failed today: %s", plan)
-	} else {
-		text := dbtest.Plan(t, db, q)
-		if !strings.Contains(text, "recharges_created") {
-			t.Errorf("failed today: plan does not use recharges_created: %s", text)
-		}
-		t.Logf("failed today: %s", text)
-	}
+	dbtest.CheckUsesIndex(t, db, "failed today", q, "recharges_created")
 
 	// The chart per day reads the counts the triggers keep, never the
 	// recharges themselves.
@@ -56,17 +43,5 @@ func TestFigureQueriesUseIndexes(t *testing.T) {
 	if _, _, err := Daily(context.Background(), rec, now.AddDate(0, 0, -30), 30); err != nil {
 		t.Fatal(err)
 	}
-	daily := stmts.Take()
-	if len(daily) == 0 {
-		t.Fatal("recharges per day: no statement recorded")
-	}
-	for _, stmt := range daily {
-		if dbtest.OnPostgres() {
-			if plan := dbtest.PGPlanSQL(t, db, stmt); plan.Reads("recharges") || !plan.Reads("figure_counts") {
-				t.Errorf("recharges per day: %s\nreads the recharges: %s", stmt, plan)
-			}
-		} else if text := dbtest.PlanSQL(t, db, stmt); strings.Contains(text, "recharges") || !strings.Contains(text, "figure_counts") {
-			t.Errorf("recharges per day: %s\nreads the recharges: %s", stmt, text)
-		}
-	}
+	dbtest.CheckReadsInstead(t, db, "recharges per day", stmts.Take(), "recharges", "figure_counts")
 }

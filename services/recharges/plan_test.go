@@ -1,7 +1,6 @@
 package recharges
 
 import (
-	"strings"
 	"testing"
 
 	"gorm.io/gorm"
@@ -52,58 +51,11 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		// Prefix and date filters read an index range and sort just the
 		// matches; the others must read in id order and stop after a page.
 		maySort := c.filter.Q != "" || c.filter.From != ""
-		if dbtest.OnPostgres() {
-			var plans []dbtest.PGPlanNode
-			switch {
-			case prefixStmts != nil:
-				for _, stmt := range prefixStmts {
-					plans = append(plans, dbtest.PGPlanSQL(t, db, stmt))
-				}
-			case maySort:
-				plans = append(plans, dbtest.PGPlan(t, db, q))
-			default:
-				plans = append(plans, dbtest.PGPlanInOrder(t, db, q))
-			}
-			used := false
-			for _, plan := range plans {
-				// The unfiltered pages read the primary key backwards, the
-				// counterpart of SQLite's rowid scan, and stop after one
-				// page.
-				if plan.FullScans("recharges") && c.filter != (Filter{}) {
-					t.Errorf("%s: full table scan: %s", c.name, plan)
-				}
-				if plan.Sorts() && !maySort {
-					t.Errorf("%s: sorts instead of reading in index order: %s", c.name, plan)
-				}
-				used = used || plan.UsesIndex(c.want)
-				t.Logf("%s: %s", c.name, plan)
-			}
-			if c.want != "" && !used {
-				t.Errorf("%s: plan does not use %s: %v", c.name, c.want, plans)
-			}
-			continue
+		var want []string
+		if c.want != "" {
+			want = []string{c.want}
 		}
-		texts := []string{}
-		if prefixStmts != nil {
-			for _, stmt := range prefixStmts {
-				texts = append(texts, dbtest.PlanSQL(t, db, stmt))
-			}
-		} else {
-			texts = append(texts, dbtest.Plan(t, db, q))
-		}
-		for _, text := range texts {
-			// With no filter, a backwards rowid scan that stops after one page
-			// is exactly right.
-			if strings.Contains(text, "SCAN recharges") && !strings.Contains(text, "USING") && c.filter != (Filter{}) {
-				t.Errorf("%s: full table scan: %s", c.name, text)
-			}
-			if strings.Contains(text, "TEMP B-TREE") && !maySort {
-				t.Errorf("%s: sorts instead of reading in index order: %s", c.name, text)
-			}
-			t.Logf("%s: %s", c.name, text)
-		}
-		if text := strings.Join(texts, " || "); c.want != "" && !strings.Contains(text, c.want) {
-			t.Errorf("%s: plan does not use %s: %s", c.name, c.want, text)
-		}
+		dbtest.CheckListPlan(t, db, dbtest.ListPlan{Name: c.name, Table: "recharges", Filtered: c.filter != (Filter{}),
+			MaySort: maySort, Want: want}, q, prefixStmts)
 	}
 }

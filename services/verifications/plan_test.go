@@ -51,61 +51,8 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		if keys := p.prefixKeys(models.DialectOf(db)); keys != nil {
 			prefixStmts = services.PrefixStatements(p.apply(db.Model(&models.Verification{})), keys, c.before, 0, 50)
 		}
-		if dbtest.OnPostgres() {
-			var plans []dbtest.PGPlanNode
-			switch {
-			case prefixStmts != nil:
-				for _, stmt := range prefixStmts {
-					plans = append(plans, dbtest.PGPlanSQL(t, db, stmt))
-				}
-			case c.sorts:
-				plans = append(plans, dbtest.PGPlan(t, db, q))
-			default:
-				plans = append(plans, dbtest.PGPlanInOrder(t, db, q))
-			}
-			for _, plan := range plans {
-				if plan.FullScans("verifications") && c.filter != (Filter{}) {
-					t.Errorf("%s: full table scan: %s", c.name, plan)
-				}
-				if plan.Sorts() && !c.sorts {
-					t.Errorf("%s: sorts instead of reading in index order: %s", c.name, plan)
-				}
-				t.Logf("%s: %s", c.name, plan)
-			}
-			for _, idx := range c.want {
-				used := false
-				for _, plan := range plans {
-					used = used || plan.UsesIndex(idx)
-				}
-				if !used {
-					t.Errorf("%s: plan does not use %s: %v", c.name, idx, plans)
-				}
-			}
-			continue
-		}
-		texts := []string{}
-		if prefixStmts != nil {
-			for _, stmt := range prefixStmts {
-				texts = append(texts, dbtest.PlanSQL(t, db, stmt))
-			}
-		} else {
-			texts = append(texts, dbtest.Plan(t, db, q))
-		}
-		for _, text := range texts {
-			if strings.Contains(text, "SCAN verifications") && !strings.Contains(text, "USING") && c.filter != (Filter{}) {
-				t.Errorf("%s: full table scan: %s", c.name, text)
-			}
-			if strings.Contains(text, "TEMP B-TREE") && !c.sorts {
-				t.Errorf("%s: sorts instead of reading in index order: %s", c.name, text)
-			}
-			t.Logf("%s: %s", c.name, text)
-		}
-		text := strings.Join(texts, " || ")
-		for _, idx := range c.want {
-			if !strings.Contains(text, idx+" ") && !strings.HasSuffix(text, idx) {
-				t.Errorf("%s: plan does not use %s: %s", c.name, idx, text)
-			}
-		}
+		dbtest.CheckListPlan(t, db, dbtest.ListPlan{Name: c.name, Table: "verifications", Filtered: c.filter != (Filter{}),
+			MaySort: c.sorts, Want: c.want}, q, prefixStmts)
 	}
 	// The export reads batches by the same indexes.
 	p, _ := Filter{State: "in_progress"}.parse()
