@@ -474,6 +474,26 @@ var migrations = []migration{
 		`INSERT INTO figure_durations SELECT 'document', date(completed_at), CASE WHEN (CAST(round((julianday(documents.completed_at) - julianday(documents.created_at)) * 1440) AS INTEGER)) < 2880 THEN (CAST(round((julianday(documents.completed_at) - julianday(documents.created_at)) * 1440) AS INTEGER)) ELSE ((CAST(round((julianday(documents.completed_at) - julianday(documents.created_at)) * 1440) AS INTEGER)) / 60) * 60 END, COUNT(*)
 			FROM documents WHERE completed_at IS NOT NULL AND julianday(documents.completed_at) >= julianday(documents.created_at) GROUP BY 2, 3`,
 	}},
+	{9, "staff: two-factor sign-in", []string{
+		// The secrets are sealed (AES-GCM) under a key kept outside this
+		// table, so a copy of the users table alone yields no codes.
+		// '' means none.
+		`ALTER TABLE users ADD COLUMN totp_secret TEXT NOT NULL DEFAULT ''`,
+		// A secret shown on the enrolment page, not yet confirmed by a code.
+		`ALTER TABLE users ADD COLUMN totp_pending TEXT NOT NULL DEFAULT ''`,
+		// The last 30-second step whose code was accepted: a code is taken
+		// once, and never one older than it.
+		`ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE users ADD COLUMN totp_enabled_at DATETIME`,
+		`CREATE TABLE recovery_codes (
+			id INTEGER PRIMARY KEY,
+			user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			code_hash TEXT NOT NULL,
+			used_at DATETIME,
+			created_at DATETIME NOT NULL,
+			UNIQUE (user_id, code_hash)
+		)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -34,8 +34,31 @@ type User struct {
 	PasswordHash      string
 	Disabled          bool
 	PasswordChangedAt time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// The second factor: sealed TOTP secrets (see services/accounts).
+	TOTPSecret    string     `gorm:"column:totp_secret"`
+	TOTPPending   string     `gorm:"column:totp_pending"`
+	TOTPLastStep  int64      `gorm:"column:totp_last_step"`
+	TOTPEnabledAt *time.Time `gorm:"column:totp_enabled_at"`
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// HasSecondFactor reports whether the user signs in with a code as well.
+func (u User) HasSecondFactor() bool { return u.TOTPSecret != "" }
+
+// RequiresSecondFactor reports whether the role must sign in with a code:
+// admins manage staff and see everything, compliance sees unmasked NINs and
+// portraits.
+func (r Role) RequiresSecondFactor() bool { return r == RoleAdmin || r == RoleCompliance }
+
+// RecoveryCode is one single-use code that stands in for the authenticator;
+// only its hash is kept.
+type RecoveryCode struct {
+	ID        uint `gorm:"primaryKey"`
+	UserID    uint
+	CodeHash  string
+	UsedAt    *time.Time
+	CreatedAt time.Time
 }
 
 // Session is a server-side login session; the cookie holds only the id whose

@@ -151,7 +151,13 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			return fail(err)
 		}
 	}
-	a.Accounts, err = accounts.New(db, now, params)
+	// Seals second-factor secrets: kept apart from the users table (beside
+	// the SQLite file, or in settings on PostgreSQL) and across restarts.
+	totpKey, err := a.secret(ctx, "totp.key")
+	if err != nil {
+		return fail(err)
+	}
+	a.Accounts, err = accounts.New(db, now, params, []byte(totpKey))
 	if err != nil {
 		return fail(err)
 	}

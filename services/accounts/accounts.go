@@ -51,15 +51,22 @@ type Service struct {
 	// dummyHash is verified against when the email is unknown, so the answer
 	// takes as long as for a real account.
 	dummyHash string
+	// sealKey keys the encryption of TOTP secrets at rest.
+	sealKey []byte
 }
 
-// New returns the service. params is passwords.Default outside tests.
-func New(db *gorm.DB, now services.Clock, params passwords.Params) (*Service, error) {
+// New returns the service. params is passwords.Default outside tests;
+// sealKey (at least 32 bytes, the same for every replica and restart)
+// encrypts second-factor secrets.
+func New(db *gorm.DB, now services.Clock, params passwords.Params, sealKey []byte) (*Service, error) {
+	if len(sealKey) < 32 {
+		return nil, errors.New("accounts: the second-factor key must be at least 32 bytes")
+	}
 	dummy, err := passwords.Hash("dummy password for timing", params)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{db: db, now: now, params: params, dummyHash: dummy}, nil
+	return &Service{db: db, now: now, params: params, dummyHash: dummy, sealKey: sealKey}, nil
 }
 
 // NormalizeEmail is how emails are compared and stored.
