@@ -64,16 +64,11 @@ func (s *Server) login(c *gin.Context) {
 		s.serverError(c, err)
 		return
 	}
-	sess, err := s.deps.Sessions.Get(c.Request, s.cookie)
-	if err != nil {
-		s.serverError(c, err)
+	if user.HasSecondFactor() {
+		s.startSecondFactor(c, user, view.Next)
 		return
 	}
-	if err := s.deps.Sessions.Renew(c.Request, c.Writer, sess, user.ID); err != nil {
-		s.serverError(c, err)
-		return
-	}
-	s.redirect(c, view.Next)
+	s.finishSignIn(c, user.ID, view.Next)
 }
 
 func (s *Server) logout(c *gin.Context) {

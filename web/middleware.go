@@ -135,6 +135,16 @@ func (s *Server) authorize(a Access) gin.HandlerFunc {
 			c.Next()
 			return
 		}
+		if a.SecondFactor {
+			c.Header("Cache-Control", "no-store")
+			if _, ok := s.pendingSignIn(c); !ok {
+				s.redirect(c, "/login")
+				c.Abort()
+				return
+			}
+			c.Next()
+			return
+		}
 		user, ok := s.currentUser(c)
 		if !ok {
 			next := c.Request.URL.RequestURI()

@@ -27,10 +27,16 @@ func (s *Server) routes() {
 	s.handle(http.MethodGet, "/login", public(), s.loginPage)
 	s.handle(http.MethodPost, "/login", public(), s.login)
 	s.handle(http.MethodPost, "/logout", anyStaff(), s.logout)
+	s.handle(http.MethodGet, "/login/code", secondFactor(), s.loginCodePage)
+	s.handle(http.MethodPost, "/login/code", secondFactor(), s.loginCode)
 
 	s.handle(http.MethodGet, "/", anyStaff(), s.dashboard)
 	s.handle(http.MethodGet, "/account/password", anyStaff(), s.accountPasswordPage)
 	s.handle(http.MethodPost, "/account/password", anyStaff(), s.accountPasswordChange)
+	s.handle(http.MethodGet, "/account/two-factor", anyStaff(), s.twoFactorPage)
+	s.handle(http.MethodGet, "/account/two-factor/enrol", anyStaff(), s.twoFactorEnrolPage)
+	s.handle(http.MethodPost, "/account/two-factor/enrol", anyStaff(), s.twoFactorEnrol)
+	s.handle(http.MethodPost, "/account/two-factor/remove", anyStaff(), s.twoFactorRemove)
 
 	s.handle(http.MethodGet, "/users", admin, s.usersList)
 	s.handle(http.MethodGet, "/users/new", admin, s.usersNew)
@@ -40,6 +46,7 @@ func (s *Server) routes() {
 	s.handle(http.MethodPost, "/users/:id/enable", admin, s.usersEnable)
 	s.handle(http.MethodGet, "/users/:id/password", admin, s.usersResetPasswordPage)
 	s.handle(http.MethodPost, "/users/:id/password", admin, s.usersResetPassword)
+	s.handle(http.MethodPost, "/users/:id/two-factor/reset", admin, s.usersResetTwoFactor)
 
 	creators := roles(rechargeCreators...)
 	s.handle(http.MethodGet, "/search", anyStaff(), s.search)

@@ -127,6 +127,9 @@ type Access struct {
 	// SelfAuthenticating routes (simulator APIs, webhooks) are not browser
 	// requests: they skip the cross-origin check and authenticate themselves.
 	SelfAuthenticating bool
+	// SecondFactor routes are the pages between password and code: only a
+	// half-signed-in session may use them, and it may use nothing else.
+	SecondFactor bool
 }
 
 // Allows reports whether role may use the route.
@@ -145,6 +148,8 @@ func (a Access) Allows(role models.Role) bool {
 func public() Access { return Access{Public: true} }
 
 func roles(rs ...models.Role) Access { return Access{Roles: rs} }
+
+func secondFactor() Access { return Access{SecondFactor: true} }
 
 func anyStaff() Access { return roles(models.Roles...) }
 

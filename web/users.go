@@ -29,7 +29,7 @@ type resetPasswordForm struct {
 }
 
 func userView(u models.User, viewer models.User) templates.UserView {
-	return templates.UserView{ID: u.ID, Email: u.Email, Name: u.Name, Role: string(u.Role), Disabled: u.Disabled, CreatedAt: u.CreatedAt, IsSelf: u.ID == viewer.ID}
+	return templates.UserView{ID: u.ID, Email: u.Email, Name: u.Name, Role: string(u.Role), Disabled: u.Disabled, CreatedAt: u.CreatedAt, IsSelf: u.ID == viewer.ID, TwoFactor: u.HasSecondFactor()}
 }
 
 func (s *Server) usersList(c *gin.Context) {
@@ -142,6 +142,12 @@ func (s *Server) usersEnable(c *gin.Context) {
 	s.userAction(c, func(id uint) (models.User, error) {
 		return s.deps.Accounts.SetDisabled(c.Request.Context(), s.actor(c), id, false)
 	}, "Enabled")
+}
+
+func (s *Server) usersResetTwoFactor(c *gin.Context) {
+	s.userAction(c, func(id uint) (models.User, error) {
+		return s.deps.Accounts.ResetSecondFactor(c.Request.Context(), s.actor(c), id)
+	}, "Reset the second factor of")
 }
 
 func (s *Server) usersResetPasswordPage(c *gin.Context) {

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -187,6 +188,10 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Sess
 // old session, and binds it to userID. Called at sign-in so that a cookie
 // planted or seen before sign-in is worthless after it.
 func (s *Store) Renew(r *http.Request, w http.ResponseWriter, sess *sessions.Session, userID uint) error {
+	return s.renew(r, w, sess, map[string]any{userIDKey: userID})
+}
+
+func (s *Store) renew(r *http.Request, w http.ResponseWriter, sess *sessions.Session, values map[string]any) error {
 	if sess.ID != "" {
 		if err := s.db.WithContext(r.Context()).Where("id_hash = ?", s.hashID(sess.ID)).Delete(&models.Session{}).Error; err != nil {
 			return fmt.Errorf("sessionstore: renew: %w", err)
@@ -198,7 +203,9 @@ func (s *Store) Renew(r *http.Request, w http.ResponseWriter, sess *sessions.Ses
 	sess.ID = ""
 	sess.IsNew = true
 	sess.Options = s.cookieOptions()
-	sess.Values[userIDKey] = userID
+	for k, v := range values {
+		sess.Values[k] = v
+	}
 	return s.Save(r, w, sess)
 }
 
@@ -207,6 +214,52 @@ func (s *Store) End(r *http.Request, w http.ResponseWriter, sess *sessions.Sessi
 	sess.Options = s.cookieOptions()
 	sess.Options.MaxAge = -1
 	return s.Save(r, w, sess)
+}
+
+// PendingSignIn is a person who proved their password but not yet their
+// second factor. The session holds no user id meanwhile, so every route
+// but the second-factor pages treats it as signed out.
+type PendingSignIn struct {
+	UserID uint
+	Until  time.Time // the code must come before this
+	Next   string    // where to go once signed in
+}
+
+const (
+	pendingUserKey  = "pending_uid"
+	pendingUntilKey = "pending_until"
+	pendingNextKey  = "pending_next"
+)
+
+// RenewPending replaces the session with a fresh one that holds only a
+// sign-in of userID waiting, for at most window, for its second factor.
+func (s *Store) RenewPending(r *http.Request, w http.ResponseWriter, sess *sessions.Session, userID uint, next string, window time.Duration) error {
+	return s.renew(r, w, sess, map[string]any{
+		pendingUserKey:  strconv.FormatUint(uint64(userID), 10),
+		pendingUntilKey: strconv.FormatInt(s.now().Add(window).Unix(), 10),
+		pendingNextKey:  next,
+	})
+}
+
+// Pending returns the session's half-finished sign-in, if it has one that
+// has not run out.
+func (s *Store) Pending(sess *sessions.Session) (PendingSignIn, bool) {
+	if _, signedIn := UserID(sess); signedIn {
+		return PendingSignIn{}, false
+	}
+	rawID, _ := sess.Values[pendingUserKey].(string)
+	rawUntil, _ := sess.Values[pendingUntilKey].(string)
+	next, _ := sess.Values[pendingNextKey].(string)
+	id, err1 := strconv.ParseUint(rawID, 10, 32)
+	until, err2 := strconv.ParseInt(rawUntil, 10, 64)
+	if err1 != nil || err2 != nil || id == 0 {
+		return PendingSignIn{}, false
+	}
+	p := PendingSignIn{UserID: uint(id), Until: time.Unix(until, 0).UTC(), Next: next}
+	if !s.now().Before(p.Until) {
+		return PendingSignIn{}, false
+	}
+	return p, true
 }
 
 // UserID returns the signed-in user's id, if the session has one.

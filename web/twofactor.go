@@ -1,0 +1,208 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
+
+	"portal/models"
+	"portal/services"
+	"portal/services/accounts"
+	"portal/services/sessionstore"
+	"portal/templates"
+)
+
+// secondFactorWindow is how long a half-signed-in session waits for its
+// code: long enough to find a phone, short enough that an abandoned
+// password step does not linger.
+const secondFactorWindow = 10 * time.Minute
+
+type codeForm struct {
+	Code string `form:"code"`
+}
+
+type removeTwoFactorForm struct {
+	CurrentPassword string `form:"current_password"`
+	Code            string `form:"code"`
+}
+
+// pendingSignIn is the request's half-finished sign-in, if any.
+func (s *Server) pendingSignIn(c *gin.Context) (sessionstore.PendingSignIn, bool) {
+	sess, err := s.deps.Sessions.Get(c.Request, s.cookie)
+	if err != nil {
+		s.logFailure(c, "load session", err)
+		return sessionstore.PendingSignIn{}, false
+	}
+	return s.deps.Sessions.Pending(sess)
+}
+
+// startSecondFactor replaces the session with a half-signed-in one after a
+// right password, and sends the person to the code page.
+func (s *Server) startSecondFactor(c *gin.Context, user models.User, next string) {
+	sess, err := s.deps.Sessions.Get(c.Request, s.cookie)
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	if err := s.deps.Sessions.RenewPending(c.Request, c.Writer, sess, user.ID, next, secondFactorWindow); err != nil {
+		s.serverError(c, err)
+		return
+	}
+	s.redirect(c, "/login/code")
+}
+
+func (s *Server) loginCodePage(c *gin.Context) {
+	s.render(c, http.StatusOK, templates.TwoFactorCodePage(s.page(c, "Enter your code"), templates.TwoFactorCodeForm{}))
+}
+
+func (s *Server) loginCode(c *gin.Context) {
+	var f codeForm
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil || len(f.Code) > 64 {
+		s.badRequest(c, "The code form could not be read. Reload the page and try again.")
+		return
+	}
+	pending, _ := s.pendingSignIn(c)
+	again := func(status int, msg string) {
+		s.render(c, status, templates.TwoFactorCodePage(s.page(c, "Enter your code"), templates.TwoFactorCodeForm{Error: msg}))
+	}
+	if f.Code == "" {
+		again(http.StatusUnprocessableEntity, "Enter the 6-digit code from your app, or a recovery code.")
+		return
+	}
+	user, err := s.deps.Accounts.VerifySecondFactor(c.Request.Context(), pending.UserID, f.Code, c.ClientIP())
+	var throttled *accounts.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		c.Header("Retry-After", fmt.Sprint(int(math.Ceil(throttled.RetryAfter.Seconds()))))
+		again(http.StatusTooManyRequests, fmt.Sprintf("Too many wrong codes. Wait %d minute(s) and try again, or ask an admin to reset your second factor.",
+			int(math.Ceil(throttled.RetryAfter.Minutes()))))
+		return
+	case errors.Is(err, accounts.ErrInvalidCode):
+		again(http.StatusUnauthorized, "That code is wrong or was already used. Wait for the next code in your app and try again.")
+		return
+	case errors.Is(err, accounts.ErrInvalidCredentials), errors.Is(err, models.ErrNotFound), errors.Is(err, accounts.ErrNoSecondFactor):
+		// Disabled, deleted or reset while the code page was open.
+		s.flash(c, "error", "Sign in again.")
+		s.redirect(c, "/login")
+		return
+	case err != nil:
+		s.serverError(c, err)
+		return
+	}
+	s.finishSignIn(c, user.ID, pending.Next)
+}
+
+// finishSignIn gives the browser a fresh, fully signed-in session.
+func (s *Server) finishSignIn(c *gin.Context, userID uint, next string) {
+	sess, err := s.deps.Sessions.Get(c.Request, s.cookie)
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	if err := s.deps.Sessions.Renew(c.Request, c.Writer, sess, userID); err != nil {
+		s.serverError(c, err)
+		return
+	}
+	s.redirect(c, localPath(next))
+}
+
+func (s *Server) twoFactorPage(c *gin.Context) {
+	s.renderTwoFactorPage(c, http.StatusOK, nil)
+}
+
+func (s *Server) renderTwoFactorPage(c *gin.Context, status int, errs templates.FieldErrors) {
+	user, _ := s.currentUser(c)
+	view := templates.TwoFactorAccount{Enabled: user.HasSecondFactor(), Required: user.Role.RequiresSecondFactor(), Errors: errs}
+	if user.TOTPEnabledAt != nil {
+		view.EnabledAt = *user.TOTPEnabledAt
+	}
+	if view.Enabled {
+		n, err := s.deps.Accounts.RecoveryCodesLeft(c.Request.Context(), user.ID)
+		if err != nil {
+			s.serverError(c, err)
+			return
+		}
+		view.CodesLeft = n
+	}
+	s.render(c, status, templates.TwoFactorPage(s.page(c, "Two-factor sign-in"), view))
+}
+
+func (s *Server) twoFactorEnrolPage(c *gin.Context) {
+	s.renderEnrolPage(c, http.StatusOK, nil)
+}
+
+func (s *Server) renderEnrolPage(c *gin.Context, status int, errs templates.FieldErrors) {
+	user, _ := s.currentUser(c)
+	e, err := s.deps.Accounts.BeginEnrolment(c.Request.Context(), user.ID)
+	if errors.Is(err, accounts.ErrAlreadyEnrolled) {
+		s.flash(c, "info", "Two-factor sign-in is already on.")
+		s.redirect(c, "/account/two-factor")
+		return
+	}
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	form := templates.TwoFactorEnrolForm{Action: "/account/two-factor/enrol", Secret: e.Secret, URL: e.URL, Errors: errs}
+	s.render(c, status, templates.TwoFactorEnrolPage(s.page(c, "Set up two-factor sign-in"), form))
+}
+
+func (s *Server) twoFactorEnrol(c *gin.Context) {
+	var f codeForm
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil || len(f.Code) > 64 {
+		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+		return
+	}
+	actor := s.actor(c)
+	codes, err := s.deps.Accounts.ConfirmEnrolment(c.Request.Context(), actor, actor.ID, f.Code)
+	if fe, ok := services.AsFieldErrors(err); ok {
+		s.renderEnrolPage(c, http.StatusUnprocessableEntity, fieldErrors(fe))
+		return
+	}
+	if errors.Is(err, accounts.ErrAlreadyEnrolled) {
+		s.flash(c, "info", "Two-factor sign-in is already on.")
+		s.redirect(c, "/account/two-factor")
+		return
+	}
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, templates.TwoFactorRecoveryCodesPage(s.page(c, "Save your recovery codes"),
+		templates.TwoFactorRecoveryCodes{Codes: codes, Next: "/account/two-factor"}))
+}
+
+func (s *Server) twoFactorRemove(c *gin.Context) {
+	var f removeTwoFactorForm
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil || len(f.Code) > 64 || len(f.CurrentPassword) > 1024 {
+		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+		return
+	}
+	err := s.deps.Accounts.RemoveOwnSecondFactor(c.Request.Context(), s.actor(c), f.CurrentPassword, f.Code)
+	var throttled *accounts.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		c.Header("Retry-After", fmt.Sprint(int(math.Ceil(throttled.RetryAfter.Seconds()))))
+		s.renderTwoFactorPage(c, http.StatusTooManyRequests, templates.FieldErrors{"code": fmt.Sprintf(
+			"Too many wrong tries. Wait %d minute(s) and try again.", int(math.Ceil(throttled.RetryAfter.Minutes())))})
+		return
+	case errors.Is(err, accounts.ErrNoSecondFactor):
+		s.redirect(c, "/account/two-factor")
+		return
+	}
+	if fe, ok := services.AsFieldErrors(err); ok {
+		s.renderTwoFactorPage(c, http.StatusUnprocessableEntity, fieldErrors(fe))
+		return
+	}
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	s.flash(c, "success", "Two-factor sign-in is off.")
+	s.redirect(c, "/account/two-factor")
+}

@@ -1,0 +1,216 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/hotp"
+	"github.com/shopspring/decimal"
+
+	"portal/internal/apptest"
+	"portal/models"
+)
+
+var (
+	secretOnPage = regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`)
+	codeOnPage   = regexp.MustCompile(`<li>([a-z2-7]{4}(?:-[a-z2-7]{4}){5})</li>`)
+)
+
+// totpCode is what an authenticator app shows for secret, steps steps of 30
+// seconds after the portal's now.
+func totpCode(t *testing.T, p *apptest.Portal, secret string, steps int) string {
+	t.Helper()
+	at := p.Clock.Now().Unix()/30 + int64(steps)
+	code, err := hotp.GenerateCodeCustom(secret, uint64(at), hotp.ValidateOpts{Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// enrolTwoFactor turns the second factor on from the account page and
+// returns the secret and the recovery codes the page showed.
+func enrolTwoFactor(t *testing.T, p *apptest.Portal, s staff) (string, []string) {
+	t.Helper()
+	page := p.Get(t, s.client, "/account/two-factor/enrol")
+	wantStatus(t, page, http.StatusOK)
+	m := secretOnPage.FindStringSubmatch(page.Body)
+	if m == nil || !strings.Contains(page.Body, `class="qr"`) {
+		t.Fatalf("enrolment page shows no secret or QR code:\n%s", clip(page.Body))
+	}
+	secret := m[1]
+	// A wrong first code is refused next to the field, the same secret kept.
+	bad := p.PostForm(t, s.client, "/account/two-factor/enrol", url.Values{"code": {"000000"}})
+	wantStatus(t, bad, http.StatusUnprocessableEntity)
+	if !strings.Contains(bad.Body, "doesn&#39;t match") && !strings.Contains(bad.Body, "doesn't match") || !strings.Contains(bad.Body, secret) {
+		t.Fatalf("wrong first code: no message or a new secret:\n%s", clip(bad.Body))
+	}
+	done := p.PostForm(t, s.client, "/account/two-factor/enrol", url.Values{"code": {totpCode(t, p, secret, 0)}})
+	wantStatus(t, done, http.StatusOK)
+	var codes []string
+	for _, m := range codeOnPage.FindAllStringSubmatch(done.Body, -1) {
+		codes = append(codes, m[1])
+	}
+	if len(codes) != 10 {
+		t.Fatalf("the page after enrolment shows %d recovery codes, want 10:\n%s", len(codes), clip(done.Body))
+	}
+	return secret, codes
+}
+
+// passwordStep signs in with the password only, on a fresh client, and
+// checks it leads to the code page.
+func passwordStep(t *testing.T, p *apptest.Portal, s staff) *http.Client {
+	t.Helper()
+	c := p.Client()
+	wantRedirect(t, p.PostForm(t, c, "/login", url.Values{"email": {s.user.Email}, "password": {s.password}, "next": {"/recharges"}}), "/login/code")
+	wantStatus(t, p.Get(t, c, "/login/code"), http.StatusOK)
+	return c
+}
+
+func TestTwoFactorSignIn(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil)
+	op := newStaff(t, p, "olive", models.RoleOperator)
+	secret, recovery := enrolTwoFactor(t, p, op)
+	if !userByEmail(t, p, op.user.Email).HasSecondFactor() {
+		t.Fatal("the second factor is not on after enrolment")
+	}
+
+	c := passwordStep(t, p, op)
+	// Half signed in: the password alone opens nothing.
+	wantRedirect(t, p.Get(t, c, "/recharges"), "/login?next=%2Frecharges")
+	wantStatus(t, p.PostForm(t, c, "/login/code", url.Values{"code": {"123456"}}), http.StatusUnauthorized)
+	// The code that confirmed the enrolment was spent then.
+	wantStatus(t, p.PostForm(t, c, "/login/code", url.Values{"code": {totpCode(t, p, secret, 0)}}), http.StatusUnauthorized)
+	next := totpCode(t, p, secret, 1)
+	wantRedirect(t, p.PostForm(t, c, "/login/code", url.Values{"code": {next}}), "/recharges")
+	wantStatus(t, p.Get(t, c, "/recharges"), http.StatusOK)
+
+	t.Run("a replayed code is refused", func(t *testing.T) {
+		c := passwordStep(t, p, op)
+		wantStatus(t, p.PostForm(t, c, "/login/code", url.Values{"code": {next}}), http.StatusUnauthorized)
+	})
+	t.Run("a recovery code works once", func(t *testing.T) {
+		c := passwordStep(t, p, op)
+		wantRedirect(t, p.PostForm(t, c, "/login/code", url.Values{"code": {recovery[0]}}), "/recharges")
+		c = passwordStep(t, p, op)
+		wantStatus(t, p.PostForm(t, c, "/login/code", url.Values{"code": {recovery[0]}}), http.StatusUnauthorized)
+	})
+	t.Run("the code page runs out", func(t *testing.T) {
+		c := passwordStep(t, p, op)
+		p.Clock.Advance(11 * time.Minute)
+		wantRedirect(t, p.Get(t, c, "/login/code"), "/login")
+		wantRedirect(t, p.PostForm(t, c, "/login/code", url.Values{"code": {totpCode(t, p, secret, 0)}}), "/login")
+	})
+	t.Run("removing it takes the password and a code", func(t *testing.T) {
+		wantStatus(t, p.PostForm(t, op.client, "/account/two-factor/remove", url.Values{"current_password": {op.password}, "code": {"999999"}}), http.StatusUnprocessableEntity)
+		wantStatus(t, p.PostForm(t, op.client, "/account/two-factor/remove", url.Values{"current_password": {"wrong"}, "code": {recovery[1]}}), http.StatusUnprocessableEntity)
+		if !userByEmail(t, p, op.user.Email).HasSecondFactor() {
+			t.Fatal("a refused removal turned the second factor off")
+		}
+		wantRedirect(t, p.PostForm(t, op.client, "/account/two-factor/remove", url.Values{"current_password": {op.password}, "code": {recovery[1]}}), "/account/two-factor")
+		if userByEmail(t, p, op.user.Email).HasSecondFactor() {
+			t.Fatal("the second factor is still on")
+		}
+		// And the password alone signs in again.
+		wantRedirect(t, p.PostForm(t, p.Client(), "/login", url.Values{"email": {op.user.Email}, "password": {op.password}}), "/")
+	})
+}
+
+// TestHalfSignedInSessionReachesNothingElse walks the route table with a
+// session that has the password but not the code: every route but the
+// second-factor pages treats it as signed out, and nothing changes.
+func TestHalfSignedInSessionReachesNothingElse(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil, probeSim{})
+	admin := signInAdmin(t, p)
+	enrolTwoFactor(t, p, admin)
+	now := p.Clock.Now().UTC()
+	recharge := models.Recharge{
+		IdempotencyKey: "half-signed-in", DeviceID: "DEV-HALF", Amount: decimal.NewFromInt(10), Currency: "KES",
+		State: models.RechargeUnknown, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := p.App.DB.Create(&recharge).Error; err != nil {
+		t.Fatal(err)
+	}
+	target := p.CreateUser(t, "target@example.com", "quiet meadow five", models.RoleSupport)
+	half := passwordStep(t, p, admin)
+	policy := p.App.Server.Policy()
+	auditBefore, usersBefore := lastAuditID(t, p), count(t, p, "users")
+	form := url.Values{"email": {"intruder@example.com"}, "name": {"Intruder"}, "role": {"admin"}, "password": {"intruder password"},
+		"current_password": {admin.password}, "new_password": {"another long password"}, "code": {"000000"}}
+	// Access is decided before any handler runs, so every parameter can be
+	// a real row's id: the user's, the recharge's, or 1.
+	param := regexp.MustCompile(`:[a-z]+`)
+	checked := 0
+	for route, access := range policy {
+		method, path, _ := strings.Cut(route, " ")
+		if access.Public || access.SecondFactor || (method != http.MethodGet && method != http.MethodPost) {
+			continue
+		}
+		id := "1"
+		switch {
+		case strings.HasPrefix(path, "/users/"):
+			id = fmt.Sprint(target.ID)
+		case strings.HasPrefix(path, "/recharges/"):
+			id = fmt.Sprint(recharge.ID)
+		}
+		path = param.ReplaceAllString(path, id)
+		var resp *apptest.Response
+		want := "/login?next=%2F"
+		if method == http.MethodGet {
+			resp = p.Get(t, half, path)
+			want = "/login?next=" + url.QueryEscape(path)
+		} else {
+			resp = p.PostForm(t, half, path, form)
+		}
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
+			t.Errorf("%s with a half-signed-in session: %d → %q, want 303 → %q", route, resp.StatusCode, resp.Header.Get("Location"), want)
+		}
+		checked++
+	}
+	if checked < 40 {
+		t.Errorf("only %d routes checked", checked)
+	}
+	if evs := auditAfter(t, p, auditBefore); len(evs) != 0 {
+		t.Errorf("a half-signed-in session wrote audit events: %+v", evs)
+	}
+	if n := count(t, p, "users"); n != usersBefore {
+		t.Errorf("a half-signed-in session changed the users: %d → %d", usersBefore, n)
+	}
+	// Its own pages still work.
+	wantStatus(t, p.Get(t, half, "/login/code"), http.StatusOK)
+	// And a fully signed-in session can't use them.
+	wantRedirect(t, p.Get(t, admin.client, "/login/code"), "/login")
+}
+
+func TestAdminResetsAnotherUsersSecondFactor(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil)
+	admin := signInAdmin(t, p)
+	op := newStaff(t, p, "oscar", models.RoleOperator)
+	enrolTwoFactor(t, p, op)
+	auditBefore := lastAuditID(t, p)
+	wantRedirect(t, p.PostForm(t, admin.client, "/users/"+fmt.Sprint(op.user.ID)+"/two-factor/reset", nil), "/users")
+	if userByEmail(t, p, op.user.Email).HasSecondFactor() {
+		t.Fatal("the second factor is still on after the reset")
+	}
+	// Their sessions ended.
+	wantRedirect(t, p.Get(t, op.client, "/recharges"), "/login?next=%2Frecharges")
+	evs := auditAfter(t, p, auditBefore)
+	if len(evs) != 1 || evs[0].Action != "user.2fa_reset" || evs[0].Subject != op.user.Email || evs[0].ActorEmail != apptest.AdminEmail {
+		t.Errorf("audit after reset: %+v, want one user.2fa_reset by the admin", evs)
+	}
+	// Nobody resets their own this way.
+	enrolTwoFactor(t, p, admin)
+	wantRedirect(t, p.PostForm(t, admin.client, "/users/"+fmt.Sprint(admin.user.ID)+"/two-factor/reset", nil), "/users")
+	if !userByEmail(t, p, admin.user.Email).HasSecondFactor() {
+		t.Error("an admin reset their own second factor from the staff page")
+	}
+}
