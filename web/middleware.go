@@ -164,6 +164,11 @@ func (s *Server) authorize(a Access) gin.HandlerFunc {
 			c.Abort()
 			return
 		}
+		if a.Reauth && !s.recentlyProved(c) {
+			s.askReauth(c)
+			c.Abort()
+			return
+		}
 		c.Next()
 	}
 }

@@ -33,6 +33,8 @@ func (s *Server) routes() {
 	s.handle(http.MethodGet, "/", anyStaff(), s.dashboard)
 	s.handle(http.MethodGet, "/account/password", anyStaff(), s.accountPasswordPage)
 	s.handle(http.MethodPost, "/account/password", anyStaff(), s.accountPasswordChange)
+	s.handle(http.MethodGet, "/reauth", anyStaff(), s.reauthPage)
+	s.handle(http.MethodPost, "/reauth", anyStaff(), s.reauth)
 	s.handle(http.MethodGet, "/account/two-factor", anyStaff(), s.twoFactorPage)
 	s.handle(http.MethodGet, "/account/two-factor/enrol", anyStaff(), s.twoFactorEnrolPage)
 	s.handle(http.MethodPost, "/account/two-factor/enrol", anyStaff(), s.twoFactorEnrol)
@@ -41,12 +43,12 @@ func (s *Server) routes() {
 	s.handle(http.MethodGet, "/users", admin, s.usersList)
 	s.handle(http.MethodGet, "/users/new", admin, s.usersNew)
 	s.handle(http.MethodPost, "/users", admin, s.usersCreate)
-	s.handle(http.MethodPost, "/users/:id/role", admin, s.usersChangeRole)
+	s.handle(http.MethodPost, "/users/:id/role", withReauth(admin), s.usersChangeRole)
 	s.handle(http.MethodPost, "/users/:id/disable", admin, s.usersDisable)
 	s.handle(http.MethodPost, "/users/:id/enable", admin, s.usersEnable)
 	s.handle(http.MethodGet, "/users/:id/password", admin, s.usersResetPasswordPage)
 	s.handle(http.MethodPost, "/users/:id/password", admin, s.usersResetPassword)
-	s.handle(http.MethodPost, "/users/:id/two-factor/reset", admin, s.usersResetTwoFactor)
+	s.handle(http.MethodPost, "/users/:id/two-factor/reset", withReauth(admin), s.usersResetTwoFactor)
 
 	creators := roles(rechargeCreators...)
 	s.handle(http.MethodGet, "/search", anyStaff(), s.search)
@@ -62,7 +64,7 @@ func (s *Server) routes() {
 	// Support refreshes statuses with the customer on the phone (DESIGN §1).
 	s.handle(http.MethodPost, "/recharges/:id/refresh", anyStaff(), s.rechargeRefresh)
 	s.handle(http.MethodPost, "/recharges/:id/resolve", creators, s.rechargeResolveUpstreamID)
-	s.handle(http.MethodPost, "/recharges/:id/not-sent", creators, s.rechargeMarkNotSent)
+	s.handle(http.MethodPost, "/recharges/:id/not-sent", withReauth(creators), s.rechargeMarkNotSent)
 
 	docCreators := roles(documentCreators...)
 	reviewers := roles(documentReviewers...)
@@ -79,7 +81,7 @@ func (s *Server) routes() {
 	s.handle(http.MethodPost, "/documents/:id/refresh", anyStaff(), s.documentRefresh)
 	s.handle(http.MethodPost, "/documents/:id/resolve", docCreators, s.documentResolveUpstreamID)
 	s.handle(http.MethodPost, "/documents/:id/not-sent", docCreators, s.documentMarkNotSent)
-	s.handle(http.MethodPost, "/documents/:id/signees/:sid/reveal", reviewers, s.documentRevealNIN)
+	s.handle(http.MethodPost, "/documents/:id/signees/:sid/reveal", withReauth(reviewers), s.documentRevealNIN)
 	s.handle(http.MethodPost, "/documents/:id/review", reviewers, s.documentReview)
 	s.handle(http.MethodGet, "/reviews/documents", reviewers, s.documentReviewQueue)
 	// pasby authenticates itself with the secret in the path.
@@ -94,7 +96,7 @@ func (s *Server) routes() {
 	s.handle(http.MethodGet, "/verifications/:id", anyStaff(), s.verificationShow)
 	s.handle(http.MethodGet, "/verifications/:id/status", anyStaff(), s.verificationStatus)
 	s.handle(http.MethodPost, "/verifications/:id/refresh", anyStaff(), s.verificationRefresh)
-	s.handle(http.MethodGet, "/verifications/:id/images/:kind", verReviewers, s.verificationImage)
+	s.handle(http.MethodGet, "/verifications/:id/images/:kind", withReauth(verReviewers), s.verificationImage)
 	s.handle(http.MethodPost, "/verifications/:id/review", verReviewers, s.verificationReview)
 	s.handle(http.MethodGet, "/reviews/verifications", verReviewers, s.verificationReviewQueue)
 	// pawaPass signs its webhooks (X-Signature); PassportReader's callbacks

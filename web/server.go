@@ -130,6 +130,10 @@ type Access struct {
 	// SecondFactor routes are the pages between password and code: only a
 	// half-signed-in session may use them, and it may use nothing else.
 	SecondFactor bool
+	// Reauth routes reveal or change what matters most (a NIN, a portrait,
+	// a role, a recharge closed as not sent): they ask for the password or
+	// a code again when the last proof is older than reauthAfter.
+	Reauth bool
 }
 
 // Allows reports whether role may use the route.
@@ -150,6 +154,12 @@ func public() Access { return Access{Public: true} }
 func roles(rs ...models.Role) Access { return Access{Roles: rs} }
 
 func secondFactor() Access { return Access{SecondFactor: true} }
+
+// withReauth is a, asking for a fresh proof of identity.
+func withReauth(a Access) Access {
+	a.Reauth = true
+	return a
+}
 
 func anyStaff() Access { return roles(models.Roles...) }
 

@@ -273,9 +273,14 @@ func (s *Server) verificationDetailView(c *gin.Context, d verifications.Detail, 
 	for _, f := range d.Identity {
 		view.Identity = append(view.Identity, templates.IdentityLine{Label: f.Label, Value: f.Value})
 	}
-	if s.can(c, http.MethodGet, "/verifications/:id/images/:kind") {
+	switch {
+	case s.can(c, http.MethodGet, "/verifications/:id/images/:kind") && !s.recentlyProved(c):
+		// The image route would send an <img> to the reauth page: offer the
+		// step instead of broken images.
+		view.ImagesNeedReauth = len(d.Images) > 0
+	case s.can(c, http.MethodGet, "/verifications/:id/images/:kind"):
 		view.Images = d.Images
-	} else {
+	default:
 		view.ImagesHidden = len(d.Images) > 0
 	}
 	if d.Review != nil {

@@ -449,3 +449,43 @@ func (s *Service) aead() (cipher.AEAD, error) {
 	}
 	return cipher.NewGCM(block)
 }
+
+// Reauthenticate checks that the signed-in actor is still the person at
+// the keyboard before a sensitive step: answer is their password or, with a
+// second factor, a current code or a recovery code. Failures count towards
+// the sign-in throttle.
+func (s *Service) Reauthenticate(ctx context.Context, actor services.Actor, answer string) error {
+	u, err := s.Get(ctx, actor.ID)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	if err := s.throttleCheck(ctx, u.Email, actor.IP, now); err != nil {
+		return err
+	}
+	if answer == "" {
+		return services.FieldErrors{"secret": "Enter your password or a code from your app."}
+	}
+	how := ""
+	if ok, _ := passwords.Verify(answer, u.PasswordHash); ok {
+		how = "password"
+	} else if u.HasSecondFactor() {
+		err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
+			var err error
+			how, err = s.acceptCode(tx, u, answer, now)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("accounts: reauthenticate: %w", err)
+		}
+	}
+	if how == "" {
+		if err := s.recordFailure(ctx, u, actor.IP, now, "wrong password or code confirming identity"); err != nil {
+			return err
+		}
+		return services.FieldErrors{"secret": "That is not your password or a current code."}
+	}
+	return services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
+		return services.Audit(tx, now, actor, "login.reauthenticated", u.Email, how)
+	})
+}

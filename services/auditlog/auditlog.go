@@ -19,7 +19,7 @@ import (
 
 // Actions lists the audit actions the filter offers. Later areas append theirs.
 var Actions = []string{
-	"login.success", "login.password_ok", "login.failure", "login.throttled", "logout",
+	"login.success", "login.password_ok", "login.reauthenticated", "login.failure", "login.throttled", "logout",
 	"user.created", "user.role_changed", "user.disabled", "user.enabled",
 	"user.password_reset", "user.password_changed", "user.2fa_enrolled", "user.2fa_removed", "user.2fa_reset",
 	"customer.lookup", "recharge.created", "recharge.resolved_upstream_id", "recharge.resolved_not_sent",

@@ -187,8 +187,27 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Sess
 // Renew replaces the session's id with a fresh one, keeping nothing from the
 // old session, and binds it to userID. Called at sign-in so that a cookie
 // planted or seen before sign-in is worthless after it.
+// A full sign-in is a proof of identity too, so it sets the proof time.
 func (s *Store) Renew(r *http.Request, w http.ResponseWriter, sess *sessions.Session, userID uint) error {
-	return s.renew(r, w, sess, map[string]any{userIDKey: userID})
+	return s.renew(r, w, sess, map[string]any{userIDKey: userID, proofKey: strconv.FormatInt(s.now().Unix(), 10)})
+}
+
+// proofKey holds when the person last proved who they are (signed in, or
+// gave their password or a code again).
+const proofKey = "proof_at"
+
+// Prove records that the session's person just proved who they are again.
+func (s *Store) Prove(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
+	sess.Values[proofKey] = strconv.FormatInt(s.now().Unix(), 10)
+	return s.Save(r, w, sess)
+}
+
+// ProvedWithin reports whether the session's person proved who they are
+// less than d ago.
+func (s *Store) ProvedWithin(sess *sessions.Session, d time.Duration) bool {
+	raw, _ := sess.Values[proofKey].(string)
+	at, err := strconv.ParseInt(raw, 10, 64)
+	return err == nil && s.now().Sub(time.Unix(at, 0)) < d
 }
 
 func (s *Store) renew(r *http.Request, w http.ResponseWriter, sess *sessions.Session, values map[string]any) error {
