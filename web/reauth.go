@@ -43,7 +43,9 @@ func (s *Server) askReauth(c *gin.Context) {
 	back := c.Request.URL.RequestURI()
 	if c.Request.Method != http.MethodGet {
 		back = "/"
-		if ref, err := url.Parse(c.Request.Referer()); err == nil && ref.Host == c.Request.Host {
+		// Behind a proxy that rewrites Host, the Referer carries the public
+		// host: either is ours.
+		if ref, err := url.Parse(c.Request.Referer()); err == nil && (ref.Host == c.Request.Host || ref.Host == s.deps.BaseURL.Host) {
 			back = localPath(ref.RequestURI())
 		}
 	}
