@@ -141,7 +141,7 @@ func (s *Service) Search(ctx context.Context, q string) (Result, error) {
 	// to be a phone ("4956…" reads as a German number), and a record whose
 	// id is exactly those digits (PassportReader session ids are numeric)
 	// is what was meant; a "+" or a local "0…" says phone for certain.
-	if phoneHit != nil && (res.Total() == 0 || strings.HasPrefix(q, "+") || strings.HasPrefix(q, "0")) {
+	if phoneHit != nil && (res.Total() == 0 || phone.Written(q)) {
 		res.ReadAs = append(res.ReadAs, "a phone number: "+phoneHit.Customer.Value)
 		res.Customers = append([]Hit{*phoneHit}, res.Customers...)
 	}

@@ -16,6 +16,15 @@ import (
 // is read as Kenyan, the larger market.
 var Regions = []string{"KE", "GH"}
 
+// Written reports whether raw is written the way only a phone number is: with
+// a "+" or a trunk "0" in front. Bare digits that Normalize accepts are only
+// a guess ("52026989" is a valid national number somewhere and also the
+// start of a 1flow id), so searches keep reading them as ids too.
+func Written(raw string) bool {
+	s := strings.TrimSpace(raw)
+	return strings.HasPrefix(s, "+") || strings.HasPrefix(s, "0")
+}
+
 // ErrInvalid is returned for text that is not a valid phone number.
 var ErrInvalid = errors.New("phone: not a valid phone number")
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,10 +52,14 @@ func (f Filter) parse() (parsedFilter, error) {
 		}
 		p.id = uint(n)
 	default:
-		if n, err := phone.Normalize(q); err == nil {
+		n, err := phone.Normalize(q)
+		if err == nil && phone.Written(q) {
 			p.phone = n
-		} else {
-			p.prefix, p.phones = q, phone.Prefixes(q)
+			break
+		}
+		p.prefix, p.phones = q, phone.Prefixes(q)
+		if err == nil && !slices.Contains(p.phones, n) {
+			p.phones = append(p.phones, n)
 		}
 	}
 	if len(errs) > 0 {
