@@ -51,9 +51,7 @@ func (s *Server) login(c *gin.Context) {
 	var throttled *accounts.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
-		minutes := int(math.Ceil(throttled.RetryAfter.Minutes()))
-		c.Header("Retry-After", fmt.Sprint(int(math.Ceil(throttled.RetryAfter.Seconds()))))
-		view.Error = fmt.Sprintf("Too many failed sign-ins. Wait %d minute(s) and try again, or ask an admin to reset your password.", minutes)
+		view.Error = fmt.Sprintf("Too many failed sign-ins. Wait %d minute(s) and try again, or ask an admin to reset your password.", retryAfter(c, throttled))
 		s.render(c, http.StatusTooManyRequests, templates.LoginPage(s.page(c, "Sign in"), view))
 		return
 	case errors.Is(err, accounts.ErrInvalidCredentials):
@@ -87,4 +85,11 @@ func (s *Server) logout(c *gin.Context) {
 		return
 	}
 	s.redirect(c, "/login")
+}
+
+// retryAfter answers a throttled sign-in step with Retry-After and returns
+// the wait in whole minutes, for the message next to the form.
+func retryAfter(c *gin.Context, throttled *accounts.ThrottledError) int {
+	c.Header("Retry-After", fmt.Sprint(int(math.Ceil(throttled.RetryAfter.Seconds()))))
+	return int(math.Ceil(throttled.RetryAfter.Minutes()))
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"time"
@@ -69,9 +68,8 @@ func (s *Server) reauth(c *gin.Context) {
 	err := s.deps.Accounts.Reauthenticate(c.Request.Context(), s.actor(c), f.Secret)
 	var throttled *accounts.ThrottledError
 	if errors.As(err, &throttled) {
-		c.Header("Retry-After", fmt.Sprint(int(math.Ceil(throttled.RetryAfter.Seconds()))))
 		view.Errors = templates.FieldErrors{"secret": fmt.Sprintf("Too many wrong tries. Wait %d minute(s) and try again.",
-			int(math.Ceil(throttled.RetryAfter.Minutes())))}
+			retryAfter(c, throttled))}
 		s.render(c, http.StatusTooManyRequests, templates.ReauthPage(s.page(c, "Confirm it's you"), view))
 		return
 	}

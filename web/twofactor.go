@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"time"
 
@@ -78,9 +77,8 @@ func (s *Server) loginCode(c *gin.Context) {
 	var throttled *accounts.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
-		c.Header("Retry-After", fmt.Sprint(int(math.Ceil(throttled.RetryAfter.Seconds()))))
 		again(http.StatusTooManyRequests, fmt.Sprintf("Too many wrong codes. Wait %d minute(s) and try again, or ask an admin to reset your second factor.",
-			int(math.Ceil(throttled.RetryAfter.Minutes()))))
+			retryAfter(c, throttled)))
 		return
 	case errors.Is(err, accounts.ErrInvalidCode):
 		again(http.StatusUnauthorized, "That code is wrong or was already used. Wait for the next code in your app and try again.")
@@ -187,9 +185,8 @@ func (s *Server) twoFactorRemove(c *gin.Context) {
 	var throttled *accounts.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
-		c.Header("Retry-After", fmt.Sprint(int(math.Ceil(throttled.RetryAfter.Seconds()))))
 		s.renderTwoFactorPage(c, http.StatusTooManyRequests, templates.FieldErrors{"code": fmt.Sprintf(
-			"Too many wrong tries. Wait %d minute(s) and try again.", int(math.Ceil(throttled.RetryAfter.Minutes())))})
+			"Too many wrong tries. Wait %d minute(s) and try again.", retryAfter(c, throttled))})
 		return
 	case errors.Is(err, accounts.ErrNoSecondFactor):
 		s.redirect(c, "/account/two-factor")

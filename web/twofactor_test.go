@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/hotp"
 	"github.com/shopspring/decimal"
 
 	"portal/internal/apptest"
@@ -26,12 +24,7 @@ var (
 // seconds after the portal's now.
 func totpCode(t *testing.T, p *apptest.Portal, secret string, steps int) string {
 	t.Helper()
-	at := p.Clock.Now().Unix()/30 + int64(steps)
-	code, err := hotp.GenerateCodeCustom(secret, uint64(at), hotp.ValidateOpts{Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return code
+	return apptest.TOTPCode(t, secret, p.Clock.Now().Add(time.Duration(steps)*30*time.Second))
 }
 
 // enrolTwoFactor turns the second factor on from the account page and

@@ -273,12 +273,12 @@ func (s *Server) verificationDetailView(c *gin.Context, d verifications.Detail, 
 	for _, f := range d.Identity {
 		view.Identity = append(view.Identity, templates.IdentityLine{Label: f.Label, Value: f.Value})
 	}
-	switch {
-	case s.can(c, http.MethodGet, "/verifications/:id/images/:kind") && !s.recentlyProved(c):
+	switch mayView := s.can(c, http.MethodGet, "/verifications/:id/images/:kind"); {
+	case mayView && !s.recentlyProved(c):
 		// The image route would send an <img> to the reauth page: offer the
 		// step instead of broken images.
 		view.ImagesNeedReauth = len(d.Images) > 0
-	case s.can(c, http.MethodGet, "/verifications/:id/images/:kind"):
+	case mayView:
 		view.Images = d.Images
 	default:
 		view.ImagesHidden = len(d.Images) > 0

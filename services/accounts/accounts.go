@@ -83,16 +83,8 @@ func (s *Service) Authenticate(ctx context.Context, email, password, ip string) 
 		email = strings.ToValidUTF8(truncate(email, 254), "?")
 	}
 	now := s.now().UTC()
-	if wait, err := s.throttled(ctx, email, ip, now); err != nil {
+	if err := s.throttleCheck(ctx, email, ip, now); err != nil {
 		return models.User{}, err
-	} else if wait > 0 {
-		err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-			return services.Audit(tx, now, services.Actor{Email: email, IP: ip}, "login.throttled", email, "retry after "+wait.Round(time.Second).String())
-		})
-		if err != nil {
-			return models.User{}, err
-		}
-		return models.User{}, &ThrottledError{RetryAfter: wait}
 	}
 
 	var user models.User

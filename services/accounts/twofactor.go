@@ -69,9 +69,9 @@ func (s *Service) BeginEnrolment(ctx context.Context, id uint) (Enrolment, error
 		return Enrolment{}, ErrAlreadyEnrolled
 	}
 	if u.TOTPPending == "" {
-		key, err := totp.Generate(totp.GenerateOpts{Issuer: Issuer, AccountName: u.Email, SecretSize: 20})
+		key, err := totpKey(u.Email, nil)
 		if err != nil {
-			return Enrolment{}, fmt.Errorf("accounts: new totp secret: %w", err)
+			return Enrolment{}, err
 		}
 		sealed, err := s.seal(u.ID, key.Secret())
 		if err != nil {
@@ -90,16 +90,28 @@ func (s *Service) BeginEnrolment(ctx context.Context, id uint) (Enrolment, error
 	if err != nil {
 		return Enrolment{}, err
 	}
-	return Enrolment{Secret: secret, URL: otpauthURL(u.Email, secret)}, nil
+	raw, err := totpSecretEncoding.DecodeString(secret)
+	if err != nil {
+		return Enrolment{}, fmt.Errorf("accounts: stored totp secret: %w", err)
+	}
+	key, err := totpKey(u.Email, raw)
+	if err != nil {
+		return Enrolment{}, err
+	}
+	return Enrolment{Secret: key.Secret(), URL: key.URL()}, nil
 }
 
-func otpauthURL(account, secret string) string {
-	key, err := otp.NewKeyFromURL("otpauth://totp/" + strings.ReplaceAll(Issuer, " ", "%20") + ":" + account +
-		"?secret=" + secret + "&issuer=" + strings.ReplaceAll(Issuer, " ", "%20") + "&algorithm=SHA1&digits=6&period=30")
+// totpSecretEncoding is how otp writes secrets: base32 without padding.
+var totpSecretEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// totpKey is the authenticator-app key of account: a new random secret
+// when secret is nil.
+func totpKey(account string, secret []byte) (*otp.Key, error) {
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: Issuer, AccountName: account, SecretSize: 20, Secret: secret})
 	if err != nil {
-		return ""
+		return nil, fmt.Errorf("accounts: totp key: %w", err)
 	}
-	return key.URL()
+	return key, nil
 }
 
 // ConfirmEnrolment turns the pending secret on once code proves the app has
@@ -316,6 +328,8 @@ func (s *Service) acceptCode(tx *gorm.DB, u models.User, code string, now time.T
 	return "authenticator app", nil
 }
 
+// throttleCheck refuses, with a *ThrottledError and an audit event, a
+// sign-in step for email from ip that must wait.
 func (s *Service) throttleCheck(ctx context.Context, email, ip string, now time.Time) error {
 	wait, err := s.throttled(ctx, email, ip, now)
 	if err != nil || wait == 0 {

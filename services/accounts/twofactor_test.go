@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/hotp"
 	"gorm.io/gorm"
 
+	"portal/internal/apptest"
 	"portal/internal/dbtest"
 	"portal/models"
 	"portal/services"
@@ -72,15 +71,7 @@ func newService(t *testing.T) (*accounts.Service, *clock, models.User) {
 	return f.svc, f.c, f.u
 }
 
-// codeAt is what an authenticator app shows for secret at t.
-func codeAt(t *testing.T, secret string, at time.Time) string {
-	t.Helper()
-	code, err := hotp.GenerateCodeCustom(secret, uint64(at.Unix()/30), hotp.ValidateOpts{Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return code
-}
+var codeAt = apptest.TOTPCode
 
 func enrol(t *testing.T, svc *accounts.Service, c *clock, u models.User) (string, []string) {
 	t.Helper()
