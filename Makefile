@@ -24,6 +24,7 @@ build:
 run: build
 	@echo "Portal: $(or $(PORTAL_BASE_URL),http://$(or $(PORTAL_ADDR),127.0.0.1:8080))"
 	@echo "Sign in as $(RUN_ADMIN_EMAIL) with password '$(RUN_ADMIN_PASSWORD)' (set when the database is first created; change it under your name)."
+	@echo "The first sign-in sets up the admin's second factor: scan the QR code with an authenticator app, or run 'oathtool --totp -b KEY' with the key shown under it."
 	PORTAL_ADMIN_EMAIL='$(RUN_ADMIN_EMAIL)' PORTAL_ADMIN_PASSWORD='$(RUN_ADMIN_PASSWORD)' ./bin/portal
 
 # Browser tests need Debian's chromium; install it when missing (as root, as

@@ -51,6 +51,13 @@ func (u User) HasSecondFactor() bool { return u.TOTPSecret != "" }
 // portraits.
 func (r Role) RequiresSecondFactor() bool { return r == RoleAdmin || r == RoleCompliance }
 
+// SignInNeedsSecondStep reports whether a right password is only half a
+// sign-in: the user signs in with a code, or their role requires one and they
+// must set it up before they get in.
+func (u User) SignInNeedsSecondStep() bool {
+	return u.HasSecondFactor() || u.Role.RequiresSecondFactor()
+}
+
 // RecoveryCode is one single-use code that stands in for the authenticator;
 // only its hash is kept.
 type RecoveryCode struct {

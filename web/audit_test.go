@@ -27,31 +27,40 @@ type wantEvent struct {
 // oneEvent runs do and checks it wrote exactly the expected audit event.
 func oneEvent(t *testing.T, p *apptest.Portal, name string, want wantEvent, do func()) {
 	t.Helper()
+	theseEvents(t, p, name, []wantEvent{want}, do)
+}
+
+// theseEvents runs do and checks it wrote exactly the expected audit
+// events, in order.
+func theseEvents(t *testing.T, p *apptest.Portal, name string, wants []wantEvent, do func()) {
+	t.Helper()
 	before := lastAuditID(t, p)
 	do()
 	evs := auditAfter(t, p, before)
-	if len(evs) != 1 {
-		t.Fatalf("%s: wrote %d audit events, want 1: %+v", name, len(evs), evs)
+	if len(evs) != len(wants) {
+		t.Fatalf("%s: wrote %d audit events, want %d: %+v", name, len(evs), len(wants), evs)
 	}
-	ev := evs[0]
-	var actorID uint
-	if ev.ActorID != nil {
-		actorID = *ev.ActorID
-	}
-	if want.ip == "" {
-		want.ip = "127.0.0.1"
-	}
-	if actorID != want.actorID || ev.ActorEmail != want.actor || ev.Action != want.action || ev.Subject != want.subj ||
-		ev.Details != want.details || ev.IP != want.ip {
-		t.Errorf("%s: event {actor_id %d, actor %q, action %q, subject %q, details %q, ip %q}\n\twant {actor_id %d, actor %q, action %q, subject %q, details %q, ip %q}",
-			name, actorID, ev.ActorEmail, ev.Action, ev.Subject, ev.Details, ev.IP,
-			want.actorID, want.actor, want.action, want.subj, want.details, want.ip)
-	}
-	if _, offset := ev.At.Zone(); offset != 0 {
-		t.Errorf("%s: event time %v is not UTC", name, ev.At)
-	}
-	if d := p.Clock.Now().Sub(ev.At); d < 0 || d > time.Minute {
-		t.Errorf("%s: event time %v is not the portal's now (%v)", name, ev.At, p.Clock.Now())
+	for i, want := range wants {
+		ev := evs[i]
+		var actorID uint
+		if ev.ActorID != nil {
+			actorID = *ev.ActorID
+		}
+		if want.ip == "" {
+			want.ip = "127.0.0.1"
+		}
+		if actorID != want.actorID || ev.ActorEmail != want.actor || ev.Action != want.action || ev.Subject != want.subj ||
+			ev.Details != want.details || ev.IP != want.ip {
+			t.Errorf("%s: event {actor_id %d, actor %q, action %q, subject %q, details %q, ip %q}\n\twant {actor_id %d, actor %q, action %q, subject %q, details %q, ip %q}",
+				name, actorID, ev.ActorEmail, ev.Action, ev.Subject, ev.Details, ev.IP,
+				want.actorID, want.actor, want.action, want.subj, want.details, want.ip)
+		}
+		if _, offset := ev.At.Zone(); offset != 0 {
+			t.Errorf("%s: event time %v is not UTC", name, ev.At)
+		}
+		if d := p.Clock.Now().Sub(ev.At); d < 0 || d > time.Minute {
+			t.Errorf("%s: event time %v is not the portal's now (%v)", name, ev.At, p.Clock.Now())
+		}
 	}
 }
 
@@ -67,7 +76,18 @@ func TestEveryStaffActionIsAudited(t *testing.T) {
 		own     = "own password 333"
 	)
 
-	oneEvent(t, p, "login success", wantEvent{actorID: adminUser.ID, actor: apptest.AdminEmail, action: "login.success", subj: apptest.AdminEmail}, func() {
+	// An admin's first sign-in sets the second factor up.
+	theseEvents(t, p, "first login", []wantEvent{
+		{actorID: adminUser.ID, actor: apptest.AdminEmail, action: "login.password_ok", subj: apptest.AdminEmail, details: "second-factor enrolment next"},
+		{actorID: adminUser.ID, actor: apptest.AdminEmail, action: "user.2fa_enrolled", subj: apptest.AdminEmail},
+		{actorID: adminUser.ID, actor: apptest.AdminEmail, action: "login.success", subj: apptest.AdminEmail, details: "second factor enrolled"},
+	}, func() {
+		p.Login(t, admin, apptest.AdminEmail, apptest.AdminPassword)
+	})
+	theseEvents(t, p, "login with a code", []wantEvent{
+		{actorID: adminUser.ID, actor: apptest.AdminEmail, action: "login.password_ok", subj: apptest.AdminEmail, details: "second factor next"},
+		{actorID: adminUser.ID, actor: apptest.AdminEmail, action: "login.success", subj: apptest.AdminEmail, details: "authenticator app"},
+	}, func() {
 		p.Login(t, admin, apptest.AdminEmail, apptest.AdminPassword)
 	})
 	oneEvent(t, p, "login failure", wantEvent{actor: apptest.AdminEmail, action: "login.failure", subj: apptest.AdminEmail, details: "wrong password"}, func() {
@@ -143,8 +163,8 @@ func TestEveryStaffActionIsAudited(t *testing.T) {
 	if r := rows[len(rows)-1]; r[1] != "system" || r[2] != "user.created" || r[3] != apptest.AdminEmail {
 		t.Errorf("oldest row %q: want the system creating the first admin", r)
 	}
-	if r := rows[len(rows)-2]; r[1] != apptest.AdminEmail || r[2] != "login.success" || r[4] != "127.0.0.1" {
-		t.Errorf("second-oldest row %q: want the admin's first sign-in from 127.0.0.1", r)
+	if r := rows[len(rows)-2]; r[1] != apptest.AdminEmail || r[2] != "login.password_ok" || r[4] != "127.0.0.1" {
+		t.Errorf("second-oldest row %q: want the admin's first sign-in (its password step) from 127.0.0.1", r)
 	}
 }
 

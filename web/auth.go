@@ -62,7 +62,7 @@ func (s *Server) login(c *gin.Context) {
 		s.serverError(c, err)
 		return
 	}
-	if user.HasSecondFactor() {
+	if user.SignInNeedsSecondStep() {
 		s.startSecondFactor(c, user, view.Next)
 		return
 	}

@@ -16,8 +16,11 @@ import (
 func TestLoginSetsSessionCookieWithExplicitFlags(t *testing.T) {
 	t.Parallel()
 	p := start(t, nil)
+	// Support signs in with a password alone (admins need a code too, see
+	// TestTwoFactorSignIn), so one answer carries the signed-in cookie.
+	sam := p.CreateUser(t, "sam@example.com", "quiet meadow one", models.RoleSupport)
 	c := p.Client()
-	resp := p.PostForm(t, c, "/login", url.Values{"email": {apptest.AdminEmail}, "password": {apptest.AdminPassword}})
+	resp := p.PostForm(t, c, "/login", url.Values{"email": {sam.Email}, "password": {"quiet meadow one"}})
 	wantRedirect(t, resp, "/")
 	ck := setCookie(resp, cookieName)
 	if ck == nil {
@@ -39,7 +42,7 @@ func TestLoginSetsSessionCookieWithExplicitFlags(t *testing.T) {
 		t.Errorf("session cookie outlives the browser (MaxAge %d, Expires %v); the server enforces timeouts", ck.MaxAge, ck.Expires)
 	}
 	// The cookie is an opaque id: nothing about the user in it.
-	if len(ck.Value) < 32 || strings.Contains(ck.Value, "admin") {
+	if len(ck.Value) < 32 || strings.Contains(ck.Value, "sam") {
 		t.Errorf("session cookie value %q does not look like a random id", ck.Value)
 	}
 	if resp.Header.Get("Strict-Transport-Security") != "" {
@@ -62,7 +65,8 @@ func TestLoginOverHTTPSUsesHostPrefixedSecureCookieAndHSTS(t *testing.T) {
 
 	// Behind the TLS proxy the browser's Origin is the public URL, not the
 	// address the portal listens on.
-	form := url.Values{"email": {apptest.AdminEmail}, "password": {apptest.AdminPassword}}
+	sam := p.CreateUser(t, "sam@example.com", "quiet meadow one", models.RoleSupport)
+	form := url.Values{"email": {sam.Email}, "password": {"quiet meadow one"}}
 	req, _ := http.NewRequest(http.MethodPost, p.URL+"/login", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", base)
@@ -167,6 +171,9 @@ func TestLoginEmptyFields(t *testing.T) {
 func TestLoginNextStaysOnSite(t *testing.T) {
 	t.Parallel()
 	p := start(t, nil)
+	// A password-only role: the next page surviving the code step is
+	// TestTwoFactorSignIn's.
+	sam := p.CreateUser(t, "sam@example.com", "quiet meadow one", models.RoleSupport)
 	cases := []struct{ next, want string }{
 		{"/users", "/users"},
 		{"/audit?action=logout", "/audit?action=logout"},
@@ -186,7 +193,7 @@ func TestLoginNextStaysOnSite(t *testing.T) {
 		t.Run(fmt.Sprintf("%q", tc.next), func(t *testing.T) {
 			t.Parallel()
 			resp := p.PostForm(t, p.Client(), "/login", url.Values{
-				"email": {apptest.AdminEmail}, "password": {apptest.AdminPassword}, "next": {tc.next},
+				"email": {sam.Email}, "password": {"quiet meadow one"}, "next": {tc.next},
 			})
 			wantRedirect(t, resp, tc.want)
 		})
@@ -200,7 +207,7 @@ func TestLoginNextStaysOnSite(t *testing.T) {
 		t.Fatalf("login page does not carry next:\n%s", clip(page.Body))
 	}
 	resp := p.PostForm(t, c, "/login", url.Values{
-		"email": {apptest.AdminEmail}, "password": {apptest.AdminPassword}, "next": {"/audit?action=logout"},
+		"email": {sam.Email}, "password": {"quiet meadow one"}, "next": {"/audit?action=logout"},
 	})
 	wantRedirect(t, resp, "/audit?action=logout")
 	// Signed in, the login page forwards to next, still only locally.

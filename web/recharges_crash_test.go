@@ -24,6 +24,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
+	"portal/internal/apptest"
 	"portal/internal/dbtest"
 	"portal/internal/proctest"
 	"portal/models"
@@ -128,11 +129,15 @@ func (b rcBrowser) post(t *testing.T, path string, form url.Values, want int) (s
 	return location, body
 }
 
-func rcSignIn(t *testing.T, p *rcProc) rcBrowser {
+// rcSignIn signs the admin in to p; phone keeps the admin's second factor
+// across the portal's runs.
+func rcSignIn(t *testing.T, p *rcProc, phone *apptest.Authenticator) rcBrowser {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	b := rcBrowser{base: p.base, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	b.post(t, "/login", url.Values{"email": {"admin@example.com"}, "password": {rcCrashAdminPassword}}, http.StatusSeeOther)
+	phone.SignIn(t, "admin@example.com", rcCrashAdminPassword, func(method, path string, form url.Values) (int, string, string) {
+		return b.do(t, method, path, form)
+	})
 	return b
 }
 
@@ -182,7 +187,8 @@ func TestRechargeCrashDuringCallIsUnknownAndNeverResent(t *testing.T) {
 
 	// First run: a recharge call hangs at 1flow.
 	first := rcRunPortal(t, bin, db)
-	admin := rcSignIn(t, first)
+	phone := &apptest.Authenticator{}
+	admin := rcSignIn(t, first, phone)
 	admin.post(t, "/sandbox/faults", url.Values{"sim": {"oneflow"}, "endpoint": {rcEPRecharge}, "kind": {"hang"}}, http.StatusSeeOther)
 	form := admin.get(t, "/recharges/new?"+url.Values{"device_id": {oneflowsim.SeedDeviceID}, "phone_number": {oneflowsim.SeedPhone}}.Encode())
 	key, ok := rcInput(form, "idempotency_key")
@@ -272,7 +278,7 @@ func TestRechargeCrashDuringCallIsUnknownAndNeverResent(t *testing.T) {
 
 	// The new process's reconciler ticks every second: give it a couple,
 	// then check 1flow saw nothing from it.
-	admin = rcSignIn(t, second)
+	admin = rcSignIn(t, second, phone)
 	time.Sleep(1200 * time.Millisecond)
 	if hits := admin.sandboxHits(t); hits != 0 {
 		t.Errorf("after the restart 1flow's recharge endpoint got %d requests, want 0: the recharge was re-sent", hits)

@@ -29,6 +29,8 @@ func (s *Server) routes() {
 	s.handle(http.MethodPost, "/logout", anyStaff(), s.logout)
 	s.handle(http.MethodGet, "/login/code", secondFactor(), s.loginCodePage)
 	s.handle(http.MethodPost, "/login/code", secondFactor(), s.loginCode)
+	s.handle(http.MethodGet, "/login/enrol", secondFactor(), s.loginEnrolPage)
+	s.handle(http.MethodPost, "/login/enrol", secondFactor(), s.loginEnrol)
 
 	s.handle(http.MethodGet, "/", anyStaff(), s.dashboard)
 	s.handle(http.MethodGet, "/account/password", anyStaff(), s.accountPasswordPage)

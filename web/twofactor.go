@@ -41,7 +41,8 @@ func (s *Server) pendingSignIn(c *gin.Context) (sessionstore.PendingSignIn, bool
 }
 
 // startSecondFactor replaces the session with a half-signed-in one after a
-// right password, and sends the person to the code page.
+// right password, and sends the person to the code page, or to set a second
+// factor up when their role requires one they do not have yet.
 func (s *Server) startSecondFactor(c *gin.Context, user models.User, next string) {
 	sess, err := s.deps.Sessions.Get(c.Request, s.cookie)
 	if err != nil {
@@ -52,11 +53,107 @@ func (s *Server) startSecondFactor(c *gin.Context, user models.User, next string
 		s.serverError(c, err)
 		return
 	}
-	s.redirect(c, "/login/code")
+	s.redirect(c, secondStepPath(user))
+}
+
+// secondStepPath is the page that completes user's sign-in. It is worked
+// out from the user each time rather than kept in the session, so enrolling
+// in another tab, or an admin resetting the factor meanwhile, sends the
+// person to the right page.
+func secondStepPath(user models.User) string {
+	if user.HasSecondFactor() {
+		return "/login/code"
+	}
+	return "/login/enrol"
+}
+
+// pendingUser is the user of the request's half-finished sign-in; ok is
+// false when there is none left to finish (the session was checked by
+// authorize, so the user was disabled or deleted meanwhile) and the person
+// has been sent back to sign in.
+func (s *Server) pendingUser(c *gin.Context) (sessionstore.PendingSignIn, models.User, bool) {
+	pending, _ := s.pendingSignIn(c)
+	user, err := s.deps.Accounts.Get(c.Request.Context(), pending.UserID)
+	if errors.Is(err, models.ErrNotFound) || (err == nil && (user.Disabled || !user.SignInNeedsSecondStep())) {
+		s.flash(c, "error", "Sign in again.")
+		s.redirect(c, "/login")
+		return pending, user, false
+	}
+	if err != nil {
+		s.serverError(c, err)
+		return pending, user, false
+	}
+	return pending, user, true
 }
 
 func (s *Server) loginCodePage(c *gin.Context) {
+	_, user, ok := s.pendingUser(c)
+	if !ok {
+		return
+	}
+	if path := secondStepPath(user); path != "/login/code" {
+		s.redirect(c, path)
+		return
+	}
 	s.render(c, http.StatusOK, templates.TwoFactorCodePage(s.page(c, "Enter your code"), templates.TwoFactorCodeForm{}))
+}
+
+func (s *Server) loginEnrolPage(c *gin.Context) {
+	s.renderLoginEnrolPage(c, http.StatusOK, nil)
+}
+
+func (s *Server) renderLoginEnrolPage(c *gin.Context, status int, errs templates.FieldErrors) {
+	_, user, ok := s.pendingUser(c)
+	if !ok {
+		return
+	}
+	if path := secondStepPath(user); path != "/login/enrol" {
+		s.redirect(c, path)
+		return
+	}
+	e, err := s.deps.Accounts.BeginEnrolment(c.Request.Context(), user.ID)
+	if errors.Is(err, accounts.ErrAlreadyEnrolled) {
+		s.redirect(c, "/login/code")
+		return
+	}
+	if err != nil {
+		s.serverError(c, err)
+		return
+	}
+	form := templates.TwoFactorEnrolForm{Action: "/login/enrol", Secret: e.Secret, URL: e.URL, Errors: errs, AtSignIn: true, Role: string(user.Role)}
+	s.render(c, status, templates.TwoFactorEnrolPage(s.page(c, "Set up two-factor sign-in"), form))
+}
+
+func (s *Server) loginEnrol(c *gin.Context) {
+	var f codeForm
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil || len(f.Code) > 64 {
+		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+		return
+	}
+	pending, _ := s.pendingSignIn(c)
+	user, codes, err := s.deps.Accounts.EnrolAtSignIn(c.Request.Context(), pending.UserID, f.Code, c.ClientIP())
+	if fe, ok := services.AsFieldErrors(err); ok {
+		s.renderLoginEnrolPage(c, http.StatusUnprocessableEntity, fieldErrors(fe))
+		return
+	}
+	switch {
+	case errors.Is(err, accounts.ErrAlreadyEnrolled):
+		// Set up in another tab meanwhile: that one's codes stand.
+		s.redirect(c, "/login/code")
+		return
+	case errors.Is(err, accounts.ErrInvalidCredentials), errors.Is(err, models.ErrNotFound):
+		s.flash(c, "error", "Sign in again.")
+		s.redirect(c, "/login")
+		return
+	case err != nil:
+		s.serverError(c, err)
+		return
+	}
+	if !s.renewSignedIn(c, user.ID) {
+		return
+	}
+	s.render(c, http.StatusOK, templates.TwoFactorRecoveryCodesPage(s.page(c, "Save your recovery codes"),
+		templates.TwoFactorRecoveryCodes{Codes: codes, Next: localPath(pending.Next)}))
 }
 
 func (s *Server) loginCode(c *gin.Context) {
@@ -83,7 +180,12 @@ func (s *Server) loginCode(c *gin.Context) {
 	case errors.Is(err, accounts.ErrInvalidCode):
 		again(http.StatusUnauthorized, "That code is wrong or was already used. Wait for the next code in your app and try again.")
 		return
-	case errors.Is(err, accounts.ErrInvalidCredentials), errors.Is(err, models.ErrNotFound), errors.Is(err, accounts.ErrNoSecondFactor):
+	case errors.Is(err, accounts.ErrNoSecondFactor):
+		// Reset while the code page was open: the page works out whether
+		// to set one up now or to sign in again.
+		s.redirect(c, "/login/code")
+		return
+	case errors.Is(err, accounts.ErrInvalidCredentials), errors.Is(err, models.ErrNotFound):
 		// Disabled, deleted or reset while the code page was open.
 		s.flash(c, "error", "Sign in again.")
 		s.redirect(c, "/login")
@@ -95,18 +197,27 @@ func (s *Server) loginCode(c *gin.Context) {
 	s.finishSignIn(c, user.ID, pending.Next)
 }
 
-// finishSignIn gives the browser a fresh, fully signed-in session.
+// finishSignIn gives the browser a fresh, fully signed-in session and sends
+// it on to next.
 func (s *Server) finishSignIn(c *gin.Context, userID uint, next string) {
+	if s.renewSignedIn(c, userID) {
+		s.redirect(c, localPath(next))
+	}
+}
+
+// renewSignedIn replaces the session with a fully signed-in one; false
+// means it failed and the error page is written.
+func (s *Server) renewSignedIn(c *gin.Context, userID uint) bool {
 	sess, err := s.deps.Sessions.Get(c.Request, s.cookie)
 	if err != nil {
 		s.serverError(c, err)
-		return
+		return false
 	}
 	if err := s.deps.Sessions.Renew(c.Request, c.Writer, sess, userID); err != nil {
 		s.serverError(c, err)
-		return
+		return false
 	}
-	s.redirect(c, localPath(next))
+	return true
 }
 
 func (s *Server) twoFactorPage(c *gin.Context) {

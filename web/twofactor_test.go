@@ -122,8 +122,7 @@ func TestTwoFactorSignIn(t *testing.T) {
 func TestHalfSignedInSessionReachesNothingElse(t *testing.T) {
 	t.Parallel()
 	p := start(t, nil, probeSim{})
-	admin := signInAdmin(t, p)
-	enrolTwoFactor(t, p, admin)
+	admin := signInAdmin(t, p) // enrols at this first sign-in
 	now := p.Clock.Now().UTC()
 	recharge := models.Recharge{
 		IdempotencyKey: "half-signed-in", DeviceID: "DEV-HALF", Amount: decimal.NewFromInt(10), Currency: "KES",
@@ -177,10 +176,14 @@ func TestHalfSignedInSessionReachesNothingElse(t *testing.T) {
 	if n := count(t, p, "users"); n != usersBefore {
 		t.Errorf("a half-signed-in session changed the users: %d → %d", usersBefore, n)
 	}
-	// Its own pages still work.
+	// Its own pages still work, each sending on to the other as the
+	// user's state says.
 	wantStatus(t, p.Get(t, half, "/login/code"), http.StatusOK)
+	wantRedirect(t, p.Get(t, half, "/login/enrol"), "/login/code")
+	wantRedirect(t, p.PostForm(t, half, "/login/enrol", url.Values{"code": {"000000"}}), "/login/code")
 	// And a fully signed-in session can't use them.
 	wantRedirect(t, p.Get(t, admin.client, "/login/code"), "/login")
+	wantRedirect(t, p.Get(t, admin.client, "/login/enrol"), "/login")
 }
 
 func TestAdminResetsAnotherUsersSecondFactor(t *testing.T) {
@@ -201,9 +204,99 @@ func TestAdminResetsAnotherUsersSecondFactor(t *testing.T) {
 		t.Errorf("audit after reset: %+v, want one user.2fa_reset by the admin", evs)
 	}
 	// Nobody resets their own this way.
-	enrolTwoFactor(t, p, admin)
 	wantRedirect(t, p.PostForm(t, admin.client, "/users/"+fmt.Sprint(admin.user.ID)+"/two-factor/reset", nil), "/users")
 	if !userByEmail(t, p, admin.user.Email).HasSecondFactor() {
 		t.Error("an admin reset their own second factor from the staff page")
 	}
+
+	t.Run("compliance enrols again at the next sign-in", func(t *testing.T) {
+		cora := newStaff(t, p, "cora", models.RoleCompliance)
+		wantRedirect(t, p.PostForm(t, admin.client, "/users/"+fmt.Sprint(cora.user.ID)+"/two-factor/reset", nil), "/users")
+		wantRedirect(t, p.Get(t, cora.client, "/reviews/documents"), "/login?next=%2Freviews%2Fdocuments")
+		c := p.Client()
+		wantRedirect(t, p.PostForm(t, c, "/login", url.Values{"email": {cora.user.Email}, "password": {cora.password}}), "/login/enrol")
+		page := p.Get(t, c, "/login/enrol")
+		wantStatus(t, page, http.StatusOK)
+		if m := secretOnPage.FindStringSubmatch(page.Body); m == nil || m[1] == "" {
+			t.Fatalf("no new secret after the reset:\n%s", clip(page.Body))
+		}
+	})
+}
+
+// TestAdminAndComplianceEnrolAtFirstSignIn: the roles that see everything
+// or unmasked identities cannot get in on a password alone, not even the
+// first time; the set-up is part of signing in, and afterwards the code is.
+func TestAdminAndComplianceEnrolAtFirstSignIn(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil)
+	cora := p.CreateUser(t, "cora@example.com", "quiet meadow three", models.RoleCompliance)
+	cases := []struct {
+		role            models.Role
+		email, password string
+		id              uint
+	}{
+		{models.RoleAdmin, apptest.AdminEmail, apptest.AdminPassword, userByEmail(t, p, apptest.AdminEmail).ID},
+		{models.RoleCompliance, cora.Email, "quiet meadow three", cora.ID},
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.role), func(t *testing.T) {
+			t.Parallel()
+			c := p.Client()
+			wantRedirect(t, p.PostForm(t, c, "/login", url.Values{"email": {tc.email}, "password": {tc.password}, "next": {"/reviews/documents"}}), "/login/enrol")
+			// Half signed in: nothing opens, and the code page sends back.
+			wantRedirect(t, p.Get(t, c, "/reviews/documents"), "/login?next=%2Freviews%2Fdocuments")
+			wantRedirect(t, p.Get(t, c, "/account/two-factor/enrol"), "/login?next=%2Faccount%2Ftwo-factor%2Fenrol")
+			wantRedirect(t, p.Get(t, c, "/login/code"), "/login/enrol")
+			wantRedirect(t, p.PostForm(t, c, "/login/code", url.Values{"code": {"123456"}}), "/login/code")
+
+			page := p.Get(t, c, "/login/enrol")
+			wantStatus(t, page, http.StatusOK)
+			m := secretOnPage.FindStringSubmatch(page.Body)
+			if m == nil || !strings.Contains(page.Body, `class="qr"`) || !strings.Contains(page.Body, string(tc.role)+" role") {
+				t.Fatalf("the sign-in enrolment page has no secret, QR code or reason:\n%s", clip(page.Body))
+			}
+			secret := m[1]
+			bad := p.PostForm(t, c, "/login/enrol", url.Values{"code": {"000000"}})
+			wantStatus(t, bad, http.StatusUnprocessableEntity)
+			if !strings.Contains(bad.Body, secret) || !strings.Contains(bad.Body, `aria-invalid="true"`) {
+				t.Fatalf("a wrong first code: not the same form with the same secret and a message:\n%s", clip(bad.Body))
+			}
+			if userByID(t, p, tc.id).HasSecondFactor() {
+				t.Fatal("a wrong first code turned the second factor on")
+			}
+			before := lastAuditID(t, p)
+			done := p.PostForm(t, c, "/login/enrol", url.Values{"code": {totpCode(t, p, secret, 0)}})
+			wantStatus(t, done, http.StatusOK)
+			if n := len(codeOnPage.FindAllStringSubmatch(done.Body, -1)); n != 10 {
+				t.Fatalf("%d recovery codes shown after the set-up, want 10", n)
+			}
+			if !strings.Contains(done.Body, `href="/reviews/documents"`) {
+				t.Errorf("the recovery-codes page does not go on to the page asked for:\n%s", clip(done.Body))
+			}
+			var actions []string
+			for _, ev := range auditAfter(t, p, before) {
+				actions = append(actions, ev.Action)
+			}
+			if strings.Join(actions, " ") != "user.2fa_enrolled login.success" {
+				t.Errorf("audit after the set-up: %v, want user.2fa_enrolled then login.success", actions)
+			}
+			// Signed in now, on a new session id.
+			wantStatus(t, p.Get(t, c, "/reviews/documents"), http.StatusOK)
+			wantRedirect(t, p.Get(t, c, "/login/enrol"), "/login")
+
+			// From now on the password leads to the code.
+			again := p.Client()
+			wantRedirect(t, p.PostForm(t, again, "/login", url.Values{"email": {tc.email}, "password": {tc.password}}), "/login/code")
+			wantRedirect(t, p.Get(t, again, "/login/enrol"), "/login/code")
+			wantRedirect(t, p.PostForm(t, again, "/login/code", url.Values{"code": {totpCode(t, p, secret, 1)}}), "/")
+		})
+	}
+
+	t.Run("operators and support still sign in with a password", func(t *testing.T) {
+		t.Parallel()
+		for _, role := range []models.Role{models.RoleOperator, models.RoleSupport} {
+			u := p.CreateUser(t, string(role)+"@example.com", "quiet meadow four", role)
+			wantRedirect(t, p.PostForm(t, p.Client(), "/login", url.Values{"email": {u.Email}, "password": {"quiet meadow four"}}), "/")
+		}
+	})
 }

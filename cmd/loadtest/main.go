@@ -16,10 +16,13 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pquerna/otp/totp"
 )
 
 // scenario is one kind of request; path may hold {id}, replaced by a
@@ -47,19 +50,20 @@ func main() {
 	base := flag.String("base", "http://127.0.0.1:8080", "the portal's URL")
 	email := flag.String("email", "admin@example.com", "staff account to sign in with")
 	password := flag.String("password", os.Getenv("PORTAL_ADMIN_PASSWORD"), "its password (default $PORTAL_ADMIN_PASSWORD)")
+	totpSecret := flag.String("totp-secret", "", "the key of its second factor, when it has one (a fresh admin sets one up)")
 	duration := flag.Duration("d", 10*time.Second, "how long each scenario runs")
 	concurrency := flag.Int("c", 16, "requests in flight")
 	maxID := flag.Int("ids", 1_000_000, "status fragments cycle through record ids 1..ids")
 	only := flag.String("only", "", "run only scenarios whose name contains this")
 	flag.Parse()
-	if err := run(*base, *email, *password, *duration, *concurrency, *maxID, *only, os.Stdout); err != nil {
+	if err := run(*base, *email, *password, *totpSecret, *duration, *concurrency, *maxID, *only, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(base, email, password string, d time.Duration, c, maxID int, only string, out io.Writer) error {
-	client, err := signIn(base, email, password)
+func run(base, email, password, totpSecret string, d time.Duration, c, maxID int, only string, out io.Writer) error {
+	client, err := signIn(base, email, password, totpSecret)
 	if err != nil {
 		return err
 	}
@@ -131,7 +135,11 @@ func get(client *http.Client, u string) (int, error) {
 	return resp.StatusCode, err
 }
 
-func signIn(base, email, password string) (*http.Client, error) {
+// signIn signs in as email. A fresh portal's admin sets a second factor up
+// at the first sign-in: the load test does that itself, as a person with an
+// authenticator app would; an account that already has one needs its key
+// (-totp-secret).
+func signIn(base, email, password, totpSecret string) (*http.Client, error) {
 	if password == "" {
 		return nil, errors.New("no password: pass -password or set PORTAL_ADMIN_PASSWORD")
 	}
@@ -139,22 +147,70 @@ func signIn(base, email, password string) (*http.Client, error) {
 	client := &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		Transport:     &http.Transport{MaxIdleConnsPerHost: 256},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	req, err := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(url.Values{"email": {email}, "password": {password}}.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", base)
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	resp, err := client.Do(req)
+	status, loc, _, err := send(client, base, http.MethodPost, "/login", url.Values{"email": {email}, "password": {password}})
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther || strings.Contains(resp.Header.Get("Location"), "login") {
-		return nil, fmt.Errorf("sign in as %s: status %d to %q", email, resp.StatusCode, resp.Header.Get("Location"))
+	if status != http.StatusSeeOther || loc == "/login" {
+		return nil, fmt.Errorf("sign in as %s: status %d to %q", email, status, loc)
+	}
+	switch loc {
+	case "/login/enrol":
+		_, _, page, err := send(client, base, http.MethodGet, "/login/enrol", nil)
+		if err != nil {
+			return nil, fmt.Errorf("second-factor set-up: %w", err)
+		}
+		m := secretOnPage.FindStringSubmatch(page)
+		if m == nil {
+			return nil, fmt.Errorf("sign in as %s: the second-factor set-up page shows no key", email)
+		}
+		totpSecret = m[1]
+		fmt.Fprintf(os.Stderr, "set up %s's second factor; its key is %s\n", email, totpSecret)
+	case "/login/code":
+		if totpSecret == "" {
+			return nil, fmt.Errorf("sign in as %s: the account has a second factor; pass its key with -totp-secret", email)
+		}
+	default:
+		return client, nil
+	}
+	code, err := totp.GenerateCode(totpSecret, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("second-factor code: %w", err)
+	}
+	status, _, _, err = send(client, base, http.MethodPost, loc, url.Values{"code": {code}})
+	if err != nil {
+		return nil, fmt.Errorf("second factor: %w", err)
+	}
+	if status != http.StatusOK && status != http.StatusSeeOther {
+		return nil, fmt.Errorf("sign in as %s: the code was refused (status %d)", email, status)
 	}
 	return client, nil
+}
+
+var secretOnPage = regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`)
+
+// send makes one same-origin request of the sign-in, as a browser would.
+func send(client *http.Client, base, method, path string, form url.Values) (int, string, string, error) {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, base+path, body)
+	if err != nil {
+		return 0, "", "", err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", base)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, resp.Header.Get("Location"), string(b), err
 }
 
 func percentile(ds []time.Duration, p int) time.Duration {

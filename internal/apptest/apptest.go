@@ -75,6 +75,9 @@ type Portal struct {
 	// Logs holds everything the portal logged, for tests that check no
 	// secret is ever written.
 	Logs *SyncBuffer
+	// Authenticator holds the second factors of the portal's staff, on the
+	// portal's clock.
+	Authenticator *Authenticator
 }
 
 // SyncBuffer is a goroutine-safe bytes.Buffer for captured logs.
@@ -182,7 +185,8 @@ func Start(t testing.TB, cfg Config) *Portal {
 	a.Start(ctx)
 	var h http.Handler = a.Server
 	handler.Store(&h)
-	return &Portal{App: a, Server: srv, URL: srv.URL, Clock: clock, PasbySim: a.PasbySim, Logs: logs}
+	return &Portal{App: a, Server: srv, URL: srv.URL, Clock: clock, PasbySim: a.PasbySim, Logs: logs,
+		Authenticator: &Authenticator{Now: clock.Now, Wait: clock.Advance}}
 }
 
 // Client returns an HTTP client with its own cookie jar that does not follow
@@ -210,13 +214,19 @@ func (p *Portal) CreateUser(t testing.TB, email, password string, role models.Ro
 	return u
 }
 
-// Login signs client in and fails the test unless it worked.
+// Login signs client in and fails the test unless it worked; admins and
+// compliance set their second factor up or enter a code (Authenticator).
 func (p *Portal) Login(t testing.TB, client *http.Client, email, password string) {
 	t.Helper()
-	resp := p.PostForm(t, client, "/login", url.Values{"email": {email}, "password": {password}})
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("login %s: status %d, want 303", email, resp.StatusCode)
-	}
+	p.Authenticator.SignIn(t, email, password, func(method, path string, form url.Values) (int, string, string) {
+		var resp *Response
+		if method == http.MethodGet {
+			resp = p.Get(t, client, path)
+		} else {
+			resp = p.PostForm(t, client, path, form)
+		}
+		return resp.StatusCode, resp.Header.Get("Location"), resp.Body
+	})
 }
 
 // Get performs a GET and returns the response with its body read into Body.

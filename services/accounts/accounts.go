@@ -72,9 +72,10 @@ func New(db *gorm.DB, now services.Clock, params passwords.Params, sealKey []byt
 // NormalizeEmail is how emails are compared and stored.
 func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
-// Authenticate checks the credentials of a sign-in attempt from ip. For a
-// user with a second factor (user.HasSecondFactor) this is only the first
-// step: VerifySecondFactor completes the sign-in.
+// Authenticate checks the credentials of a sign-in attempt from ip. When
+// user.SignInNeedsSecondStep this is only the first step: VerifySecondFactor
+// or, for a required second factor not set up yet, EnrolAtSignIn completes
+// the sign-in.
 func (s *Service) Authenticate(ctx context.Context, email, password, ip string) (models.User, error) {
 	email = NormalizeEmail(email)
 	// What was typed is stored in login_attempts and the append-only audit
@@ -100,12 +101,12 @@ func (s *Service) Authenticate(ctx context.Context, email, password, ip string) 
 	match, verr := passwords.Verify(password, hash)
 	ok := found && match && verr == nil && !user.Disabled
 
-	secondFactor := ok && user.HasSecondFactor()
+	secondStep := ok && user.SignInNeedsSecondStep()
 	err = services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
 		// The password alone does not clear the throttle of a user with a
 		// second factor: the code does (VerifySecondFactor), so someone who
 		// has the password gets no fresh run of code guesses from it.
-		if !secondFactor {
+		if !secondStep {
 			if err := tx.Create(&models.LoginAttempt{At: now, Email: email, IP: ip, Success: ok}).Error; err != nil {
 				return err
 			}
@@ -127,8 +128,12 @@ func (s *Service) Authenticate(ctx context.Context, email, password, ip string) 
 				}
 			}
 		}
-		if secondFactor {
-			return services.Audit(tx, now, actorOf(user, ip), "login.password_ok", email, "second factor next")
+		if secondStep {
+			next := "second factor next"
+			if !user.HasSecondFactor() {
+				next = "second-factor enrolment next"
+			}
+			return services.Audit(tx, now, actorOf(user, ip), "login.password_ok", email, next)
 		}
 		return services.Audit(tx, now, actorOf(user, ip), "login.success", email, "")
 	})

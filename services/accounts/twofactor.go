@@ -122,6 +122,39 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, actor services.Actor, id
 	if err != nil {
 		return nil, err
 	}
+	return s.confirmEnrolment(ctx, actor, u, code, nil)
+}
+
+// EnrolAtSignIn is ConfirmEnrolment for a user whose role requires a second
+// factor and who has none yet (models.User.SignInNeedsSecondStep): their
+// password was right, and confirming the new secret completes the sign-in.
+// A wrong code here is not a failed sign-in: the page shows the secret, so
+// there is nothing to guess.
+func (s *Service) EnrolAtSignIn(ctx context.Context, id uint, code, ip string) (models.User, []string, error) {
+	u, err := s.Get(ctx, id)
+	if err != nil {
+		return models.User{}, nil, err
+	}
+	if u.Disabled || !u.Role.RequiresSecondFactor() {
+		// Disabled, or moved to a role without the requirement, since the
+		// password step: that sign-in has to start again.
+		return models.User{}, nil, ErrInvalidCredentials
+	}
+	codes, err := s.confirmEnrolment(ctx, actorOf(u, ip), u, code, func(tx *gorm.DB, now time.Time) error {
+		if err := tx.Create(&models.LoginAttempt{At: now, Email: u.Email, IP: ip, Success: true}).Error; err != nil {
+			return err
+		}
+		return services.Audit(tx, now, actorOf(u, ip), "login.success", u.Email, "second factor enrolled")
+	})
+	if err != nil {
+		return models.User{}, nil, err
+	}
+	return u, codes, nil
+}
+
+// confirmEnrolment turns u's pending secret on; also, when set, writes more
+// in the same transaction.
+func (s *Service) confirmEnrolment(ctx context.Context, actor services.Actor, u models.User, code string, also func(tx *gorm.DB, now time.Time) error) ([]string, error) {
 	if u.HasSecondFactor() {
 		return nil, ErrAlreadyEnrolled
 	}
@@ -155,7 +188,13 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, actor services.Actor, id
 		if err := replaceRecoveryCodes(tx, u.ID, hashes, now); err != nil {
 			return err
 		}
-		return services.Audit(tx, now, actor, "user.2fa_enrolled", u.Email, "")
+		if err := services.Audit(tx, now, actor, "user.2fa_enrolled", u.Email, ""); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(tx, now)
+		}
+		return nil
 	})
 	if err != nil {
 		if errors.Is(err, ErrAlreadyEnrolled) {

@@ -330,3 +330,59 @@ func TestASealedSecretOpensOnlyInItsOwnRow(t *testing.T) {
 		t.Errorf("a copied sealed secret: %v, want it to fail to open", err)
 	}
 }
+
+// TestARequiredSecondFactorIsSetUpAtSignIn: for a compliance officer with
+// no second factor the right password is only half a sign-in, and the
+// set-up's first code completes it.
+func TestARequiredSecondFactorIsSetUpAtSignIn(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	u, err := f.svc.Authenticate(ctx, f.u.Email, testPassword, "192.0.2.1")
+	if err != nil || !u.SignInNeedsSecondStep() || u.HasSecondFactor() {
+		t.Fatalf("Authenticate = %+v, %v; want a user who must set a second factor up", u, err)
+	}
+	var successes int64
+	f.db.Model(&models.LoginAttempt{}).Where("email = ? AND success", f.u.Email).Count(&successes)
+	if successes != 0 {
+		t.Fatalf("the password alone recorded %d successful sign-ins", successes)
+	}
+	e, err := f.svc.BeginEnrolment(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.EnrolAtSignIn(ctx, u.ID, "000000", "192.0.2.1"); !isFieldError(err, "code") {
+		t.Fatalf("a wrong first code: %v, want a message on the code field", err)
+	}
+	signedIn, codes, err := f.svc.EnrolAtSignIn(ctx, u.ID, codeAt(t, e.Secret, f.c.now()), "192.0.2.1")
+	if err != nil || signedIn.ID != u.ID || len(codes) != accounts.RecoveryCodeCount {
+		t.Fatalf("EnrolAtSignIn = %d, %d codes, %v; want the user and %d codes", signedIn.ID, len(codes), err, accounts.RecoveryCodeCount)
+	}
+	f.db.Model(&models.LoginAttempt{}).Where("email = ? AND success", f.u.Email).Count(&successes)
+	if successes != 1 {
+		t.Errorf("%d successful sign-ins recorded after the set-up, want 1", successes)
+	}
+	// Once only: a second tab's confirmation finds it done.
+	if _, _, err := f.svc.EnrolAtSignIn(ctx, u.ID, codeAt(t, e.Secret, f.c.now().Add(30*time.Second)), "192.0.2.1"); !errors.Is(err, accounts.ErrAlreadyEnrolled) {
+		t.Errorf("a second set-up: %v, want ErrAlreadyEnrolled", err)
+	}
+
+	t.Run("not for roles without the requirement", func(t *testing.T) {
+		op, err := f.svc.CreateUser(ctx, services.System, accounts.NewUser{
+			Email: "olu@example.com", Name: "Olu", Role: models.RoleOperator, Password: testPassword})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if op.SignInNeedsSecondStep() {
+			t.Fatal("an operator without a second factor needs a second step")
+		}
+		if _, _, err := f.svc.EnrolAtSignIn(ctx, op.ID, "000000", "192.0.2.1"); !errors.Is(err, accounts.ErrInvalidCredentials) {
+			t.Errorf("EnrolAtSignIn for an operator: %v, want ErrInvalidCredentials", err)
+		}
+	})
+}
+
+func isFieldError(err error, field string) bool {
+	fe, ok := services.AsFieldErrors(err)
+	return ok && fe[field] != ""
+}
