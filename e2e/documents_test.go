@@ -324,14 +324,14 @@ func TestDocumentReviewJourney(t *testing.T) {
 	if h := b.text("main .page-header h1"); h != "Documents to review" {
 		t.Errorf("review queue heading %q", h)
 	}
-	if row := docRowText(b, id); !strings.Contains(row, title) || !strings.Contains(row, "stamped PDF") {
-		t.Errorf("queue row %q, want the title and the stamped PDF link", row)
+	if row := docRowText(b, id); !strings.Contains(row, title) || !strings.Contains(row, "nobody") {
+		t.Errorf("queue row %q, want the title and that nobody has it yet", row)
 	}
 	b.screenshot("document-review-queue.png")
 
 	// 9. Open it, reveal the first signee's NIN (audited).
 	b.step("open document to review",
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`main a.btn[href="/documents/%d#review"]`, id))),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`main tbody a[href="/documents/%d"]`, id))),
 		chromedp.WaitVisible(chromedp.CSS(`#review form select[name="decision"]`)),
 	)
 	if main := b.text("main"); strings.Contains(main, nin1) || strings.Contains(main, nin2) {
@@ -357,13 +357,13 @@ func TestDocumentReviewJourney(t *testing.T) {
 	b.step("record decision",
 		chromedp.SetValue(chromedp.CSS(`#review select[name="decision"]`), "approved"),
 		chromedp.SendKeys(chromedp.CSS(`#review input[name="note"]`), note),
-		chromedp.Click(chromedp.CSS(`#review form button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#review dl.details")),
+		chromedp.Click(chromedp.CSS(`#review form button[value="stay"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#review [data-decision]")),
 	)
 	if flash := b.text("main .flash"); !strings.Contains(flash, "Decision recorded") {
 		t.Errorf("flash after the decision %q", flash)
 	}
-	decision := b.text("#review dl.details")
+	decision := b.text("#review")
 	for _, want := range []string{"approved", note, coEmail} {
 		if !strings.Contains(decision, want) {
 			t.Errorf("review section %q does not show %q", decision, want)

@@ -329,13 +329,13 @@ func TestPawaPassVerificationJourney(t *testing.T) {
 
 	// 7. Open it; "flagged" without a note is refused by the note field.
 	b.step("open verification to review",
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`main a.btn[href="/verifications/%d#review"]`, id))),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`main tbody a[href="/verifications/%d"]`, id))),
 		chromedp.WaitVisible(chromedp.CSS(`#review form select[name="decision"]`)),
 	)
 	b.step("flag without a note",
 		chromedp.SetValue(chromedp.CSS(`#review select[name="decision"]`), "flagged"),
-		chromedp.Click(chromedp.CSS(`#review form button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#review .has-error input[name="note"][aria-invalid="true"]`)),
+		chromedp.Click(chromedp.CSS(`#review form button[value="stay"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#review .has-error select[name="reason"][aria-invalid="true"]`)),
 	)
 	if st := navigationStatus(b); st != 422 {
 		t.Errorf("flagged without a note answered %d, want 422", st)
@@ -354,13 +354,13 @@ func TestPawaPassVerificationJourney(t *testing.T) {
 	b.step("record decision",
 		chromedp.SetValue(chromedp.CSS(`#review select[name="decision"]`), "approved"),
 		chromedp.SendKeys(chromedp.CSS(`#review input[name="note"]`), note),
-		chromedp.Click(chromedp.CSS(`#review form button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#review dl.details")),
+		chromedp.Click(chromedp.CSS(`#review form button[value="stay"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#review [data-decision]")),
 	)
 	if flash := b.text("main .flash"); !strings.Contains(flash, "Decision recorded") {
 		t.Errorf("flash after the decision %q", flash)
 	}
-	decision := b.text("#review dl.details")
+	decision := b.text("#review")
 	for _, want := range []string{"approved", note, coEmail} {
 		if !strings.Contains(decision, want) {
 			t.Errorf("review section %q does not show %q", decision, want)

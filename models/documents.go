@@ -88,6 +88,9 @@ type Document struct {
 	LUT              *time.Time `gorm:"column:lut"`
 	LastUpstreamJSON string     `gorm:"column:last_upstream_json"`
 	ReviewDecision   ReviewDecision
+	// ComplianceReason is the reason code of the effective decision (see
+	// services/casework), "" when none was given.
+	ComplianceReason string
 	CreatedByID      *uint
 	CreatedByEmail   string
 	CreatedAt        time.Time
@@ -156,6 +159,7 @@ type DocumentReview struct {
 	ID            uint `gorm:"primaryKey"`
 	DocumentID    uint
 	Decision      ReviewDecision
+	Reason        string
 	Note          string
 	ReviewerID    *uint
 	ReviewerEmail string

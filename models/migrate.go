@@ -494,6 +494,41 @@ var migrations = []migration{
 			UNIQUE (user_id, code_hash)
 		)`,
 	}},
+	{10, "compliance casework: assignment, reasons, four-eyes", []string{
+		// One case per record under review, made when someone takes,
+		// is given or decides it. The record's review_decision stays the
+		// effective decision; the case says who works on it and whether a
+		// second officer still has to confirm.
+		`CREATE TABLE review_cases (
+			id INTEGER PRIMARY KEY,
+			kind TEXT NOT NULL CHECK (kind IN ('document','verification')),
+			record_id INTEGER NOT NULL,
+			queued_at DATETIME NOT NULL,
+			stage TEXT NOT NULL DEFAULT 'open' CHECK (stage IN ('open','second_review','closed')),
+			assignee_id INTEGER REFERENCES users(id),
+			assignee_email TEXT NOT NULL DEFAULT '',
+			assigned_at DATETIME,
+			decision TEXT NOT NULL DEFAULT '',
+			reason TEXT NOT NULL DEFAULT '',
+			note TEXT NOT NULL DEFAULT '',
+			decided_by_id INTEGER REFERENCES users(id),
+			decided_by_email TEXT NOT NULL DEFAULT '',
+			decided_at DATETIME,
+			second_outcome TEXT NOT NULL DEFAULT '',
+			second_note TEXT NOT NULL DEFAULT '',
+			second_by_id INTEGER REFERENCES users(id),
+			second_by_email TEXT NOT NULL DEFAULT '',
+			second_at DATETIME,
+			updated_at DATETIME NOT NULL,
+			UNIQUE (kind, record_id)
+		)`,
+		`CREATE INDEX review_cases_mine ON review_cases(kind, assignee_id, stage, queued_at, record_id)`,
+		`CREATE INDEX review_cases_stage ON review_cases(kind, stage, decided_at, record_id)`,
+		`ALTER TABLE documents ADD COLUMN compliance_reason TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE verifications ADD COLUMN compliance_reason TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE document_reviews ADD COLUMN reason TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE verification_reviews ADD COLUMN reason TEXT NOT NULL DEFAULT ''`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

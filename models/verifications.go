@@ -111,6 +111,9 @@ type Verification struct {
 	ReviewReason     string
 	LastUpstreamJSON string `gorm:"column:last_upstream_json"` // without images
 	ReviewDecision   ReviewDecision
+	// ComplianceReason is the reason code of the effective decision (see
+	// services/casework); ReviewReason is pawaPass's own.
+	ComplianceReason string
 	CreatedByID      *uint
 	CreatedByEmail   string
 	CreatedAt        time.Time
@@ -141,6 +144,7 @@ type VerificationReview struct {
 	ID             uint `gorm:"primaryKey"`
 	VerificationID uint `gorm:"uniqueIndex"`
 	Decision       ReviewDecision
+	Reason         string
 	Note           string
 	ReviewerID     *uint
 	ReviewerEmail  string

@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"portal/models"
+	"portal/services/casework"
 	"portal/services/dashboard"
 	"portal/templates"
 )
@@ -79,6 +80,27 @@ func (s *Server) dashboardView(c *gin.Context, role models.Role, f dashboard.Fig
 	}
 	if s.can(c, http.MethodGet, "/reviews/verifications") {
 		d.Queues = append(d.Queues, queue("Verifications to review", f.VerificationQueue, "/reviews/verifications"))
+	}
+	for _, a := range []caseArea{s.documentCases(), s.verificationCases()} {
+		if !s.can(c, http.MethodGet, a.queue()) {
+			continue
+		}
+		// Bounded (casework.LateCap) and index-only, so it is read live
+		// rather than from the cached figures.
+		n, err := s.deps.Casework.Late(c.Request.Context(), a.kind)
+		if err != nil {
+			s.logFailure(c, "count late cases", err)
+			continue
+		}
+		st := templates.StatView{Label: capitalize(a.tab) + " past the review target", Value: strconv.FormatInt(n, 10),
+			Href: a.queue(), Kind: "ok", Hint: "waiting longer than " + humanDuration(s.deps.Casework.SLA())}
+		if n >= casework.LateCap {
+			st.Value = strconv.Itoa(casework.LateCap) + "+"
+		}
+		if n > 0 {
+			st.Kind = "alert"
+		}
+		d.Queues = append(d.Queues, st)
 	}
 	for _, a := range []struct{ label, href string }{
 		{"New recharge", "/customers/lookup"}, {"New verification", "/verifications/new"}, {"New document", "/documents/new"},

@@ -250,7 +250,7 @@ func (s *Server) documentShow(c *gin.Context) {
 // documentForms are the forms of the detail page that may come back with
 // what the user typed and the errors.
 type documentForms struct {
-	Review  templates.ReviewForm
+	Case    caseForms
 	Resolve templates.ResolveForm
 }
 
@@ -281,14 +281,14 @@ func (s *Server) documentDetailView(c *gin.Context, d documents.Detail, forms do
 		CanCancel:  s.can(c, http.MethodPost, "/documents/:id/cancel"),
 		CanRefresh: s.can(c, http.MethodPost, "/documents/:id/refresh"),
 		CanReveal:  s.canRevealNINs(c),
-		CanReview:  s.can(c, http.MethodPost, "/documents/:id/review"),
-		ReviewForm: forms.Review,
 		CanResolve: s.can(c, http.MethodPost, "/documents/:id/resolve"),
 		Resolve:    forms.Resolve,
 	}
+	var legacy *firstDecision
 	if d.Review != nil {
-		view.Review = &templates.ReviewView{Decision: string(d.Review.Decision), Note: d.Review.Note, Reviewer: d.Review.ReviewerEmail, DecidedAt: d.Review.DecidedAt}
+		legacy = &firstDecision{decision: string(d.Review.Decision), reason: d.Review.Reason, note: d.Review.Note, by: d.Review.ReviewerEmail, at: d.Review.DecidedAt}
 	}
+	view.Case = s.caseView(c, s.documentCases(), d.Document.ID, d.Document.State == models.DocumentCompleted, d.Document.CompletedAt, legacy, "", forms.Case)
 	for _, e := range d.Audit {
 		view.Audit = append(view.Audit, templates.AuditEventView{ID: e.ID, At: e.At, Actor: e.ActorEmail, Action: e.Action, Details: e.Details})
 	}
@@ -414,34 +414,6 @@ func (s *Server) documentRevealNIN(c *gin.Context) {
 		return
 	}
 	s.render(c, http.StatusOK, templates.RevealedNINPage(s.page(c, "Document #"+strconv.FormatUint(uint64(id), 10)), id, sv))
-}
-
-func (s *Server) documentReview(c *gin.Context) {
-	s.recordReview(c, func(id uint, f reviewForm) error {
-		_, err := s.deps.Documents.Review(c.Request.Context(), s.actor(c), id, f.Decision, f.Note)
-		return err
-	}, reviewOutcomes{
-		already: documents.ErrAlreadyReviewed, notReviewable: documents.ErrNotReviewable,
-		notReviewableMsg: "Only completed documents can be reviewed.", record: "document", base: "/documents/",
-		rerender: func(c *gin.Context, f templates.ReviewForm) {
-			s.renderDocumentPage(c, http.StatusUnprocessableEntity, documentForms{Review: f})
-		},
-	})
-}
-
-const reviewQueueSize = 100
-
-func (s *Server) documentReviewQueue(c *gin.Context) {
-	docs, err := s.deps.Documents.ReviewQueue(c.Request.Context(), reviewQueueSize)
-	if err != nil {
-		s.serverError(c, err)
-		return
-	}
-	rows := make([]templates.DocumentView, 0, len(docs))
-	for _, d := range docs {
-		rows = append(rows, documentView(d, nil))
-	}
-	s.render(c, http.StatusOK, templates.ReviewQueuePage(s.page(c, "Documents to review"), rows))
 }
 
 // pasbyWebhook stores a pasby webhook and answers at once; the secret in the

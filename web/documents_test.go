@@ -145,15 +145,15 @@ func TestDocumentReviewFlowSignedOnSimulatorAndReviewed(t *testing.T) {
 	docPath := "/documents/" + strconv.FormatUint(uint64(id), 10)
 	resp := p.PostForm(t, co.client, docPath+"/review", url.Values{"decision": {"flagged"}})
 	wantStatus(t, resp, http.StatusUnprocessableEntity)
-	if !strings.Contains(resp.Body, "Say why the document is flagged.") {
-		t.Fatal("flagged without a note: no message next to the field")
+	if !strings.Contains(resp.Body, "Choose why it is flagged.") {
+		t.Fatal("flagged without a reason: no message next to the field")
 	}
-	wantRedirect(t, p.PostForm(t, co.client, docPath+"/review", url.Values{"decision": {"approved"}, "note": {"fine"}}), docPath)
+	wantRedirect(t, p.PostForm(t, co.client, docPath+"/review", url.Values{"decision": {"approved"}, "note": {"fine"}}), docPath+"#review")
 	if got := docGet(t, p, id).ReviewDecision; got != models.ReviewApproved {
 		t.Fatalf("decision = %q", got)
 	}
 	// A second decision changes nothing.
-	wantRedirect(t, p.PostForm(t, co.client, docPath+"/review", url.Values{"decision": {"flagged"}, "note": {"late"}}), docPath)
+	wantRedirect(t, p.PostForm(t, co.client, docPath+"/review", url.Values{"decision": {"flagged"}, "reason": {"other"}, "note": {"late"}}), docPath+"#review")
 	if got := docGet(t, p, id).ReviewDecision; got != models.ReviewApproved {
 		t.Fatalf("decision after a second attempt = %q", got)
 	}

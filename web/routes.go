@@ -84,8 +84,13 @@ func (s *Server) routes() {
 	s.handle(http.MethodPost, "/documents/:id/resolve", docCreators, s.documentResolveUpstreamID)
 	s.handle(http.MethodPost, "/documents/:id/not-sent", docCreators, s.documentMarkNotSent)
 	s.handle(http.MethodPost, "/documents/:id/signees/:sid/reveal", withReauth(reviewers), s.documentRevealNIN)
-	s.handle(http.MethodPost, "/documents/:id/review", reviewers, s.documentReview)
-	s.handle(http.MethodGet, "/reviews/documents", reviewers, s.documentReviewQueue)
+	docCases := s.documentCases()
+	s.handle(http.MethodPost, "/documents/:id/review", reviewers, s.caseDecide(docCases))
+	s.handle(http.MethodPost, "/documents/:id/second-review", reviewers, s.caseSecondReview(docCases))
+	s.handle(http.MethodPost, "/documents/:id/release", reviewers, s.caseRelease(docCases))
+	s.handle(http.MethodPost, "/documents/:id/assign", admin, s.caseAssign(docCases))
+	s.handle(http.MethodGet, "/reviews/documents", reviewers, s.caseQueue(docCases))
+	s.handle(http.MethodPost, "/reviews/documents/next", reviewers, s.caseTakeNext(docCases))
 	// pasby authenticates itself with the secret in the path.
 	s.handle(http.MethodPost, "/webhooks/pasby/:secret", Access{Public: true, SelfAuthenticating: true}, s.pasbyWebhook)
 
@@ -99,8 +104,13 @@ func (s *Server) routes() {
 	s.handle(http.MethodGet, "/verifications/:id/status", anyStaff(), s.verificationStatus)
 	s.handle(http.MethodPost, "/verifications/:id/refresh", anyStaff(), s.verificationRefresh)
 	s.handle(http.MethodGet, "/verifications/:id/images/:kind", withReauth(verReviewers), s.verificationImage)
-	s.handle(http.MethodPost, "/verifications/:id/review", verReviewers, s.verificationReview)
-	s.handle(http.MethodGet, "/reviews/verifications", verReviewers, s.verificationReviewQueue)
+	verCases := s.verificationCases()
+	s.handle(http.MethodPost, "/verifications/:id/review", verReviewers, s.caseDecide(verCases))
+	s.handle(http.MethodPost, "/verifications/:id/second-review", verReviewers, s.caseSecondReview(verCases))
+	s.handle(http.MethodPost, "/verifications/:id/release", verReviewers, s.caseRelease(verCases))
+	s.handle(http.MethodPost, "/verifications/:id/assign", admin, s.caseAssign(verCases))
+	s.handle(http.MethodGet, "/reviews/verifications", verReviewers, s.caseQueue(verCases))
+	s.handle(http.MethodPost, "/reviews/verifications/next", verReviewers, s.caseTakeNext(verCases))
 	// pawaPass signs its webhooks (X-Signature); PassportReader's callbacks
 	// carry the secret in the path and our reference in the body.
 	s.handle(http.MethodPost, "/webhooks/pawapass", Access{Public: true, SelfAuthenticating: true}, s.pawaPassWebhook)

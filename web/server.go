@@ -17,6 +17,7 @@ import (
 	"portal/models"
 	"portal/services/accounts"
 	"portal/services/auditlog"
+	"portal/services/casework"
 	"portal/services/customers"
 	"portal/services/dashboard"
 	"portal/services/documents"
@@ -37,6 +38,7 @@ type Deps struct {
 	Recharges      *recharges.Service
 	Documents      *documents.Service
 	Verifications  *verifications.Service
+	Casework       *casework.Service
 	Customers      *customers.Service
 	Dashboard      *dashboard.Service
 	Ready          func(ctx context.Context) error

@@ -262,13 +262,11 @@ func (s *Server) loadVerification(c *gin.Context, live bool) (verifications.Deta
 	return d, true
 }
 
-func (s *Server) verificationDetailView(c *gin.Context, d verifications.Detail, review templates.ReviewForm) templates.VerificationDetail {
+func (s *Server) verificationDetailView(c *gin.Context, d verifications.Detail, forms caseForms) templates.VerificationDetail {
 	view := templates.VerificationDetail{
 		Verification: verificationView(d.Verification), Timeline: verificationTimeline(d.Verification.Provider, d.Events),
 		RawJSON:    prettyJSON(d.Verification.LastUpstreamJSON),
 		CanRefresh: s.can(c, http.MethodPost, "/verifications/:id/refresh"),
-		CanReview:  s.can(c, http.MethodPost, "/verifications/:id/review"),
-		ReviewForm: review,
 	}
 	for _, f := range d.Identity {
 		view.Identity = append(view.Identity, templates.IdentityLine{Label: f.Label, Value: f.Value})
@@ -283,9 +281,15 @@ func (s *Server) verificationDetailView(c *gin.Context, d verifications.Detail, 
 	default:
 		view.ImagesHidden = len(d.Images) > 0
 	}
+	var legacy *firstDecision
 	if d.Review != nil {
-		view.Review = &templates.ReviewView{Decision: string(d.Review.Decision), Note: d.Review.Note, Reviewer: d.Review.ReviewerEmail, DecidedAt: d.Review.DecidedAt}
+		legacy = &firstDecision{decision: string(d.Review.Decision), reason: d.Review.Reason, note: d.Review.Note, by: d.Review.ReviewerEmail, at: d.Review.DecidedAt}
 	}
+	fourEyes := ""
+	if d.Verification.ReviewReason != "" {
+		fourEyes = "The provider's own review gave a reason (" + d.Verification.ReviewReason + "): any decision needs a second officer."
+	}
+	view.Case = s.caseView(c, s.verificationCases(), d.Verification.ID, d.Verification.State.Reviewable(), d.Verification.CompletedAt, legacy, fourEyes, forms)
 	for _, e := range d.Audit {
 		view.Audit = append(view.Audit, templates.AuditEventView{ID: e.ID, At: e.At, Actor: e.ActorEmail, Action: e.Action, Details: e.Details})
 	}
@@ -293,16 +297,16 @@ func (s *Server) verificationDetailView(c *gin.Context, d verifications.Detail, 
 }
 
 func (s *Server) verificationShow(c *gin.Context) {
-	s.renderVerificationPage(c, http.StatusOK, templates.ReviewForm{})
+	s.renderVerificationPage(c, http.StatusOK, caseForms{})
 }
 
-func (s *Server) renderVerificationPage(c *gin.Context, status int, review templates.ReviewForm) {
+func (s *Server) renderVerificationPage(c *gin.Context, status int, forms caseForms) {
 	d, ok := s.loadVerification(c, false)
 	if !ok {
 		return
 	}
 	title := "Verification #" + strconv.FormatUint(uint64(d.Verification.ID), 10)
-	s.render(c, status, templates.VerificationPage(s.page(c, title), s.verificationDetailView(c, d, review)))
+	s.render(c, status, templates.VerificationPage(s.page(c, title), s.verificationDetailView(c, d, forms)))
 }
 
 // verificationStatus is the fragment the detail page polls; it reads only
@@ -313,7 +317,7 @@ func (s *Server) verificationStatus(c *gin.Context) {
 	if !ok {
 		return
 	}
-	view := s.verificationDetailView(c, d, templates.ReviewForm{})
+	view := s.verificationDetailView(c, d, caseForms{})
 	s.render(c, http.StatusOK, templates.Join(templates.VerificationStatus(view.Verification),
 		templates.VerificationLinkSection(view, true), templates.VerificationDetails(view, true),
 		templates.VerificationIdentity(view, true), templates.VerificationReviewSection(view, true),
@@ -361,32 +365,6 @@ func (s *Server) verificationImage(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	c.Header("Content-Disposition", "inline")
 	c.Data(http.StatusOK, ct, data)
-}
-
-func (s *Server) verificationReview(c *gin.Context) {
-	s.recordReview(c, func(id uint, f reviewForm) error {
-		_, err := s.deps.Verifications.Review(c.Request.Context(), s.actor(c), id, f.Decision, f.Note)
-		return err
-	}, reviewOutcomes{
-		already: verifications.ErrAlreadyReviewed, notReviewable: verifications.ErrNotReviewable,
-		notReviewableMsg: "Only verifications the provider approved or declined can be reviewed.", record: "verification", base: "/verifications/",
-		rerender: func(c *gin.Context, f templates.ReviewForm) {
-			s.renderVerificationPage(c, http.StatusUnprocessableEntity, f)
-		},
-	})
-}
-
-func (s *Server) verificationReviewQueue(c *gin.Context) {
-	rows, err := s.deps.Verifications.ReviewQueue(c.Request.Context(), reviewQueueSize)
-	if err != nil {
-		s.serverError(c, err)
-		return
-	}
-	views := make([]templates.VerificationView, 0, len(rows))
-	for _, v := range rows {
-		views = append(views, verificationView(v))
-	}
-	s.render(c, http.StatusOK, templates.VerificationReviewQueuePage(s.page(c, "Verifications to review"), views))
 }
 
 // pawaPassWebhook answers pawaPass: 401 for a bad signature (nothing

@@ -107,8 +107,8 @@ func TestPawaPassVerificationEndToEnd(t *testing.T) {
 	path := "/verifications/" + strconv.FormatUint(uint64(id), 10) + "/review"
 	bad := p.PostForm(t, co.client, path, url.Values{"decision": {"flagged"}})
 	wantStatus(t, bad, http.StatusUnprocessableEntity)
-	if !strings.Contains(bad.Body, "Say why") {
-		t.Error("flag without a note: no message by the field")
+	if !strings.Contains(bad.Body, "Choose why it is flagged.") {
+		t.Error("flag without a reason: no message by the field")
 	}
 	wantStatus(t, p.PostForm(t, op.client, path, url.Values{"decision": {"approved"}}), http.StatusForbidden)
 	wantStatus(t, p.PostForm(t, co.client, path, url.Values{"decision": {"approved"}, "note": {"matches the customer file"}}), http.StatusSeeOther)

@@ -23,6 +23,7 @@ import (
 	"portal/services"
 	"portal/services/accounts"
 	"portal/services/auditlog"
+	"portal/services/casework"
 	"portal/services/customers"
 	"portal/services/dashboard"
 	"portal/services/documents"
@@ -104,6 +105,7 @@ type App struct {
 	PawaPassSim       *pawapasssim.Sim
 	PassportReaderSim *passportreadersim.Sim
 	Verifications     *verifications.Service
+	Casework          *casework.Service
 	logger            *slog.Logger
 	workerTick        time.Duration
 }
@@ -289,6 +291,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if err != nil {
 		return fail(err)
 	}
+	a.Casework = casework.New(db, now, cfg.ReviewSLA)
 	a.Server, err = web.New(web.Deps{
 		Logger:         logger,
 		BaseURL:        cfg.BaseURL,
@@ -298,6 +301,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		Sessions:       a.Sessions,
 		Recharges:      a.Recharges,
 		Documents:      a.Documents,
+		Casework:       a.Casework,
 		Verifications:  a.Verifications,
 		Customers:      customers.New(db, oneflowClient, now),
 		Dashboard:      dashboard.New(db, now, opts.DashboardTTL),

@@ -105,9 +105,12 @@ type Config struct {
 	TrustedProxies  []string
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
-	LogLevel        string
-	MaxRecharge     decimal.Decimal
-	IDVStoreImages  *bool // nil: on in sandbox, off otherwise
+	// ReviewSLA is how long a compliance case may wait for its decision
+	// before the queues and the dashboard mark it late.
+	ReviewSLA      time.Duration
+	LogLevel       string
+	MaxRecharge    decimal.Decimal
+	IDVStoreImages *bool // nil: on in sandbox, off otherwise
 	// ClaimLease is how long a replica holds a record it is sending or
 	// checking; work a dead replica held is taken over after it.
 	ClaimLease time.Duration
@@ -182,6 +185,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.TrustedProxies = r.proxies("PORTAL_TRUSTED_PROXIES")
 	c.IdleTimeout = r.duration("PORTAL_SESSION_IDLE_TIMEOUT", 30*time.Minute)
 	c.AbsoluteTimeout = r.duration("PORTAL_SESSION_ABSOLUTE_TIMEOUT", 12*time.Hour)
+	c.ReviewSLA = r.duration("PORTAL_REVIEW_SLA", 24*time.Hour)
 	if c.AbsoluteTimeout < c.IdleTimeout {
 		r.fail("PORTAL_SESSION_ABSOLUTE_TIMEOUT", "must not be shorter than PORTAL_SESSION_IDLE_TIMEOUT")
 	}
@@ -273,7 +277,7 @@ func (c *Config) Masked() []any {
 		"addr", c.Addr, "db", c.databaseForLog(), "base_url", c.BaseURL.String(),
 		"session_key", mask(c.SessionKey), "admin_email", c.AdminEmail,
 		"sandbox", c.SandboxEnabled(), "trusted_proxies", c.TrustedProxies,
-		"idle_timeout", c.IdleTimeout.String(), "absolute_timeout", c.AbsoluteTimeout.String(), "claim_lease", c.ClaimLease.String(),
+		"idle_timeout", c.IdleTimeout.String(), "absolute_timeout", c.AbsoluteTimeout.String(), "review_sla", c.ReviewSLA.String(), "claim_lease", c.ClaimLease.String(),
 		"pasby_base_url", c.Pasby.BaseURL, "pasby_api_key", mask(c.Pasby.APIKey), "pasby_app_secret", mask(c.Pasby.AppSecret), "pasby_api_version", c.Pasby.APIVersion, "pasby_webhook_secret", mask(c.Pasby.WebhookSecret),
 		"idv_base_url", c.IDV.BaseURL, "idv_public_key", mask(c.IDV.PublicKey), "idv_secret", mask(c.IDV.Secret), "idv_callback_secret", mask(c.IDV.CallbackSecret),
 		"pawapass_base_url", c.PawaPass.BaseURL, "pawapass_api_key", mask(c.PawaPass.APIKey), "pawapass_webhook_secret", mask(c.PawaPass.WebhookSecret),

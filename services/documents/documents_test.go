@@ -14,6 +14,7 @@ import (
 
 	"portal/models"
 	"portal/services"
+	"portal/services/casework"
 	"portal/services/sandbox"
 	"portal/services/sandbox/pasbysim"
 )
@@ -568,13 +569,16 @@ func TestRunReconcilerProcessesWebhooks(t *testing.T) {
 	wantState(t, e.get(d.ID).Document, models.DocumentCompleted)
 }
 
+// TestReview follows documents into the compliance queue (services/casework)
+// as pasby completes them, and out of it as they are decided.
 func TestReview(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
+	cw := casework.New(e.db, e.clock.Now, 0)
 	older := e.create(simpleInput(ninA))
 	newer := e.create(simpleInput(ninB))
 	open := e.create(simpleInput(ninC))
-	if _, err := e.svc.Review(ctx, compliance, open.ID, "approved", ""); !errors.Is(err, ErrNotReviewable) {
+	if _, err := cw.Decide(ctx, models.CaseDocument, compliance, open.ID, "approved", "", ""); !errors.Is(err, casework.ErrNotReviewable) {
 		t.Errorf("review of an open document: %v", err)
 	}
 	e.sign(older, ninA)
@@ -583,45 +587,46 @@ func TestReview(t *testing.T) {
 	e.sign(newer, ninB)
 	e.waitHooks()
 
-	q, err := e.svc.ReviewQueue(ctx, 10)
-	if err != nil || len(q) != 2 || q[0].ID != older.ID || q[1].ID != newer.ID {
-		t.Fatalf("queue %v, %v", q, err)
+	q, err := cw.Waiting(ctx, models.CaseDocument, casework.Everyone, 0, 10)
+	if err != nil || len(q.Items) != 2 || q.Items[0].RecordID != older.ID || q.Items[1].RecordID != newer.ID {
+		t.Fatalf("queue %+v, %v", q.Items, err)
 	}
 	cases := []struct {
-		decision, note string
-		field          string
+		decision, reason, note string
+		field                  string
 	}{
-		{"flagged", "", "note"},
-		{"flagged", "   ", "note"},
-		{"maybe", "x", "decision"},
-		{"", "", "decision"},
-		{"approved", strings.Repeat("n", MaxReviewNote+1), "note"},
+		{"flagged", "", "", "reason"},
+		{"flagged", "other", "   ", "note"},
+		{"maybe", "", "x", "decision"},
+		{"", "", "", "decision"},
+		{"approved", "", strings.Repeat("n", casework.MaxNote+1), "note"},
 	}
 	for _, c := range cases {
-		_, err := e.svc.Review(ctx, compliance, older.ID, c.decision, c.note)
+		_, err := cw.Decide(ctx, models.CaseDocument, compliance, older.ID, c.decision, c.reason, c.note)
 		if fe, ok := services.AsFieldErrors(err); !ok || fe[c.field] == "" {
-			t.Errorf("Review(%q, %q) = %v, want a message on %s", c.decision, c.note, err, c.field)
+			t.Errorf("Decide(%q, %q, %q) = %v, want a message on %s", c.decision, c.reason, c.note, err, c.field)
 		}
 	}
-	rev, err := e.svc.Review(ctx, compliance, older.ID, "flagged", "Signature name does not match the ID")
-	if err != nil || rev.Decision != models.ReviewFlagged || rev.ReviewerEmail != compliance.Email {
-		t.Fatalf("review %+v, %v", rev, err)
+	out, err := cw.Decide(ctx, models.CaseDocument, compliance, older.ID, "flagged", "signer_mismatch", "Signature name does not match the ID")
+	if err != nil || !out.SecondReview {
+		t.Fatalf("flag: %+v, %v", out, err)
 	}
-	if _, err := e.svc.Review(ctx, compliance, older.ID, "approved", ""); !errors.Is(err, ErrAlreadyReviewed) {
+	if _, err := cw.Decide(ctx, models.CaseDocument, compliance, older.ID, "approved", "", ""); !errors.Is(err, casework.ErrAlreadyDecided) {
 		t.Errorf("second decision: %v", err)
 	}
-	if _, err := e.svc.Review(ctx, compliance, newer.ID, "approved", ""); err != nil {
+	if _, err := cw.Decide(ctx, models.CaseDocument, compliance, newer.ID, "approved", "", ""); err != nil {
 		t.Errorf("approve without a note: %v", err)
 	}
 	det := e.get(older.ID)
-	if det.Review == nil || det.Review.Note != "Signature name does not match the ID" || det.Document.ReviewDecision != models.ReviewFlagged {
+	if det.Review == nil || det.Review.Note != "Signature name does not match the ID" || det.Review.Reason != "signer_mismatch" ||
+		det.Document.ReviewDecision != models.ReviewFlagged || det.Document.ComplianceReason != "signer_mismatch" {
 		t.Errorf("detail review %+v", det.Review)
 	}
 	if last := det.Audit[len(det.Audit)-1]; last.Action != "document.reviewed" {
 		t.Errorf("audit %+v", last)
 	}
-	if q, _ := e.svc.ReviewQueue(ctx, 10); len(q) != 0 {
-		t.Errorf("queue after decisions: %d", len(q))
+	if q, _ := cw.Waiting(ctx, models.CaseDocument, casework.Everyone, 0, 10); len(q.Items) != 0 {
+		t.Errorf("queue after decisions: %d", len(q.Items))
 	}
 	if err := e.db.Exec("UPDATE document_reviews SET decision = 'approved'").Error; err == nil {
 		t.Error("a review decision could be rewritten")

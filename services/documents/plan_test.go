@@ -63,10 +63,6 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		q    func(tx *gorm.DB) *gorm.DB
 		want string
 	}{
-		"review queue": {func(tx *gorm.DB) *gorm.DB {
-			var rows []models.Document
-			return reviewQueueQuery(tx, 50).Find(&rows)
-		}, "documents_review_queue"},
 		"reconciler": {func(tx *gorm.DB) *gorm.DB {
 			var rows []models.Document
 			return dueQuery(tx, now).Find(&rows)

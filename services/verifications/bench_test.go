@@ -98,16 +98,6 @@ func BenchmarkList(b *testing.B) {
 	}
 }
 
-func BenchmarkReviewQueue(b *testing.B) {
-	db := seededDB(b)
-	s := &Service{db: db, now: time.Now}
-	for b.Loop() {
-		if _, err := s.ReviewQueue(context.Background(), 100); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // BenchmarkExportInProgress streams a tenth of the table with flat memory.
 func BenchmarkExportInProgress(b *testing.B) {
 	db := seededDB(b)

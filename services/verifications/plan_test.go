@@ -72,10 +72,6 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		q    func(tx *gorm.DB) *gorm.DB
 		want string
 	}{
-		"review queue (one state)": {func(tx *gorm.DB) *gorm.DB {
-			var rows []models.Verification
-			return reviewQueueQuery(tx, models.VerificationApproved, 50).Find(&rows)
-		}, "verifications_review_queue"},
 		"reconciler": {func(tx *gorm.DB) *gorm.DB {
 			var rows []models.Verification
 			return dueQuery(tx, now).Find(&rows)

@@ -12,6 +12,7 @@ import (
 
 	"portal/models"
 	"portal/services"
+	"portal/services/casework"
 	"portal/services/passportreader"
 	"portal/services/pawapass"
 	"portal/services/sandbox"
@@ -422,26 +423,27 @@ func TestPassportReaderLostCreateAdoptedByCallback(t *testing.T) {
 func TestReviewRules(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
+	cw := casework.New(e.db, e.clock.Now, 0)
 	open := e.create(pawaInput())
-	if _, err := e.svc.Review(ctx, compliance, open.ID, "approved", ""); !errors.Is(err, ErrNotReviewable) {
+	if _, err := cw.Decide(ctx, models.CaseVerification, compliance, open.ID, "approved", "", ""); !errors.Is(err, casework.ErrNotReviewable) {
 		t.Errorf("review of an open verification: %v", err)
 	}
 	done := e.create(pawaInput())
 	e.pawaApprove(*done.UpstreamID)
 	e.settle()
-	if q, _ := e.svc.ReviewQueue(ctx, 10); len(q) != 1 || q[0].ID != done.ID {
-		t.Fatalf("queue %v", q)
+	if q, _ := cw.Waiting(ctx, models.CaseVerification, casework.Everyone, 0, 10); len(q.Items) != 1 || q.Items[0].RecordID != done.ID {
+		t.Fatalf("queue %+v", q.Items)
 	}
-	if _, err := e.svc.Review(ctx, compliance, done.ID, "flagged", " "); err == nil {
-		t.Error("flag without a note accepted")
+	if _, err := cw.Decide(ctx, models.CaseVerification, compliance, done.ID, "flagged", "other", " "); err == nil {
+		t.Error("flag for another reason without a note accepted")
 	}
-	if _, err := e.svc.Review(ctx, compliance, done.ID, "flagged", "name differs from the file"); err != nil {
+	if _, err := cw.Decide(ctx, models.CaseVerification, compliance, done.ID, "flagged", "data_mismatch", "name differs from the file"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Review(ctx, compliance, done.ID, "approved", ""); !errors.Is(err, ErrAlreadyReviewed) {
+	if _, err := cw.Decide(ctx, models.CaseVerification, compliance, done.ID, "approved", "", ""); !errors.Is(err, casework.ErrAlreadyDecided) {
 		t.Errorf("second decision: %v", err)
 	}
-	if q, _ := e.svc.ReviewQueue(ctx, 10); len(q) != 0 {
+	if q, _ := cw.Waiting(ctx, models.CaseVerification, casework.Everyone, 0, 10); len(q.Items) != 0 {
 		t.Errorf("reviewed verification still queued")
 	}
 	if n := e.count(&models.AuditEvent{}, "action = 'verification.reviewed'"); n != 1 {
