@@ -508,6 +508,9 @@ var postgresMigrations = []migration{
 		`CREATE INDEX review_cases_stage ON review_cases(kind, stage, decided_at, record_id)`,
 		`ALTER TABLE documents ADD COLUMN compliance_reason TEXT COLLATE "C" NOT NULL DEFAULT ''`,
 		`ALTER TABLE verifications ADD COLUMN compliance_reason TEXT COLLATE "C" NOT NULL DEFAULT ''`,
+		// The lists filter by reason, newest first.
+		`CREATE INDEX documents_compliance_reason ON documents(compliance_reason, id)`,
+		`CREATE INDEX verifications_compliance_reason ON verifications(compliance_reason, id)`,
 		`ALTER TABLE document_reviews ADD COLUMN reason TEXT COLLATE "C" NOT NULL DEFAULT ''`,
 		`ALTER TABLE verification_reviews ADD COLUMN reason TEXT COLLATE "C" NOT NULL DEFAULT ''`,
 	}},

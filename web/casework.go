@@ -319,6 +319,15 @@ func (s *Server) caseView(c *gin.Context, a caseArea, id uint, reviewable bool, 
 	return v
 }
 
+// reasonFilterOptions is the lists' reason filter.
+func reasonFilterOptions(k models.CaseKind) []templates.Option {
+	opts := []templates.Option{{Value: "", Label: "Any reason"}}
+	for _, r := range casework.Reasons(k) {
+		opts = append(opts, templates.Option{Value: r.Code, Label: r.Label})
+	}
+	return opts
+}
+
 func reasonWords(k models.CaseKind, code string) string {
 	if code == "" {
 		return ""

@@ -87,6 +87,16 @@ func TestTwoOfficersWorkACaseWithFourEyes(t *testing.T) {
 	if d := docGet(t, p, late); d.ReviewDecision != models.ReviewFlagged || d.ComplianceReason != "signer_mismatch" {
 		t.Errorf("after the second review: %s/%s", d.ReviewDecision, d.ComplianceReason)
 	}
+	// The lists filter by reason and export it.
+	list := p.Get(t, ann.client, "/documents?reason=signer_mismatch")
+	if !strings.Contains(list.Body, fmt.Sprintf(`href="/documents/%d"`, late)) || strings.Contains(list.Body, fmt.Sprintf(`href="/documents/%d"`, fresh)) {
+		t.Errorf("the reason filter does not keep exactly the flagged document:\n%s", clip(list.Body))
+	}
+	wantStatus(t, p.Get(t, ann.client, "/documents?reason=bogus"), http.StatusUnprocessableEntity)
+	export := p.Get(t, ann.client, "/documents/export?reason=signer_mismatch")
+	if !strings.Contains(export.Body, "compliance_reason") || !strings.Contains(export.Body, ",signer_mismatch,") {
+		t.Errorf("the export lacks the reason:\n%s", clip(export.Body))
+	}
 	page := p.Get(t, ann.client, path)
 	for _, want := range []string{"First decision", "Second review", "confirmed", "bob@example.com", "Signer doesn"} {
 		if !strings.Contains(page.Body, want) {

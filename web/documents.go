@@ -178,6 +178,7 @@ type documentListQuery struct {
 	State    string `form:"state"`
 	Kind     string `form:"kind"`
 	Decision string `form:"decision"`
+	Reason   string `form:"reason"`
 	From     string `form:"from"`
 	To       string `form:"to"`
 	Q        string `form:"q"`
@@ -187,12 +188,12 @@ type documentListQuery struct {
 }
 
 func (q documentListQuery) filter() documents.Filter {
-	return documents.Filter{State: q.State, Kind: q.Kind, Decision: q.Decision, From: q.From, To: q.To, Q: q.Q, Stalled: q.Stalled}
+	return documents.Filter{State: q.State, Kind: q.Kind, Decision: q.Decision, Reason: q.Reason, From: q.From, To: q.To, Q: q.Q, Stalled: q.Stalled}
 }
 
 func (q documentListQuery) values() url.Values {
 	v := url.Values{}
-	for k, val := range map[string]string{"state": q.State, "kind": q.Kind, "decision": q.Decision, "from": q.From, "to": q.To, "q": q.Q, "stalled": q.Stalled} {
+	for k, val := range map[string]string{"state": q.State, "kind": q.Kind, "decision": q.Decision, "reason": q.Reason, "from": q.From, "to": q.To, "q": q.Q, "stalled": q.Stalled} {
 		if val != "" {
 			v.Set(k, val)
 		}
@@ -212,7 +213,7 @@ func (s *Server) documentsList(c *gin.Context) {
 	if !ok {
 		return
 	}
-	view := templates.DocumentFilter{State: q.State, Kind: q.Kind, Decision: q.Decision, From: q.From, To: q.To, Q: q.Q, Stalled: q.Stalled == "1",
+	view := templates.DocumentFilter{State: q.State, Kind: q.Kind, Decision: q.Decision, Reason: q.Reason, ReasonOptions: reasonFilterOptions(models.CaseDocument), From: q.From, To: q.To, Q: q.Q, Stalled: q.Stalled == "1",
 		ExportHref: (&url.URL{Path: "/documents/export", RawQuery: q.values().Encode()}).String(),
 		CanCreate:  s.can(c, http.MethodGet, "/documents/new")}
 	page, err := s.deps.Documents.List(c.Request.Context(), q.filter(), before, after, documentPageSize)

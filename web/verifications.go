@@ -177,6 +177,7 @@ type verificationListQuery struct {
 	State    string `form:"state"`
 	Status   string `form:"status"`
 	Decision string `form:"decision"`
+	Reason   string `form:"reason"`
 	From     string `form:"from"`
 	To       string `form:"to"`
 	Q        string `form:"q"`
@@ -185,12 +186,12 @@ type verificationListQuery struct {
 }
 
 func (q verificationListQuery) filter() verifications.Filter {
-	return verifications.Filter{Provider: q.Provider, State: q.State, Status: q.Status, Decision: q.Decision, From: q.From, To: q.To, Q: q.Q}
+	return verifications.Filter{Provider: q.Provider, State: q.State, Status: q.Status, Decision: q.Decision, Reason: q.Reason, From: q.From, To: q.To, Q: q.Q}
 }
 
 func (q verificationListQuery) values() url.Values {
 	v := url.Values{}
-	for k, val := range map[string]string{"provider": q.Provider, "state": q.State, "status": q.Status, "decision": q.Decision, "from": q.From, "to": q.To, "q": q.Q} {
+	for k, val := range map[string]string{"provider": q.Provider, "state": q.State, "status": q.Status, "decision": q.Decision, "reason": q.Reason, "from": q.From, "to": q.To, "q": q.Q} {
 		if val != "" {
 			v.Set(k, val)
 		}
@@ -208,7 +209,7 @@ func (s *Server) verificationsList(c *gin.Context) {
 	if !ok {
 		return
 	}
-	view := templates.VerificationFilter{Provider: q.Provider, State: q.State, Status: q.Status, Decision: q.Decision, From: q.From, To: q.To, Q: q.Q,
+	view := templates.VerificationFilter{Provider: q.Provider, State: q.State, Status: q.Status, Decision: q.Decision, Reason: q.Reason, ReasonOptions: reasonFilterOptions(models.CaseVerification), From: q.From, To: q.To, Q: q.Q,
 		ExportHref: (&url.URL{Path: "/verifications/export", RawQuery: q.values().Encode()}).String(),
 		CanCreate:  s.can(c, http.MethodGet, "/verifications/new")}
 	page, err := s.deps.Verifications.List(c.Request.Context(), q.filter(), before, after, documentPageSize)

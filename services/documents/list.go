@@ -12,6 +12,7 @@ import (
 
 	"portal/models"
 	"portal/services"
+	"portal/services/casework"
 )
 
 // Filter narrows the document list. Dates are whole UTC days, inclusive.
@@ -19,8 +20,10 @@ type Filter struct {
 	State    string
 	Kind     string
 	Decision string // "approved", "flagged" or "none" (no decision yet)
-	From     string
-	To       string
+	// Reason is a compliance reason code (services/casework.Reasons).
+	Reason string
+	From   string
+	To     string
 	// Q is a NIN, a title, our reference or pasby's id; a prefix of at
 	// least 3 characters is enough. "#123" is document 123.
 	Q string
@@ -46,6 +49,7 @@ type parsedFilter struct {
 	state    models.DocumentState
 	kind     models.DocumentKind
 	decision string
+	reason   string
 	from, to time.Time
 	prefix   string
 	nin      bool // prefix is digits: also search signees' NINs
@@ -72,6 +76,12 @@ func (f Filter) parse() (parsedFilter, error) {
 		p.decision = d
 	default:
 		errs["decision"] = "Choose approved, flagged or not reviewed."
+	}
+	if r := strings.TrimSpace(f.Reason); r != "" {
+		if casework.ReasonLabel(models.CaseDocument, r) == r {
+			errs["reason"] = "Choose a reason from the list."
+		}
+		p.reason = r
 	}
 	switch strings.TrimSpace(f.Stalled) {
 	case "", "0":
@@ -102,6 +112,9 @@ func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
 		q = q.Where("review_decision = ''")
 	case "approved", "flagged":
 		q = q.Where("review_decision = ?", p.decision)
+	}
+	if p.reason != "" {
+		q = q.Where("compliance_reason = ?", p.reason)
 	}
 	if p.stalled {
 		q = q.Where(StalledSQL, p.stalledSince)
@@ -191,7 +204,7 @@ func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 	}
 	p.stalledSince = s.now().UTC().Add(-StalledAfter)
 	header := []string{"id", "created_at_utc", "kind", "state", "title", "reference", "upstream_id", "signees", "signed",
-		"file_url", "stamped_url", "review_decision", "completed_at_utc", "error", "created_by"}
+		"file_url", "stamped_url", "review_decision", "compliance_reason", "completed_at_utc", "error", "created_by"}
 	next := func(cursor uint, limit int) ([]models.Document, error) {
 		var rows []models.Document
 		q := p.apply(s.db.WithContext(ctx).Model(&models.Document{}))
@@ -237,7 +250,7 @@ func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 			}
 			recs = append(recs, []string{strconv.FormatUint(uint64(r.ID), 10), r.CreatedAt.UTC().Format(time.RFC3339), string(r.Kind), string(r.State),
 				r.Title, r.Reference, upstreamID, strings.Join(masked, " "), fmt.Sprintf("%d/%d", signed, len(byDoc[r.ID])),
-				r.FileURL, r.StampedURL, string(r.ReviewDecision), completed, r.Error, r.CreatedByEmail})
+				r.FileURL, r.StampedURL, string(r.ReviewDecision), r.ComplianceReason, completed, r.Error, r.CreatedByEmail})
 		}
 		return recs, nil
 	})

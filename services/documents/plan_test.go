@@ -27,6 +27,7 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		{"newest first", Filter{}, 0, nil, false},
 		{"deep page", Filter{}, 500000, nil, false},
 		{"by state", Filter{State: "in_progress"}, 0, []string{"documents_state"}, false},
+		{"by compliance reason", Filter{Reason: "other"}, 0, []string{"documents_compliance_reason"}, false},
 		{"by state, deep page", Filter{State: "completed"}, 900000, []string{"documents_state"}, false},
 		{"by kind", Filter{Kind: "review"}, 0, []string{"documents_kind"}, false},
 		{"not reviewed", Filter{Decision: "none"}, 0, []string{"documents_decision"}, false},

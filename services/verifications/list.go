@@ -12,6 +12,7 @@ import (
 
 	"portal/models"
 	"portal/services"
+	"portal/services/casework"
 	"portal/services/phone"
 )
 
@@ -21,6 +22,8 @@ type Filter struct {
 	State    string
 	Status   string // the provider's own status, e.g. REVIEW
 	Decision string // "approved", "flagged" or "none"
+	// Reason is a compliance reason code (services/casework.Reasons).
+	Reason   string
 	From, To string
 	// Q is a phone number (any common format), an external id, a document
 	// number, the provider's id or our reference; a prefix of at least 3
@@ -36,6 +39,7 @@ type parsedFilter struct {
 	state    models.VerificationState
 	status   string
 	decision string
+	reason   string
 	from, to time.Time
 	prefix   string
 	phone    string // Q read as a phone number, E.164
@@ -64,6 +68,12 @@ func (f Filter) parse() (parsedFilter, error) {
 	default:
 		errs["decision"] = "Choose approved, flagged or not reviewed."
 	}
+	if r := strings.TrimSpace(f.Reason); r != "" {
+		if casework.ReasonLabel(models.CaseVerification, r) == r {
+			errs["reason"] = "Choose a reason from the list."
+		}
+		p.reason = r
+	}
 	p.from, p.to = services.ParseDateRange(f.From, f.To, errs)
 	search := services.ParseSearch(f.Q, "verification", MinSearch, 100, errs)
 	p.id, p.prefix = search.ID, search.Prefix
@@ -91,6 +101,9 @@ func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
 		q = q.Where("review_decision = ''")
 	case "approved", "flagged":
 		q = q.Where("review_decision = ?", p.decision)
+	}
+	if p.reason != "" {
+		q = q.Where("compliance_reason = ?", p.reason)
 	}
 	if !p.from.IsZero() {
 		q = q.Where("created_at >= ?", p.from)
@@ -139,7 +152,7 @@ type Page struct {
 // listColumns leave out the stored upstream JSON, which a list never shows.
 var listColumns = []string{"id", "provider", "reference", "external_id", "upstream_id", "customer_phone", "country", "requirements",
 	"link", "state", "provider_status", "error", "expires_at", "document_type", "document_number", "given_names", "surname",
-	"review_decision", "created_by_email", "created_at", "updated_at", "completed_at", "review_reason", "face_result"}
+	"review_decision", "created_by_email", "created_at", "updated_at", "completed_at", "review_reason", "face_result", "compliance_reason"}
 
 // List returns a page of verifications matching f.
 func (s *Service) List(ctx context.Context, f Filter, before, after uint, limit int) (Page, error) {
@@ -177,7 +190,7 @@ func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 	}
 	header := []string{"id", "created_at_utc", "provider", "state", "provider_status", "external_id", "upstream_id", "reference",
 		"customer_phone", "country", "requirements", "document_type", "document_number", "given_names", "surname",
-		"face_result", "review_reason", "review_decision", "completed_at_utc", "error", "created_by"}
+		"face_result", "review_reason", "review_decision", "compliance_reason", "completed_at_utc", "error", "created_by"}
 	next := func(cursor uint, limit int) ([]models.Verification, error) {
 		var rows []models.Verification
 		q := p.apply(s.db.WithContext(ctx).Model(&models.Verification{}).Select(listColumns))
@@ -202,7 +215,7 @@ func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 			recs = append(recs, []string{strconv.FormatUint(uint64(r.ID), 10), r.CreatedAt.UTC().Format(time.RFC3339), string(r.Provider),
 				string(r.State), r.ProviderStatus, r.ExternalID, up, r.Reference, r.CustomerPhone, r.Country, r.Requirements,
 				r.DocumentType, r.DocumentNumber, r.GivenNames, r.Surname, r.FaceResult, r.ReviewReason, string(r.ReviewDecision),
-				completed, r.Error, r.CreatedByEmail})
+				r.ComplianceReason, completed, r.Error, r.CreatedByEmail})
 		}
 		return recs, nil
 	})

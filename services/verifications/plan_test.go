@@ -27,6 +27,7 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		{"newest first", Filter{}, 0, nil, false},
 		{"deep page", Filter{}, 500000, nil, false},
 		{"by state", Filter{State: "in_progress"}, 0, []string{"verifications_state"}, false},
+		{"by compliance reason", Filter{Reason: "face_mismatch"}, 0, []string{"verifications_compliance_reason"}, false},
 		{"by provider", Filter{Provider: "pawapass"}, 0, []string{"verifications_provider"}, false},
 		{"by provider status", Filter{Status: "REVIEW"}, 0, []string{"verifications_provider_status"}, false},
 		{"not reviewed", Filter{Decision: "none"}, 0, []string{"verifications_decision"}, false},
