@@ -44,6 +44,7 @@ var scenarios = []scenario{
 	{"header search, prefix", "/search?q=up-0012"},
 	{"recharge status fragment", "/recharges/{id}/status"},
 	{"dashboard", "/"},
+	{"review queue, unassigned verifications", "/reviews/verifications?who=unassigned"},
 }
 
 func main() {

@@ -10,6 +10,8 @@ import (
 	"gorm.io/gorm"
 
 	"portal/internal/dbtest"
+	"portal/models"
+	"portal/services/casework"
 )
 
 // benchRows is how many verifications the benchmark database holds.
@@ -91,6 +93,22 @@ func BenchmarkList(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
 				if _, err := s.List(ctx, c.filter, c.before, 0, 50); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkReviewQueue reads the first page of the compliance queue
+// (services/casework) over the seeded table: everyone's and unassigned.
+func BenchmarkReviewQueue(b *testing.B) {
+	db := seededDB(b)
+	cw := casework.New(db, time.Now, 0)
+	for _, who := range []casework.Who{casework.Everyone, casework.Unassigned} {
+		b.Run(string(who), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := cw.Waiting(context.Background(), models.CaseVerification, who, 1, 100); err != nil {
 					b.Fatal(err)
 				}
 			}
