@@ -72,18 +72,17 @@ func (s *Server) caseQueue(a caseArea) gin.HandlerFunc {
 		view := templates.CaseQueue{Kind: a.tab, Column: capitalize(a.record), Path: a.queue(), Tab: tab, Who: string(who), SLA: sla,
 			CanTake: tab == "waiting" && s.can(c, http.MethodPost, a.queue()+"/next")}
 		if len(q.Items) > 0 {
-			view.Oldest = now.Sub(q.OldestSince)
-			view.OldestLate = view.Oldest > sla
+			view.Oldest, view.OldestLate = now.Sub(q.OldestSince), s.deps.Casework.IsLate(q.OldestSince, now)
 		}
 		for _, it := range q.Items {
 			row := templates.CaseQueueRow{Href: a.base(it.RecordID), Label: capitalize(a.record) + " #" + strconv.FormatUint(uint64(it.RecordID), 10),
-				Title: it.Title, QueuedAt: it.QueuedAt, Wait: now.Sub(it.QueuedAt), Late: now.Sub(it.QueuedAt) > sla}
+				Title: it.Title, QueuedAt: it.QueuedAt, Wait: now.Sub(it.QueuedAt), Late: s.deps.Casework.IsLate(it.QueuedAt, now)}
 			if cs := it.Case; cs != nil {
 				row.Assignee, row.Mine = cs.AssigneeEmail, cs.AssigneeID != nil && *cs.AssigneeID == viewer.ID
 				if cs.AssignedAt != nil {
 					row.AssignedAt = *cs.AssignedAt
 				}
-				row.Decision, row.Reason, row.DecidedBy = string(cs.Decision), reasonWords(a.kind, cs.Reason), cs.DecidedByEmail
+				row.Decision, row.Reason, row.DecidedBy = string(cs.Decision), casework.ReasonLabel(a.kind, cs.Reason), cs.DecidedByEmail
 			}
 			view.Rows = append(view.Rows, row)
 		}
@@ -258,8 +257,8 @@ func (s *Server) caseAssign(a caseArea) gin.HandlerFunc {
 	}
 }
 
-// firstDecision is a record's decision from before casework kept cases, or
-// the case's own.
+// firstDecision is a record's own decision row, shown for a record decided
+// before casework kept cases (it has no case).
 type firstDecision struct {
 	decision, reason, note, by string
 	at                         time.Time
@@ -277,13 +276,16 @@ func (s *Server) caseView(c *gin.Context, a caseArea, id uint, reviewable bool, 
 	if queuedAt != nil {
 		v.QueuedAt = *queuedAt
 	}
-	v.Reasons = []templates.Option{{Value: "", Label: "Choose…"}}
-	for _, r := range casework.Reasons(a.kind) {
-		v.Reasons = append(v.Reasons, templates.Option{Value: r.Code, Label: r.Label})
-	}
-	cs, found, err := s.deps.Casework.Case(c.Request.Context(), a.kind, id)
-	if err != nil {
-		s.logFailure(c, "load review case", err)
+	v.Reasons = reasonOptions(a.kind, "Choose…")
+	// A case is made only once the record is reviewable: the status
+	// fragment of a record still with its provider skips the read.
+	var cs models.ReviewCase
+	var found bool
+	if reviewable {
+		var err error
+		if cs, found, err = s.deps.Casework.Case(c.Request.Context(), a.kind, id); err != nil {
+			s.logFailure(c, "load review case", err)
+		}
 	}
 	mayReview := s.can(c, http.MethodPost, "/"+a.tab+"/:id/review")
 	if found {
@@ -296,7 +298,7 @@ func (s *Server) caseView(c *gin.Context, a caseArea, id uint, reviewable bool, 
 			v.AssignedAt = *cs.AssignedAt
 		}
 		if cs.DecidedAt != nil {
-			v.First = &templates.CaseDecision{Decision: string(cs.Decision), Reason: reasonWords(a.kind, cs.Reason), Note: cs.Note, By: cs.DecidedByEmail, At: *cs.DecidedAt}
+			v.First = &templates.CaseDecision{Decision: string(cs.Decision), Reason: casework.ReasonLabel(a.kind, cs.Reason), Note: cs.Note, By: cs.DecidedByEmail, At: *cs.DecidedAt}
 			v.OwnDecision = cs.DecidedByID != nil && *cs.DecidedByID == viewer.ID
 		}
 		if cs.SecondAt != nil {
@@ -304,10 +306,10 @@ func (s *Server) caseView(c *gin.Context, a caseArea, id uint, reviewable bool, 
 		}
 	} else if legacy != nil {
 		v.Stage = string(models.CaseClosed)
-		v.First = &templates.CaseDecision{Decision: legacy.decision, Reason: reasonWords(a.kind, legacy.reason), Note: legacy.note, By: legacy.by, At: legacy.at}
+		v.First = &templates.CaseDecision{Decision: legacy.decision, Reason: casework.ReasonLabel(a.kind, legacy.reason), Note: legacy.note, By: legacy.by, At: legacy.at}
 	}
 	open := v.First == nil && (v.Stage == "" || v.Stage == string(models.CaseOpen))
-	v.Late = v.Stage != string(models.CaseClosed) && reviewable && now.Sub(v.QueuedAt) > s.deps.Casework.SLA()
+	v.Late = v.Stage != string(models.CaseClosed) && reviewable && s.deps.Casework.IsLate(v.QueuedAt, now)
 	v.CanDecide = mayReview && reviewable && open && (v.Assignee == "" || v.Mine)
 	v.CanRelease = mayReview && open && v.Assignee != "" && (v.Mine || viewer.Role == models.RoleAdmin)
 	v.CanConfirm = mayReview && v.Stage == string(models.CaseSecondReview) && !v.OwnDecision
@@ -320,19 +322,15 @@ func (s *Server) caseView(c *gin.Context, a caseArea, id uint, reviewable bool, 
 }
 
 // reasonFilterOptions is the lists' reason filter.
-func reasonFilterOptions(k models.CaseKind) []templates.Option {
-	opts := []templates.Option{{Value: "", Label: "Any reason"}}
+func reasonFilterOptions(k models.CaseKind) []templates.Option { return reasonOptions(k, "Any reason") }
+
+// reasonOptions are kind k's reasons for a select, after none (first).
+func reasonOptions(k models.CaseKind, first string) []templates.Option {
+	opts := []templates.Option{{Value: "", Label: first}}
 	for _, r := range casework.Reasons(k) {
 		opts = append(opts, templates.Option{Value: r.Code, Label: r.Label})
 	}
 	return opts
-}
-
-func reasonWords(k models.CaseKind, code string) string {
-	if code == "" {
-		return ""
-	}
-	return casework.ReasonLabel(k, code)
 }
 
 // reviewerOptions lists who an admin can give a case to.

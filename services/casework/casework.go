@@ -120,11 +120,13 @@ type record struct {
 	ReviewDecision models.ReviewDecision
 	CompletedAt    *time.Time
 	UpdatedAt      time.Time
+	HighRisk       bool
 }
 
 func (k *kind) load(tx *gorm.DB, id uint) (record, error) {
 	var r record
-	err := tx.Table(k.table).Select("id", "state", "review_decision", "completed_at", "updated_at").Where("id = ?", id).Take(&r).Error
+	err := tx.Table(k.table).Select("id, state, review_decision, completed_at, updated_at, ("+k.highRiskSQL+") AS high_risk").
+		Where("id = ?", id).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return record{}, models.ErrNotFound
 	}
@@ -227,13 +229,18 @@ func (s *Service) assign(ctx context.Context, kd *kind, a services.Actor, id, to
 		done = true
 		return kd.step(tx, now, a, r, action, note+": "+email, "assignee="+email)
 	})
-	if onlyIfFree && (errors.Is(err, ErrAlreadyDecided) || errors.Is(err, ErrNotReviewable)) {
-		return false, nil // decided while "take next" read the queue
+	switch {
+	case err == nil:
+		return done, nil
+	case errors.Is(err, ErrAlreadyDecided), errors.Is(err, ErrNotReviewable):
+		if onlyIfFree {
+			return false, nil // decided while "take next" read the queue
+		}
+		return false, err
+	case errors.Is(err, models.ErrNotFound):
+		return false, err
 	}
-	if err != nil && !errors.Is(err, models.ErrNotFound) && !errors.Is(err, ErrNotReviewable) && !errors.Is(err, ErrAlreadyDecided) {
-		err = fmt.Errorf("casework: assign %s: %w", subject(kd.name, id), err)
-	}
-	return done, err
+	return false, fmt.Errorf("casework: assign %s: %w", subject(kd.name, id), err)
 }
 
 // Assign gives a case to another reviewer (an admin's step; the role check
@@ -249,10 +256,8 @@ func (s *Service) Assign(ctx context.Context, k models.CaseKind, a services.Acto
 		(u.Role != models.RoleCompliance && u.Role != models.RoleAdmin) {
 		return services.FieldErrors{"assignee_id": "Choose an active compliance officer or admin."}
 	}
-	if _, err := s.assign(ctx, kd, a, id, u.ID, u.Email, false, "case.assigned", "assigned"); err != nil {
-		return err
-	}
-	return nil
+	_, err = s.assign(ctx, kd, a, id, u.ID, u.Email, false, "case.assigned", "assigned")
+	return err
 }
 
 // Release puts a case back in the queue. Only its assignee may, unless
@@ -312,18 +317,27 @@ func (k *kind) validate(dec, reason, note string) (models.ReviewDecision, string
 	switch {
 	case d == models.ReviewFlagged && reason == "":
 		errs["reason"] = "Choose why it is flagged."
-	case reason != "" && !k.validReason(reason):
+	case reason != "" && !ValidReason(k.name, reason):
 		errs["reason"] = "Choose one of the listed reasons."
 	}
-	switch n := utf8.RuneCountInString(note); {
-	case !utf8.ValidString(note):
-		errs["note"] = "The note contains characters that are not text."
-	case n > MaxNote:
-		errs["note"] = fmt.Sprintf("The note is too long: at most %d characters.", MaxNote)
-	case n == 0 && reason == ReasonOther:
-		errs["note"] = "Say what the reason is: \"other\" needs a note."
+	if msg := checkNote(note, reason == ReasonOther, "Say what the reason is: \"other\" needs a note."); msg != "" {
+		errs["note"] = msg
 	}
 	return d, reason, note, errs
+}
+
+// checkNote is the message for a note that cannot be kept, "" when it can;
+// required says it must not be empty, and why.
+func checkNote(note string, required bool, why string) string {
+	switch n := utf8.RuneCountInString(note); {
+	case !utf8.ValidString(note):
+		return "The note contains characters that are not text."
+	case n > MaxNote:
+		return fmt.Sprintf("The note is too long: at most %d characters.", MaxNote)
+	case n == 0 && required:
+		return why
+	}
+	return ""
 }
 
 // Outcome is what a decision led to.
@@ -357,13 +371,9 @@ func (s *Service) Decide(ctx context.Context, k models.CaseKind, a services.Acto
 		if r.ReviewDecision != models.ReviewNone {
 			return ErrAlreadyDecided
 		}
-		risky, err := kd.highRisk(tx, id)
-		if err != nil {
-			return err
-		}
 		now := s.now().UTC()
 		stage := models.CaseClosed
-		if d == models.ReviewFlagged || risky {
+		if d == models.ReviewFlagged || r.HighRisk {
 			stage, out.SecondReview = models.CaseSecondReview, true
 		}
 		if err := ensureCase(tx, k, r, now); err != nil {
@@ -443,13 +453,11 @@ func (s *Service) SecondReview(ctx context.Context, k models.CaseKind, a service
 	if o != models.SecondConfirmed && o != models.SecondOverturned {
 		errs["outcome"] = "Choose confirm or overturn."
 	}
-	switch n := utf8.RuneCountInString(note); {
-	case !utf8.ValidString(note):
-		errs["note"] = "The note contains characters that are not text."
-	case n > MaxNote:
-		errs["note"] = fmt.Sprintf("The note is too long: at most %d characters.", MaxNote)
-	case n == 0 && o == models.SecondOverturned:
-		errs["note"] = "Say why the decision is overturned."
+	if msg := checkNote(note, o == models.SecondOverturned, "Say why the decision is overturned."); msg != "" {
+		errs["note"] = msg
+	}
+	if len(errs) > 0 {
+		return errs // the reason is checked once the case says what it overturns
 	}
 	return services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
 		r, err := kd.load(tx, id)
@@ -478,7 +486,7 @@ func (s *Service) SecondReview(ctx context.Context, k models.CaseKind, a service
 		switch {
 		case o == models.SecondOverturned && final == models.ReviewFlagged && reason == "":
 			errs["reason"] = "Choose why it is flagged."
-		case final == models.ReviewFlagged && reason != "" && !kd.validReason(reason):
+		case final == models.ReviewFlagged && reason != "" && !ValidReason(k, reason):
 			errs["reason"] = "Choose one of the listed reasons."
 		}
 		if len(errs) > 0 {

@@ -1,9 +1,8 @@
 package casework
 
 import (
+	"slices"
 	"time"
-
-	"gorm.io/gorm"
 
 	"portal/models"
 )
@@ -23,9 +22,9 @@ type kind struct {
 	// titleSQL is what a queue shows of a record.
 	titleSQL string
 	reasons  []Reason
-	// highRisk reports whether any decision on the record needs a second
-	// officer, whatever it is.
-	highRisk func(tx *gorm.DB, id uint) (bool, error)
+	// highRiskSQL is true of a record on which any decision, whatever it
+	// is, needs a second officer; read with the record (kind.load).
+	highRiskSQL string
 	// event is the record's timeline row for a casework step.
 	event func(id uint, state string, at time.Time, note string) any
 	// review is the record's immutable first-decision row.
@@ -45,7 +44,7 @@ var kinds = map[models.CaseKind]*kind{
 			{"wrong_document", "Wrong document sent"},
 			{ReasonOther, "Other (say why in the note)"},
 		},
-		highRisk: func(*gorm.DB, uint) (bool, error) { return false, nil },
+		highRiskSQL: "FALSE",
 		event: func(id uint, state string, at time.Time, note string) any {
 			s := models.DocumentState(state)
 			return &models.DocumentEvent{DocumentID: id, At: at, FromState: s, ToState: s, Note: note}
@@ -74,11 +73,7 @@ var kinds = map[models.CaseKind]*kind{
 		// The provider's own review gave a reason (pawaPass
 		// reviewResult.reason): a person there looked at it, so a person
 		// here does not decide it alone.
-		highRisk: func(tx *gorm.DB, id uint) (bool, error) {
-			var n int64
-			err := tx.Model(&models.Verification{}).Where("id = ? AND review_reason <> ''", id).Count(&n).Error
-			return n > 0, err
-		},
+		highRiskSQL: "review_reason <> ''",
 		event: func(id uint, state string, at time.Time, note string) any {
 			s := models.VerificationState(state)
 			return &models.VerificationEvent{VerificationID: id, At: at, FromState: s, ToState: s, Note: note}
@@ -109,11 +104,7 @@ func ReasonLabel(k models.CaseKind, code string) string {
 	return code
 }
 
-func (k *kind) validReason(code string) bool {
-	for _, r := range k.reasons {
-		if r.Code == code {
-			return true
-		}
-	}
-	return false
+// ValidReason reports whether code is one of kind k's reasons.
+func ValidReason(k models.CaseKind, code string) bool {
+	return slices.ContainsFunc(Reasons(k), func(r Reason) bool { return r.Code == code })
 }

@@ -78,7 +78,7 @@ func (f Filter) parse() (parsedFilter, error) {
 		errs["decision"] = "Choose approved, flagged or not reviewed."
 	}
 	if r := strings.TrimSpace(f.Reason); r != "" {
-		if casework.ReasonLabel(models.CaseDocument, r) == r {
+		if !casework.ValidReason(models.CaseDocument, r) {
 			errs["reason"] = "Choose a reason from the list."
 		}
 		p.reason = r

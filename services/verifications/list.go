@@ -69,7 +69,7 @@ func (f Filter) parse() (parsedFilter, error) {
 		errs["decision"] = "Choose approved, flagged or not reviewed."
 	}
 	if r := strings.TrimSpace(f.Reason); r != "" {
-		if casework.ReasonLabel(models.CaseVerification, r) == r {
+		if !casework.ValidReason(models.CaseVerification, r) {
 			errs["reason"] = "Choose a reason from the list."
 		}
 		p.reason = r
