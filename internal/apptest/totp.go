@@ -45,6 +45,10 @@ type Authenticator struct {
 type phone struct {
 	secret   string
 	lastStep int64
+	// sending is held from taking a code to the portal's answer: two
+	// sign-ins racing could otherwise send step s+1 before step s, and the
+	// portal rightly refuses a code older than one it took.
+	sending sync.Mutex
 }
 
 // Add keeps secret as email's key, as scanning the QR code would; a new
@@ -88,6 +92,21 @@ func (a *Authenticator) NextCode(t testing.TB, email string) string {
 	return TOTPCode(t, ph.secret, time.Unix(step*30, 0))
 }
 
+// send takes email's next code and submits it with one request, letting
+// no other sign-in of email take or submit a code meanwhile.
+func (a *Authenticator) send(t testing.TB, email string, submit func(code string) (int, string, string)) (int, string, string) {
+	t.Helper()
+	a.mu.Lock()
+	ph := a.users[strings.ToLower(email)]
+	a.mu.Unlock()
+	if ph == nil {
+		t.Fatalf("%s has no second factor in the test's authenticator", email)
+	}
+	ph.sending.Lock()
+	defer ph.sending.Unlock()
+	return submit(a.NextCode(t, email))
+}
+
 // Request sends one request of a sign-in and returns its status, Location
 // and body.
 type Request func(method, path string, form url.Values) (status int, location, body string)
@@ -116,7 +135,9 @@ func (a *Authenticator) SignIn(t testing.TB, email, password string, do Request)
 				t.Fatalf("login %s: the enrolment page (status %d) shows no secret", email, status)
 			}
 			a.Add(email, m[1])
-			status, next, body = do(http.MethodPost, "/login/enrol", url.Values{"code": {a.NextCode(t, email)}})
+			status, next, body = a.send(t, email, func(code string) (int, string, string) {
+				return do(http.MethodPost, "/login/enrol", url.Values{"code": {code}})
+			})
 			if status == http.StatusSeeOther {
 				loc = next
 				continue
@@ -126,7 +147,10 @@ func (a *Authenticator) SignIn(t testing.TB, email, password string, do Request)
 			}
 			return
 		case "/login/code":
-			if status, _, _ := do(http.MethodPost, "/login/code", url.Values{"code": {a.NextCode(t, email)}}); status != http.StatusSeeOther {
+			status, _, _ := a.send(t, email, func(code string) (int, string, string) {
+				return do(http.MethodPost, "/login/code", url.Values{"code": {code}})
+			})
+			if status != http.StatusSeeOther {
 				t.Fatalf("login %s: the code step: status %d, want 303", email, status)
 			}
 			return
