@@ -98,13 +98,12 @@ func (d Dialect) TimestampArg() string {
 	return "?"
 }
 
-// InSubquery is "col IN (sub)" written so the planner reads sub first and
-// then looks col up: PostgreSQL plans a plain IN next to other conditions
-// as a filter over the whole table, but an array built from sub once is
-// an index lookup per element.
-func (d Dialect) InSubquery(col, sub string) string {
+// IDList aggregates the integer column col into one comma-separated text,
+// in no particular order: tens of thousands of ids come back as one value
+// instead of a row each.
+func (d Dialect) IDList(col string) string {
 	if d.postgres {
-		return col + " = ANY(ARRAY(" + sub + "))"
+		return "COALESCE(string_agg(" + col + "::text, ','), '')"
 	}
-	return col + " IN (" + sub + ")"
+	return "COALESCE(group_concat(" + col + "), '')"
 }

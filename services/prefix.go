@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gorm.io/gorm"
@@ -14,10 +15,11 @@ import (
 // How a prefix search finds its page without reading every match. It first
 // walks the list in id order from the cursor, testing each row, through one
 // window of PrefixWindow ids: a short prefix that matches most of the table
-// has its page there, at the cost of a list page. Otherwise each search
-// index is counted, index-only and only up to PrefixProbeLimit. When the
-// matches are that few, each index range is read and the newest page kept
-// (a sort of at most that many ids per index). When there are more, but
+// has its page there, at the cost of a list page. Otherwise the ids of
+// each search index's matches are read index-only, as one text value per
+// index, up to PrefixProbeLimit+1 in all. When the matches are that few,
+// the ids are ordered here (the database sorts nothing) and the newest page
+// that passes the list's other filters is kept. When there are more, but
 // they were not near the cursor, the walk goes on in doubling windows, and
 // only after PrefixWalkLimit ids without a page does it read the rest
 // through the indexes, at a cost in proportion to the matches.
@@ -38,10 +40,6 @@ type PrefixKey struct {
 	Probe string
 	IDCol string // the id column of Probe, for the keyset bound
 	Args  []any
-	// Indexed is the condition on the list's own row that the planner
-	// serves from the same index.
-	Indexed   string
-	IndexedAr []any
 	// Match is the same condition written so that no planner picks an
 	// index for it: the walk in id order tests rows with it.
 	Match   string
@@ -65,7 +63,6 @@ func prefixRange(d models.Dialect, table, expr string, args []any) PrefixKey {
 	plain := d.Unindexed(expr)
 	return PrefixKey{
 		Probe: "SELECT id FROM " + table + " WHERE " + cond, IDCol: "id", Args: args,
-		Indexed: cond, IndexedAr: args,
 		Match: plain + " >= ? AND " + plain + " < ?", MatchAr: args,
 	}
 }
@@ -82,7 +79,7 @@ func PrefixEnd(prefix string) string { return prefix + "\uffff" }
 // already applied; keys are the ways a row matches.
 func PrefixIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) ([]uint, error) {
 	for _, k := range keys {
-		if k.Probe == "" || k.IDCol == "" || k.Indexed == "" || k.Match == "" {
+		if k.Probe == "" || k.IDCol == "" || k.Match == "" {
 			return nil, fmt.Errorf("prefix search: incomplete key %+v", k)
 		}
 	}
@@ -93,22 +90,16 @@ func PrefixIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) (
 	if done, err := w.step(); err != nil || done {
 		return w.ids, err
 	}
-	total := 0
-	for _, k := range keys {
-		var n int
-		if err := probeQuery(base.Session(&gorm.Session{NewDB: true}), k, before, after).Scan(&n).Error; err != nil {
-			return nil, fmt.Errorf("prefix probe: %w", err)
-		}
-		total += n
-		if total > PrefixProbeLimit {
-			break
-		}
-	}
+	// The probe reads the ids of at most PrefixProbeLimit matches: few
+	// enough, they are the answer; more, and the walk goes on.
+	ids, err := matchIDs(base, keys, before, after, PrefixProbeLimit+1)
 	switch {
-	case total == 0:
+	case err != nil:
+		return nil, err
+	case len(ids) == 0:
 		return nil, nil
-	case total <= PrefixProbeLimit:
-		return indexedIDs(base, keys, before, after, limit)
+	case len(ids) <= PrefixProbeLimit:
+		return passing(base, inListOrder(ids, after > 0), limit)
 	}
 	for {
 		done, err := w.step()
@@ -128,32 +119,102 @@ func PrefixIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) (
 	}
 }
 
-// indexedIDs reads the matches through the search indexes, one query per
-// key, and keeps the newest page of their union. Apart, each query is an
-// index range that sorts at most its own matches; OR-ed together, the
-// planners may give up on the indexes (SQLite does for seven ranges,
-// PostgreSQL for a range next to a subquery) and scan the table.
+// indexedIDs reads the matches beyond the cursor from the search indexes
+// alone, puts them in the list's order here, and keeps the first limit+1
+// that pass base's other filters. The database never sorts: each key is one
+// index range read index-only, in index order, so a sort there would hold
+// every match (OR-ed together, the planners may give up on the indexes
+// altogether: SQLite does for seven ranges, PostgreSQL for a range next to
+// a subquery). Here the matches cost 8 bytes each; PrefixIDs comes here
+// after a walk that found the newer ids empty.
 func indexedIDs(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) ([]uint, error) {
-	seen := map[uint]bool{}
+	ids, err := matchIDs(base, keys, before, after, 0)
+	if err != nil {
+		return nil, err
+	}
+	return passing(base, inListOrder(ids, after > 0), limit)
+}
+
+// matchIDs reads the ids of every key's matches beyond the cursor, stopping
+// once it has more than most of them when most is not 0.
+func matchIDs(base *gorm.DB, keys []PrefixKey, before, after uint, most int) ([]uint, error) {
 	var ids []uint
 	for _, k := range keys {
-		var got []uint
-		if err := keyPageQuery(base.Session(&gorm.Session{}), k, before, after, limit).Pluck("id", &got).Error; err != nil {
-			return nil, fmt.Errorf("prefix page: %w", err)
+		var err error
+		n := 0
+		if most > 0 {
+			n = most - len(ids)
 		}
-		for _, id := range got {
-			if !seen[id] {
-				seen[id] = true
-				ids = append(ids, id)
-			}
+		if ids, err = appendMatches(ids, matchQuery(base.Session(&gorm.Session{NewDB: true}), k, before, after, n)); err != nil {
+			return nil, fmt.Errorf("prefix matches: %w", err)
+		}
+		if most > 0 && len(ids) >= most {
+			break
 		}
 	}
-	if after > 0 {
+	return ids, nil
+}
+
+// inListOrder sorts ids as KeysetOrder reads a list (newest first; oldest
+// first when forward) without the repeats of a record that several keys
+// match.
+func inListOrder(ids []uint, forward bool) []uint {
+	if forward {
 		slices.Sort(ids)
 	} else {
 		slices.SortFunc(ids, func(a, b uint) int { return cmp.Compare(b, a) })
 	}
-	return ids[:min(len(ids), limit+1)], nil
+	return slices.Compact(ids)
+}
+
+// appendMatches appends the ids q reads as one list (see
+// models.Dialect.IDList): row by row, each id would cost a few
+// allocations in the driver, and there may be tens of thousands.
+func appendMatches(ids []uint, q *gorm.DB) ([]uint, error) {
+	var list string
+	if err := q.Row().Scan(&list); err != nil {
+		return ids, err
+	}
+	for list != "" {
+		var field string
+		field, list, _ = strings.Cut(list, ",")
+		id, err := strconv.ParseUint(field, 10, 64)
+		if err != nil {
+			return ids, fmt.Errorf("id %q: %w", field, err)
+		}
+		ids = append(ids, uint(id))
+	}
+	return ids, nil
+}
+
+// passingChunk is the most candidates checked in one statement, well under
+// the bound parameters SQLite and PostgreSQL take.
+const passingChunk = 1000
+
+// passing keeps the first limit+1 of candidates, in their order, that pass
+// base's filters, looked up by primary key in chunks that double from a
+// page: a search without other filters takes one, a strict filter takes
+// more in proportion to what it turns away.
+func passing(base *gorm.DB, candidates []uint, limit int) ([]uint, error) {
+	var out []uint
+	for chunk := limit + 1; len(candidates) > 0 && len(out) <= limit; chunk = min(2*chunk, passingChunk) {
+		n := min(chunk, len(candidates))
+		var ok []uint
+		if err := passingQuery(base.Session(&gorm.Session{}), candidates[:n]).Pluck("id", &ok).Error; err != nil {
+			return nil, fmt.Errorf("prefix filters: %w", err)
+		}
+		pass := make(map[uint]bool, len(ok))
+		for _, id := range ok {
+			pass[id] = true
+		}
+		for _, id := range candidates[:n] {
+			if pass[id] {
+				out = append(out, id)
+			}
+		}
+		candidates = candidates[n:]
+	}
+	return out[:min(len(out), limit+1)], nil
 }
 
 // walk goes through the list in id order from a cursor, testing each row,
@@ -267,7 +328,7 @@ func InIDOrder[T any](rows []T, ids []uint, id func(T) uint) []T {
 // plans whatever the data would make PrefixIDs choose.
 func PrefixStatements(base *gorm.DB, keys []PrefixKey, before, after uint, limit int) []string {
 	var ids []uint
-	var n int
+	var list string
 	var bounds struct{ Lo, Hi int64 }
 	dry := func(q func(tx *gorm.DB) *gorm.DB) string { return base.Session(&gorm.Session{}).ToSQL(q) }
 	table, _ := tableOf(base)
@@ -284,10 +345,16 @@ func PrefixStatements(base *gorm.DB, keys []PrefixKey, before, after uint, limit
 	}
 	for _, k := range keys {
 		out = append(out,
-			base.Session(&gorm.Session{NewDB: true}).ToSQL(func(tx *gorm.DB) *gorm.DB { return probeQuery(tx, k, before, after).Scan(&n) }),
-			dry(func(tx *gorm.DB) *gorm.DB { return keyPageQuery(tx, k, before, after, limit).Pluck("id", &ids) }))
+			base.Session(&gorm.Session{NewDB: true}).ToSQL(func(tx *gorm.DB) *gorm.DB {
+				return matchQuery(tx, k, before, after, PrefixProbeLimit+1).Scan(&list)
+			}),
+			base.Session(&gorm.Session{NewDB: true}).ToSQL(func(tx *gorm.DB) *gorm.DB { return matchQuery(tx, k, before, after, 0).Scan(&list) }))
 	}
-	return out
+	candidates := make([]uint, passingChunk)
+	for i := range candidates {
+		candidates[i] = uint(i + 1)
+	}
+	return append(out, dry(func(tx *gorm.DB) *gorm.DB { return passingQuery(tx, candidates).Pluck("id", &ids) }))
 }
 
 // The statements of a prefix page, shared by PrefixIDs and
@@ -311,9 +378,8 @@ func boundsQuery(tx *gorm.DB, table string) *gorm.DB {
 	return tx.Raw("SELECT COALESCE((SELECT MIN(id) FROM " + table + "), 0) AS lo, COALESCE((SELECT MAX(id) FROM " + table + "), 0) AS hi")
 }
 
-// probeQuery counts k's matches beyond the cursor, index-only, up to
-// PrefixProbeLimit+1.
-func probeQuery(tx *gorm.DB, k PrefixKey, before, after uint) *gorm.DB {
+// beyond is k's probe limited to the ids beyond the cursor.
+func beyond(k PrefixKey, before, after uint) (string, []any) {
 	sql, args := k.Probe, slices.Clone(k.Args)
 	switch {
 	case after > 0:
@@ -321,7 +387,22 @@ func probeQuery(tx *gorm.DB, k PrefixKey, before, after uint) *gorm.DB {
 	case before > 0:
 		sql, args = sql+" AND "+k.IDCol+" < ?", append(args, before)
 	}
-	return tx.Raw("SELECT COUNT(*) FROM ("+sql+" LIMIT ?) AS probe", append(args, PrefixProbeLimit+1)...)
+	return sql, args
+}
+
+// matchQuery reads the ids of k's matches beyond the cursor, index-only
+// and in index order, as one list of at most n (0: all).
+func matchQuery(tx *gorm.DB, k PrefixKey, before, after uint, n int) *gorm.DB {
+	sql, args := beyond(k, before, after)
+	if n > 0 {
+		sql, args = sql+" LIMIT ?", append(args, n)
+	}
+	return tx.Raw("SELECT "+models.DialectOf(tx).IDList("probe."+k.IDCol)+" FROM ("+sql+") AS probe", args...)
+}
+
+// passingQuery is which of ids pass base's filters.
+func passingQuery(tx *gorm.DB, ids []uint) *gorm.DB {
+	return tx.Where("id IN ?", ids)
 }
 
 // windowQuery tests the rows with ids lo..hi, in id order, for at most n
@@ -332,9 +413,4 @@ func windowQuery(tx *gorm.DB, keys []PrefixKey, lo, hi int64, forward bool, n in
 		return q.Order("id ASC").Limit(n)
 	}
 	return q.Order("id DESC").Limit(n)
-}
-
-// keyPageQuery reads one page of k's matches through its index.
-func keyPageQuery(tx *gorm.DB, k PrefixKey, before, after uint, limit int) *gorm.DB {
-	return KeysetOrder(tx.Where(k.Indexed, k.IndexedAr...), before, after, limit)
 }

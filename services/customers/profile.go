@@ -1,6 +1,7 @@
 package customers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,10 @@ func New(db *gorm.DB, upstream Upstream, now services.Clock) *Service {
 // RecordLimit is how many records of each area a profile shows, newest
 // first; the lists behind them show the rest.
 const RecordLimit = 50
+
+// maxDevicePhones is how many of a device's phones its profile follows to
+// their verifications.
+const maxDevicePhones = 5
 
 // Records are a customer's documents, verifications and recharges, newest
 // first. Signees are the customer's own signatures on the documents (a
@@ -84,24 +89,25 @@ func (s *Service) Records(ctx context.Context, key Key) (Records, error) {
 		return rec, nil
 	case KeyDevice, KeyCard:
 		rec.Devices = []string{key.Value}
-		var phones []string
-		if err := db.Model(&models.Recharge{}).Where(string(key.Kind)+"_id = ? AND customer_phone <> ''", key.Value).
-			Distinct().Limit(5).Pluck("customer_phone", &phones).Error; err != nil {
-			return rec, fmt.Errorf("customers: phones of %s: %w", key.Kind, err)
-		}
-		rec.Phones = phones
 	default:
 		return rec, ErrBadKey
 	}
-	// Recharges: by the device, or by every phone we know.
-	q := db.Omit("last_upstream_json").Order("id DESC").Limit(RecordLimit)
-	switch {
-	case key.Kind == KeyDevice || key.Kind == KeyCard:
-		q = q.Where(string(key.Kind)+"_id = ?", key.Value)
-	default:
-		q = q.Where("customer_phone IN ?", rec.Phones)
+	// Recharges: by the device, or by every phone we know. A device's
+	// phones are those of its newest recharges, read in index order, not
+	// a DISTINCT over all its recharges, which sorts them.
+	var err error
+	if key.Kind == KeyDevice || key.Kind == KeyCard {
+		err = db.Omit("last_upstream_json").Where(string(key.Kind)+"_id = ?", key.Value).Order("id DESC").Limit(RecordLimit).Find(&rec.Recharges).Error
+		for _, r := range rec.Recharges {
+			if r.CustomerPhone != "" && !slices.Contains(rec.Phones, r.CustomerPhone) && len(rec.Phones) < maxDevicePhones {
+				rec.Phones = append(rec.Phones, r.CustomerPhone)
+			}
+		}
+	} else {
+		rec.Recharges, err = newestOfPhones(func() *gorm.DB { return db.Omit("last_upstream_json") }, rec.Phones,
+			func(r models.Recharge) uint { return r.ID })
 	}
-	if err := q.Find(&rec.Recharges).Error; err != nil {
+	if err != nil {
 		return rec, fmt.Errorf("customers: recharges: %w", err)
 	}
 	for _, r := range rec.Recharges {
@@ -109,13 +115,29 @@ func (s *Service) Records(ctx context.Context, key Key) (Records, error) {
 			rec.Devices = append(rec.Devices, t)
 		}
 	}
-	if len(rec.Phones) > 0 {
-		if err := db.Omit("last_upstream_json", "identity_json").Where("customer_phone IN ?", rec.Phones).Order("id DESC").Limit(RecordLimit).
-			Find(&rec.Verifications).Error; err != nil {
-			return rec, fmt.Errorf("customers: verifications: %w", err)
-		}
+	rec.Verifications, err = newestOfPhones(func() *gorm.DB { return db.Omit("last_upstream_json", "identity_json") }, rec.Phones,
+		func(v models.Verification) uint { return v.ID })
+	if err != nil {
+		return rec, fmt.Errorf("customers: verifications: %w", err)
 	}
 	return rec, nil
+}
+
+// newestOfPhones reads the newest RecordLimit records of each phone apart,
+// each an index range of (customer_phone, id) read in order, and keeps the
+// newest RecordLimit of them: "customer_phone IN (...)" would sort every
+// record of every phone. A record has one phone, so none is read twice.
+func newestOfPhones[T any](q func() *gorm.DB, phones []string, id func(T) uint) ([]T, error) {
+	var all []T
+	for _, ph := range phones {
+		var got []T
+		if err := q().Where("customer_phone = ?", ph).Order("id DESC").Limit(RecordLimit).Find(&got).Error; err != nil {
+			return nil, err
+		}
+		all = append(all, got...)
+	}
+	slices.SortFunc(all, func(a, b T) int { return cmp.Compare(id(b), id(a)) })
+	return all[:min(len(all), RecordLimit)], nil
 }
 
 // Profile reads the records and asks 1flow once for the customer's

@@ -85,6 +85,7 @@ func BenchmarkList(b *testing.B) {
 		{"kind deep page", Filter{Kind: "simple"}, uint(benchRows / 2)},
 		{"NIN", Filter{Q: "00000123456"}, 0},
 		{"NIN prefix", Filter{Q: "0000012"}, 0},
+		{"NIN prefix, in progress", Filter{Q: "0000012", State: "in_progress"}, 0},
 		{"title prefix", Filter{Q: "Contract 4242"}, 0},
 		{"reference", Filter{Q: "ref00000000000000000000000421337"}, 0},
 		{"pasby id", Filter{Q: "doc_000000000000000000000000000000421337"}, 0},

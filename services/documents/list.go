@@ -147,8 +147,6 @@ func (p parsedFilter) prefixKeys(d models.Dialect) []services.PrefixKey {
 		end := services.PrefixEnd(p.prefix)
 		keys = append(keys, services.PrefixKey{
 			Probe: "SELECT document_id FROM document_signees WHERE nin >= ? AND nin < ?", IDCol: "document_id", Args: []any{p.prefix, end},
-			Indexed:   d.InSubquery("id", "SELECT document_id FROM document_signees WHERE nin >= ? AND nin < ?"),
-			IndexedAr: []any{p.prefix, end},
 			// Per document, by the (document_id, nin) unique index.
 			Match:   "EXISTS (SELECT 1 FROM document_signees s WHERE s.document_id = documents.id AND s.nin >= ? AND s.nin < ?)",
 			MatchAr: []any{p.prefix, end},

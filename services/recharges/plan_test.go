@@ -30,6 +30,8 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		{"by state, deep page", Filter{State: "completed"}, 900000, "recharges_state"},
 		{"by device prefix", Filter{Q: "687535"}, 0, "recharges_device"},
 		{"by phone", Filter{Q: "0712345678"}, 0, "recharges_phone"},
+		{"by short prefix, failed only", Filter{Q: "up-", State: "failed"}, 0, "recharges_device"},
+		{"by phone prefix, deep page", Filter{Q: "+2547000"}, 400000, "recharges_phone"},
 		{"by date", Filter{From: "2026-01-01", To: "2026-01-31"}, 0, ""},
 	}
 	for _, c := range cases {
@@ -48,9 +50,10 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		if keys := p.prefixKeys(models.DialectOf(db)); keys != nil {
 			prefixStmts = services.PrefixStatements(p.apply(db.Model(&models.Recharge{})), keys, c.before, 0, 50)
 		}
-		// Prefix and date filters read an index range and sort just the
-		// matches; the others must read in id order and stop after a page.
-		maySort := c.filter.Q != "" || c.filter.From != ""
+		// Date filters read an index range and sort just the matches;
+		// searches and the others must read in id order (or index order,
+		// ordered in Go) and stop after a page.
+		maySort := c.filter.From != ""
 		var want []string
 		if c.want != "" {
 			want = []string{c.want}
