@@ -15,7 +15,7 @@ export
 RUN_ADMIN_EMAIL := $(or $(PORTAL_ADMIN_EMAIL),admin@example.com)
 RUN_ADMIN_PASSWORD := $(or $(PORTAL_ADMIN_PASSWORD),sandbox-first-staff-password)
 
-.PHONY: run build test test-sqlite test-postgres test-short bench-load bench-load-postgres generate check-generated lint bench browser-deps ci
+.PHONY: run build test test-sqlite test-postgres test-short bench-load bench-load-postgres generate check-generated lint bench browser-deps node-deps ci
 
 build:
 	$(GO) build -o bin/portal ./cmd/portal
@@ -39,20 +39,33 @@ browser-deps:
 		fi; \
 	fi
 
+# The pasby SDK contract test (cmd/sandbox, TestPasbySDK) runs
+# the provider's npm package under Debian's nodejs; install it and npm when
+# node is missing (as root, as on CI and the dev machines).
+node-deps:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			echo "Installing nodejs and npm for the pasby SDK contract test..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+		else \
+			echo "The pasby SDK contract test needs node and npm: run 'sudo apt-get install nodejs npm'."; exit 1; \
+		fi; \
+	fi
+
 # Every test twice: on SQLite (the embedded default), then on a throwaway
 # PostgreSQL 15 cluster that scripts/with-postgres.sh starts on loopback and
 # removes afterwards (it installs Debian's postgresql when missing and run as
 # root, and says what to install otherwise). The two-replica test runs only
 # in the PostgreSQL pass.
-test: browser-deps
+test: browser-deps node-deps
 	CHROMIUM_PATH=$(CHROMIUM) $(GO) test -race -count=1 ./...
 	CHROMIUM_PATH=$(CHROMIUM) ./scripts/with-postgres.sh $(GO) test -race -count=1 ./...
 
 # One pass on one database, for a quicker loop.
-test-sqlite: browser-deps
+test-sqlite: browser-deps node-deps
 	CHROMIUM_PATH=$(CHROMIUM) $(GO) test -race -count=1 ./...
 
-test-postgres: browser-deps
+test-postgres: browser-deps node-deps
 	CHROMIUM_PATH=$(CHROMIUM) ./scripts/with-postgres.sh $(GO) test -race -count=1 ./...
 
 # Everything but the browser tests, for a quick loop.

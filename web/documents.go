@@ -427,6 +427,8 @@ func (s *Server) pasbyWebhook(c *gin.Context) {
 	}
 	err = s.deps.Documents.ReceiveWebhook(c.Request.Context(), c.Param("secret"), body, c.Request.Header)
 	switch {
+	case errors.Is(err, documents.ErrMalformedWebhook):
+		c.String(http.StatusBadRequest, "body is not JSON")
 	case errors.Is(err, documents.ErrUnknownWebhookSecret), errors.Is(err, documents.ErrUnknownWebhookDocument):
 		c.String(http.StatusNotFound, "not found")
 	case errors.Is(err, documents.ErrWebhookTooLarge):

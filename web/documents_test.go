@@ -268,7 +268,6 @@ func TestDocumentWebhookRoute(t *testing.T) {
 		t.Fatalf("bad secret stored %d webhooks", n)
 	}
 	wantStatus(t, send("/webhooks/pasby/"+secret, `{"reference":"nobody"}`), http.StatusNotFound)
-	wantStatus(t, send("/webhooks/pasby/"+secret, `not json`), http.StatusNotFound)
 	if n := count(t, p, "webhook_inbox"); n != 0 {
 		t.Fatalf("webhooks naming nobody stored %d rows", n)
 	}
@@ -287,6 +286,55 @@ func TestDocumentWebhookRoute(t *testing.T) {
 	wantStatus(t, send("/webhooks/pasby/"+secret, strings.Repeat("x", 1<<20+1)), http.StatusRequestEntityTooLarge)
 	if strings.Contains(p.Logs.String(), secret) {
 		t.Fatal("the webhook secret was logged")
+	}
+}
+
+// TestDocumentWebhookSecretThenBody: the secret is judged before the body,
+// so a wrong secret is a 404 whatever it sends, and only pasby (who knows the
+// secret) hears that a body was not JSON. Neither is stored: an unparseable
+// row would fail in the inbox for ever.
+func TestDocumentWebhookSecretThenBody(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil)
+	secret := p.App.Config.Pasby.WebhookSecret
+	const wrong = "wrong-secret-0123456789abcdef"
+	op := newStaff(t, p, "dochookbody", models.RoleOperator)
+	id := docCreate(t, p, op, docReviewForm())
+	var ref string
+	if err := p.App.DB.Table("documents").Where("id = ?", id).Pluck("reference", &ref).Error; err != nil {
+		t.Fatal(err)
+	}
+	valid := `{"reference":"` + ref + `"}`
+	// Sequential and in this order: stored counts the inbox after each case,
+	// and only the last one may add a row.
+	for _, tc := range []struct {
+		name, secret, body string
+		want               int
+		text               string // the whole answer body
+		stored             int64
+	}{
+		{"right secret, malformed JSON", secret, `{"reference":`, http.StatusBadRequest, "body is not JSON", 0},
+		{"right secret, not JSON at all", secret, `not json`, http.StatusBadRequest, "body is not JSON", 0},
+		{"right secret, empty body", secret, ``, http.StatusBadRequest, "body is not JSON", 0},
+		{"wrong secret, malformed JSON", wrong, `{"reference":`, http.StatusNotFound, "not found", 0},
+		{"wrong secret, valid", wrong, valid, http.StatusNotFound, "not found", 0},
+		{"right secret, valid", secret, valid, http.StatusOK, "ok", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, p.URL+"/webhooks/pasby/"+tc.secret, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp := p.Do(t, p.Client(), req)
+			wantStatus(t, resp, tc.want)
+			if resp.Body != tc.text || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+				t.Errorf("answer %q (%s), want %q as plain text", resp.Body, resp.Header.Get("Content-Type"), tc.text)
+			}
+			if n := count(t, p, "webhook_inbox"); n != tc.stored {
+				t.Errorf("inbox holds %d rows, want %d", n, tc.stored)
+			}
+		})
 	}
 }
 

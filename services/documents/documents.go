@@ -67,9 +67,12 @@ var (
 	// stored. Answer 413.
 	ErrWebhookTooLarge = errors.New("documents: webhook body too large")
 	// ErrUnknownWebhookDocument: a webhook with the right secret whose body
-	// names no document of ours (or is not JSON); nothing was stored.
-	// Answer 404.
+	// names no document of ours; nothing was stored. Answer 404.
 	ErrUnknownWebhookDocument = errors.New("documents: the webhook names no document of ours")
+	// ErrMalformedWebhook: a webhook with the right secret whose body is
+	// not JSON; nothing was stored (it could never be processed). Answer
+	// 400: only a sender who knows the secret gets this far.
+	ErrMalformedWebhook = errors.New("documents: the webhook body is not JSON")
 )
 
 // UpstreamError is a pasby failure in words for staff.

@@ -223,14 +223,25 @@ func TestForgedWebhookStoresNothing(t *testing.T) {
 }
 
 // A webhook with the right secret but naming nobody is refused (404) and
-// stores nothing; one that is not JSON likewise.
+// stores nothing; one that is not JSON is refused as malformed (400), and
+// stores nothing either.
 func TestWebhookUnknownReference(t *testing.T) {
 	e := newEnv(t)
 	d := e.create(reviewInput())
 	ctx := context.Background()
-	for _, body := range []string{`{"id":"doc_nope","hook":{"reference":"nobody"}}`, `not json`, `{"hello":"world"}`, `[]`} {
-		if err := e.svc.ReceiveWebhook(ctx, testSecret, []byte(body), nil); !errors.Is(err, ErrUnknownWebhookDocument) {
-			t.Errorf("%s: %v, want ErrUnknownWebhookDocument", body, err)
+	for _, c := range []struct {
+		body string
+		want error
+	}{
+		{`{"id":"doc_nope","hook":{"reference":"nobody"}}`, ErrUnknownWebhookDocument},
+		{`{"hello":"world"}`, ErrUnknownWebhookDocument},
+		{`[]`, ErrUnknownWebhookDocument},
+		{`not json`, ErrMalformedWebhook},
+		{`{"id":`, ErrMalformedWebhook},
+		{``, ErrMalformedWebhook},
+	} {
+		if err := e.svc.ReceiveWebhook(ctx, testSecret, []byte(c.body), nil); !errors.Is(err, c.want) {
+			t.Errorf("%q: %v, want %v", c.body, err, c.want)
 		}
 	}
 	if n := e.count(&models.WebhookInbox{}, ""); n != 0 {

@@ -32,8 +32,9 @@ var droppedHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", 
 
 // ReceiveWebhook authenticates a pasby webhook by the secret in its URL
 // path (constant time), stores it raw in the inbox and returns. It answers
-// ErrUnknownWebhookSecret (→ 404), ErrWebhookTooLarge (→ 413) or
-// ErrUnknownWebhookDocument (→ 404) without storing anything; the same body twice is stored once (and both are
+// ErrUnknownWebhookSecret (→ 404), ErrWebhookTooLarge (→ 413),
+// ErrMalformedWebhook (→ 400) or ErrUnknownWebhookDocument (→ 404) without
+// storing anything; the same body twice is stored once (and both are
 // answered nil, → 200, so pasby stops retrying). Processing happens later,
 // in ProcessInbox.
 func (s *Service) ReceiveWebhook(ctx context.Context, secretFromPath string, body []byte, headers http.Header) error {
@@ -78,7 +79,7 @@ func (s *Service) ReceiveWebhook(ctx context.Context, secretFromPath string, bod
 func (s *Service) namesOurDocument(ctx context.Context, body []byte) (bool, error) {
 	var payload any
 	if json.Unmarshal(body, &payload) != nil {
-		return false, nil
+		return false, ErrMalformedWebhook
 	}
 	ids := candidates(payload, 0, nil)
 	if len(ids) == 0 {

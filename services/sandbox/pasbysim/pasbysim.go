@@ -1,7 +1,8 @@
 // Package pasbysim simulates the pasby e-signature API for the sandbox
 // harness: documents (signing, review, refresh) and flows (ping, SSE,
-// cancel, the legacy polling, and the v1 authorize), for API v1 and v2, plus
-// the hosted review page a person signs on and the webhooks pasby posts.
+// cancel, the legacy polling, and the v1 authorize), for API v1 and v2, the
+// SDK's health check, plus the hosted review page a person signs on and the
+// webhooks pasby posts.
 //
 // It is written from the provider's documents
 // (../shared/upstream-docs/pasby-documents.txt and pasby-flow.txt) and the
@@ -47,6 +48,50 @@
 //     a key made at New; identification is a random UUID.
 //   - The stamped PDF is a small PDF the simulator serves itself under
 //     /edoc/, listing the signers.
+//
+// # The provider's SDK
+//
+// pasby's TypeScript SDK (npm @finsel-dgi/pasby 0.0.6) is run against the
+// simulator by contract/pasby-sdk (TestPasbySDK). It is a second source:
+// used where the documents say nothing, overruled where they speak, and
+// every disagreement below is asserted by that script with the documented
+// answer. What the SDK does:
+//
+//   - URLs: basePath + "/api/<version>/…", joined as strings, version "v2"
+//     unless configured. The simulator's root (…/sandbox/pasby, no
+//     trailing slash) therefore works as basePath unchanged.
+//   - Bodies: docs.docSign posts {to, file{url,title}, webhook{host,
+//     reference}}; flows.ping, flows.cancel and flows.longPolling post
+//     {request}; flows.authorize is a GET with query sub and app. All as
+//     the documents have them.
+//   - Headers: every call sends x-api-key (apikeyAuth) and, except the
+//     health check, x-access-secret (appSecretKey). It never sends
+//     x-access-token, though it has a helper for it.
+//   - health.healthCheck is GET /api/health/check (no version), x-api-key
+//     only, "Simply returns status code 200 if online", typed as a string.
+//     The documents do not have it, so the route comes from the SDK and the
+//     "OK" text is ours (health.go).
+//
+// Where they disagree, the simulator follows the documents:
+//
+//   - With version "v1" the SDK sends x-access-secret to the v1 routes it
+//     has (document signing, flow ping, cancel and polling; 0.0.6 has no
+//     review or refresh call), which the documents give x-api-key +
+//     x-access-token: they answer 401 ("This route takes x-access-token
+//     …"). A v1 caller has to add the token from authorize itself, as a
+//     per-call or baseOptions header.
+//   - flows.longPolling sends x-access-secret on v2 too; pasby-flow.txt
+//     wants x-access-token "even on the v2 route": 401.
+//   - flows.authorize builds /api/<version>/flow/authorize, so the default
+//     v2 client asks for /api/v2/flow/authorize, which pasby-flow.txt has on
+//     v1 only: 404, there is no such route. Configured with version "v1"
+//     (outside the SDK's TypeScript types, which allow only "v2") it reaches
+//     the documented route with x-api-key + x-access-secret, as the
+//     document's curl does, and gets data.token.
+//   - The SDK types cancel's data.model with an identification flow's
+//     fields (consumer, app, action, payload, …); for a document the
+//     simulator answers the flow as ping shows it (see above). The SDK
+//     reads no field of it, so nothing breaks.
 package pasbysim
 
 import (
@@ -300,8 +345,9 @@ func (s *Sim) Name() string { return "pasby" }
 // Title is shown on the sandbox page.
 func (s *Sim) Title() string { return "pasby e-signature" }
 
-// Routes registers every documented path of v2 and v1, the hosted review
-// pages and the stamped PDFs. There is no v1 SSE route (pasby-flow.txt).
+// Routes registers every documented path of v2 and v1, the SDK's health
+// check, the hosted review pages and the stamped PDFs. There is no v1 SSE
+// route (pasby-flow.txt).
 func (s *Sim) Routes(r *sandbox.Routes) {
 	r.HandleFunc("POST "+PathV2Signing, s.api("v2", authSecret, s.handleSigning))
 	r.HandleFunc("POST "+PathV2Review, s.api("v2", authSecret, s.handleReview))
@@ -320,6 +366,8 @@ func (s *Sim) Routes(r *sandbox.Routes) {
 	r.HandleFunc("POST "+PathV1Polling, s.api("v1", authToken, s.handlePolling))
 	// The document's curl example sends x-api-key and x-access-secret.
 	r.HandleFunc("GET "+PathV1Authorize, s.api("v1", authSecret, s.handleAuthorize))
+	// Not in the documents: the SDK's health check (health.go).
+	r.HandleFunc("GET "+PathHealth, s.handleHealth)
 
 	r.HandleFunc("GET "+PathContract+"{id}", s.handleHostedPage)
 	r.HandleFunc("POST "+PathContract+"{id}/open", s.handleHostedAction(actionOpen))

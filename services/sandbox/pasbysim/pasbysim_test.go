@@ -33,6 +33,7 @@ func TestSimulatorRegistration(t *testing.T) {
 		"POST /api/v1/flow/cancel",
 		"POST /api/v1/flow/polling",
 		"GET /api/v1/flow/authorize",
+		"GET /api/health/check",
 		"GET /contract/{id}",
 		"POST /contract/{id}/open",
 		"POST /contract/{id}/sign",

@@ -23,7 +23,7 @@ type errorBody struct {
 	Status  string `json:"status"`
 	Reason  string `json:"reason"`
 	Type    string `json:"type"`
-	Version string `json:"version"`
+	Version string `json:"version,omitempty"` // "" only for the unversioned health check
 }
 
 // Error statuses and types (NOTES.md).
