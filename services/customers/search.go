@@ -172,26 +172,29 @@ func (s *Service) exactRecords(db *gorm.DB, q string, res *Result) error {
 	// document_number's index is case-folded (see models.Dialect.Folded):
 	// compared as written, PostgreSQL could not use it, and so none of
 	// the OR's indexes, and would read the whole table.
-	// Each index is read apart, newest first in its own order: OR-ed, the
-	// database would sort every match, and an external id or a document
-	// number can be on thousands (their indexes are on (column, id)). Our
-	// reference is unique, so it has no order to keep.
+	// Each index is read apart, newest first in its own order, the reads
+	// joined by UNION ALL into one round trip: OR-ed, the database would
+	// sort every match, and an external id or a document number can be on
+	// thousands (their indexes are on (column, id)). Our reference is
+	// unique, so it has no order to keep.
 	d := models.DialectOf(db)
-	var vs []models.Verification
+	var parts []string
+	var reads []any
 	for _, c := range []struct {
 		cond    string
 		arg     any
 		ordered bool
 	}{{"upstream_id = ?", q, true}, {"reference = ?", q, false}, {"external_id = ?", q, true}, {d.Folded("document_number") + " = ?", d.FoldArg(q), true}} {
-		var got []models.Verification
-		read := db.Select(verificationColumns).Where(c.cond, c.arg)
+		read := db.Session(&gorm.Session{NewDB: true}).Model(&models.Verification{}).Select(verificationColumns).Where(c.cond, c.arg)
 		if c.ordered {
 			read = read.Order("id DESC")
 		}
-		if err := read.Limit(perGroup).Find(&got).Error; err != nil {
-			return fmt.Errorf("customers: search verifications: %w", err)
-		}
-		vs = append(vs, got...)
+		parts = append(parts, fmt.Sprintf("SELECT * FROM (?) AS by%d", len(parts)))
+		reads = append(reads, read.Limit(perGroup))
+	}
+	var vs []models.Verification
+	if err := db.Raw(strings.Join(parts, " UNION ALL "), reads...).Scan(&vs).Error; err != nil {
+		return fmt.Errorf("customers: search verifications: %w", err)
 	}
 	slices.SortFunc(vs, func(a, b models.Verification) int { return cmp.Compare(b.ID, a.ID) })
 	vs = slices.CompactFunc(vs, func(a, b models.Verification) bool { return a.ID == b.ID })
