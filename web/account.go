@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gin-gonic/gin/binding"
 
 	"portal/services"
 	"portal/templates"
@@ -20,9 +19,8 @@ func (s *Server) accountPasswordPage(c *gin.Context) {
 }
 
 func (s *Server) accountPasswordChange(c *gin.Context) {
-	var f passwordForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+	f, ok := bindForm[passwordForm](s, c)
+	if !ok {
 		return
 	}
 	actor := s.actor(c)

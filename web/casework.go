@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gin-gonic/gin/binding"
 
 	"portal/models"
 	"portal/services"
@@ -125,9 +124,8 @@ func (s *Server) caseDecide(a caseArea) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		var f caseDecisionForm
-		if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-			s.badRequest(c, "The form could not be read. Reload the page and try again.")
+		f, ok := bindForm[caseDecisionForm](s, c)
+		if !ok {
 			return
 		}
 		out, err := s.deps.Casework.Decide(c.Request.Context(), a.kind, s.actor(c), id, f.Decision, f.Reason, f.Note)
@@ -194,9 +192,8 @@ func (s *Server) caseSecondReview(a caseArea) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		var f secondReviewForm
-		if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-			s.badRequest(c, "The form could not be read. Reload the page and try again.")
+		f, ok := bindForm[secondReviewForm](s, c)
+		if !ok {
 			return
 		}
 		err := s.deps.Casework.SecondReview(c.Request.Context(), a.kind, s.actor(c), id, f.Outcome, f.Reason, f.Note)
@@ -238,9 +235,8 @@ func (s *Server) caseAssign(a caseArea) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		var f assignForm
-		if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-			s.badRequest(c, "The form could not be read. Reload the page and try again.")
+		f, ok := bindForm[assignForm](s, c)
+		if !ok {
 			return
 		}
 		to, _ := strconv.ParseUint(f.AssigneeID, 10, 32)

@@ -9,7 +9,6 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gin-gonic/gin/binding"
 
 	"portal/models"
 	"portal/services"
@@ -149,9 +148,8 @@ func (s *Server) documentSigneeRowRemove(c *gin.Context) {
 }
 
 func (s *Server) documentsCreate(c *gin.Context) {
-	var f documentForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+	f, ok := bindForm[documentForm](s, c)
+	if !ok {
 		return
 	}
 	doc, err := s.deps.Documents.Create(c.Request.Context(), s.actor(c), f.input())

@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gin-gonic/gin/binding"
 
 	"portal/models"
 	"portal/services"
@@ -75,9 +74,8 @@ func (s *Server) rechargesNew(c *gin.Context) {
 // rechargesCreate is both steps: without confirm=yes it validates and shows
 // the confirmation; with it, it records and sends the recharge.
 func (s *Server) rechargesCreate(c *gin.Context) {
-	var f rechargeForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+	f, ok := bindForm[rechargeForm](s, c)
+	if !ok {
 		return
 	}
 	invalid := func(status int, fe services.FieldErrors, msg string) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
 
 	"portal/templates"
 )
@@ -122,6 +123,21 @@ func (s *Server) serverError(c *gin.Context, err error) {
 
 func (s *Server) badRequest(c *gin.Context, message string) {
 	s.renderError(c, http.StatusBadRequest, "Request not understood", message)
+}
+
+// formUnreadable is the answer to a form that does not bind: a person who
+// used the page never sees it.
+const formUnreadable = "The form could not be read. Reload the page and try again."
+
+// bindForm reads the request's form into a T; a form it cannot read is
+// answered 400.
+func bindForm[T any](s *Server, c *gin.Context) (T, bool) {
+	var f T
+	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
+		s.badRequest(c, formUnreadable)
+		return f, false
+	}
+	return f, true
 }
 
 func fieldErrors(m map[string]string) templates.FieldErrors { return templates.FieldErrors(m) }

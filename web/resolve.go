@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gin-gonic/gin/binding"
 
 	"portal/models"
 	"portal/services"
@@ -38,9 +37,8 @@ func (s *Server) resolveUnknown(c *gin.Context, resolve func(id uint, f resolveF
 	if !ok {
 		return
 	}
-	var f resolveForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+	f, ok := bindForm[resolveForm](s, c)
+	if !ok {
 		return
 	}
 	err := resolve(id, f)

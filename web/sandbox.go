@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gin-gonic/gin/binding"
 
 	"portal/services/sandbox"
 	"portal/templates"
@@ -79,9 +78,8 @@ func (s *Server) sandboxInvalid(c *gin.Context, form templates.SandboxForm, err 
 }
 
 func (s *Server) sandboxSetFault(c *gin.Context) {
-	var f faultForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+	f, ok := bindForm[faultForm](s, c)
+	if !ok {
 		return
 	}
 	form := templates.SandboxForm{Sim: f.Sim, Values: map[string]string{

@@ -25,6 +25,23 @@ type codeForm struct {
 	Code string `form:"code"`
 }
 
+// bindCode reads a code form; a form it cannot read is answered 400.
+func (s *Server) bindCode(c *gin.Context) (codeForm, bool) {
+	f, ok := bindForm[codeForm](s, c)
+	if ok && len(f.Code) > 64 {
+		s.badRequest(c, formUnreadable)
+		return f, false
+	}
+	return f, ok
+}
+
+// signInAgain ends a half-finished sign-in that can no longer be finished
+// (the user was disabled, deleted or reset meanwhile).
+func (s *Server) signInAgain(c *gin.Context) {
+	s.flash(c, "error", "Sign in again.")
+	s.redirect(c, "/login")
+}
+
 type removeTwoFactorForm struct {
 	CurrentPassword string `form:"current_password"`
 	Code            string `form:"code"`
@@ -75,8 +92,7 @@ func (s *Server) pendingUser(c *gin.Context) (sessionstore.PendingSignIn, models
 	pending, _ := s.pendingSignIn(c)
 	user, err := s.deps.Accounts.Get(c.Request.Context(), pending.UserID)
 	if errors.Is(err, models.ErrNotFound) || (err == nil && (user.Disabled || !user.SignInNeedsSecondStep())) {
-		s.flash(c, "error", "Sign in again.")
-		s.redirect(c, "/login")
+		s.signInAgain(c)
 		return pending, user, false
 	}
 	if err != nil {
@@ -125,9 +141,8 @@ func (s *Server) renderLoginEnrolPage(c *gin.Context, status int, errs templates
 }
 
 func (s *Server) loginEnrol(c *gin.Context) {
-	var f codeForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil || len(f.Code) > 64 {
-		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+	f, ok := s.bindCode(c)
+	if !ok {
 		return
 	}
 	pending, _ := s.pendingSignIn(c)
@@ -142,8 +157,7 @@ func (s *Server) loginEnrol(c *gin.Context) {
 		s.redirect(c, "/login/code")
 		return
 	case errors.Is(err, accounts.ErrInvalidCredentials), errors.Is(err, models.ErrNotFound):
-		s.flash(c, "error", "Sign in again.")
-		s.redirect(c, "/login")
+		s.signInAgain(c)
 		return
 	case err != nil:
 		s.serverError(c, err)
@@ -157,9 +171,8 @@ func (s *Server) loginEnrol(c *gin.Context) {
 }
 
 func (s *Server) loginCode(c *gin.Context) {
-	var f codeForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil || len(f.Code) > 64 {
-		s.badRequest(c, "The code form could not be read. Reload the page and try again.")
+	f, ok := s.bindCode(c)
+	if !ok {
 		return
 	}
 	pending, _ := s.pendingSignIn(c)
@@ -187,8 +200,7 @@ func (s *Server) loginCode(c *gin.Context) {
 		return
 	case errors.Is(err, accounts.ErrInvalidCredentials), errors.Is(err, models.ErrNotFound):
 		// Disabled, deleted or reset while the code page was open.
-		s.flash(c, "error", "Sign in again.")
-		s.redirect(c, "/login")
+		s.signInAgain(c)
 		return
 	case err != nil:
 		s.serverError(c, err)
@@ -262,9 +274,8 @@ func (s *Server) renderEnrolPage(c *gin.Context, status int, errs templates.Fiel
 }
 
 func (s *Server) twoFactorEnrol(c *gin.Context) {
-	var f codeForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil || len(f.Code) > 64 {
-		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+	f, ok := s.bindCode(c)
+	if !ok {
 		return
 	}
 	actor := s.actor(c)

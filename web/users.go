@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gin-gonic/gin/binding"
 
 	"portal/models"
 	"portal/services"
@@ -51,9 +50,8 @@ func (s *Server) usersNew(c *gin.Context) {
 }
 
 func (s *Server) usersCreate(c *gin.Context) {
-	var f newUserForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+	f, ok := bindForm[newUserForm](s, c)
+	if !ok {
 		return
 	}
 	u, err := s.deps.Accounts.CreateUser(c.Request.Context(), s.actor(c), accounts.NewUser{
@@ -122,9 +120,8 @@ func (s *Server) userAction(c *gin.Context, change func(id uint) (models.User, e
 }
 
 func (s *Server) usersChangeRole(c *gin.Context) {
-	var f roleForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+	f, ok := bindForm[roleForm](s, c)
+	if !ok {
 		return
 	}
 	s.userAction(c, func(id uint) (models.User, error) {
@@ -175,9 +172,8 @@ func (s *Server) usersResetPassword(c *gin.Context) {
 		s.notFound(c)
 		return
 	}
-	var f resetPasswordForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+	f, ok := bindForm[resetPasswordForm](s, c)
+	if !ok {
 		return
 	}
 	u, err := s.deps.Accounts.ResetPassword(c.Request.Context(), s.actor(c), id, f.Password)

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gin-gonic/gin/binding"
 
 	"portal/models"
 	"portal/services"
@@ -147,9 +146,8 @@ func (s *Server) verificationsNew(c *gin.Context) {
 }
 
 func (s *Server) verificationsCreate(c *gin.Context) {
-	var f verificationForm
-	if err := c.ShouldBindWith(&f, binding.Form); err != nil {
-		s.badRequest(c, "The form could not be read. Reload the page and try again.")
+	f, ok := bindForm[verificationForm](s, c)
+	if !ok {
 		return
 	}
 	v, err := s.deps.Verifications.Create(c.Request.Context(), s.actor(c), f.input())

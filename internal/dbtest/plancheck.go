@@ -99,6 +99,26 @@ func checkPGListPlan(t testing.TB, db *gorm.DB, want ListPlan, q func(tx *gorm.D
 	}
 }
 
+// CheckReadsInOrder reports a plan of q that does not read index in the
+// query's order (a sort, or another index), on whichever database the tests
+// run on.
+func CheckReadsInOrder(t testing.TB, db *gorm.DB, name string, q func(tx *gorm.DB) *gorm.DB, index string) {
+	t.Helper()
+	if OnPostgres() {
+		plan := PGPlanInOrder(t, db, q)
+		if !plan.UsesIndex(index) || plan.Sorts() {
+			t.Errorf("%s: plan does not read %s in order: %s", name, index, plan)
+		}
+		t.Logf("%s: %s", name, plan)
+		return
+	}
+	text := Plan(t, db, q)
+	if !strings.Contains(text, index) || strings.Contains(text, "TEMP B-TREE") {
+		t.Errorf("%s: plan does not read %s in order: %s", name, index, text)
+	}
+	t.Logf("%s: %s", name, text)
+}
+
 // CheckUsesIndex reports a plan of q that does not use index.
 func CheckUsesIndex(t testing.TB, db *gorm.DB, name string, q func(tx *gorm.DB) *gorm.DB, index string) {
 	t.Helper()

@@ -133,6 +133,21 @@ func (k *kind) load(tx *gorm.DB, id uint) (record, error) {
 	return r, err
 }
 
+// loadUndecided loads record id for a first decision: it must be in a
+// reviewable state and have none yet.
+func (k *kind) loadUndecided(tx *gorm.DB, id uint) (record, error) {
+	r, err := k.load(tx, id)
+	switch {
+	case err != nil:
+		return record{}, err
+	case !k.reviewable(r.State):
+		return record{}, ErrNotReviewable
+	case r.ReviewDecision != models.ReviewNone:
+		return record{}, ErrAlreadyDecided
+	}
+	return r, nil
+}
+
 func (k *kind) reviewable(state string) bool {
 	for _, s := range k.states {
 		if s == state {
@@ -201,15 +216,9 @@ func (s *Service) TakeNext(ctx context.Context, k models.CaseKind, a services.Ac
 func (s *Service) assign(ctx context.Context, kd *kind, a services.Actor, id, to uint, email string, onlyIfFree bool, action, note string) (bool, error) {
 	done := false
 	err := services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-		r, err := kd.load(tx, id)
+		r, err := kd.loadUndecided(tx, id)
 		if err != nil {
 			return err
-		}
-		if !kd.reviewable(r.State) {
-			return ErrNotReviewable
-		}
-		if r.ReviewDecision != models.ReviewNone {
-			return ErrAlreadyDecided
 		}
 		now := s.now().UTC()
 		if err := ensureCase(tx, kd.name, r, now); err != nil {
@@ -361,15 +370,9 @@ func (s *Service) Decide(ctx context.Context, k models.CaseKind, a services.Acto
 	}
 	var out Outcome
 	err = services.WithTx(ctx, s.db, func(tx *gorm.DB) error {
-		r, err := kd.load(tx, id)
+		r, err := kd.loadUndecided(tx, id)
 		if err != nil {
 			return err
-		}
-		if !kd.reviewable(r.State) {
-			return ErrNotReviewable
-		}
-		if r.ReviewDecision != models.ReviewNone {
-			return ErrAlreadyDecided
 		}
 		now := s.now().UTC()
 		stage := models.CaseClosed

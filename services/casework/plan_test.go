@@ -1,7 +1,6 @@
 package casework
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -46,18 +45,6 @@ func TestQueueQueriesReadIndexesInOrder(t *testing.T) {
 			return tx.Table("documents").Select("1").Where("review_decision = '' AND state = ? AND completed_at < ?", doc.states[0], cutoff).Limit(LateCap).Scan(&rows)
 		}, "documents_review_queue"},
 	} {
-		if dbtest.OnPostgres() {
-			plan := dbtest.PGPlanInOrder(t, db, c.q)
-			if !plan.UsesIndex(c.want) || plan.Sorts() {
-				t.Errorf("%s: plan does not read %s in order: %s", name, c.want, plan)
-			}
-			t.Logf("%s: %s", name, plan)
-			continue
-		}
-		text := dbtest.Plan(t, db, c.q)
-		if !strings.Contains(text, c.want) || strings.Contains(text, "TEMP B-TREE") {
-			t.Errorf("%s: plan does not read %s in order: %s", name, c.want, text)
-		}
-		t.Logf("%s: %s", name, text)
+		dbtest.CheckReadsInOrder(t, db, name, c.q, c.want)
 	}
 }

@@ -1,7 +1,6 @@
 package documents
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -74,18 +73,6 @@ func TestListQueriesUseIndexes(t *testing.T) {
 			return tx.Where("provider = ? AND processed_at IS NULL", providerPasby).Order("id").Limit(100).Find(&rows)
 		}, "webhook_inbox_pending"},
 	} {
-		if dbtest.OnPostgres() {
-			plan := dbtest.PGPlanInOrder(t, db, c.q)
-			if !plan.UsesIndex(c.want) || plan.Sorts() {
-				t.Errorf("%s: plan does not read %s in order: %s", name, c.want, plan)
-			}
-			t.Logf("%s: %s", name, plan)
-			continue
-		}
-		text := dbtest.Plan(t, db, c.q)
-		if !strings.Contains(text, c.want) || strings.Contains(text, "TEMP B-TREE") {
-			t.Errorf("%s: plan does not read %s in order: %s", name, c.want, text)
-		}
-		t.Logf("%s: %s", name, text)
+		dbtest.CheckReadsInOrder(t, db, name, c.q, c.want)
 	}
 }

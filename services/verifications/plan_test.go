@@ -1,7 +1,6 @@
 package verifications
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -62,13 +61,7 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		var rows []models.Verification
 		return services.KeysetBatch(p.apply(tx.Model(&models.Verification{}).Select(listColumns)), 1000, 1000).Find(&rows)
 	}
-	if dbtest.OnPostgres() {
-		if plan := dbtest.PGPlanInOrder(t, db, batch); !plan.UsesIndex("verifications_state") || plan.Sorts() {
-			t.Errorf("export batch: %s", plan)
-		}
-	} else if text := dbtest.Plan(t, db, batch); !strings.Contains(text, "verifications_state") || strings.Contains(text, "TEMP B-TREE") {
-		t.Errorf("export batch: %s", text)
-	}
+	dbtest.CheckReadsInOrder(t, db, "export batch", batch, "verifications_state")
 	now := time.Now()
 	for name, c := range map[string]struct {
 		q    func(tx *gorm.DB) *gorm.DB
@@ -79,18 +72,6 @@ func TestListQueriesUseIndexes(t *testing.T) {
 			return dueQuery(tx, now).Find(&rows)
 		}, "verifications_due"},
 	} {
-		if dbtest.OnPostgres() {
-			plan := dbtest.PGPlanInOrder(t, db, c.q)
-			if !plan.UsesIndex(c.want) || plan.Sorts() {
-				t.Errorf("%s: plan does not read %s in order: %s", name, c.want, plan)
-			}
-			t.Logf("%s: %s", name, plan)
-			continue
-		}
-		text := dbtest.Plan(t, db, c.q)
-		if !strings.Contains(text, c.want) || strings.Contains(text, "TEMP B-TREE") {
-			t.Errorf("%s: plan does not read %s in order: %s", name, c.want, text)
-		}
-		t.Logf("%s: %s", name, text)
+		dbtest.CheckReadsInOrder(t, db, name, c.q, c.want)
 	}
 }
