@@ -2,6 +2,7 @@ package oneflowsim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 
@@ -35,7 +36,7 @@ func (s *Sim) Actions() []sandbox.Action {
 			Help:   "Completes a pending recharge now: the litres are added to the device's balance.",
 			Fields: []sandbox.Field{rechargeID},
 			Run: func(_ context.Context, in map[string]string) (string, error) {
-				return s.settle(in[FieldRechargeID], StatusCompleted, "")
+				return s.settleNow(in[FieldRechargeID], StatusCompleted, "")
 			},
 		},
 		{
@@ -47,7 +48,7 @@ func (s *Sim) Actions() []sandbox.Action {
 				{Name: FieldReason, Label: "Reason", Placeholder: defaultFailReason},
 			},
 			Run: func(_ context.Context, in map[string]string) (string, error) {
-				return s.settle(in[FieldRechargeID], StatusFailed, in[FieldReason])
+				return s.settleNow(in[FieldRechargeID], StatusFailed, in[FieldReason])
 			},
 		},
 		{
@@ -68,28 +69,50 @@ func (s *Sim) Actions() []sandbox.Action {
 	}
 }
 
-// settle moves a PENDING recharge to status (COMPLETED or FAILED) now.
-func (s *Sim) settle(id, status, reason string) (string, error) {
+// settleNow moves a PENDING recharge to status (COMPLETED or FAILED) now.
+func (s *Sim) settleNow(id, status, reason string) (msg string, err error) {
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.settleDueLocked(now) // one that is already due has settled by itself
-	rc := s.recharges[id]
-	if rc == nil {
-		return "", &sandbox.ValidationError{Field: FieldRechargeID, Message: "There is no recharge with that id."}
+	err = s.bucket.Update(bg, func(tx *sandbox.Tx) error {
+		if err := settleDue(tx, now); err != nil { // one that is already due has settled by itself
+			return err
+		}
+		var rc recharge
+		if found, err := tx.Get(kindRecharge, id, &rc); err != nil {
+			return err
+		} else if !found {
+			return &sandbox.ValidationError{Field: FieldRechargeID, Message: "There is no recharge with that id."}
+		}
+		if rc.Status != StatusPending {
+			return &sandbox.ValidationError{Field: FieldRechargeID, Message: fmt.Sprintf("Recharge %s is already %s.", rc.ID, rc.Status)}
+		}
+		v, err := loadRecharge(tx, id)
+		if err != nil {
+			return err
+		}
+		if status == StatusCompleted {
+			if err := settle(tx, &v, StatusCompleted, now, ""); err != nil {
+				return err
+			}
+			msg = fmt.Sprintf("Recharge %s completed: %s litres added, balance now %s.", v.rc.ID, v.rc.Litres, v.rc.Balance)
+			return nil
+		}
+		if reason == "" {
+			reason = defaultFailReason
+		}
+		if err := settle(tx, &v, StatusFailed, now, clip(reason, 200)); err != nil {
+			return err
+		}
+		msg = fmt.Sprintf("Recharge %s failed: %s.", v.rc.ID, v.rc.Reason)
+		return nil
+	})
+	if err != nil {
+		var ve *sandbox.ValidationError
+		if !errors.As(err, &ve) {
+			err = fmt.Errorf("oneflowsim: settle %s: %w", id, err)
+		}
+		return "", err
 	}
-	if rc.status != StatusPending {
-		return "", &sandbox.ValidationError{Field: FieldRechargeID, Message: fmt.Sprintf("Recharge %s is already %s.", rc.id, rc.status)}
-	}
-	if status == StatusCompleted {
-		completeLocked(rc, now)
-		return fmt.Sprintf("Recharge %s completed: %s litres added, balance now %s.", rc.id, rc.litres, rc.balance), nil
-	}
-	if reason == "" {
-		reason = defaultFailReason
-	}
-	failLocked(rc, now, clip(reason, 200))
-	return fmt.Sprintf("Recharge %s failed: %s.", rc.id, rc.reason), nil
+	return msg, nil
 }
 
 func (s *Sim) addCustomerAction(in map[string]string) (string, error) {

@@ -211,7 +211,7 @@ func TestAddCustomerMethod(t *testing.T) {
 	if err := sim.AddCustomer(oneflowsim.DefaultSeed()[0]); err != nil {
 		t.Fatal(err)
 	}
-	if bal, ok := sim.Balance(oneflowsim.SeedDeviceID); !ok || bal.String() != "150031.9" {
+	if bal, ok, err := sim.Balance(oneflowsim.SeedDeviceID); err != nil || !ok || bal.String() != "150031.9" {
 		t.Fatalf("Balance %s %v", bal, ok)
 	}
 	// DefaultSeed returns a fresh copy each time.

@@ -6,12 +6,15 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"portal/services/sandbox"
 )
 
 // maxBody bounds request bodies. [ours]
@@ -86,39 +89,44 @@ func num(d decimal.Decimal) *number { return &number{d} }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-func (rc *recharge) toJSON() rechargeJSON {
-	v := rechargeJSON{
-		ID:           rc.id,
-		SerialNumber: rc.dev.id,
-		DeviceType:   rc.dev.typ,
-		Status:       rc.status,
-		Amount:       number{rc.amount},
-		CreatedAt:    formatTime(rc.createdAt),
-		Customer:     customerJSON{rc.dev.owner.name, rc.dev.owner.phone},
+func (v rechargeView) toJSON() rechargeJSON {
+	j := rechargeJSON{
+		ID:           v.rc.ID,
+		SerialNumber: v.dev.ID,
+		DeviceType:   v.dev.Type,
+		Status:       v.rc.Status,
+		Amount:       number{v.rc.Amount},
+		CreatedAt:    formatTime(v.rc.CreatedAt),
+		Customer:     customerJSON{v.cu.Name, v.cu.Phone},
 	}
-	switch rc.status {
+	switch v.rc.Status {
 	case StatusCompleted:
-		c := rc.dev.owner.country
-		v.Currency = c.currency
-		v.Litres = num(rc.litres)
-		v.PricePerLitre = num(c.pricePerLitre)
-		v.Balance = num(rc.balance)
-		v.CompletedAt = formatTime(rc.settledAt)
+		c := v.cu.country()
+		j.Currency = c.currency
+		j.Litres = num(v.rc.Litres)
+		j.PricePerLitre = num(c.pricePerLitre)
+		j.Balance = num(v.rc.Balance)
+		j.CompletedAt = formatTime(v.rc.SettledAt)
 	case StatusFailed:
-		v.FailureReason = rc.reason
+		j.FailureReason = v.rc.Reason
 	}
-	return v
+	return j
 }
 
-func (cu *customer) toLookupJSON() lookupJSON {
+// lookupOf reads cu's devices for the lookup answer.
+func lookupOf(tx *sandbox.Tx, cu customer) (lookupJSON, error) {
 	v := lookupJSON{
-		Customer: customerJSON{cu.name, cu.phone},
-		Devices:  make([]deviceJSON, 0, len(cu.devices)),
+		Customer: customerJSON{cu.Name, cu.Phone},
+		Devices:  make([]deviceJSON, 0, len(cu.Devices)),
 	}
-	for _, d := range cu.devices {
-		v.Devices = append(v.Devices, deviceJSON{d.id, d.typ, number{d.balance}})
+	for _, id := range cu.Devices {
+		var d device
+		if found, err := tx.Get(kindDevice, id, &d); err != nil || !found {
+			return lookupJSON{}, errors.Join(err, fmt.Errorf("%w: device %s", errMissing, id))
+		}
+		v.Devices = append(v.Devices, deviceJSON{d.ID, d.Type, number{d.Balance}})
 	}
-	return v
+	return v, nil
 }
 
 // --- answers ---
@@ -129,8 +137,21 @@ type apiError struct {
 	msg    string
 }
 
+func (e *apiError) Error() string { return e.msg }
+
 func badRequest(msg string) *apiError { return &apiError{http.StatusBadRequest, msg} }
 func notFound(msg string) *apiError   { return &apiError{http.StatusNotFound, msg} }
+
+// answerError turns an error of an Update into the answer: the API's own
+// refusals as they are, a store failure as a 500 that is logged. [ours]
+func (s *Sim) answerError(err error) *apiError {
+	var e *apiError
+	if errors.As(err, &e) {
+		return e
+	}
+	s.logger.Error("oneflowsim: store", "err", err)
+	return &apiError{http.StatusInternalServerError, "internal error: try again"}
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
@@ -176,14 +197,22 @@ func (s *Sim) handleToken(w http.ResponseWriter, r *http.Request) {
 	// a client must not read anything into it. [ours]
 	tok := rand.Text()
 	now := s.now()
-	s.mu.Lock()
-	for t, exp := range s.tokens { // forget expired tokens so the map stays small
-		if !now.Before(exp) {
-			delete(s.tokens, t)
+	err := s.bucket.Update(bg, func(tx *sandbox.Tx) error {
+		// Forget expired tokens so the store does not grow with them.
+		expired, err := tx.Due(kindToken, now, 100)
+		for _, t := range expired {
+			err = errors.Join(err, tx.Delete(kindToken, t))
 		}
+		if err != nil {
+			return err
+		}
+		exp := now.Add(s.tokenTTL)
+		return tx.Put(kindToken, tok, token{Expires: exp}, exp)
+	})
+	if err != nil {
+		s.writeError(w, s.answerError(err))
+		return
 	}
-	s.tokens[tok] = now.Add(s.tokenTTL)
-	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: s.expiresIn()})
 }
 
@@ -191,38 +220,41 @@ func (s *Sim) handleToken(w http.ResponseWriter, r *http.Request) {
 // anything else gets a 401 envelope. [ours for the answer]
 func (s *Sim) authed(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if msg := s.checkBearer(r); msg != "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="1flow", error="invalid_token"`)
-			s.writeError(w, &apiError{http.StatusUnauthorized, msg})
+		if e := s.checkBearer(r); e != nil {
+			if e.status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="1flow", error="invalid_token"`)
+			}
+			s.writeError(w, e)
 			return
 		}
 		next(w, r)
 	}
 }
 
-// checkBearer returns "" for a valid token, else why it is refused.
-func (s *Sim) checkBearer(r *http.Request) string {
+// checkBearer returns nil for a valid token, else why it is refused.
+func (s *Sim) checkBearer(r *http.Request) *apiError {
+	refuse := func(msg string) *apiError { return &apiError{http.StatusUnauthorized, msg} }
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return "missing access token: send Authorization: Bearer <access_token>"
+		return refuse("missing access token: send Authorization: Bearer <access_token>")
 	}
 	scheme, tok, _ := strings.Cut(h, " ")
 	tok = strings.TrimSpace(tok)
 	if !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return "the Authorization header must be Bearer <access_token>"
+		return refuse("the Authorization header must be Bearer <access_token>")
 	}
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	exp, ok := s.tokens[tok]
+	var t token
+	found, err := s.bucket.Get(bg, kindToken, tok, &t)
 	switch {
-	case !ok:
-		return "invalid access token"
-	case !now.Before(exp):
-		delete(s.tokens, tok)
-		return "access token expired"
+	case err != nil:
+		return s.answerError(err)
+	case !found:
+		return refuse("invalid access token")
+	case !now.Before(t.Expires):
+		return refuse("access token expired")
 	}
-	return ""
+	return nil
 }
 
 // --- request bodies ---
@@ -352,24 +384,39 @@ func (s *Sim) lookup(w http.ResponseWriter, r *http.Request) (lookupJSON, *apiEr
 		return lookupJSON{}, badRequest("phoneNumber must be in E.164 format, like +254712345678")
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.settleDueLocked(s.now()) // balances must include recharges that are due
-	var cu *customer
-	if phone != "" {
-		cu = s.customers[phone]
-		if cu == nil {
-			return lookupJSON{}, notFound("customer not found") // [ours]
+	var data lookupJSON
+	err := s.bucket.Update(bg, func(tx *sandbox.Tx) error {
+		// Balances must include recharges that are due.
+		if err := settleDue(tx, s.now()); err != nil {
+			return err
 		}
-	} else {
-		// deviceId finds the owner of a device or of a card. [ours]
-		d := s.devices[deviceID]
-		if d == nil {
-			return lookupJSON{}, notFound("device not found") // [ours]
+		var cu customer
+		if phone != "" {
+			if found, err := tx.Get(kindCustomer, phone, &cu); err != nil {
+				return err
+			} else if !found {
+				return notFound("customer not found") // [ours]
+			}
+		} else {
+			// deviceId finds the owner of a device or of a card. [ours]
+			var d device
+			if found, err := tx.Get(kindDevice, deviceID, &d); err != nil {
+				return err
+			} else if !found {
+				return notFound("device not found") // [ours]
+			}
+			if err := loadDevice(tx, deviceID, &d, &cu); err != nil {
+				return err
+			}
 		}
-		cu = d.owner
+		var err error
+		data, err = lookupOf(tx, cu)
+		return err
+	})
+	if err != nil {
+		return lookupJSON{}, s.answerError(err)
 	}
-	return cu.toLookupJSON(), nil
+	return data, nil
 }
 
 // handleRecharge is POST /v1/access/partners/recharge with deviceId or
@@ -408,45 +455,74 @@ func (s *Sim) recharge(w http.ResponseWriter, r *http.Request) (rechargeJSON, *a
 	}
 
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.settleDueLocked(now)
-	// Device serials and card ids are separate: a card sent as deviceId
-	// (or the reverse) is not found, with a hint. [ours]
-	var d *device
-	if deviceID != "" {
-		d = s.devices[deviceID]
-		switch {
-		case d == nil:
-			return rechargeJSON{}, notFound("device not found")
-		case d.typ != DeviceTypeDevice:
-			return rechargeJSON{}, notFound("device not found: " + clip(deviceID, 40) + " is a card, send it as cardId")
+	var data rechargeJSON
+	err := s.bucket.Update(bg, func(tx *sandbox.Tx) error {
+		if err := settleDue(tx, now); err != nil {
+			return err
 		}
-	} else {
-		d = s.devices[cardID]
-		switch {
-		case d == nil:
-			return rechargeJSON{}, notFound("card not found")
-		case d.typ != DeviceTypeCard:
-			return rechargeJSON{}, notFound("card not found: " + clip(cardID, 40) + " is a device, send it as deviceId")
+		// Device serials and card ids are separate: a card sent as
+		// deviceId (or the reverse) is not found, with a hint. [ours]
+		id, typ := deviceID, DeviceTypeDevice
+		if id == "" {
+			id, typ = cardID, DeviceTypeCard
 		}
+		var v rechargeView
+		if found, err := tx.Get(kindDevice, id, &v.dev); err != nil {
+			return err
+		} else if !found || v.dev.Type != typ {
+			return wrongDevice(id, typ, found)
+		}
+		if err := loadDevice(tx, id, &v.dev, &v.cu); err != nil {
+			return err
+		}
+		var err error
+		if v.rc, err = s.newRecharge(tx, v.dev, amount, now); err != nil {
+			return err
+		}
+		data = v.toJSON()
+		return nil
+	})
+	if err != nil {
+		return rechargeJSON{}, s.answerError(err)
 	}
-	return s.newRechargeLocked(d, amount, now).toJSON(), nil
+	return data, nil
+}
+
+// wrongDevice is the 404 for id sent as typ when it is unknown (found
+// false) or of the other type. [ours]
+func wrongDevice(id, typ string, found bool) *apiError {
+	switch {
+	case typ == DeviceTypeDevice && !found:
+		return notFound("device not found")
+	case typ == DeviceTypeDevice:
+		return notFound("device not found: " + clip(id, 40) + " is a card, send it as cardId")
+	case !found:
+		return notFound("card not found")
+	default:
+		return notFound("card not found: " + clip(id, 40) + " is a device, send it as deviceId")
+	}
 }
 
 // handleVerify is GET /v1/access/partners/recharge/{id}.
 func (s *Sim) handleVerify(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	s.mu.Lock()
-	s.settleDueLocked(s.now())
-	rc := s.recharges[id]
 	var data rechargeJSON
-	if rc != nil {
-		data = rc.toJSON()
-	}
-	s.mu.Unlock()
-	if rc == nil {
-		s.writeError(w, notFound("recharge not found")) // [ours]
+	err := s.bucket.Update(bg, func(tx *sandbox.Tx) error {
+		if err := settleDue(tx, s.now()); err != nil {
+			return err
+		}
+		var rc recharge
+		if found, err := tx.Get(kindRecharge, id, &rc); err != nil {
+			return err
+		} else if !found {
+			return notFound("recharge not found") // [ours]
+		}
+		v, err := loadRecharge(tx, id)
+		data = v.toJSON()
+		return err
+	})
+	if err != nil {
+		s.writeError(w, s.answerError(err))
 		return
 	}
 	s.writeOK(w, http.StatusOK, data)

@@ -30,11 +30,17 @@
 //   - Currency and price per litre follow the customer's country: +254 is
 //     KES at 0.5 per litre, +233 is GHS at 5 per litre (the document's
 //     example shows GHS at 5). [ours]
+//
+// Customers, devices, recharges, tokens and the call count live in the
+// sandbox store (see sandbox.Store), so a restart of the process forgets
+// nothing: a recharge accepted before it settles after it, and a token
+// issued before it still works.
 package oneflowsim
 
 import (
+	"context"
+	"log/slog"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -91,8 +97,14 @@ type Options struct {
 	Now func() time.Time
 	// Seed is the initial set of customers. Nil means DefaultSeed(); an
 	// empty, non-nil slice starts with no customers. Entries AddCustomer
-	// would refuse (bad phone or id, duplicates) are skipped.
+	// would refuse (bad phone or id, duplicates) are skipped, so a seed
+	// given again to a store that holds it changes nothing.
 	Seed []Customer
+	// Store keeps the simulator's records. Nil means a memory store of its
+	// own, which Close closes; a given store is the caller's to close.
+	Store *sandbox.Store
+	// Logger gets the store errors answered 500. Nil discards them.
+	Logger *slog.Logger
 }
 
 // Sim is the 1flow simulator. It implements sandbox.Simulator and is safe
@@ -103,14 +115,14 @@ type Sim struct {
 	settleAfter            time.Duration
 	now                    func() time.Time
 
-	mu        sync.Mutex
-	customers map[string]*customer // by E.164 phone number
-	devices   map[string]*device   // by serial number or card id
-	tokens    map[string]time.Time // access token -> expiry
-	recharges map[string]*recharge // by id
-	pending   []*recharge          // PENDING recharges, oldest first
-	accepted  int                  // recharge POSTs answered 202
+	bucket    *sandbox.Bucket
+	ownStore  *sandbox.Store // closed by Close; nil when the caller owns the store
+	logger    *slog.Logger
 }
+
+// bg is the context of the simulator's store calls, which are local and
+// short (see sandbox.Tx).
+var bg = context.Background()
 
 var _ sandbox.Simulator = (*Sim)(nil)
 
@@ -122,10 +134,16 @@ func New(opts Options) *Sim {
 		tokenTTL:     opts.TokenTTL,
 		settleAfter:  opts.SettleAfter,
 		now:          opts.Now,
-		customers:    make(map[string]*customer),
-		devices:      make(map[string]*device),
-		tokens:       make(map[string]time.Time),
-		recharges:    make(map[string]*recharge),
+		logger:       opts.Logger,
+	}
+	store := opts.Store
+	if store == nil {
+		store = sandbox.MemoryStore()
+		s.ownStore = store
+	}
+	s.bucket = store.Bucket(s.Name())
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if s.clientID == "" {
 		s.clientID = DefaultClientID
@@ -166,39 +184,58 @@ func (s *Sim) Routes(r *sandbox.Routes) {
 	r.HandleFunc("GET "+PathRecharge+"/{id}", s.authed(s.handleVerify))
 }
 
-// RechargeCalls reports how many recharge POSTs were accepted (answered 202).
-// Rejected ones (400, 401, 404) do not count.
+// Close closes the simulator's own memory store, if it made one.
+func (s *Sim) Close() error {
+	if s.ownStore == nil {
+		return nil
+	}
+	return s.ownStore.Close()
+}
+
+// RechargeCalls reports how many recharge POSTs were accepted (answered
+// 202), since the store was made. Rejected ones (400, 401, 404) do not
+// count.
 func (s *Sim) RechargeCalls() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.accepted
+	var n int64
+	err := s.bucket.Update(bg, func(tx *sandbox.Tx) (err error) {
+		n, err = tx.Add(counterAccepted, 0)
+		return err
+	})
+	if err != nil {
+		s.logger.Error("oneflowsim: read the call count", "err", err)
+	}
+	return int(n)
 }
 
 // Recharge reports the status of recharge id (PENDING, COMPLETED or FAILED),
 // settling it first if it is due, as a verify call would. ok is false for an
 // unknown id.
-func (s *Sim) Recharge(id string) (status string, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.settleDueLocked(s.now())
-	rc, ok := s.recharges[id]
-	if !ok {
-		return "", false
-	}
-	return rc.status, true
+func (s *Sim) Recharge(id string) (status string, ok bool, err error) {
+	err = s.bucket.Update(bg, func(tx *sandbox.Tx) error {
+		if err := settleDue(tx, s.now()); err != nil {
+			return err
+		}
+		var rc recharge
+		found, err := tx.Get(kindRecharge, id, &rc)
+		status, ok = rc.Status, found
+		return err
+	})
+	return status, ok, err
 }
 
 // Balance reports the balance (litres) of a device or card, settling due
 // recharges first. ok is false for an unknown id.
-func (s *Sim) Balance(deviceOrCardID string) (balance decimal.Decimal, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.settleDueLocked(s.now())
-	d, ok := s.devices[deviceOrCardID]
-	if !ok {
-		return decimal.Decimal{}, false
-	}
-	return d.balance, true
+func (s *Sim) Balance(deviceOrCardID string) (balance decimal.Decimal, ok bool, err error) {
+	err = s.bucket.Update(bg, func(tx *sandbox.Tx) error {
+		if err := settleDue(tx, s.now()); err != nil {
+			return err
+		}
+		var d device
+		found, err := tx.Get(kindDevice, deviceOrCardID, &d)
+		balance, ok = d.Balance, found
+		return err
+	})
+	return balance, ok, err
 }
 
 // expiresIn is the token lifetime in whole seconds, rounded up so that a

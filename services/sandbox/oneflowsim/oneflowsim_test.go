@@ -332,10 +332,10 @@ func TestRechargeAccepted(t *testing.T) {
 	if n := e.sim.RechargeCalls(); n != 1 {
 		t.Errorf("RechargeCalls %d, want 1", n)
 	}
-	if st, ok := e.sim.Recharge(d.ID); !ok || st != "PENDING" {
+	if st, ok, err := e.sim.Recharge(d.ID); err != nil || !ok || st != "PENDING" {
 		t.Errorf("Recharge(id) = %q, %v", st, ok)
 	}
-	if _, ok := e.sim.Recharge("nope"); ok {
+	if _, ok, err := e.sim.Recharge("nope"); err != nil || ok {
 		t.Error("Recharge(unknown) ok")
 	}
 	// Verify answers the same recharge, still PENDING.
@@ -450,7 +450,7 @@ func TestRechargeSettlesAfterDelay(t *testing.T) {
 	if v != want {
 		t.Fatalf("verify\n got %+v\nwant %+v", v, want)
 	}
-	if st, _ := e.sim.Recharge(d.ID); st != "COMPLETED" {
+	if st, _, err := e.sim.Recharge(d.ID); err != nil || st != "COMPLETED" {
 		t.Errorf("Recharge(id) = %q", st)
 	}
 	// Lookup shows the same balance; reading again changes nothing.
@@ -462,7 +462,7 @@ func TestRechargeSettlesAfterDelay(t *testing.T) {
 	if v2 := e.verify(tok, d.ID); v2 != want {
 		t.Errorf("a settled recharge changed: %+v", v2)
 	}
-	if bal, _ := e.sim.Balance(oneflowsim.SeedDeviceID); bal.String() != "150232.9" {
+	if bal, _, err := e.sim.Balance(oneflowsim.SeedDeviceID); err != nil || bal.String() != "150232.9" {
 		t.Errorf("Balance() %s", bal)
 	}
 }

@@ -2,6 +2,7 @@ package oneflowsim
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -70,31 +71,72 @@ func countryOf(phone string) (country, bool) {
 	return country{}, false
 }
 
+// The records the simulator keeps in its store, one kind each. Records
+// refer to each other by id: a device names its owner's phone, a recharge
+// its device.
+const (
+	kindCustomer = "customer" // by E.164 phone number
+	kindDevice   = "device"   // by serial number or card id
+	kindRecharge = "recharge" // by id; due when a PENDING one settles by itself
+	kindToken    = "token"    // by access token; due when it expires
+
+	counterAccepted = "accepted" // recharge POSTs answered 202
+)
+
 type customer struct {
-	name, phone string
-	country     country
-	devices     []*device // in the order given
+	Name    string   `json:"name"`
+	Phone   string   `json:"phone"`
+	Devices []string `json:"devices"` // ids, in the order given
+}
+
+func (cu *customer) country() country {
+	c, _ := countryOf(cu.Phone) // AddCustomer admits only known countries
+	return c
 }
 
 type device struct {
-	id, typ   string
-	balance   decimal.Decimal
-	suspended bool
-	owner     *customer
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Balance   decimal.Decimal `json:"balance"`
+	Suspended bool            `json:"suspended"`
+	Owner     string          `json:"owner"` // the customer's phone
 }
 
 type recharge struct {
-	id        string
-	dev       *device
-	amount    decimal.Decimal
-	status    string
-	createdAt time.Time
+	ID        string          `json:"id"`
+	Device    string          `json:"device"`
+	Amount    decimal.Decimal `json:"amount"`
+	Status    string          `json:"status"`
+	CreatedAt time.Time       `json:"createdAt"`
+	// DueAt is when a PENDING recharge settles by itself; zero when
+	// automatic settling is off.
+	DueAt time.Time `json:"dueAt,omitzero"`
 	// Set when settled.
-	settledAt time.Time
+	SettledAt time.Time `json:"settledAt,omitzero"`
 	// COMPLETED only.
-	litres, balance decimal.Decimal
+	Litres  decimal.Decimal `json:"litres"`
+	Balance decimal.Decimal `json:"balance"`
 	// FAILED only.
-	reason string
+	Reason string `json:"reason,omitempty"`
+}
+
+func (rc *recharge) due() time.Time {
+	if rc.Status != StatusPending {
+		return time.Time{}
+	}
+	return rc.DueAt
+}
+
+// A rechargeView is a recharge with the device and customer its answer
+// names.
+type rechargeView struct {
+	rc  recharge
+	dev device
+	cu  customer
+}
+
+type token struct {
+	Expires time.Time `json:"expires"`
 }
 
 // Field names of the add_customer action, also used in the
@@ -162,94 +204,131 @@ func (s *Sim) AddCustomer(c Customer) error {
 		}
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, dup := s.customers[c.PhoneNumber]; dup {
-		return &sandbox.ValidationError{Field: FieldPhoneNumber, Message: "A customer with phone number " + c.PhoneNumber + " already exists."}
-	}
+	cu := customer{Name: name, Phone: c.PhoneNumber}
 	for _, d := range c.Devices {
-		if _, dup := s.devices[d.ID]; dup {
-			field := FieldDeviceID
-			if d.Type == DeviceTypeCard {
-				field = FieldCardID
+		cu.Devices = append(cu.Devices, d.ID)
+	}
+	return s.bucket.Update(bg, func(tx *sandbox.Tx) error {
+		if err := tx.Insert(kindCustomer, cu.Phone, cu, time.Time{}); errors.Is(err, sandbox.ErrExists) {
+			return &sandbox.ValidationError{Field: FieldPhoneNumber, Message: "A customer with phone number " + c.PhoneNumber + " already exists."}
+		} else if err != nil {
+			return err
+		}
+		for _, d := range c.Devices {
+			dev := device{ID: d.ID, Type: d.Type, Balance: d.Balance.Round(2), Suspended: d.Suspended, Owner: cu.Phone}
+			if err := tx.Insert(kindDevice, d.ID, dev, time.Time{}); errors.Is(err, sandbox.ErrExists) {
+				field := FieldDeviceID
+				if d.Type == DeviceTypeCard {
+					field = FieldCardID
+				}
+				return &sandbox.ValidationError{Field: field, Message: d.ID + " already belongs to a customer."}
+			} else if err != nil {
+				return err
 			}
-			return &sandbox.ValidationError{Field: field, Message: d.ID + " already belongs to a customer."}
+		}
+		return nil
+	})
+}
+
+// newRecharge records an accepted recharge of dev.
+func (s *Sim) newRecharge(tx *sandbox.Tx, dev device, amount decimal.Decimal, now time.Time) (recharge, error) {
+	rc := recharge{
+		ID:        newUUID(),
+		Device:    dev.ID,
+		Amount:    amount,
+		Status:    StatusPending,
+		CreatedAt: now.UTC(),
+	}
+	if s.settleAfter >= 0 {
+		rc.DueAt = rc.CreatedAt.Add(s.settleAfter)
+	}
+	if err := tx.Put(kindRecharge, rc.ID, rc, rc.due()); err != nil {
+		return recharge{}, err
+	}
+	if _, err := tx.Add(counterAccepted, 1); err != nil {
+		return recharge{}, err
+	}
+	return rc, nil
+}
+
+// settleDue settles, oldest first, every PENDING recharge that is due:
+// this is how recharges "move by themselves" without a goroutine. It runs
+// in the same transaction as anything that reads recharges or balances, so
+// a lookup never shows a balance that a due recharge has not yet changed.
+// [ours]
+func settleDue(tx *sandbox.Tx, now time.Time) error {
+	for {
+		ids, err := tx.Due(kindRecharge, now, 100)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			v, err := loadRecharge(tx, id)
+			if err != nil {
+				return err
+			}
+			// Settled at the moment it became due, not when someone looked.
+			if v.dev.Suspended {
+				err = settle(tx, &v, StatusFailed, v.rc.DueAt, "the "+deviceNoun(v.dev)+" is suspended") // [ours] the failure rule
+			} else {
+				err = settle(tx, &v, StatusCompleted, v.rc.DueAt, "")
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if len(ids) < 100 {
+			return nil
 		}
 	}
-	cu := &customer{name: name, phone: c.PhoneNumber, country: ctry}
-	for _, d := range c.Devices {
-		dev := &device{id: d.ID, typ: d.Type, balance: d.Balance.Round(2), suspended: d.Suspended, owner: cu}
-		cu.devices = append(cu.devices, dev)
-		s.devices[d.ID] = dev
+}
+
+// errMissing is a record that names another the store does not hold:
+// a store written by hand, never by this package.
+var errMissing = errors.New("oneflowsim: the store is missing a record")
+
+func loadRecharge(tx *sandbox.Tx, id string) (rechargeView, error) {
+	var v rechargeView
+	if found, err := tx.Get(kindRecharge, id, &v.rc); err != nil || !found {
+		return v, errors.Join(err, fmt.Errorf("%w: recharge %s", errMissing, id))
 	}
-	s.customers[c.PhoneNumber] = cu
+	if err := loadDevice(tx, v.rc.Device, &v.dev, &v.cu); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+func loadDevice(tx *sandbox.Tx, id string, dev *device, cu *customer) error {
+	if found, err := tx.Get(kindDevice, id, dev); err != nil || !found {
+		return errors.Join(err, fmt.Errorf("%w: device %s", errMissing, id))
+	}
+	if found, err := tx.Get(kindCustomer, dev.Owner, cu); err != nil || !found {
+		return errors.Join(err, fmt.Errorf("%w: customer of %s", errMissing, id))
+	}
 	return nil
 }
 
-// newRechargeLocked records an accepted recharge of dev.
-func (s *Sim) newRechargeLocked(dev *device, amount decimal.Decimal, now time.Time) *recharge {
-	rc := &recharge{
-		id:        newUUID(),
-		dev:       dev,
-		amount:    amount,
-		status:    StatusPending,
-		createdAt: now.UTC(),
-	}
-	s.recharges[rc.id] = rc
-	s.pending = append(s.pending, rc)
-	s.accepted++
-	return rc
-}
-
-// settleDueLocked settles, oldest first, every PENDING recharge that is at
-// least SettleAfter old: this is how recharges "move by themselves" without
-// a goroutine. It runs before anything reads recharges or balances, so a
-// lookup never shows a balance that a due recharge has not yet changed.
-// [ours]
-func (s *Sim) settleDueLocked(now time.Time) {
-	if s.settleAfter < 0 {
-		return
-	}
-	kept := s.pending[:0]
-	for _, rc := range s.pending {
-		if rc.status != StatusPending {
-			continue // settled by an action
+// settle moves v's recharge to status at the given time. COMPLETED credits
+// the device with amount / pricePerLitre litres, rounded half away from
+// zero to 2 decimals. [ours]
+func settle(tx *sandbox.Tx, v *rechargeView, status string, at time.Time, reason string) error {
+	v.rc.Status = status
+	v.rc.SettledAt = at.UTC()
+	if status == StatusCompleted {
+		v.rc.Litres = v.rc.Amount.DivRound(v.cu.country().pricePerLitre, 2)
+		v.dev.Balance = v.dev.Balance.Add(v.rc.Litres)
+		v.rc.Balance = v.dev.Balance
+		if err := tx.Put(kindDevice, v.dev.ID, v.dev, time.Time{}); err != nil {
+			return err
 		}
-		due := rc.createdAt.Add(s.settleAfter)
-		if now.Before(due) {
-			kept = append(kept, rc)
-			continue
-		}
-		// Settled at the moment it became due, not when someone looked.
-		if rc.dev.suspended {
-			failLocked(rc, due, "the "+deviceNoun(rc.dev)+" is suspended") // [ours] the failure rule
-		} else {
-			completeLocked(rc, due)
-		}
+	} else {
+		v.rc.Reason = reason
 	}
-	clear(s.pending[len(kept):])
-	s.pending = kept
+	return tx.Put(kindRecharge, v.rc.ID, v.rc, time.Time{})
 }
 
-// completeLocked credits rc's device with amount / pricePerLitre litres,
-// rounded half away from zero to 2 decimals. [ours]
-func completeLocked(rc *recharge, at time.Time) {
-	cu := rc.dev.owner
-	rc.litres = rc.amount.DivRound(cu.country.pricePerLitre, 2)
-	rc.dev.balance = rc.dev.balance.Add(rc.litres)
-	rc.balance = rc.dev.balance
-	rc.status = StatusCompleted
-	rc.settledAt = at.UTC()
-}
-
-func failLocked(rc *recharge, at time.Time, reason string) {
-	rc.status = StatusFailed
-	rc.reason = reason
-	rc.settledAt = at.UTC()
-}
-
-func deviceNoun(d *device) string {
-	if d.typ == DeviceTypeCard {
+func deviceNoun(d device) string {
+	if d.Type == DeviceTypeCard {
 		return "card"
 	}
 	return "device"
