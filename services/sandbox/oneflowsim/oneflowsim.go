@@ -115,9 +115,9 @@ type Sim struct {
 	settleAfter            time.Duration
 	now                    func() time.Time
 
-	bucket    *sandbox.Bucket
-	ownStore  *sandbox.Store // closed by Close; nil when the caller owns the store
-	logger    *slog.Logger
+	bucket   *sandbox.Bucket
+	ownStore *sandbox.Store // closed by Close; nil when the caller owns the store
+	logger   *slog.Logger
 }
 
 // bg is the context of the simulator's store calls, which are local and
