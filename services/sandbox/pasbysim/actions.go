@@ -31,13 +31,13 @@ func (s *Sim) Actions() []sandbox.Action {
 				doc,
 				{Name: FieldNIN, Label: "Signee NIN (11 digits)", Placeholder: "12345678901", Required: true},
 			},
-			Run: func(_ context.Context, in map[string]string) (string, error) {
+			Run: func(ctx context.Context, in map[string]string) (string, error) {
 				id, nin := in[FieldDocument], in[FieldNIN]
-				if err := s.Sign(id, nin); err != nil {
+				completed, err := s.signAs(ctx, id, nin, autoSignIP)
+				if err != nil {
 					return "", actionError(err)
 				}
-				d, _ := s.Document(id)
-				if d.State == StateCompleted {
+				if completed {
 					return fmt.Sprintf("Signed %s as the signee ending %s: everyone has signed, the document is completed.", id, last4(nin)), nil
 				}
 				return fmt.Sprintf("Signed %s as the signee ending %s.", id, last4(nin)), nil
@@ -48,8 +48,8 @@ func (s *Sim) Actions() []sandbox.Action {
 			Label:  "Cancel document",
 			Help:   "Cancels the document, as POST flow/cancel does.",
 			Fields: []sandbox.Field{doc},
-			Run: func(_ context.Context, in map[string]string) (string, error) {
-				if err := s.Cancel(in[FieldDocument]); err != nil {
+			Run: func(ctx context.Context, in map[string]string) (string, error) {
+				if err := s.cancelDoc(ctx, in[FieldDocument]); err != nil {
 					return "", actionError(err)
 				}
 				return "Cancelled " + in[FieldDocument] + ".", nil
@@ -60,8 +60,8 @@ func (s *Sim) Actions() []sandbox.Action {
 			Label:  "Expire document",
 			Help:   "Makes the document expire now: ping, refresh and cancel answer 401 expiration from then on.",
 			Fields: []sandbox.Field{doc},
-			Run: func(_ context.Context, in map[string]string) (string, error) {
-				if err := s.Expire(in[FieldDocument]); err != nil {
+			Run: func(ctx context.Context, in map[string]string) (string, error) {
+				if err := s.expireDoc(ctx, in[FieldDocument]); err != nil {
 					return "", actionError(err)
 				}
 				return "Expired " + in[FieldDocument] + ".", nil
@@ -72,8 +72,8 @@ func (s *Sim) Actions() []sandbox.Action {
 			Label:  "Resend webhook",
 			Help:   "Posts the document's current state to its webhook again (up to 5 attempts, until answered 200).",
 			Fields: []sandbox.Field{doc},
-			Run: func(_ context.Context, in map[string]string) (string, error) {
-				if err := s.ResendWebhook(in[FieldDocument]); err != nil {
+			Run: func(ctx context.Context, in map[string]string) (string, error) {
+				if err := s.resend(ctx, in[FieldDocument]); err != nil {
 					return "", actionError(err)
 				}
 				return "Sending the webhook of " + in[FieldDocument] + " again.", nil
@@ -82,8 +82,13 @@ func (s *Sim) Actions() []sandbox.Action {
 	}
 }
 
-// actionError turns the document errors into messages by the form field.
+// actionError turns the document errors into messages by the form field;
+// a failure of the store is no fault of the form and stays as it is
+// (wrapped by the method that met it).
 func actionError(err error) error {
+	if !isDocErr(err) {
+		return err
+	}
 	field, msg := FieldDocument, err.Error()
 	switch {
 	case errors.Is(err, ErrUnknownDocument):

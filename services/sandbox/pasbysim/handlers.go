@@ -2,6 +2,7 @@ package pasbysim
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -15,8 +16,11 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"portal/services/sandbox"
 )
 
 // Limits on request bodies and fields. The documents give none. [ours]
@@ -51,7 +55,7 @@ func (s *Sim) api(version string, mode authMode, next apiHandler) http.HandlerFu
 	return func(w http.ResponseWriter, r *http.Request) {
 		if e := s.authenticate(r, mode); e != nil {
 			if isCreate(r.Pattern) {
-				s.countRejected()
+				s.countRejected(r.Context())
 			}
 			writeError(w, version, e)
 			return
@@ -99,17 +103,7 @@ func (s *Sim) authenticate(r *http.Request, mode authMode) *apiError {
 		case token == "":
 			return unauthorized("Missing x-access-token header")
 		}
-		now := s.now()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		exp, ok := s.tokens[token]
-		switch {
-		case !ok:
-			return unauthorized("Invalid access token")
-		case !now.Before(exp):
-			delete(s.tokens, token)
-			return unauthorized("Access token has expired: get a new one from GET /api/v1/flow/authorize")
-		}
+		return s.checkToken(r.Context(), token)
 	case authKeyOnly:
 		if secret != "" && !equal(secret, s.appSecret) {
 			return unauthorized("Invalid app secret")
@@ -118,10 +112,16 @@ func (s *Sim) authenticate(r *http.Request, mode authMode) *apiError {
 	return nil
 }
 
-func (s *Sim) countRejected() {
-	s.mu.Lock()
-	s.counts.Rejected++
-	s.mu.Unlock()
+// countRejected counts a refused create request. A failure to count is
+// only logged: the caller is answering the refusal anyway.
+func (s *Sim) countRejected(ctx context.Context) {
+	err := s.bucket.Update(ctx, func(tx *sandbox.Tx) error {
+		_, err := tx.Add(counterRejected, 1)
+		return err
+	})
+	if err != nil {
+		s.logger.Error("pasbysim: count a rejected create request", "error", err)
+	}
 }
 
 // --- request bodies ---
@@ -446,24 +446,31 @@ func (s *Sim) create(w http.ResponseWriter, r *http.Request, version string, par
 		in, e = parse(m)
 	}
 	if e != nil {
-		s.countRejected()
+		s.countRejected(r.Context())
 		writeError(w, version, e)
 		return
 	}
 	in.version = version
 	in.ip = remoteIP(r)
 	in.base = s.publicBase(r)
-	now := s.now()
-	s.mu.Lock()
-	s.advanceLocked(now)
-	d := s.createLocked(in, now)
-	if d.mode == ModeInterface {
-		s.counts.Review++
-	} else {
-		s.counts.Signing++
+	ttl, counter := s.signingTTL, counterSigning
+	if in.mode == ModeInterface {
+		ttl, counter = s.reviewTTL, counterReview
 	}
-	data := createData{Link: d.link(), Request: d.createJSON()}
-	s.mu.Unlock()
+	var data createData
+	err := s.update(r.Context(), func(o *op) error {
+		d, err := o.create(in, ttl, s.autoSign)
+		if err != nil {
+			return err
+		}
+		data = createData{Link: d.link(), Request: d.createJSON()}
+		_, err = o.tx.Add(counter, 1)
+		return err
+	})
+	if err != nil {
+		s.internalError(w, version, "create a document", err)
+		return
+	}
 	writeOK(w, http.StatusCreated, version, reason, data)
 }
 
@@ -482,26 +489,33 @@ func (s *Sim) handleRefresh(w http.ResponseWriter, r *http.Request, version stri
 		writeError(w, version, paramError("flow is required: the document id (doc_…)"))
 		return
 	}
-	s.mu.Lock()
-	s.advanceLocked(s.now())
 	var data any
-	switch d, sg := s.docs[id], s.flows[id]; {
-	case sg != nil:
-		e = errMismatchRefresh
-	case len(id) < minDocIDLen:
-		e = paramError("flow must be a document id (doc_…) of at least 40 characters")
-	case d == nil:
-		e = errUnknownFlow
-	case d.state == StateCancelled:
-		e = errCancelled
-	case d.state == StateExpired:
-		e = errExpired
-	default:
-		data = struct {
-			Doc docJSON `json:"doc"`
-		}{d.refreshJSON()}
+	err := s.update(r.Context(), func(o *op) error {
+		d, sg, err := o.lookup(id)
+		switch {
+		case err != nil:
+			return err
+		case sg != nil:
+			e = errMismatchRefresh
+		case len(id) < minDocIDLen:
+			e = paramError("flow must be a document id (doc_…) of at least 40 characters")
+		case d == nil:
+			e = errUnknownFlow
+		case d.State == StateCancelled:
+			e = errCancelled
+		case d.State == StateExpired:
+			e = errExpired
+		default:
+			data = struct {
+				Doc docJSON `json:"doc"`
+			}{d.refreshJSON()}
+		}
+		return nil
+	})
+	if err != nil {
+		s.internalError(w, version, "refresh a document", err)
+		return
 	}
-	s.mu.Unlock()
 	if e != nil {
 		writeError(w, version, e)
 		return
@@ -531,24 +545,28 @@ func requestID(w http.ResponseWriter, r *http.Request) (string, *apiError) {
 	return id, nil
 }
 
-// flowViewLocked is what ping shows for id (a document or a signature flow
+// flowView is what ping shows for id (a document or a signature flow
 // request), whether it is final, and the error instead when there is one:
-// unknown (400) or expired (401).
-func (s *Sim) flowViewLocked(id string) (view any, final bool, e *apiError) {
-	s.advanceLocked(s.now())
-	if d := s.docs[id]; d != nil {
-		if d.state == StateExpired {
-			return nil, true, errExpired
+// unknown (400) or expired (401). err is a failure of the store.
+func (s *Sim) flowView(ctx context.Context, id string) (view any, final bool, e *apiError, err error) {
+	final = true
+	err = s.update(ctx, func(o *op) error {
+		d, sg, err := o.lookup(id)
+		switch {
+		case err != nil:
+			return err
+		case d == nil:
+			e = errUnknownFlow
+		case d.State == StateExpired:
+			e = errExpired
+		case sg != nil:
+			view, final = sg.flowJSON(), sg.final()
+		default:
+			view, final = d.flowDocJSON(), d.final()
 		}
-		return d.flowDocJSON(), d.final(), nil
-	}
-	if sg := s.flows[id]; sg != nil {
-		if sg.doc.state == StateExpired {
-			return nil, true, errExpired
-		}
-		return sg.flowJSON(), sg.final(), nil
-	}
-	return nil, true, errUnknownFlow
+		return nil
+	})
+	return view, final, e, err
 }
 
 type requestData struct {
@@ -561,9 +579,11 @@ func (s *Sim) handlePing(w http.ResponseWriter, r *http.Request, version string)
 		writeError(w, version, e)
 		return
 	}
-	s.mu.Lock()
-	view, _, e := s.flowViewLocked(id)
-	s.mu.Unlock()
+	view, _, e, err := s.flowView(r.Context(), id)
+	if err != nil {
+		s.internalError(w, version, "read a flow", err)
+		return
+	}
 	if e != nil {
 		writeError(w, version, e)
 		return
@@ -580,32 +600,35 @@ func (s *Sim) handleCancel(w http.ResponseWriter, r *http.Request, version strin
 		writeError(w, version, e)
 		return
 	}
-	now := s.now()
-	s.mu.Lock()
-	s.advanceLocked(now)
 	var model any
-	d, sg := s.docs[id], s.flows[id]
-	if sg != nil {
-		d = sg.doc
-	}
-	switch {
-	case d == nil:
-		e = errUnknownFlow
-	case d.state == StateExpired:
-		e = errExpired
-	case d.state == StateCancelled:
-		e = errCancelled
-	case d.state == StateCompleted, sg != nil && sg.status == StatusSigned:
-		e = errHandled
-	default:
-		s.cancelLocked(d, now)
-		if sg != nil {
-			model = sg.flowJSON()
-		} else {
-			model = d.flowDocJSON()
+	err := s.update(r.Context(), func(o *op) error {
+		d, sg, err := o.lookup(id)
+		switch {
+		case err != nil:
+			return err
+		case d == nil:
+			e = errUnknownFlow
+		case d.State == StateExpired:
+			e = errExpired
+		case d.State == StateCancelled:
+			e = errCancelled
+		case d.State == StateCompleted, sg != nil && sg.Status == StatusSigned:
+			e = errHandled
+		default:
+			o.cancel(d)
+			if sg != nil {
+				model = sg.flowJSON()
+			} else {
+				model = d.flowDocJSON()
+			}
+			return o.save(d)
 		}
+		return nil
+	})
+	if err != nil {
+		s.internalError(w, version, "cancel a flow", err)
+		return
 	}
-	s.mu.Unlock()
 	if e != nil {
 		writeError(w, version, e)
 		return
@@ -641,27 +664,66 @@ func (s *Sim) handleAuthorize(w http.ResponseWriter, r *http.Request, version st
 	if app != "" {
 		claims["app"] = app
 	}
-	tok := s.signJWT(claims)
-	s.mu.Lock()
-	for t, e := range s.tokens { // forget expired tokens so the map stays small
-		if !now.Before(e) {
-			delete(s.tokens, t)
-		}
+	keys, err := s.keysFor(r.Context())
+	if err != nil {
+		s.internalError(w, version, "issue a token", err)
+		return
 	}
-	s.tokens[tok] = exp
-	s.mu.Unlock()
 	writeOK(w, http.StatusOK, version, "Access token issued", struct {
 		Token string `json:"token"`
-	}{tok})
+	}{signJWT(keys.JWT, claims)})
 }
 
-func (s *Sim) signJWT(claims map[string]any) string {
+// signJWT signs claims with key (HS256). The key is the simulator's
+// stored one, so a token needs no record of its own: verifying it is
+// checking the signature and exp, before and after a restart alike.
+func signJWT(key []byte, claims map[string]any) string {
 	enc := base64.RawURLEncoding
-	head := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	head := enc.EncodeToString([]byte(jwtHeader))
 	body := enc.EncodeToString(marshal(claims))
-	mac := hmac.New(sha256.New, s.jwtKey)
-	mac.Write([]byte(head + "." + body))
-	return head + "." + body + "." + enc.EncodeToString(mac.Sum(nil))
+	return head + "." + body + "." + enc.EncodeToString(jwtMAC(key, head+"."+body))
+}
+
+const jwtHeader = `{"alg":"HS256","typ":"JWT"}`
+
+func jwtMAC(key []byte, signed string) []byte {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(signed))
+	return mac.Sum(nil)
+}
+
+// checkToken accepts a token authorize issued that has not expired. A
+// token expires at its exp claim, a whole second. [ours]
+func (s *Sim) checkToken(ctx context.Context, token string) *apiError {
+	keys, err := s.keysFor(ctx)
+	if err != nil {
+		s.logger.Error("pasbysim: check an access token", "error", err)
+		return errInternal
+	}
+	enc := base64.RawURLEncoding
+	head, rest, ok := strings.Cut(token, ".")
+	body, sig, ok2 := strings.Cut(rest, ".")
+	mac, err := enc.DecodeString(sig)
+	if !ok || !ok2 || err != nil || !hmac.Equal(mac, jwtMAC(keys.JWT, head+"."+body)) {
+		return unauthorized("Invalid access token")
+	}
+	var claims struct {
+		Exp int64 `json:"exp"`
+	}
+	if raw, err := enc.DecodeString(body); err != nil || json.Unmarshal(raw, &claims) != nil {
+		return unauthorized("Invalid access token")
+	}
+	if !s.now().Before(time.Unix(claims.Exp, 0)) {
+		return unauthorized("Access token has expired: get a new one from GET /api/v1/flow/authorize")
+	}
+	return nil
+}
+
+// internalError answers 500 in the documented envelope when the sandbox
+// store fails, and logs why: the message names no record.
+func (s *Sim) internalError(w http.ResponseWriter, version, what string, err error) {
+	s.logger.Error("pasbysim: "+what, "error", err)
+	writeError(w, version, errInternal)
 }
 
 // --- helpers ---

@@ -2,6 +2,7 @@ package pasbysim
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -136,30 +137,38 @@ func (s *Sim) handleStyle(w http.ResponseWriter, _ *http.Request) {
 // handleHostedPage is GET /contract/{id}: 404 for an unknown document, 403
 // (mode mismatch) for a simple signing one, which is signed in the app.
 func (s *Sim) handleHostedPage(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	msg, kind := "", ""
-	if sg, err := strconv.Atoi(r.URL.Query().Get("signee")); err == nil {
+	var verb, kind string
+	sg, err := strconv.Atoi(r.URL.Query().Get("signee"))
+	if err == nil {
 		switch r.URL.Query().Get("done") {
 		case actionOpen:
-			msg, kind = "opened", "ok"
+			verb, kind = "opened", "ok"
 		case actionSign:
-			msg, kind = "signed", "ok"
-		}
-		if msg != "" {
-			msg = s.signeeName(id, sg) + " " + msg + " the document."
+			verb, kind = "signed", "ok"
 		}
 	}
-	s.renderDocument(w, r, id, http.StatusOK, msg, kind)
+	s.renderDocument(w, r, r.PathValue("id"), http.StatusOK, kind, func(d *document) string {
+		if verb == "" {
+			return ""
+		}
+		name := "The signee"
+		if sg >= 0 && sg < len(d.Signees) {
+			name = d.Signees[sg].Name
+		}
+		return name + " " + verb + " the document."
+	})
 }
 
-func (s *Sim) signeeName(id string, i int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d := s.docs[id]; d != nil && i >= 0 && i < len(d.signees) {
-		return d.signees[i].name
-	}
-	return "The signee"
-}
+// hostedOutcome is what a form post on the hosted page came to.
+type hostedOutcome int
+
+const (
+	hostedDone hostedOutcome = iota
+	hostedNotFound
+	hostedMismatch
+	hostedNoSignee
+	hostedRefused
+)
 
 // handleHostedAction is POST /contract/{id}/open or /sign with the form
 // field signee (the signee's position). Success redirects (303) back to the
@@ -172,40 +181,59 @@ func (s *Sim) handleHostedAction(action string) http.HandlerFunc {
 			s.renderProblem(w, r, http.StatusBadRequest, "Bad form", "The form could not be read.")
 			return
 		}
-		s.mu.Lock()
-		d := s.docs[id]
-		var mode, nin string
 		idx, err := strconv.Atoi(r.PostForm.Get("signee"))
-		if d != nil {
-			mode = d.mode
-			if err == nil && idx >= 0 && idx < len(d.signees) {
-				nin = d.signees[idx].nin
-			}
-		}
-		s.mu.Unlock()
-		switch {
-		case d == nil:
-			s.renderProblem(w, r, http.StatusNotFound, "Document not found", "There is no document with this id.")
-			return
-		case mode != ModeInterface:
-			s.renderProblem(w, r, http.StatusForbidden, "Mode mismatch", "This document was sent for simple signing: it is signed in the pasby app, not on a review page.")
-			return
-		case nin == "":
-			s.renderDocument(w, r, id, http.StatusBadRequest, "Choose one of the signees listed below.", "error")
-			return
-		}
-		if action == actionOpen {
-			err = s.Open(id, nin)
-		} else {
-			err = s.signAs(id, nin, remoteIP(r))
-		}
 		if err != nil {
-			s.renderDocument(w, r, id, http.StatusConflict, actionRefused(err), "error")
-			return
+			idx = -1
 		}
-		w.Header().Set("Location", mountPath(r)+PathContract+id+"?done="+action+"&signee="+strconv.Itoa(idx))
-		w.WriteHeader(http.StatusSeeOther)
+		outcome, err := s.hostedAct(r.Context(), id, idx, action, remoteIP(r))
+		switch {
+		case outcome == hostedRefused:
+			s.renderDocument(w, r, id, http.StatusConflict, "error", fixed(actionRefused(err)))
+		case err != nil:
+			s.logger.Error("pasbysim: act on the hosted page", "document", id, "error", err)
+			s.renderProblem(w, r, http.StatusInternalServerError, "Sandbox error", "The sandbox could not read or write its records: try again.")
+		case outcome == hostedNotFound:
+			s.renderProblem(w, r, http.StatusNotFound, "Document not found", "There is no document with this id.")
+		case outcome == hostedMismatch:
+			s.renderProblem(w, r, http.StatusForbidden, "Mode mismatch", "This document was sent for simple signing: it is signed in the pasby app, not on a review page.")
+		case outcome == hostedNoSignee:
+			s.renderDocument(w, r, id, http.StatusBadRequest, "error", fixed("Choose one of the signees listed below."))
+		default:
+			w.Header().Set("Location", mountPath(r)+PathContract+id+"?done="+action+"&signee="+strconv.Itoa(idx))
+			w.WriteHeader(http.StatusSeeOther)
+		}
 	}
+}
+
+// hostedAct opens or signs as signee idx of document id, in one
+// transaction with the checks. A refusal comes with its document error.
+func (s *Sim) hostedAct(ctx context.Context, id string, idx int, action, ip string) (outcome hostedOutcome, err error) {
+	err = s.update(ctx, func(o *op) error {
+		d, err := o.doc(id)
+		switch {
+		case err != nil:
+			return err
+		case d == nil:
+			outcome = hostedNotFound
+		case d.Mode != ModeInterface:
+			outcome = hostedMismatch
+		case idx < 0 || idx >= len(d.Signees):
+			outcome = hostedNoSignee
+		case action == actionOpen:
+			return o.openSignee(d, d.Signees[idx])
+		default:
+			return o.signSignee(d, d.Signees[idx], ip)
+		}
+		return nil
+	})
+	if isDocErr(err) {
+		outcome = hostedRefused
+	}
+	return outcome, err
+}
+
+func fixed(msg string) func(*document) string {
+	return func(*document) string { return msg }
 }
 
 func actionRefused(err error) string {
@@ -244,21 +272,31 @@ func (s *Sim) renderProblem(w http.ResponseWriter, r *http.Request, code int, he
 	s.render(w, code, hostedPage{Problem: true, Heading: heading, Message: msg, StyleURL: mountPath(r) + pathStyle})
 }
 
-func (s *Sim) renderDocument(w http.ResponseWriter, r *http.Request, id string, code int, msg, kind string) {
-	s.mu.Lock()
-	s.advanceLocked(s.now())
-	d := s.docs[id]
-	var p hostedPage
-	if d != nil && d.mode == ModeInterface {
-		p = d.hostedPage()
-	}
-	var mode string
-	if d != nil {
-		mode = d.mode
-	}
-	s.mu.Unlock()
+// renderDocument shows the page of document id with the message that msg
+// makes of it.
+func (s *Sim) renderDocument(w http.ResponseWriter, r *http.Request, id string, code int, kind string, msg func(*document) string) {
+	var (
+		p     hostedPage
+		found bool
+		mode  string
+	)
+	err := s.update(r.Context(), func(o *op) error {
+		d, err := o.doc(id)
+		if d != nil {
+			found, mode = true, d.Mode
+			if mode == ModeInterface {
+				p = d.hostedPage()
+				p.Message, p.MessageKind = msg(d), kind
+			}
+		}
+		return err
+	})
 	switch {
-	case d == nil:
+	case err != nil:
+		s.logger.Error("pasbysim: read a document for the hosted page", "document", id, "error", err)
+		s.renderProblem(w, r, http.StatusInternalServerError, "Sandbox error", "The sandbox could not read its records: try again.")
+		return
+	case !found:
 		s.renderProblem(w, r, http.StatusNotFound, "Document not found", "There is no document with this id.")
 		return
 	case mode != ModeInterface:
@@ -269,7 +307,6 @@ func (s *Sim) renderDocument(w http.ResponseWriter, r *http.Request, id string, 
 	p.StyleURL = base + pathStyle
 	p.OpenURL = base + PathContract + id + "/" + actionOpen
 	p.SignURL = base + PathContract + id + "/" + actionSign
-	p.Message, p.MessageKind = msg, kind
 	s.render(w, code, p)
 }
 
@@ -284,18 +321,18 @@ func maskNIN(nin string) string {
 
 func (d *document) hostedPage() hostedPage {
 	p := hostedPage{
-		ID: d.id, Title: d.title, FileURL: d.source, Stamped: d.stamped(), State: d.state,
-		Expires: formatTime(d.exp), Active: d.state == StatePending,
+		ID: d.ID, Title: d.Title, FileURL: d.Source, Stamped: d.stamped(), State: d.State,
+		Expires: formatTime(d.EXP), Active: d.State == StatePending,
 	}
-	switch d.state {
+	switch d.State {
 	case StatePending:
 		n := 0
-		for _, sg := range d.signees {
-			if sg.status == StatusSigned {
+		for _, sg := range d.Signees {
+			if sg.Status == StatusSigned {
 				n++
 			}
 		}
-		p.StateText = fmt.Sprintf("Waiting for signatures: %d of %d signed.", n, len(d.signees))
+		p.StateText = fmt.Sprintf("Waiting for signatures: %d of %d signed.", n, len(d.Signees))
 	case StateCompleted:
 		p.StateText = "Completed: everyone has signed."
 	case StateCancelled:
@@ -303,10 +340,10 @@ func (d *document) hostedPage() hostedPage {
 	case StateExpired:
 		p.StateText = "Expired: this document can no longer be signed."
 	}
-	for i, sg := range d.signees {
-		hs := hostedSignee{Index: i, Name: sg.name, Representing: sg.repr, Type: sg.typ, Title: sg.title, MaskedNIN: maskNIN(sg.nin), Status: sg.status}
-		if sg.status == StatusSigned {
-			hs.SignedAt = formatTime(sg.signedAt)
+	for i, sg := range d.Signees {
+		hs := hostedSignee{Index: i, Name: sg.Name, Representing: sg.Repr, Type: sg.Type, Title: sg.Title, MaskedNIN: maskNIN(sg.NIN), Status: sg.Status}
+		if sg.Status == StatusSigned {
+			hs.SignedAt = formatTime(sg.SignedAt)
 		}
 		p.Signees = append(p.Signees, hs)
 	}
@@ -321,12 +358,18 @@ func (s *Sim) handleStamped(w http.ResponseWriter, r *http.Request) {
 	id, ok := strings.CutSuffix(r.PathValue("file"), "-stamped.pdf")
 	var pdf []byte
 	if ok {
-		s.mu.Lock()
-		s.advanceLocked(s.now())
-		if d := s.docs[id]; d != nil && d.state == StateCompleted {
-			pdf = stampedPDF(d)
+		err := s.update(r.Context(), func(o *op) error {
+			d, err := o.doc(id)
+			if d != nil && d.State == StateCompleted {
+				pdf = stampedPDF(d)
+			}
+			return err
+		})
+		if err != nil {
+			s.logger.Error("pasbysim: read a document for its stamped PDF", "document", id, "error", err)
+			http.Error(w, "The sandbox could not read its records: try again.", http.StatusInternalServerError)
+			return
 		}
-		s.mu.Unlock()
 	}
 	if pdf == nil {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -346,19 +389,19 @@ func stampedPDF(d *document) []byte {
 	lines := []string{
 		"pasby sandbox - signed document",
 		"",
-		"Title: " + d.title,
-		"Document: " + d.id,
-		"Source: " + d.source,
-		"Completed: " + formatTime(d.completedAt),
+		"Title: " + d.Title,
+		"Document: " + d.ID,
+		"Source: " + d.Source,
+		"Completed: " + formatTime(d.CompletedAt),
 		"",
 		"Signatures:",
 	}
-	for _, sg := range d.signees {
+	for _, sg := range d.Signees {
 		lines = append(lines,
-			fmt.Sprintf("- %s (representing %s), NIN ending %s", sg.name, sg.repr, sg.nin[max(len(sg.nin)-4, 0):]),
-			"  signed "+formatTime(sg.signedAt)+", identification "+sg.identification)
+			fmt.Sprintf("- %s (representing %s), NIN ending %s", sg.Name, sg.Repr, sg.NIN[max(len(sg.NIN)-4, 0):]),
+			"  signed "+formatTime(sg.SignedAt)+", identification "+sg.Identification)
 	}
-	lines = append(lines, "", "Verify at https://in.pasby.africa/document-checker/"+strings.TrimPrefix(d.id, "doc_"))
+	lines = append(lines, "", "Verify at https://in.pasby.africa/document-checker/"+strings.TrimPrefix(d.ID, "doc_"))
 
 	var content bytes.Buffer
 	content.WriteString("BT /F1 11 Tf 14 TL 50 790 Td\n")

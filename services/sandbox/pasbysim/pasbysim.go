@@ -43,9 +43,18 @@
 //   - An unfinished document expires at exp; finished ones never do.
 //   - Webhooks: one POST of the refresh document object (no envelope) for
 //     each signature; the last signature's is also the completion notice.
-//     Attempts are spaced WebhookBackoff, doubling.
+//     Attempts are spaced WebhookBackoff, doubling. They are queued in the
+//     store and posted by a worker, so one that was due when the process
+//     stopped is posted after the restart (at least once: an attempt cut
+//     off by a crash is made again).
 //   - Signatures are Ed25519 signatures of "<doc id>|<nin>|<signedAt>" with
-//     a key made at New; identification is a random UUID.
+//     a key made on first use and kept in the store, like the HMAC key of
+//     the v1 access tokens (which are therefore not stored: a token is
+//     valid while its signature checks and its exp, a whole second, has
+//     not passed); identification is a random UUID.
+//   - State: documents, flow requests, webhooks, counters and keys are
+//     durable in the sandbox store (Options.Store); a restart forgets only
+//     open SSE streams and held polling requests.
 //   - The stamped PDF is a small PDF the simulator serves itself under
 //     /edoc/, listing the signers.
 //
@@ -96,12 +105,13 @@ package pasbysim
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"portal/services/sandbox"
@@ -235,13 +245,21 @@ type Options struct {
 	// AutoSign, when positive, makes signees act by themselves so the demo
 	// is alive: signee i (from 0) of every new document opens the flow at
 	// iat + (i+1)*AutoSign - AutoSign/2 and signs at iat + (i+1)*AutoSign,
-	// unless someone was faster. Zero (the default) turns it off. [ours]
+	// unless someone was faster. The simulator notices within about a
+	// second (or at the next request), and sends the webhooks then. Zero
+	// (the default) turns it off. [ours]
 	AutoSign time.Duration
 	// Now is the clock. Nil means time.Now. Timestamps, expiry and AutoSign
 	// follow it; the SSE, polling and webhook waits use real time.
 	Now func() time.Time
-	// Logger receives webhook delivery failures. Nil means no logging.
+	// Logger receives webhook delivery failures and failures of the
+	// store. Nil means no logging.
 	Logger *slog.Logger
+	// Store keeps the simulator's records (documents, flow requests,
+	// webhooks to deliver, counters, keys) in its bucket "pasby". Nil
+	// means a memory store of its own, closed by Close; a given store is
+	// the caller's to close, after Close.
+	Store *sandbox.Store
 }
 
 // Sim is the pasby simulator. It implements sandbox.Simulator, is safe for
@@ -262,26 +280,25 @@ type Sim struct {
 	now               func() time.Time
 	logger            *slog.Logger
 
-	signKey ed25519.PrivateKey // signs signees' signatures [ours]
-	jwtKey  []byte             // signs v1 access tokens [ours]
+	// Every record lives in the store; nothing here grows with them.
+	bucket   *sandbox.Bucket
+	ownStore bool // made by New: closed by Close
+
+	keys atomic.Pointer[simKeys] // read from the store on first use
 
 	// ctx ends when the simulator is closed: webhook deliveries, SSE
 	// streams and held polling requests watch it.
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // webhook deliveries
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup // the delivery worker and its attempts
+	streams  sync.WaitGroup // SSE streams and held polling requests
+	wake     chan struct{}  // a webhook was queued or an attempt ended
+	inflight atomic.Int32   // attempts posting
 
-	mu         sync.Mutex
-	closed     bool
-	docs       map[string]*document
-	open       map[string]*document // docs still StatePending
-	flows      map[string]*signee   // req_ id -> its signee
-	tokens     map[string]time.Time // v1 access token -> expiry
-	changed    chan struct{}        // closed and replaced on every change
-	counts     CreateCounts
-	inflight   int           // webhook deliveries under way
-	idle       chan struct{} // closed when inflight drops to 0
-	deliveries []Delivery    // the last maxDeliveries attempts
+	mu      sync.Mutex
+	closed  bool
+	changed chan struct{} // closed and replaced on every change of a document
+	settled chan struct{} // closed and replaced when an attempt is recorded
 }
 
 var _ sandbox.Simulator = (*Sim)(nil)
@@ -303,11 +320,9 @@ func New(opts Options) *Sim {
 		client:          opts.HTTPClient,
 		now:             opts.Now,
 		logger:          opts.Logger,
-		docs:            make(map[string]*document),
-		open:            make(map[string]*document),
-		flows:           make(map[string]*signee),
-		tokens:          make(map[string]time.Time),
 		changed:         make(chan struct{}),
+		settled:         make(chan struct{}),
+		wake:            make(chan struct{}, 1),
 	}
 	if s.client == nil {
 		s.client = &http.Client{Timeout: DefaultWebhookTimeout}
@@ -318,10 +333,14 @@ func New(opts Options) *Sim {
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
-	_, s.signKey, _ = ed25519.GenerateKey(rand.Reader) // never fails (crypto/rand)
-	s.jwtKey = make([]byte, 32)
-	_, _ = rand.Read(s.jwtKey)
+	store := opts.Store
+	if store == nil {
+		store, s.ownStore = sandbox.MemoryStore(), true
+	}
+	s.bucket = store.Bucket(s.Name())
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(1)
+	go s.run()
 	return s
 }
 
@@ -376,18 +395,41 @@ func (s *Sim) Routes(r *sandbox.Routes) {
 	r.HandleFunc("GET "+PathStamped+"{file}", s.handleStamped)
 }
 
-// Close stops the simulator's background work: webhook deliveries stop
-// (waiting ones are dropped, none is started any more), SSE streams end and
-// held polling requests are answered. It waits for the deliveries to
-// return and is safe to call more than once. The simulator still answers
-// API calls afterwards.
+// Close stops the simulator's background work: no webhook attempt starts
+// any more (those waiting stay in the store, due, for whoever opens it
+// next), SSE streams end and held polling requests are answered. It waits
+// for attempts under way and the streams to return, then closes the
+// simulator's own memory store (a store from Options stays open, and the
+// simulator still answers API calls on it). It is safe to call more than
+// once.
 func (s *Sim) Close() error {
 	s.mu.Lock()
+	already := s.closed
 	s.closed = true
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	s.streams.Wait()
+	if already || !s.ownStore {
+		return nil
+	}
+	if err := s.bucket.Store().Close(); err != nil {
+		return fmt.Errorf("pasbysim: close the memory store: %w", err)
+	}
 	return nil
+}
+
+// holdStream registers an SSE stream or a held polling request, which
+// Close waits for so that it can still read the store. ok is false once
+// closed: the caller answers at once instead of holding.
+func (s *Sim) holdStream() (ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.streams.Add(1)
+	return true
 }
 
 // CreateCounts counts document create requests that reached the create
@@ -398,11 +440,27 @@ type CreateCounts struct {
 	Rejected int // signing or review requests answered with an error, 401 included
 }
 
-// CreateCalls reports how many create requests the simulator has seen.
+// CreateCalls reports how many create requests the simulator has seen. A
+// failure of the store is logged and counts nothing.
 func (s *Sim) CreateCalls() CreateCounts {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.counts
+	var c CreateCounts
+	err := s.bucket.Update(context.Background(), func(tx *sandbox.Tx) error {
+		o := &op{tx: tx}
+		var err error
+		if c.Signing, err = o.count(counterSigning); err != nil {
+			return err
+		}
+		if c.Review, err = o.count(counterReview); err != nil {
+			return err
+		}
+		c.Rejected, err = o.count(counterRejected)
+		return err
+	})
+	if err != nil {
+		s.logger.Error("pasbysim: read the create counts", "error", err)
+		return CreateCounts{}
+	}
+	return c
 }
 
 // Document is a snapshot of one document: plain values, safe to keep.
@@ -442,26 +500,51 @@ type Signee struct {
 }
 
 // Document returns a snapshot of document id, first applying whatever the
-// clock says has happened (expiry, AutoSign). ok is false for an unknown id.
+// clock says has happened (expiry, AutoSign). ok is false for an unknown
+// id, and when the store fails (which is logged).
 func (s *Sim) Document(id string) (doc Document, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked(s.now())
-	d := s.docs[id]
-	if d == nil {
+	err := s.update(context.Background(), func(o *op) error {
+		d, err := o.doc(id)
+		if d != nil {
+			doc, ok = d.snapshot(), true
+		}
+		return err
+	})
+	if err != nil {
+		s.logger.Error("pasbysim: read a document", "document", id, "error", err)
 		return Document{}, false
 	}
-	return d.snapshot(), true
+	return doc, ok
 }
 
-// Documents returns snapshots of every document, newest first.
+// Documents returns snapshots of every document, newest first: an
+// inspection for tests, which reads them all. A failure of the store is
+// logged and gives none.
 func (s *Sim) Documents() []Document {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked(s.now())
-	out := make([]Document, 0, len(s.docs))
-	for _, d := range s.docs {
-		out = append(out, d.snapshot())
+	var out []Document
+	err := s.update(context.Background(), func(o *op) error {
+		for {
+			n, err := o.advanceDue(advanceBatch)
+			if err != nil {
+				return err
+			}
+			if n < advanceBatch {
+				break
+			}
+		}
+		out = out[:0]
+		return o.tx.Each(kindDoc, true, 0, func(_ string, body []byte) error {
+			var d document
+			if err := json.Unmarshal(body, &d); err != nil {
+				return fmt.Errorf("decode a document: %w", err)
+			}
+			out = append(out, d.snapshot())
+			return nil
+		})
+	})
+	if err != nil {
+		s.logger.Error("pasbysim: list documents", "error", err)
+		return nil
 	}
 	sortNewestFirst(out)
 	return out

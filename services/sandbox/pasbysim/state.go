@@ -1,6 +1,7 @@
 package pasbysim
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -11,10 +12,13 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"portal/services/sandbox"
 )
 
 // Errors of the methods that act on a document (Sign, Open, Cancel, Expire,
-// ResendWebhook).
+// ResendWebhook). Failures of the sandbox store are returned wrapped, and
+// are none of these.
 var (
 	ErrUnknownDocument = errors.New("pasbysim: no document with that id")
 	ErrUnknownSignee   = errors.New("pasbysim: no signee with that NIN on the document")
@@ -25,67 +29,94 @@ var (
 	ErrClosed          = errors.New("pasbysim: the simulator is closed")
 )
 
+// document is the persisted record of a document (kindDoc), signees and
+// all: a signee belongs to one document and is never read without it.
 type document struct {
-	id       string
-	version  string // of the create call
-	mode     string // ModeAPI or ModeInterface
-	to       []string
-	title    string // file.name
-	source   string // file.source
-	hookHost string
-	hookRef  string
-	ip       string // request.ip: the creator's address
-	base     string // public URL of the simulator root, for link and stamped
-	iat      time.Time
-	exp      time.Time
-	lut      time.Time
-	state    string
-	signees  []*signee
+	ID       string    `json:"id"`
+	Version  string    `json:"version"` // of the create call
+	Mode     string    `json:"mode"`    // ModeAPI or ModeInterface
+	To       []string  `json:"to"`
+	Title    string    `json:"title"`  // file.name
+	Source   string    `json:"source"` // file.source
+	HookHost string    `json:"hook_host"`
+	HookRef  string    `json:"hook_ref"`
+	IP       string    `json:"ip"`   // request.ip: the creator's address
+	Base     string    `json:"base"` // public URL of the simulator root, for link and stamped
+	IAT      time.Time `json:"iat"`
+	EXP      time.Time `json:"exp"`
+	LUT      time.Time `json:"lut"`
+	State    string    `json:"state"`
+	Signees  []*signee `json:"signees"`
 	// Once completed.
-	completedAt time.Time
-	seal        string // the document's own signature [ours]
+	CompletedAt time.Time `json:"completed_at,omitzero"`
+	Seal        string    `json:"seal,omitempty"` // the document's own signature [ours]
 }
 
 type signee struct {
-	doc    *document
-	flowID string
-	flowAt time.Time // iat of the flow request
-	nin    string
-	name   string
-	typ    string
-	email  string
-	repr   string
-	title  string
-	status string
-	lut    time.Time
+	doc    *document // set by relink after a read
+	FlowID string    `json:"flow_id"`
+	FlowAt time.Time `json:"flow_at"` // iat of the flow request
+	NIN    string    `json:"nin"`
+	Name   string    `json:"name"`
+	Type   string    `json:"type"`
+	Email  string    `json:"email"`
+	Repr   string    `json:"representing"`
+	Title  string    `json:"title"`
+	Status string    `json:"status"`
+	LUT    time.Time `json:"lut"`
 	// Once signed.
-	signedAt       time.Time
-	ip             string
-	identification string
-	signature      string
-	// AutoSign schedule; zero when off.
-	autoOpen, autoSign time.Time
+	SignedAt       time.Time `json:"signed_at,omitzero"`
+	SignIP         string    `json:"sign_ip,omitempty"`
+	Identification string    `json:"identification,omitempty"`
+	Signature      string    `json:"signature,omitempty"`
+	// AutoSign schedule; zero when off or done.
+	AutoOpen time.Time `json:"auto_open,omitzero"`
+	AutoSign time.Time `json:"auto_sign,omitzero"`
+}
+
+// relink points the signees back at d, which JSON cannot carry.
+func (d *document) relink() {
+	for _, sg := range d.Signees {
+		sg.doc = d
+	}
+}
+
+// due is when d next moves by itself: its first AutoSign step before exp,
+// else exp; never once it is final.
+func (d *document) due() time.Time {
+	if d.State != StatePending {
+		return time.Time{}
+	}
+	next := d.EXP
+	for _, sg := range d.Signees {
+		for _, t := range []time.Time{sg.AutoOpen, sg.AutoSign} {
+			if !t.IsZero() && t.Before(next) {
+				next = t
+			}
+		}
+	}
+	return next
 }
 
 func (d *document) link() string {
-	if d.mode != ModeInterface {
+	if d.Mode != ModeInterface {
 		return ""
 	}
-	return d.base + PathContract + d.id
+	return d.Base + PathContract + d.ID
 }
 
 func (d *document) stamped() string {
-	if d.state != StateCompleted {
+	if d.State != StateCompleted {
 		return ""
 	}
-	return d.base + PathStamped + d.id + "-stamped.pdf"
+	return d.Base + PathStamped + d.ID + "-stamped.pdf"
 }
 
-func (d *document) handled() bool { return d.state == StateCompleted }
+func (d *document) handled() bool { return d.State == StateCompleted }
 
 func (d *document) signee(nin string) *signee {
-	for _, sg := range d.signees {
-		if sg.nin == nin {
+	for _, sg := range d.Signees {
+		if sg.NIN == nin {
 			return sg
 		}
 	}
@@ -94,17 +125,17 @@ func (d *document) signee(nin string) *signee {
 
 func (d *document) snapshot() Document {
 	v := Document{
-		ID: d.id, Mode: d.mode, Version: d.version, State: d.state,
-		Title: d.title, FileURL: d.source, Stamped: d.stamped(), Link: d.link(),
-		HookHost: d.hookHost, Reference: d.hookRef,
-		IAT: d.iat, EXP: d.exp, LUT: d.lut, Handled: d.handled(),
-		Signees: make([]Signee, 0, len(d.signees)),
+		ID: d.ID, Mode: d.Mode, Version: d.Version, State: d.State,
+		Title: d.Title, FileURL: d.Source, Stamped: d.stamped(), Link: d.link(),
+		HookHost: d.HookHost, Reference: d.HookRef,
+		IAT: d.IAT, EXP: d.EXP, LUT: d.LUT, Handled: d.handled(),
+		Signees: make([]Signee, 0, len(d.Signees)),
 	}
-	for _, sg := range d.signees {
+	for _, sg := range d.Signees {
 		v.Signees = append(v.Signees, Signee{
-			NIN: sg.nin, FlowID: sg.flowID, Name: sg.name, Type: sg.typ, Email: sg.email,
-			Representing: sg.repr, Title: sg.title, Status: sg.status, LUT: sg.lut,
-			SignedAt: sg.signedAt, IP: sg.ip, Identification: sg.identification, Signature: sg.signature,
+			NIN: sg.NIN, FlowID: sg.FlowID, Name: sg.Name, Type: sg.Type, Email: sg.Email,
+			Representing: sg.Repr, Title: sg.Title, Status: sg.Status, LUT: sg.LUT,
+			SignedAt: sg.SignedAt, IP: sg.SignIP, Identification: sg.Identification, Signature: sg.Signature,
 		})
 	}
 	return v
@@ -146,96 +177,92 @@ type signeeInput struct {
 	nin, name, typ, email, repr, title string
 }
 
-// createLocked records a new document and its signees' flow requests.
-func (s *Sim) createLocked(in newDocInput, now time.Time) *document {
-	now = now.Truncate(time.Second) // the API speaks unix seconds
-	ttl := s.signingTTL
-	if in.mode == ModeInterface {
-		ttl = s.reviewTTL
+// create records a new document and its signees' flow requests.
+func (o *op) create(in newDocInput, ttl, autoSign time.Duration) (*document, error) {
+	now := o.now.Truncate(time.Second) // the API speaks unix seconds
+	id, err := o.newDocID(now)
+	if err != nil {
+		return nil, err
 	}
 	d := &document{
-		id:       s.newDocIDLocked(now),
-		version:  in.version,
-		mode:     in.mode,
-		title:    in.title,
-		source:   in.source,
-		hookHost: in.hookHost,
-		hookRef:  in.hookRef,
-		ip:       in.ip,
-		base:     in.base,
-		iat:      now,
-		exp:      now.Add(ttl),
-		lut:      now,
-		state:    StatePending,
+		ID: id, Version: in.version, Mode: in.mode, Title: in.title, Source: in.source,
+		HookHost: in.hookHost, HookRef: in.hookRef, IP: in.ip, Base: in.base,
+		IAT: now, EXP: now.Add(ttl), LUT: now, State: StatePending,
 	}
 	for i, si := range in.signees {
+		flowID, err := o.insertFlow(now, d.ID)
+		if err != nil {
+			return nil, err
+		}
 		sg := &signee{
-			doc: d, flowID: s.newFlowIDLocked(now), flowAt: now,
-			nin: si.nin, name: si.name, typ: si.typ, email: si.email, repr: si.repr, title: si.title,
-			status: StatusStale, lut: now,
+			doc: d, FlowID: flowID, FlowAt: now,
+			NIN: si.nin, Name: si.name, Type: si.typ, Email: si.email, Repr: si.repr, Title: si.title,
+			Status: StatusStale, LUT: now,
 		}
 		if in.mode == ModeAPI {
 			// A simple signing names only NINs; pasby knows who holds
 			// them. [ours]
-			sg.name = holderName(si.nin)
-			sg.typ = "person"
-			sg.repr = sg.name
+			sg.Name = holderName(si.nin)
+			sg.Type = "person"
+			sg.Repr = sg.Name
 		}
-		if s.autoSign > 0 {
-			step := time.Duration(i+1) * s.autoSign
-			sg.autoOpen = now.Add(step - s.autoSign/2)
-			sg.autoSign = now.Add(step)
+		if autoSign > 0 {
+			step := time.Duration(i+1) * autoSign
+			sg.AutoOpen = now.Add(step - autoSign/2)
+			sg.AutoSign = now.Add(step)
 		}
-		d.to = append(d.to, si.nin)
-		d.signees = append(d.signees, sg)
-		s.flows[sg.flowID] = sg
+		d.To = append(d.To, si.nin)
+		d.Signees = append(d.Signees, sg)
 	}
-	s.docs[d.id] = d
-	s.open[d.id] = d
-	s.notifyLocked()
-	return d
+	if err := o.tx.Insert(kindDoc, d.ID, d, ceilMilli(d.due())); err != nil {
+		return nil, err
+	}
+	o.changed = true
+	return d, nil
 }
 
-// advanceLocked applies, in time order per document, everything the clock
-// says has happened to unfinished documents: AutoSign steps, then expiry at
-// exp. Events happen at their due time, not when someone looked. [ours]
-func (s *Sim) advanceLocked(now time.Time) {
-	for _, d := range s.open {
-		if s.autoSign > 0 {
-			for _, sg := range d.signees {
-				if d.state != StatePending {
-					break
-				}
-				if !sg.autoOpen.IsZero() && !sg.autoOpen.After(now) && sg.autoOpen.Before(d.exp) {
-					if sg.status == StatusStale {
-						s.openLocked(sg, sg.autoOpen)
-					}
-					sg.autoOpen = time.Time{}
-				}
-				if !sg.autoSign.IsZero() && !sg.autoSign.After(now) && sg.autoSign.Before(d.exp) {
-					if sg.status != StatusSigned {
-						s.signLocked(sg, sg.autoSign, autoSignIP)
-					}
-					sg.autoSign = time.Time{}
+// advance applies, in time order, everything the clock says has happened
+// to d while unfinished: AutoSign steps, then expiry at exp. Events happen
+// at their due time, not when someone looked. [ours] moved reports whether
+// d changed and must be saved.
+func (o *op) advance(d *document) (moved bool, err error) {
+	if d.State != StatePending {
+		return false, nil
+	}
+	for _, sg := range d.Signees {
+		if d.State != StatePending {
+			break
+		}
+		if !sg.AutoOpen.IsZero() && !sg.AutoOpen.After(o.now) {
+			if sg.AutoOpen.Before(d.EXP) && sg.Status == StatusStale {
+				o.open(sg, sg.AutoOpen)
+			}
+			sg.AutoOpen, moved = time.Time{}, true
+		}
+		if !sg.AutoSign.IsZero() && !sg.AutoSign.After(o.now) {
+			if sg.AutoSign.Before(d.EXP) && sg.Status != StatusSigned {
+				if err := o.sign(sg, sg.AutoSign, autoSignIP); err != nil {
+					return false, err
 				}
 			}
-		}
-		if d.state == StatePending && !now.Before(d.exp) {
-			d.state = StateExpired
-			d.lut = d.exp
-			delete(s.open, d.id)
-			s.notifyLocked()
+			sg.AutoSign, moved = time.Time{}, true
 		}
 	}
+	if d.State == StatePending && !o.now.Before(d.EXP) {
+		d.State = StateExpired
+		d.LUT = d.EXP
+		moved, o.changed = true, true
+	}
+	return moved, nil
 }
 
 // autoSignIP is the address AutoSign and the sandbox actions sign from: a
 // documentation address (RFC 5737), like the document's examples. [ours]
 const autoSignIP = "203.0.113.10"
 
-// checkActiveLocked returns the error for acting on d when it is final.
-func checkActiveLocked(d *document) error {
-	switch d.state {
+// checkActive returns the error for acting on d when it is final.
+func checkActive(d *document) error {
+	switch d.State {
 	case StateCancelled:
 		return ErrCancelled
 	case StateExpired:
@@ -246,89 +273,124 @@ func checkActiveLocked(d *document) error {
 	return nil
 }
 
-// openLocked moves a stale signee to viewing: the flow was picked up (in
-// the app, or on the hosted page).
-func (s *Sim) openLocked(sg *signee, at time.Time) {
-	if sg.status != StatusStale {
+// open moves a stale signee to viewing: the flow was picked up (in the
+// app, or on the hosted page).
+func (o *op) open(sg *signee, at time.Time) {
+	if sg.Status != StatusStale {
 		return
 	}
 	at = at.Truncate(time.Second)
-	sg.status = StatusViewing
-	sg.lut = at
-	sg.doc.lut = at
-	s.notifyLocked()
+	sg.Status = StatusViewing
+	sg.LUT = at
+	sg.doc.LUT = at
+	o.changed = true
 }
 
-// signLocked signs as sg (passing through viewing), completes the document
-// when sg was the last one, and sends the webhook. The caller has checked
-// that the document is pending and sg has not signed.
-func (s *Sim) signLocked(sg *signee, at time.Time, ip string) {
+// sign signs as sg (passing through viewing), completes the document when
+// sg was the last one, and queues the webhook. The caller has checked that
+// the document is pending and sg has not signed, and saves the document.
+func (o *op) sign(sg *signee, at time.Time, ip string) error {
 	at = at.Truncate(time.Second)
-	s.openLocked(sg, at)
+	o.open(sg, at)
 	d := sg.doc
-	sg.status = StatusSigned
-	sg.lut = at
-	sg.signedAt = at
-	sg.ip = ip
-	sg.identification = newUUIDv4()
-	msg := d.id + "|" + sg.nin + "|" + strconv.FormatInt(at.Unix(), 10)
-	sg.signature = base64.StdEncoding.EncodeToString(ed25519.Sign(s.signKey, []byte(msg)))
-	d.lut = at
-	if !slices.ContainsFunc(d.signees, func(o *signee) bool { return o.status != StatusSigned }) {
-		d.state = StateCompleted
-		d.completedAt = at
-		seal := d.id + "|completed|" + strconv.FormatInt(at.Unix(), 10)
-		d.seal = base64.StdEncoding.EncodeToString(ed25519.Sign(s.signKey, []byte(seal)))
-		delete(s.open, d.id)
+	sg.Status = StatusSigned
+	sg.LUT = at
+	sg.SignedAt = at
+	sg.SignIP = ip
+	sg.Identification = newUUIDv4()
+	msg := d.ID + "|" + sg.NIN + "|" + strconv.FormatInt(at.Unix(), 10)
+	sg.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(o.keys.sign, []byte(msg)))
+	d.LUT = at
+	if !slices.ContainsFunc(d.Signees, func(other *signee) bool { return other.Status != StatusSigned }) {
+		d.State = StateCompleted
+		d.CompletedAt = at
+		seal := d.ID + "|completed|" + strconv.FormatInt(at.Unix(), 10)
+		d.Seal = base64.StdEncoding.EncodeToString(ed25519.Sign(o.keys.sign, []byte(seal)))
 	}
-	s.notifyLocked()
-	s.sendWebhookLocked(d)
+	o.changed = true
+	return o.queueWebhook(d)
 }
 
-func (s *Sim) cancelLocked(d *document, at time.Time) {
-	d.state = StateCancelled
-	d.lut = at.Truncate(time.Second)
-	delete(s.open, d.id)
-	s.notifyLocked()
+func (o *op) cancel(d *document) {
+	d.State = StateCancelled
+	d.LUT = o.now.Truncate(time.Second)
+	o.changed = true
 }
 
-// notifyLocked wakes everything waiting for a change (held polling
-// requests).
-func (s *Sim) notifyLocked() {
+// notify wakes everything waiting for a change (held polling requests),
+// which then read the store again.
+func (s *Sim) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
 
-// lookupLocked finds a document, for the exported methods.
-func (s *Sim) lookupLocked(id string) (*document, error) {
-	d := s.docs[id]
-	if d == nil {
-		return nil, ErrUnknownDocument
+// mustDoc finds a document for the exported methods.
+func (o *op) mustDoc(id string) (*document, error) {
+	d, err := o.doc(id)
+	if err == nil && d == nil {
+		err = ErrUnknownDocument
 	}
-	return d, nil
+	return d, err
+}
+
+// docErrors are the errors of acting on a document.
+var docErrors = []error{ErrUnknownDocument, ErrUnknownSignee, ErrCancelled, ErrExpired, ErrCompleted, ErrAlreadySigned, ErrClosed}
+
+func isDocErr(err error) bool { return slices.Contains(docErrors, err) }
+
+// docErr passes the document errors on as they are (callers compare them)
+// and wraps a failure of the store.
+func docErr(what string, err error) error {
+	if err == nil || isDocErr(err) {
+		return err
+	}
+	return fmt.Errorf("pasbysim: %s: %w", what, err)
+}
+
+// openSignee opens the flow of sg, a signee of d, if d is still pending.
+func (o *op) openSignee(d *document, sg *signee) error {
+	if err := checkActive(d); err != nil {
+		return err
+	}
+	o.open(sg, o.now)
+	return o.save(d)
+}
+
+// signSignee signs as sg, a signee of d, if neither is done.
+func (o *op) signSignee(d *document, sg *signee, ip string) error {
+	if sg.Status == StatusSigned {
+		return ErrAlreadySigned
+	}
+	if err := checkActive(d); err != nil {
+		return err
+	}
+	if err := o.sign(sg, o.now, ip); err != nil {
+		return err
+	}
+	return o.save(d)
 }
 
 // Open marks the signee with NIN nin of document docID as viewing (the
 // flow was picked up), as opening the hosted page as them does. It does
 // nothing if they were already viewing or have signed.
 func (s *Sim) Open(docID, nin string) error {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked(now)
-	d, err := s.lookupLocked(docID)
-	if err != nil {
-		return err
-	}
-	sg := d.signee(nin)
-	if sg == nil {
-		return ErrUnknownSignee
-	}
-	if err := checkActiveLocked(d); err != nil {
-		return err
-	}
-	s.openLocked(sg, now)
-	return nil
+	return s.openAs(context.Background(), docID, nin)
+}
+
+func (s *Sim) openAs(ctx context.Context, docID, nin string) error {
+	return docErr("open", s.update(ctx, func(o *op) error {
+		d, err := o.mustDoc(docID)
+		if err != nil {
+			return err
+		}
+		sg := d.signee(nin)
+		if sg == nil {
+			return ErrUnknownSignee
+		}
+		return o.openSignee(d, sg)
+	}))
 }
 
 // Sign signs document docID as the signee with NIN nin, as they would in
@@ -336,85 +398,97 @@ func (s *Sim) Open(docID, nin string) error {
 // when they are the last one, the document completes. A webhook is sent
 // either way.
 func (s *Sim) Sign(docID, nin string) error {
-	return s.signAs(docID, nin, autoSignIP)
+	_, err := s.signAs(context.Background(), docID, nin, autoSignIP)
+	return err
 }
 
-func (s *Sim) signAs(docID, nin, ip string) error {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked(now)
-	d, err := s.lookupLocked(docID)
-	if err != nil {
-		return err
-	}
-	sg := d.signee(nin)
-	if sg == nil {
-		return ErrUnknownSignee
-	}
-	if sg.status == StatusSigned {
-		return ErrAlreadySigned
-	}
-	if err := checkActiveLocked(d); err != nil {
-		return err
-	}
-	s.signLocked(sg, now, ip)
-	return nil
+// signAs signs and reports whether that completed the document.
+func (s *Sim) signAs(ctx context.Context, docID, nin, ip string) (completed bool, err error) {
+	err = s.update(ctx, func(o *op) error {
+		d, err := o.mustDoc(docID)
+		if err != nil {
+			return err
+		}
+		sg := d.signee(nin)
+		if sg == nil {
+			return ErrUnknownSignee
+		}
+		if err := o.signSignee(d, sg, ip); err != nil {
+			return err
+		}
+		completed = d.State == StateCompleted
+		return nil
+	})
+	return completed, docErr("sign", err)
 }
 
 // Cancel cancels document docID, as POST flow/cancel does.
 func (s *Sim) Cancel(docID string) error {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked(now)
-	d, err := s.lookupLocked(docID)
-	if err != nil {
-		return err
-	}
-	if err := checkActiveLocked(d); err != nil {
-		return err
-	}
-	s.cancelLocked(d, now)
-	return nil
+	return s.cancelDoc(context.Background(), docID)
+}
+
+func (s *Sim) cancelDoc(ctx context.Context, docID string) error {
+	return docErr("cancel", s.update(ctx, func(o *op) error {
+		d, err := o.mustDoc(docID)
+		if err != nil {
+			return err
+		}
+		if err := checkActive(d); err != nil {
+			return err
+		}
+		o.cancel(d)
+		return o.save(d)
+	}))
 }
 
 // Expire makes document docID expire now: exp becomes the current time.
 func (s *Sim) Expire(docID string) error {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked(now)
-	d, err := s.lookupLocked(docID)
-	if err != nil {
-		return err
-	}
-	if err := checkActiveLocked(d); err != nil {
-		return err
-	}
-	d.exp = now.Truncate(time.Second)
-	if d.exp.Before(d.iat) {
-		d.exp = d.iat
-	}
-	s.advanceLocked(now)
-	return nil
+	return s.expireDoc(context.Background(), docID)
+}
+
+func (s *Sim) expireDoc(ctx context.Context, docID string) error {
+	return docErr("expire", s.update(ctx, func(o *op) error {
+		d, err := o.mustDoc(docID)
+		if err != nil {
+			return err
+		}
+		if err := checkActive(d); err != nil {
+			return err
+		}
+		d.EXP = o.now.Truncate(time.Second)
+		if d.EXP.Before(d.IAT) {
+			d.EXP = d.IAT
+		}
+		if _, err := o.advance(d); err != nil {
+			return err
+		}
+		return o.save(d)
+	}))
 }
 
 // ResendWebhook sends document docID's webhook again, with its current
 // state, whatever its state.
 func (s *Sim) ResendWebhook(docID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked(s.now())
-	d, err := s.lookupLocked(docID)
-	if err != nil {
-		return err
-	}
-	if s.closed {
+	return s.resend(context.Background(), docID)
+}
+
+func (s *Sim) resend(ctx context.Context, docID string) error {
+	if s.isClosed() {
 		return ErrClosed
 	}
-	s.sendWebhookLocked(d)
-	return nil
+	return docErr("resend webhook", s.update(ctx, func(o *op) error {
+		d, err := o.mustDoc(docID)
+		if err != nil {
+			return err
+		}
+		return o.queueWebhook(d)
+	}))
+}
+
+func (s *Sim) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // --- ids ---
@@ -423,11 +497,11 @@ func (s *Sim) ResendWebhook(docID string) error {
 // the Unix epoch.
 const uuidEpoch = 0x01B21DD213814000
 
-// newDocIDLocked returns "doc_" and a UUID v1 of now: 40 characters, as
-// NOTES.md describes pasby's document ids. The clock sequence and node are
-// random (the node with the multicast bit set, as RFC 9562 asks of a random
-// node).
-func (s *Sim) newDocIDLocked(now time.Time) string {
+// newDocID returns "doc_" and a UUID v1 of now: 40 characters, as NOTES.md
+// describes pasby's document ids, unused in the store. The clock sequence
+// and node are random (the node with the multicast bit set, as RFC 9562
+// asks of a random node).
+func (o *op) newDocID(now time.Time) (string, error) {
 	for {
 		ts := uint64(now.UnixNano()/100) + uuidEpoch
 		var b [16]byte
@@ -438,17 +512,18 @@ func (s *Sim) newDocIDLocked(now time.Time) string {
 		b[8] = b[8]&0x3f | 0x80
 		b[10] |= 0x01
 		id := "doc_" + formatUUID(b)
-		if _, dup := s.docs[id]; !dup {
-			return id
+		if taken, err := o.exists(kindDoc, id); err != nil || !taken {
+			return id, err
 		}
 	}
 }
 
 const alphanumerics = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-// newFlowIDLocked returns "req_<unix seconds>-<4 alphanumerics>" (NOTES.md),
-// unique among the simulator's flows.
-func (s *Sim) newFlowIDLocked(now time.Time) string {
+// insertFlow records a new signature flow request of document docID and
+// returns its id, "req_<unix seconds>-<4 alphanumerics>" (NOTES.md),
+// unique among the simulator's flows: Insert refuses a taken one.
+func (o *op) insertFlow(now time.Time, docID string) (string, error) {
 	for {
 		var b [4]byte
 		_, _ = rand.Read(b[:])
@@ -457,8 +532,9 @@ func (s *Sim) newFlowIDLocked(now time.Time) string {
 			suffix[i] = alphanumerics[int(c)%len(alphanumerics)]
 		}
 		id := "req_" + strconv.FormatInt(now.Unix(), 10) + "-" + string(suffix)
-		if _, dup := s.flows[id]; !dup {
-			return id
+		err := o.tx.Insert(kindFlow, id, docID, time.Time{})
+		if !errors.Is(err, sandbox.ErrExists) {
+			return id, err
 		}
 	}
 }

@@ -16,12 +16,19 @@ import (
 // expired, bad key) are plain JSON answers with their status. [ours]
 func (s *Sim) handleSSE(w http.ResponseWriter, r *http.Request, version string) {
 	id := r.URL.Query().Get("request")
-	s.mu.Lock()
-	view, final, e := s.flowViewLocked(id)
-	s.mu.Unlock()
+	view, final, e, err := s.flowView(r.Context(), id)
+	if err != nil {
+		s.internalError(w, version, "read a flow", err)
+		return
+	}
 	if e != nil {
 		writeError(w, version, e)
 		return
+	}
+	if !s.holdStream() {
+		final = true // closed: the first event is the last
+	} else {
+		defer s.streams.Done()
 	}
 	rc := http.NewResponseController(w)
 	// A stream outlives any server write timeout; it ends by itself.
@@ -55,11 +62,15 @@ func (s *Sim) handleSSE(w http.ResponseWriter, r *http.Request, version string) 
 			return
 		case <-t.C:
 		}
-		s.mu.Lock()
-		view, final, e = s.flowViewLocked(id)
-		s.mu.Unlock()
+		// Each event reads the store afresh: another process's change, or
+		// one made before a restart, shows as well as this one's.
+		view, final, e, err = s.flowView(r.Context(), id)
 		payload := marshal(envelope{"successful", reasonFlow, requestData{view}, version})
-		if e != nil {
+		switch {
+		case err != nil:
+			s.logger.Error("pasbysim: read a flow for SSE", "request", id, "error", err)
+			payload, final = marshal(errInternal.body(version)), true
+		case e != nil:
 			payload = marshal(e.body(version))
 		}
 		if !send(payload) || final {
@@ -84,12 +95,21 @@ func (s *Sim) handlePolling(w http.ResponseWriter, r *http.Request, version stri
 	defer hold.Stop()
 	tick := time.NewTicker(s.pollingInterval)
 	defer tick.Stop()
-	last := false
+	last := !s.holdStream() // closed: answer at once
+	if !last {
+		defer s.streams.Done()
+	}
 	for {
+		// The channel is taken before the read, so a change that lands
+		// after the read closes it.
 		s.mu.Lock()
-		view, final, e := s.flowViewLocked(id)
 		changed := s.changed
 		s.mu.Unlock()
+		view, final, e, err := s.flowView(r.Context(), id)
+		if err != nil {
+			s.internalError(w, version, "read a flow", err)
+			return
+		}
 		if e != nil {
 			writeError(w, version, e)
 			return

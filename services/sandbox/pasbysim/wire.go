@@ -39,6 +39,7 @@ const (
 	errTypeSessionCancel  = "session_cancel"
 	errTypeInvalidRequest = "invalid_request"
 	errTypeAuthorization  = "authorization_error"
+	errTypeInternal       = "internal_error" // [ours]: NOTES.md lists no type for a failure of pasby itself
 )
 
 // reasonUnknownFlow is the reason NOTES.md quotes for an unknown flow id.
@@ -68,6 +69,9 @@ var (
 	errNotPDF      = paramError("file.url does not point to a PDF document")
 	errNoWebhook   = &apiError{http.StatusPreconditionRequired, errStatusFailed, errTypeParam,
 		"A webhook (webhook.host and webhook.reference) is required to sign documents"}
+	// errInternal is the answer when the sandbox store fails. [ours]
+	errInternal = &apiError{http.StatusInternalServerError, errStatusFailed, errTypeInternal,
+		"The sandbox could not read or write its records: try again"}
 	errMismatchRefresh = &apiError{http.StatusForbidden, errStatusMismatch, errTypeInvalidRequest,
 		"Flow request mode mismatch: refresh takes a document id (doc_…), not a signature flow request"}
 )
@@ -195,12 +199,12 @@ const destination = "mobile"
 const domain = "test"
 
 func (d *document) signeesJSON() []signeeJSON {
-	out := make([]signeeJSON, 0, len(d.signees))
-	for _, sg := range d.signees {
-		v := signeeJSON{Title: sg.title, Name: sg.name, NIN: sg.nin, Representing: sg.repr, Type: sg.typ, Email: sg.email}
-		if sg.status == StatusSigned {
-			v.SignedAt = unix(sg.signedAt.Unix())
-			v.IP = sg.ip
+	out := make([]signeeJSON, 0, len(d.Signees))
+	for _, sg := range d.Signees {
+		v := signeeJSON{Title: sg.Title, Name: sg.Name, NIN: sg.NIN, Representing: sg.Repr, Type: sg.Type, Email: sg.Email}
+		if sg.Status == StatusSigned {
+			v.SignedAt = unix(sg.SignedAt.Unix())
+			v.IP = sg.SignIP
 		}
 		out = append(out, v)
 	}
@@ -208,9 +212,9 @@ func (d *document) signeesJSON() []signeeJSON {
 }
 
 func (d *document) statusLogJSON() []statusLogJSON {
-	out := make([]statusLogJSON, 0, len(d.signees))
-	for _, sg := range d.signees {
-		out = append(out, statusLogJSON{NIN: sg.nin, Status: sg.status, LUT: sg.lut.Unix()})
+	out := make([]statusLogJSON, 0, len(d.Signees))
+	for _, sg := range d.Signees {
+		out = append(out, statusLogJSON{NIN: sg.NIN, Status: sg.Status, LUT: sg.LUT.Unix()})
 	}
 	return out
 }
@@ -218,14 +222,14 @@ func (d *document) statusLogJSON() []statusLogJSON {
 // signaturesJSON lists the signatures of those who have signed so far
 // (everyone, once completed); an empty array before. [ours]
 func (d *document) signaturesJSON() *[]signatureJSON {
-	out := make([]signatureJSON, 0, len(d.signees))
-	for _, sg := range d.signees {
-		if sg.status != StatusSigned {
+	out := make([]signatureJSON, 0, len(d.Signees))
+	for _, sg := range d.Signees {
+		if sg.Status != StatusSigned {
 			continue
 		}
 		out = append(out, signatureJSON{
-			NIN: sg.nin, Name: sg.name, Representing: sg.repr, IAT: sg.signedAt.Unix(),
-			Identification: sg.identification, Signature: sg.signature,
+			NIN: sg.NIN, Name: sg.Name, Representing: sg.Repr, IAT: sg.SignedAt.Unix(),
+			Identification: sg.Identification, Signature: sg.Signature,
 		})
 	}
 	return &out
@@ -236,15 +240,15 @@ func (d *document) signaturesJSON() *[]signatureJSON {
 // signee and statusLog to the signing answer's keys.
 func (d *document) createJSON() docJSON {
 	v := docJSON{
-		ID: d.id, To: d.to, Destination: destination,
-		IAT: unix(d.iat.Unix()), EXP: unix(d.exp.Unix()), LUT: unix(d.lut.Unix()),
+		ID: d.ID, To: d.To, Destination: destination,
+		IAT: unix(d.IAT.Unix()), EXP: unix(d.EXP.Unix()), LUT: unix(d.LUT.Unix()),
 		Handled: d.handled(),
-		File:    fileJSON{Source: d.source, Name: d.title},
-		Hook:    &hookJSON{Host: d.hookHost, Reference: d.hookRef},
-		Request: &requestMetaJSON{Client: maskedClient, App: maskedApp, IP: d.ip},
+		File:    fileJSON{Source: d.Source, Name: d.Title},
+		Hook:    &hookJSON{Host: d.HookHost, Reference: d.HookRef},
+		Request: &requestMetaJSON{Client: maskedClient, App: maskedApp, IP: d.IP},
 	}
-	if d.mode == ModeInterface {
-		v.Mode = d.mode
+	if d.Mode == ModeInterface {
+		v.Mode = d.Mode
 		v.Signee = d.signeesJSON()
 		v.StatusLog = d.statusLogJSON()
 	}
@@ -256,13 +260,13 @@ func (d *document) createJSON() docJSON {
 // once they exist). It is also the webhook payload. [ours for the webhook]
 func (d *document) refreshJSON() docJSON {
 	return docJSON{
-		ID: d.id, To: d.to, Destination: destination, Domain: domain, Mode: d.mode,
+		ID: d.ID, To: d.To, Destination: destination, Domain: domain, Mode: d.Mode,
 		Handled:    d.handled(),
-		File:       fileJSON{Source: d.source, Name: d.title, Stamped: d.stamped()},
+		File:       fileJSON{Source: d.Source, Name: d.Title, Stamped: d.stamped()},
 		StatusLog:  d.statusLogJSON(),
 		Signee:     d.signeesJSON(),
 		Signatures: d.signaturesJSON(),
-		Hook:       &hookJSON{Host: d.hookHost, Reference: d.hookRef},
+		Hook:       &hookJSON{Host: d.HookHost, Reference: d.HookRef},
 	}
 }
 
@@ -272,20 +276,20 @@ func (d *document) refreshJSON() docJSON {
 // [ours]
 func (d *document) flowDocJSON() docJSON {
 	v := d.refreshJSON()
-	v.Reference = d.id
-	v.IAT, v.EXP, v.LUT = unix(d.iat.Unix()), unix(d.exp.Unix()), unix(d.lut.Unix())
-	v.Cancelled = ptr(d.state == StateCancelled)
-	v.Onsession = ptr(slices.ContainsFunc(d.signees, func(sg *signee) bool { return sg.status != StatusStale }))
-	if d.state == StateCompleted {
-		v.Signature = d.seal
-		v.SignedAt = unix(d.completedAt.Unix())
+	v.Reference = d.ID
+	v.IAT, v.EXP, v.LUT = unix(d.IAT.Unix()), unix(d.EXP.Unix()), unix(d.LUT.Unix())
+	v.Cancelled = ptr(d.State == StateCancelled)
+	v.Onsession = ptr(slices.ContainsFunc(d.Signees, func(sg *signee) bool { return sg.Status != StatusStale }))
+	if d.State == StateCompleted {
+		v.Signature = d.Seal
+		v.SignedAt = unix(d.CompletedAt.Unix())
 	}
 	return v
 }
 
 // final reports whether a flow view will not change any more: "cancelled
 // is true or signature is present" (pasby-flow.txt).
-func (d *document) final() bool { return d.state == StateCancelled || d.state == StateCompleted }
+func (d *document) final() bool { return d.State == StateCancelled || d.State == StateCompleted }
 
 // flowJSON is a signature flow request as NOTES.md describes ping's
 // data.request. [ours for data and requester]
@@ -310,22 +314,22 @@ type flowDataJSON struct {
 
 func (sg *signee) flowJSON() flowJSON {
 	v := flowJSON{
-		Reference: sg.flowID,
+		Reference: sg.FlowID,
 		Requester: maskedApp,
 		Mode:      "signature",
-		Data:      flowDataJSON{Document: sg.doc.id, Title: sg.doc.title},
-		Cancelled: sg.doc.state == StateCancelled,
-		Onsession: sg.status != StatusStale,
-		IAT:       sg.flowAt.Unix(),
+		Data:      flowDataJSON{Document: sg.doc.ID, Title: sg.doc.Title},
+		Cancelled: sg.doc.State == StateCancelled,
+		Onsession: sg.Status != StatusStale,
+		IAT:       sg.FlowAt.Unix(),
 	}
-	if sg.status != StatusStale {
-		v.Requestee = sg.nin
+	if sg.Status != StatusStale {
+		v.Requestee = sg.NIN
 	}
-	if sg.status == StatusSigned {
-		v.Signature = sg.signature
-		v.SignedAt = unix(sg.signedAt.Unix())
+	if sg.Status == StatusSigned {
+		v.Signature = sg.Signature
+		v.SignedAt = unix(sg.SignedAt.Unix())
 	}
 	return v
 }
 
-func (sg *signee) final() bool { return sg.doc.state == StateCancelled || sg.status == StatusSigned }
+func (sg *signee) final() bool { return sg.doc.State == StateCancelled || sg.Status == StatusSigned }

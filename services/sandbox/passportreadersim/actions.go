@@ -25,15 +25,15 @@ const (
 // provider's decisions, expiry, and sending the callback again.
 func (s *Sim) Actions() []sandbox.Action {
 	id := sandbox.Field{Name: FieldID, Label: "Session id", Placeholder: "e.g. 4611686018427387904", Required: true}
-	simple := func(name, label, help string, do func(int64) error, done string) sandbox.Action {
+	simple := func(name, label, help string, do func(context.Context, int64) error, done string) sandbox.Action {
 		return sandbox.Action{
 			Name: name, Label: label, Help: help, Fields: []sandbox.Field{id},
-			Run: func(_ context.Context, in map[string]string) (string, error) {
+			Run: func(ctx context.Context, in map[string]string) (string, error) {
 				n, err := parseID(in[FieldID])
 				if err != nil {
 					return "", err
 				}
-				if err := do(n); err != nil {
+				if err := do(ctx, n); err != nil {
 					return "", actionError(err)
 				}
 				return fmt.Sprintf(done, n), nil
@@ -46,12 +46,12 @@ func (s *Sim) Actions() []sandbox.Action {
 			Label:  "Advance one step",
 			Help:   "Moves the session one step along the happy path: CREATED → INITIATED (opened in the app) → COMPLETED (passport scanned) → APPROVED. A callback is sent.",
 			Fields: []sandbox.Field{id},
-			Run: func(_ context.Context, in map[string]string) (string, error) {
+			Run: func(ctx context.Context, in map[string]string) (string, error) {
 				n, err := parseID(in[FieldID])
 				if err != nil {
 					return "", err
 				}
-				state, err := s.Advance(n)
+				state, err := s.advanceOne(ctx, n)
 				if err != nil {
 					return "", actionError(err)
 				}
@@ -59,7 +59,7 @@ func (s *Sim) Actions() []sandbox.Action {
 			},
 		},
 		simple(ActionApprove, "Approve", "PassportReader's positive decision on a scanned (COMPLETED) session: APPROVED.",
-			s.Approve, "Approved session %d."),
+			s.approve, "Approved session %d."),
 		{
 			Name:  ActionReject,
 			Label: "Reject",
@@ -68,23 +68,23 @@ func (s *Sim) Actions() []sandbox.Action {
 				id,
 				{Name: FieldReason, Label: "Reason (sandbox only)", Placeholder: "e.g. document tampered"},
 			},
-			Run: func(_ context.Context, in map[string]string) (string, error) {
+			Run: func(ctx context.Context, in map[string]string) (string, error) {
 				n, err := parseID(in[FieldID])
 				if err != nil {
 					return "", err
 				}
-				if err := s.Reject(n, in[FieldReason]); err != nil {
+				if err := s.reject(ctx, n, in[FieldReason]); err != nil {
 					return "", actionError(err)
 				}
 				return fmt.Sprintf("Rejected session %d.", n), nil
 			},
 		},
 		simple(ActionFail, "Fail", "Ends a scanned (COMPLETED) session as FAILED: the passport could not be verified.",
-			s.Fail, "Session %d failed."),
+			s.fail, "Session %d failed."),
 		simple(ActionExpire, "Expire", "Makes a session that is not final expire now: it becomes ABORTED.",
-			s.Expire, "Session %d expired: it is ABORTED."),
+			s.expire, "Session %d expired: it is ABORTED."),
 		simple(ActionResend, "Resend callback", "Posts the session's current state to its callback_url again (retried until a 2xx).",
-			s.ResendCallback, "Sending the callback of session %d again."),
+			s.resendCallback, "Sending the callback of session %d again."),
 	}
 }
 
@@ -96,8 +96,12 @@ func parseID(v string) (int64, error) {
 	return n, nil
 }
 
-// actionError turns the session errors into messages by the id field.
+// actionError turns the session errors into messages by the id field; a
+// store failure is no fault of the input and is returned as it is.
 func actionError(err error) error {
+	if !isDomainError(err) {
+		return err
+	}
 	msg := err.Error()
 	var se *StateError
 	switch {

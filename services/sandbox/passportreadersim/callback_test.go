@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"portal/services/sandbox"
 	"portal/services/sandbox/passportreadersim"
 	"portal/services/sandbox/simtest"
 )
@@ -193,7 +194,11 @@ func TestResendCallback(t *testing.T) {
 }
 
 func TestCloseStopsCallbacks(t *testing.T) {
-	e := setup(t, passportreadersim.Options{CallbackBackoff: time.Hour})
+	// A store of the test's own: the simulator closes only a store it
+	// made, and this one must outlive Close for the calls after it.
+	store := sandbox.MemoryStore()
+	t.Cleanup(func() { _ = store.Close() })
+	e := setup(t, passportreadersim.Options{CallbackBackoff: time.Hour, Store: store})
 	e.hooks.SetAnswer(func(int) int { return http.StatusInternalServerError })
 	c := e.createWithCallback("r", false)
 	seen := e.hooks.Watch(1)

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"portal/services/sandbox"
 )
 
 // Limits on requests. The document gives none. [ours]
@@ -271,21 +273,33 @@ type createAnswer struct {
 // got here, authenticated or not (see CreateCalls), so it authenticates
 // itself instead of going through api.
 func (s *Sim) handleCreate(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.createCalls++
-	s.mu.Unlock()
-	s.api(func(w http.ResponseWriter, _ *http.Request, m object) {
+	err := s.bucket.Update(r.Context(), func(tx *sandbox.Tx) error {
+		_, err := tx.Add(counterCreateCalls, 1)
+		return err
+	})
+	if err != nil {
+		s.storeFailed(w, "session.create", err)
+		return
+	}
+	s.api(func(w http.ResponseWriter, r *http.Request, m object) {
 		in, e := parseCreate(m)
 		if e != nil {
 			writeError(w, e)
 			return
 		}
-		now := s.now()
-		s.mu.Lock()
-		s.advanceLocked(now)
-		ss := s.createLocked(in, now)
-		answer := createAnswer{ss.id, ss.token}
-		s.mu.Unlock()
+		var answer createAnswer
+		err := s.update(r.Context(), func(o *op) error {
+			rec, err := s.create(o, in)
+			if err != nil {
+				return err
+			}
+			answer = createAnswer{rec.ID, rec.Token}
+			return nil
+		})
+		if err != nil {
+			s.storeFailed(w, "session.create", err)
+			return
+		}
 		writeJSON(w, http.StatusOK, answer)
 	})(w, r)
 }
@@ -326,22 +340,22 @@ func b64(b []byte) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-func (ss *session) json() sessionJSON {
-	id := ss.identity
+func (rec *sessionRecord) json() sessionJSON {
+	id := rec.Identity
 	return sessionJSON{
-		ID: ss.id, Created: formatTime(ss.created), Expires: formatTime(ss.expires), State: ss.state,
-		Reference: ss.reference, UserIP: ss.userIP, UserAgent: ss.userAgent,
+		ID: rec.ID, Created: formatTime(rec.Created), Expires: formatTime(rec.Expires), State: rec.State,
+		Reference: rec.Reference, UserIP: rec.UserIP, UserAgent: rec.UserAgent,
 		GivenNames: id.GivenNames, Surname: id.Surname, Nationality: id.Nationality, Sex: id.Sex,
 		DateOfBirth: id.DateOfBirth, PersonalNumber: id.PersonalNumber, DocumentType: id.DocumentType,
 		DocumentNumber: id.DocumentNumber, ExpiryDate: id.ExpiryDate, IssuingCountry: id.IssuingCountry,
-		Issuer: id.Issuer, Portrait: b64(ss.portrait), Face: b64(ss.face),
+		Issuer: id.Issuer, Portrait: b64(rec.Portrait), Face: b64(rec.Face),
 	}
 }
 
 // lookup reads the required id and finds its session, answering the
 // error itself when there is one. A missing id is a 400; an unknown (or
 // non-positive) one the document's 404 SessionNotFound.
-func (s *Sim) lookup(w http.ResponseWriter, m object, view func(ss *session) any) {
+func (s *Sim) lookup(w http.ResponseWriter, r *http.Request, m object, view func(rec *sessionRecord) any) {
 	id, present, e := intField(m, "id")
 	if e == nil && !present {
 		e = invalid("id is required: the session's id, an integer")
@@ -350,13 +364,19 @@ func (s *Sim) lookup(w http.ResponseWriter, m object, view func(ss *session) any
 		writeError(w, e)
 		return
 	}
-	s.mu.Lock()
-	s.advanceLocked(s.now())
 	var answer any
-	if ss := s.sessions[id]; ss != nil {
-		answer = view(ss)
+	err := s.update(r.Context(), func(o *op) error {
+		rec, found, err := s.load(o, id)
+		if err != nil || !found {
+			return err
+		}
+		answer = view(rec)
+		return s.save(o, rec)
+	})
+	if err != nil {
+		s.storeFailed(w, "session lookup", err)
+		return
 	}
-	s.mu.Unlock()
 	if answer == nil {
 		writeError(w, notFound(id))
 		return
@@ -364,15 +384,15 @@ func (s *Sim) lookup(w http.ResponseWriter, m object, view func(ss *session) any
 	writeJSON(w, http.StatusOK, answer)
 }
 
-func (s *Sim) handleGet(w http.ResponseWriter, _ *http.Request, m object) {
-	s.lookup(w, m, func(ss *session) any { return ss.json() })
+func (s *Sim) handleGet(w http.ResponseWriter, r *http.Request, m object) {
+	s.lookup(w, r, m, func(rec *sessionRecord) any { return rec.json() })
 }
 
-func (s *Sim) handleState(w http.ResponseWriter, _ *http.Request, m object) {
-	s.lookup(w, m, func(ss *session) any {
+func (s *Sim) handleState(w http.ResponseWriter, r *http.Request, m object) {
+	s.lookup(w, r, m, func(rec *sessionRecord) any {
 		return struct {
 			State string `json:"state"`
-		}{ss.state}
+		}{rec.State}
 	})
 }
 

@@ -221,16 +221,20 @@ func (s *Sim) handleOpenAction(w http.ResponseWriter, r *http.Request) {
 		s.renderProblem(w, r, http.StatusBadRequest, "Bad form", "The form could not be read.")
 		return
 	}
-	sess, ok := s.SessionByToken(r.URL.Query().Get("token"))
+	sess, ok, err := s.sessionByToken(r.Context(), r.URL.Query().Get("token"))
+	if err != nil {
+		s.renderStoreFailed(w, r, err)
+		return
+	}
 	if !ok {
 		s.renderNotFound(w, r)
 		return
 	}
 	step := r.PostForm.Get("step")
-	var err error
+	ctx := r.Context()
 	switch step {
 	case stepOpen:
-		err = s.initiateFrom(sess.ID, remoteIP(r), r.UserAgent())
+		err = s.initiateFrom(ctx, sess.ID, remoteIP(r), r.UserAgent())
 	case stepScan:
 		posted := scanFormIdentity(r.PostForm)
 		if _, ierr := posted.normalise(); ierr != nil {
@@ -239,17 +243,21 @@ func (s *Sim) handleOpenAction(w http.ResponseWriter, r *http.Request) {
 			s.renderSession(w, r, http.StatusBadRequest, "Check the values below.", "error", &scanInput{posted, ie})
 			return
 		}
-		err = s.CompleteWith(sess.ID, posted)
+		err = s.completeWith(ctx, sess.ID, posted)
 	case stepApprove:
-		err = s.Approve(sess.ID)
+		err = s.approve(ctx, sess.ID)
 	case stepReject:
-		err = s.Reject(sess.ID, r.PostForm.Get("reason"))
+		err = s.reject(ctx, sess.ID, r.PostForm.Get("reason"))
 	case stepFail:
-		err = s.Fail(sess.ID)
+		err = s.fail(ctx, sess.ID)
 	case stepAbort:
-		err = s.Abort(sess.ID)
+		err = s.abort(ctx, sess.ID)
 	default:
 		s.renderSession(w, r, http.StatusBadRequest, "Choose one of the steps offered below.", "error", nil)
+		return
+	}
+	if err != nil && !isDomainError(err) {
+		s.renderStoreFailed(w, r, err)
 		return
 	}
 	if err != nil {
@@ -322,6 +330,13 @@ func (s *Sim) renderProblem(w http.ResponseWriter, r *http.Request, code int, he
 	s.render(w, code, openPage{Problem: true, Heading: heading, Message: msg, StyleURL: mountPath(r) + pathStyle})
 }
 
+// renderStoreFailed is the page's 500: the store failed, which is logged.
+func (s *Sim) renderStoreFailed(w http.ResponseWriter, r *http.Request, err error) {
+	s.logger.Error("passportreadersim: store failed", "during", "the /open page", "error", err)
+	s.renderProblem(w, r, http.StatusInternalServerError, "Something went wrong",
+		"The sandbox could not read or write the session. Try again.")
+}
+
 func (s *Sim) renderNotFound(w http.ResponseWriter, r *http.Request) {
 	s.renderProblem(w, r, http.StatusNotFound, "Session not found",
 		"There is no verification session for this link. Ask the service that sent you here for a new one.")
@@ -341,7 +356,11 @@ var stateTexts = map[string]string{
 // renderSession shows the session of the request's token. scan, when not
 // nil, refills the scan form with what was posted and marks the bad field.
 func (s *Sim) renderSession(w http.ResponseWriter, r *http.Request, code int, msg, kind string, scan *scanInput) {
-	sess, ok := s.SessionByToken(r.URL.Query().Get("token"))
+	sess, ok, err := s.sessionByToken(r.Context(), r.URL.Query().Get("token"))
+	if err != nil {
+		s.renderStoreFailed(w, r, err)
+		return
+	}
 	if !ok {
 		s.renderNotFound(w, r)
 		return

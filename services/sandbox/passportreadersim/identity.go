@@ -16,17 +16,17 @@ import (
 // Identity is what a scan reads from the passport's chip, named as
 // session.get names it. Every value is "" until the scan.
 type Identity struct {
-	GivenNames     string // given_names
-	Surname        string // surname
-	Nationality    string // nationality: two-letter ISO 3166
-	Sex            string // sex: MALE, FEMALE or UNSPECIFIED
-	DateOfBirth    string // date_of_birth: YYYY-MM-DD
-	PersonalNumber string // personal_number: may be ""
-	DocumentType   string // document_type, e.g. PASSPORT
-	DocumentNumber string // document_number
-	ExpiryDate     string // expiry_date: YYYY-MM-DD
-	IssuingCountry string // issuing_country: two-letter ISO 3166
-	Issuer         string // issuer: the issuing authority
+	GivenNames     string `json:"given_names"`
+	Surname        string `json:"surname"`
+	Nationality    string `json:"nationality"`     // two-letter ISO 3166
+	Sex            string `json:"sex"`             // MALE, FEMALE or UNSPECIFIED
+	DateOfBirth    string `json:"date_of_birth"`   // YYYY-MM-DD
+	PersonalNumber string `json:"personal_number"` // may be ""
+	DocumentType   string `json:"document_type"`   // e.g. PASSPORT
+	DocumentNumber string `json:"document_number"`
+	ExpiryDate     string `json:"expiry_date"`     // YYYY-MM-DD
+	IssuingCountry string `json:"issuing_country"` // two-letter ISO 3166
+	Issuer         string `json:"issuer"`          // the issuing authority
 }
 
 // Sex values (NOTES.md).

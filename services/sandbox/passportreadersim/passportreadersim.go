@@ -23,7 +23,8 @@
 //     that decodes them as float64 breaks at once; tokens are 32 random
 //     URL-safe base64 characters.
 //   - A session expires SessionTTL (24 h by default) after it was created;
-//     one that is not final by then becomes ABORTED.
+//     one that is not final by then becomes ABORTED. Ids and tokens are
+//     unique in the store, so none is handed out again after a restart.
 //   - Identity fields are "" until the scan (COMPLETED); then they hold
 //     generated values: upper-case names as in the MRZ, two-letter ISO 3166
 //     countries (the document's general rule for countries), document_type
@@ -33,19 +34,29 @@
 //   - Callbacks: no callback for the creation itself; each change is posted
 //     once, retried on anything but a 2xx, CallbackBackoff after the first
 //     failure and doubling, CallbackAttempts times at most; the callbacks of
-//     one session are delivered one after the other, in order.
+//     one session are delivered one after the other, in order. They wait in
+//     a durable outbox, so the next simulator on the store posts those that
+//     were due when one stopped; a post cut off by a crash is made again
+//     once its lease lapses, so a receiver may see it twice.
 //   - A rejection reason can be given on the /open page and to Reject; it is
 //     kept in the Session snapshot and logged, but the API has no field for
 //     it, so session.get never shows it.
+//   - The state is durable in the sandbox store (sessions, tokens, the
+//     callback outbox, the delivery log and the create count), so a restart
+//     forgets nothing and delivers the callbacks that were due; a store
+//     failure is a 500 "InternalError".
 package passportreadersim
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"portal/services/sandbox"
@@ -152,6 +163,10 @@ type Options struct {
 	// through INITIATED and COMPLETED to APPROVED, unless someone made it
 	// final first. Zero (the default) turns it off. [ours]
 	AutoAdvance time.Duration
+	// Store keeps the simulator's state. Nil means a memory store of its
+	// own, which Close closes; a store given here belongs to the caller
+	// and is not closed by the simulator.
+	Store *sandbox.Store
 }
 
 // Sim is the PassportReader simulator. It implements sandbox.Simulator, is
@@ -170,26 +185,36 @@ type Sim struct {
 	logger            *slog.Logger
 	csp               string // the /open page's Content-Security-Policy
 
+	store     *sandbox.Store
+	ownStore  bool // made by New: Close closes it
+	bucket    *sandbox.Bucket
+	closeOnce sync.Once
+	closeErr  error
+
+	// postTimeout bounds one callback attempt, and lease (a little
+	// longer) is how long a claimed callback is kept from being claimed
+	// again.
+	postTimeout, lease time.Duration
+
 	// ctx ends when the simulator is closed: callback deliveries and the
 	// sweeper watch it.
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu          sync.Mutex
-	closed      bool
-	sessions    map[int64]*session
-	byToken     map[string]*session
-	open        map[int64]*session // sessions not final yet
-	createCalls int
-	inflight    int           // sessions whose callbacks are being delivered
-	idle        chan struct{} // closed when inflight drops to 0
-	deliveries  []Delivery    // the last maxDeliveries attempts
+	closed   atomic.Bool
+	wake     chan struct{} // wakes the outbox worker; holds one
+	inflight atomic.Int32  // callback posts under way
+
+	mu      sync.Mutex    // guards settled only, never taken inside a store transaction
+	settled chan struct{} // closed and replaced when a callback attempt ends
 }
 
 var _ sandbox.Simulator = (*Sim)(nil)
 
-// New returns a simulator configured by opts. Its sweeper runs until Close.
+// New returns a simulator configured by opts. It reads nothing from the
+// store: requests read the records they need. Its sweeper and callback
+// worker run until Close.
 func New(opts Options) *Sim {
 	s := &Sim{
 		publicKey:   or(opts.PublicKey, DefaultPublicKey),
@@ -203,9 +228,9 @@ func New(opts Options) *Sim {
 		client:      opts.HTTPClient,
 		now:         opts.Now,
 		logger:      opts.Logger,
-		sessions:    make(map[int64]*session),
-		byToken:     make(map[string]*session),
-		open:        make(map[int64]*session),
+		store:       opts.Store,
+		wake:        make(chan struct{}, 1),
+		settled:     make(chan struct{}),
 	}
 	if s.attempts <= 0 {
 		s.attempts = DefaultCallbackAttempts
@@ -219,9 +244,19 @@ func New(opts Options) *Sim {
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
+	if s.store == nil {
+		s.store, s.ownStore = sandbox.MemoryStore(), true
+	}
+	s.bucket = s.store.Bucket(s.Name())
+	s.postTimeout = s.client.Timeout
+	if s.postTimeout <= 0 {
+		s.postTimeout = DefaultCallbackTimeout
+	}
+	s.lease = s.postTimeout + leaseMargin
 	s.csp = pageCSP(s.publicURL)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Go(s.sweep)
+	s.wg.Go(s.deliverLoop)
 	return s
 }
 
@@ -257,10 +292,30 @@ func (s *Sim) sweep() {
 	for {
 		select {
 		case <-t.C:
-			s.mu.Lock()
-			s.advanceLocked(s.now())
-			s.mu.Unlock()
+			s.sweepDue()
 		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+// sweepDue moves every session whose due time has come, a batch per
+// transaction so a request never waits long behind the sweeper.
+func (s *Sim) sweepDue() {
+	for s.ctx.Err() == nil {
+		var n int
+		err := s.transact(s.ctx, func(o *op) error {
+			var err error
+			n, err = s.applyDue(o, sweepDueBatch)
+			return err
+		})
+		if err != nil {
+			if s.ctx.Err() == nil {
+				s.logger.Error("passportreadersim: apply due sessions", "error", err)
+			}
+			return
+		}
+		if n < sweepDueBatch {
 			return
 		}
 	}
@@ -291,26 +346,43 @@ func (s *Sim) Routes(r *sandbox.Routes) {
 }
 
 // Close stops the simulator's background work: the sweeper stops and
-// callback deliveries end (waiting ones are dropped and none is started any
-// more). It waits for them to return and is safe to call more than once.
-// The simulator still answers API calls afterwards.
+// callback deliveries end (an attempt under way is cut short and left due,
+// waiting ones stay in the store for the next simulator on it, and none is
+// queued or started any more). It waits for them to return, closes the
+// store if New made it, and is safe to call more than once. With a store
+// given in Options the simulator still answers API calls afterwards.
 func (s *Sim) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	s.cancel()
-	s.wg.Wait()
-	return nil
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.cancel()
+		s.wg.Wait()
+		s.broadcastSettled()
+		if s.ownStore {
+			if err := s.store.Close(); err != nil {
+				s.closeErr = fmt.Errorf("passportreadersim: close the store: %w", err)
+			}
+		}
+	})
+	return s.closeErr
 }
 
 // CreateCalls reports how many session.create requests reached the
 // simulator, whatever it answered (a fault injected by the harness stops a
-// request before it gets here). A test uses it to check that the portal
-// never sends a create twice.
+// request before it gets here), since the store was made: the count
+// survives a restart. A test uses it to check that the portal never sends
+// a create twice. A store failure is logged and counts 0.
 func (s *Sim) CreateCalls() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.createCalls
+	var n int64
+	err := s.bucket.Update(context.Background(), func(tx *sandbox.Tx) error {
+		var err error
+		n, err = tx.Add(counterCreateCalls, 0)
+		return err
+	})
+	if err != nil {
+		s.logger.Error("passportreadersim: read the create count", "error", err)
+		return 0
+	}
+	return int(n)
 }
 
 // Session is a snapshot of one session: plain values, safe to keep.
@@ -342,56 +414,84 @@ type Session struct {
 
 // Change is one entry of a session's timeline.
 type Change struct {
-	State string
-	At    time.Time
+	State string    `json:"state"`
+	At    time.Time `json:"at"`
 }
 
 // Session returns a snapshot of session id, first applying whatever the
 // clock says has happened (expiry, AutoAdvance). ok is false for an
-// unknown id.
+// unknown id, and when the store fails (which is logged).
 func (s *Sim) Session(id int64) (sess Session, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked(s.now())
-	ss := s.sessions[id]
-	if ss == nil {
-		return Session{}, false
+	sess, ok, err := s.session(context.Background(), func(o *op) (*sessionRecord, bool, error) { return s.load(o, id) })
+	if err != nil {
+		s.logger.Error("passportreadersim: read a session", "session", id, "error", err)
 	}
-	return ss.snapshot(), true
+	return sess, ok
 }
 
 // SessionByToken is Session for the token session.create answered.
 func (s *Sim) SessionByToken(token string) (sess Session, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked(s.now())
-	ss := s.byToken[token]
-	if ss == nil {
-		return Session{}, false
+	sess, ok, err := s.sessionByToken(context.Background(), token)
+	if err != nil {
+		s.logger.Error("passportreadersim: read a session by token", "error", err)
 	}
-	return ss.snapshot(), true
+	return sess, ok
 }
 
-// Sessions returns snapshots of every session, newest first.
-func (s *Sim) Sessions() []Session {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked(s.now())
-	out := make([]Session, 0, len(s.sessions))
-	for _, ss := range s.sessions {
-		out = append(out, ss.snapshot())
-	}
-	slices.SortFunc(out, func(a, b Session) int {
-		if c := b.Created.Compare(a.Created); c != 0 {
-			return c
+func (s *Sim) sessionByToken(ctx context.Context, token string) (Session, bool, error) {
+	return s.session(ctx, func(o *op) (*sessionRecord, bool, error) { return s.loadByToken(o, token) })
+}
+
+// session reads one session with find, saving what the clock moved.
+func (s *Sim) session(ctx context.Context, find func(o *op) (*sessionRecord, bool, error)) (sess Session, ok bool, err error) {
+	err = s.update(ctx, func(o *op) error {
+		rec, found, err := find(o)
+		if err != nil || !found {
+			return err
 		}
-		switch {
-		case a.ID > b.ID:
-			return -1
-		case a.ID < b.ID:
-			return 1
-		}
-		return 0
+		sess, ok = rec.snapshot(), true
+		return s.save(o, rec)
 	})
+	if err != nil {
+		return Session{}, false, storeError("read a session", err)
+	}
+	return sess, ok, nil
+}
+
+// Sessions returns snapshots of every session, newest first. It reads
+// them all from the store: an inspection for tests and the sandbox, not
+// for a store holding many. A store failure is logged and gives none.
+func (s *Sim) Sessions() []Session {
+	var out []Session
+	err := s.update(context.Background(), func(o *op) error {
+		var recs []*sessionRecord
+		err := o.tx.Each(kindSession, true, 0, func(_ string, body []byte) error {
+			rec := new(sessionRecord)
+			if err := json.Unmarshal(body, rec); err != nil {
+				return fmt.Errorf("decode a session: %w", err)
+			}
+			recs = append(recs, rec)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		out = make([]Session, 0, len(recs))
+		for _, rec := range recs { // written after Each: not while its rows are open
+			s.advance(rec, o.now)
+			if err := s.save(o, rec); err != nil {
+				return err
+			}
+			out = append(out, rec.snapshot())
+		}
+		return nil
+	})
+	if err != nil {
+		s.logger.Error("passportreadersim: list sessions", "error", err)
+		return nil
+	}
+	// Newest created first; the store's order (newest written first)
+	// breaks ties.
+	slices.SortStableFunc(out, func(a, b Session) int { return b.Created.Compare(a.Created) })
 	return out
 }

@@ -1,6 +1,7 @@
 package passportreadersim
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
@@ -9,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"portal/services/sandbox"
 )
 
 // Errors of the methods that act on a session. A refused transition is a
@@ -48,38 +51,44 @@ const (
 // maxRejectReason bounds a rejection reason. [ours]
 const maxRejectReason = 500
 
-type session struct {
-	id               int64
-	token            string
-	created          time.Time
-	expires          time.Time
-	state            string
-	changedAt        time.Time
-	reference        string
-	callbackURL      string
-	faceVerification bool
-	passportOnly     bool
-	userIP           string
-	userAgent        string
-	identity         Identity
-	portrait, face   []byte // PNG; nil until scanned
-	rejectReason     string
-	changes          []Change
+// sessionRecord is a session as the store keeps it.
+type sessionRecord struct {
+	ID               int64     `json:"id"`
+	Token            string    `json:"token"`
+	Created          time.Time `json:"created"`
+	Expires          time.Time `json:"expires"`
+	State            string    `json:"state"`
+	ChangedAt        time.Time `json:"changed_at"`
+	Reference        string    `json:"reference"`
+	CallbackURL      string    `json:"callback_url,omitempty"`
+	FaceVerification bool      `json:"face_verification,omitempty"`
+	PassportOnly     bool      `json:"passport_only,omitempty"`
+	UserIP           string    `json:"user_ip,omitempty"`
+	UserAgent        string    `json:"user_agent,omitempty"`
+	Identity         Identity  `json:"identity"`
+	Portrait         []byte    `json:"portrait,omitempty"` // PNG; nil until scanned
+	Face             []byte    `json:"face,omitempty"`
+	RejectReason     string    `json:"reject_reason,omitempty"`
+	Changes          []Change  `json:"changes"`
+	// Outbox holds the ids of the session's callbacks not finished yet,
+	// oldest first. Only the first is due: one at a time keeps a
+	// session's callbacks in order. [ours]
+	Outbox []int64 `json:"outbox,omitempty"`
 
-	// Callbacks waiting to be delivered, oldest first, and whether a
-	// goroutine is delivering them: one at a time keeps them in order.
-	outbox  []callback
-	sending bool
+	// fresh are the callbacks the changes since the read caused, which
+	// put adds to the outbox; dirty says the record must be written.
+	fresh []callbackBody
+	dirty bool
 }
 
-func (ss *session) snapshot() Session {
+func (rec *sessionRecord) snapshot() Session {
 	return Session{
-		ID: ss.id, Token: ss.token, Created: ss.created, Expires: ss.expires, State: ss.state,
-		Reference: ss.reference, CallbackURL: ss.callbackURL,
-		FaceVerification: ss.faceVerification, PassportOnly: ss.passportOnly,
-		UserIP: ss.userIP, UserAgent: ss.userAgent, Identity: ss.identity,
-		Portrait: slices.Clone(ss.portrait), Face: slices.Clone(ss.face),
-		RejectReason: ss.rejectReason, Changes: slices.Clone(ss.changes),
+		ID: rec.ID, Token: rec.Token, Created: rec.Created, Expires: rec.Expires, State: rec.State,
+		Reference: rec.Reference, CallbackURL: rec.CallbackURL,
+		FaceVerification: rec.FaceVerification, PassportOnly: rec.PassportOnly,
+		UserIP: rec.UserIP, UserAgent: rec.UserAgent, Identity: rec.Identity,
+		Portrait: rec.Portrait, Face: rec.Face,
+		RejectReason: rec.RejectReason, Changes: rec.Changes,
 	}
 }
 
@@ -91,133 +100,162 @@ type newSessionInput struct {
 	passportOnly     bool
 }
 
-func (s *Sim) createLocked(in newSessionInput, now time.Time) *session {
-	ss := &session{
-		id:               s.newIDLocked(),
-		token:            s.newTokenLocked(),
-		created:          now,
-		expires:          now.Add(s.ttl),
-		state:            StateCreated,
-		changedAt:        now,
-		reference:        in.reference,
-		callbackURL:      in.callbackURL,
-		faceVerification: in.faceVerification,
-		passportOnly:     in.passportOnly,
-		changes:          []Change{{StateCreated, now}},
+// create makes a session with a new id and token, both unique in the
+// store, so neither is handed out twice, before a restart or after it.
+func (s *Sim) create(o *op, in newSessionInput) (*sessionRecord, error) {
+	rec := &sessionRecord{
+		Created:          o.now,
+		Expires:          o.now.Add(s.ttl),
+		State:            StateCreated,
+		ChangedAt:        o.now,
+		Reference:        in.reference,
+		CallbackURL:      in.callbackURL,
+		FaceVerification: in.faceVerification,
+		PassportOnly:     in.passportOnly,
+		Changes:          []Change{{StateCreated, o.now}},
 	}
-	s.sessions[ss.id] = ss
-	s.byToken[ss.token] = ss
-	s.open[ss.id] = ss
-	return ss
-}
-
-// setStateLocked moves ss to state at time at and queues its callback.
-func (s *Sim) setStateLocked(ss *session, state string, at time.Time) {
-	ss.state = state
-	ss.changedAt = at
-	ss.changes = append(ss.changes, Change{state, at})
-	if IsFinal(state) {
-		delete(s.open, ss.id)
-	}
-	s.queueCallbackLocked(ss)
-}
-
-// advanceLocked applies, in time order per session, everything the clock
-// says has happened to sessions that are not final: AutoAdvance steps, then
-// expiry. Events happen at their due time, not when someone looked, so a
-// jump of the clock gives the same timeline as waiting. [ours]
-func (s *Sim) advanceLocked(now time.Time) {
-	for _, ss := range s.open {
-		for !IsFinal(ss.state) {
-			if at, ok := s.autoDue(ss); ok && at.Before(ss.expires) && !at.After(now) {
-				s.stepLocked(ss, at, sandboxIP, sandboxUserAgent)
-				continue
-			}
-			if !now.Before(ss.expires) {
-				s.setStateLocked(ss, StateAborted, ss.expires)
-			}
-			break
+	for {
+		rec.ID, rec.Token = newID(), newToken()
+		err := o.tx.Insert(kindToken, rec.Token, tokenRecord{rec.ID}, time.Time{})
+		if errors.Is(err, sandbox.ErrExists) {
+			continue
 		}
+		if err != nil {
+			return nil, err
+		}
+		err = o.tx.Insert(kindSession, key(rec.ID), rec, s.sessionDue(rec))
+		if errors.Is(err, sandbox.ErrExists) {
+			if err := o.tx.Delete(kindToken, rec.Token); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return rec, nil
 	}
 }
 
-// autoDue is when AutoAdvance moves ss next, if it does.
-func (s *Sim) autoDue(ss *session) (time.Time, bool) {
-	if s.autoAdvance <= 0 || IsFinal(ss.state) {
+// setState moves rec to state at time at and queues its callback.
+func (s *Sim) setState(rec *sessionRecord, state string, at time.Time) {
+	rec.State = state
+	rec.ChangedAt = at
+	rec.Changes = append(rec.Changes, Change{state, at})
+	rec.dirty = true
+	s.queueCallback(rec)
+}
+
+// advance applies, in time order, everything the clock says has happened
+// to rec if it is not final: AutoAdvance steps, then expiry. Events happen
+// at their due time, not when someone looked, so a jump of the clock gives
+// the same timeline as waiting. [ours]
+func (s *Sim) advance(rec *sessionRecord, now time.Time) {
+	for !IsFinal(rec.State) {
+		if at, ok := s.autoDue(rec); ok && at.Before(rec.Expires) && !at.After(now) {
+			s.step(rec, at, sandboxIP, sandboxUserAgent)
+			continue
+		}
+		if !now.Before(rec.Expires) {
+			s.setState(rec, StateAborted, rec.Expires)
+		}
+		break
+	}
+}
+
+// autoDue is when AutoAdvance moves rec next, if it does.
+func (s *Sim) autoDue(rec *sessionRecord) (time.Time, bool) {
+	if s.autoAdvance <= 0 || IsFinal(rec.State) {
 		return time.Time{}, false
 	}
-	return ss.changedAt.Add(s.autoAdvance), true
+	return rec.ChangedAt.Add(s.autoAdvance), true
 }
 
-// stepLocked moves ss one step along the happy path: CREATED → INITIATED
-// → COMPLETED → APPROVED. The caller has checked that ss is not final.
-func (s *Sim) stepLocked(ss *session, at time.Time, ip, userAgent string) {
-	switch ss.state {
+// step moves rec one step along the happy path: CREATED → INITIATED →
+// COMPLETED → APPROVED. The caller has checked that rec is not final.
+func (s *Sim) step(rec *sessionRecord, at time.Time, ip, userAgent string) {
+	switch rec.State {
 	case StateCreated:
-		s.initiateLocked(ss, at, ip, userAgent)
+		s.initiate(rec, at, ip, userAgent)
 	case StateInitiated:
-		s.completeLocked(ss, at, generateIdentity(ss.id, ss.created))
+		s.complete(rec, at, generateIdentity(rec.ID, rec.Created))
 	case StateCompleted:
-		s.setStateLocked(ss, StateApproved, at)
+		s.setState(rec, StateApproved, at)
 	}
 }
 
-func (s *Sim) initiateLocked(ss *session, at time.Time, ip, userAgent string) {
-	ss.userIP = ip
-	ss.userAgent = clip(userAgent, maxUserAgent)
-	s.setStateLocked(ss, StateInitiated, at)
+func (s *Sim) initiate(rec *sessionRecord, at time.Time, ip, userAgent string) {
+	rec.UserIP = ip
+	rec.UserAgent = clip(userAgent, maxUserAgent)
+	s.setState(rec, StateInitiated, at)
 }
 
-// completeLocked records the scan: the identity read from the chip, its
+// complete records the scan: the identity read from the chip, its
 // portrait and, when asked for, the selfie.
-func (s *Sim) completeLocked(ss *session, at time.Time, id Identity) {
-	ss.identity = id
-	ss.portrait = drawPortrait(ss.id, false)
-	if ss.faceVerification {
-		ss.face = drawPortrait(ss.id, true)
+func (s *Sim) complete(rec *sessionRecord, at time.Time, id Identity) {
+	rec.Identity = id
+	rec.Portrait = drawPortrait(rec.ID, false)
+	if rec.FaceVerification {
+		rec.Face = drawPortrait(rec.ID, true)
 	}
-	s.setStateLocked(ss, StateCompleted, at)
+	s.setState(rec, StateCompleted, at)
 }
+
+// notFinal are the states an action given no list is allowed from.
+var notFinal = []string{StateCreated, StateInitiated, StateCompleted}
 
 // act runs do on session id when its state is one of from (any state that
-// is not final when from is nil), after applying the clock.
-func (s *Sim) act(id int64, action string, from []string, do func(ss *session, now time.Time)) error {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked(now)
-	ss := s.sessions[id]
-	if ss == nil {
-		return fmt.Errorf("%w: %d", ErrUnknownSession, id)
-	}
-	if from == nil && IsFinal(ss.state) || from != nil && !slices.Contains(from, ss.state) {
-		allowed := from
-		if allowed == nil {
-			allowed = []string{StateCreated, StateInitiated, StateCompleted}
+// is not final when from is nil), after applying the clock, in one store
+// transaction. A refusal is returned as it is, a store failure wrapped.
+func (s *Sim) act(ctx context.Context, id int64, action string, from []string, do func(rec *sessionRecord, now time.Time)) error {
+	var refused error
+	err := s.update(ctx, func(o *op) error {
+		rec, found, err := s.load(o, id)
+		if err != nil {
+			return err
 		}
-		return &StateError{ID: id, Action: action, State: ss.state, From: allowed}
+		switch {
+		case !found:
+			refused = fmt.Errorf("%w: %d", ErrUnknownSession, id)
+			return nil
+		case from == nil && IsFinal(rec.State) || from != nil && !slices.Contains(from, rec.State):
+			allowed := from
+			if allowed == nil {
+				allowed = notFinal
+			}
+			refused = &StateError{ID: id, Action: action, State: rec.State, From: slices.Clone(allowed)}
+			return s.save(o, rec)
+		}
+		do(rec, o.now)
+		rec.dirty = true
+		return s.put(o, rec)
+	})
+	if err != nil {
+		return storeError(action+" session "+key(id), err)
 	}
-	do(ss, now)
-	return nil
+	return refused
 }
+
+// The exported methods have no request to take a context from; the
+// actions and the /open page call the ctx variants below with theirs.
 
 // Initiate opens session id in the app: CREATED → INITIATED. user_ip and
 // user_agent become the sandbox's own.
 func (s *Sim) Initiate(id int64) error {
-	return s.initiateFrom(id, sandboxIP, sandboxUserAgent)
+	return s.initiateFrom(context.Background(), id, sandboxIP, sandboxUserAgent)
 }
 
-func (s *Sim) initiateFrom(id int64, ip, userAgent string) error {
-	return s.act(id, "initiate", []string{StateCreated}, func(ss *session, now time.Time) {
-		s.initiateLocked(ss, now, ip, userAgent)
+func (s *Sim) initiateFrom(ctx context.Context, id int64, ip, userAgent string) error {
+	return s.act(ctx, id, "initiate", []string{StateCreated}, func(rec *sessionRecord, now time.Time) {
+		s.initiate(rec, now, ip, userAgent)
 	})
 }
 
 // Complete scans the passport of session id with generated identity data:
 // INITIATED → COMPLETED.
 func (s *Sim) Complete(id int64) error {
-	return s.act(id, "complete", []string{StateInitiated}, func(ss *session, now time.Time) {
-		s.completeLocked(ss, now, generateIdentity(ss.id, ss.created))
+	return s.act(context.Background(), id, "complete", []string{StateInitiated}, func(rec *sessionRecord, now time.Time) {
+		s.complete(rec, now, generateIdentity(rec.ID, rec.Created))
 	})
 }
 
@@ -225,53 +263,69 @@ func (s *Sim) Complete(id int64) error {
 // It is checked and normalised as the /open page's scan form is; a bad
 // value is an *IdentityError.
 func (s *Sim) CompleteWith(id int64, ident Identity) error {
+	return s.completeWith(context.Background(), id, ident)
+}
+
+func (s *Sim) completeWith(ctx context.Context, id int64, ident Identity) error {
 	ident, err := ident.normalise()
 	if err != nil {
 		return err
 	}
-	return s.act(id, "complete", []string{StateInitiated}, func(ss *session, now time.Time) {
-		s.completeLocked(ss, now, ident)
+	return s.act(ctx, id, "complete", []string{StateInitiated}, func(rec *sessionRecord, now time.Time) {
+		s.complete(rec, now, ident)
 	})
 }
 
 // Approve is the provider's positive decision: COMPLETED → APPROVED.
-func (s *Sim) Approve(id int64) error {
-	return s.act(id, "approve", []string{StateCompleted}, func(ss *session, now time.Time) {
-		s.setStateLocked(ss, StateApproved, now)
+func (s *Sim) Approve(id int64) error { return s.approve(context.Background(), id) }
+
+func (s *Sim) approve(ctx context.Context, id int64) error {
+	return s.act(ctx, id, "approve", []string{StateCompleted}, func(rec *sessionRecord, now time.Time) {
+		s.setState(rec, StateApproved, now)
 	})
 }
 
 // Reject is the provider's negative decision: COMPLETED → REJECTED. reason
 // is kept in the snapshot and logged; the API has no field for it.
 func (s *Sim) Reject(id int64, reason string) error {
-	return s.act(id, "reject", []string{StateCompleted}, func(ss *session, now time.Time) {
-		ss.rejectReason = clip(strings.TrimSpace(reason), maxRejectReason)
-		s.logger.Info("passportreadersim: session rejected", "session", ss.id, "reason", ss.rejectReason)
-		s.setStateLocked(ss, StateRejected, now)
+	return s.reject(context.Background(), id, reason)
+}
+
+func (s *Sim) reject(ctx context.Context, id int64, reason string) error {
+	return s.act(ctx, id, "reject", []string{StateCompleted}, func(rec *sessionRecord, now time.Time) {
+		rec.RejectReason = clip(strings.TrimSpace(reason), maxRejectReason)
+		s.logger.Info("passportreadersim: session rejected", "session", rec.ID, "reason", rec.RejectReason)
+		s.setState(rec, StateRejected, now)
 	})
 }
 
 // Fail ends a scanned session as failed (the passport could not be
 // verified): COMPLETED → FAILED.
-func (s *Sim) Fail(id int64) error {
-	return s.act(id, "fail", []string{StateCompleted}, func(ss *session, now time.Time) {
-		s.setStateLocked(ss, StateFailed, now)
+func (s *Sim) Fail(id int64) error { return s.fail(context.Background(), id) }
+
+func (s *Sim) fail(ctx context.Context, id int64) error {
+	return s.act(ctx, id, "fail", []string{StateCompleted}, func(rec *sessionRecord, now time.Time) {
+		s.setState(rec, StateFailed, now)
 	})
 }
 
 // Abort is the person giving up: any state that is not final → ABORTED.
-func (s *Sim) Abort(id int64) error {
-	return s.act(id, "abort", nil, func(ss *session, now time.Time) {
-		s.setStateLocked(ss, StateAborted, now)
+func (s *Sim) Abort(id int64) error { return s.abort(context.Background(), id) }
+
+func (s *Sim) abort(ctx context.Context, id int64) error {
+	return s.act(ctx, id, "abort", nil, func(rec *sessionRecord, now time.Time) {
+		s.setState(rec, StateAborted, now)
 	})
 }
 
 // Expire makes session id expire now (expires becomes the current time),
 // which aborts it. [ours]
-func (s *Sim) Expire(id int64) error {
-	return s.act(id, "expire", nil, func(ss *session, now time.Time) {
-		ss.expires = now
-		s.advanceLocked(now)
+func (s *Sim) Expire(id int64) error { return s.expire(context.Background(), id) }
+
+func (s *Sim) expire(ctx context.Context, id int64) error {
+	return s.act(ctx, id, "expire", nil, func(rec *sessionRecord, now time.Time) {
+		rec.Expires = now
+		s.advance(rec, now)
 	})
 }
 
@@ -279,59 +333,69 @@ func (s *Sim) Expire(id int64) error {
 // INITIATED → COMPLETED → APPROVED), as AutoAdvance does, and returns the
 // new state.
 func (s *Sim) Advance(id int64) (state string, err error) {
-	err = s.act(id, "advance", nil, func(ss *session, now time.Time) {
-		s.stepLocked(ss, now, sandboxIP, sandboxUserAgent)
-		state = ss.state
+	return s.advanceOne(context.Background(), id)
+}
+
+func (s *Sim) advanceOne(ctx context.Context, id int64) (state string, err error) {
+	err = s.act(ctx, id, "advance", nil, func(rec *sessionRecord, now time.Time) {
+		s.step(rec, now, sandboxIP, sandboxUserAgent)
+		state = rec.State
 	})
 	return state, err
 }
 
 // ResendCallback posts session id's current state to its callback_url
 // again, whatever the state.
-func (s *Sim) ResendCallback(id int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked(s.now())
-	ss := s.sessions[id]
-	switch {
-	case ss == nil:
-		return fmt.Errorf("%w: %d", ErrUnknownSession, id)
-	case ss.callbackURL == "":
-		return fmt.Errorf("%w: session %d", ErrNoCallbackURL, id)
-	case s.closed:
-		return ErrClosed
+func (s *Sim) ResendCallback(id int64) error { return s.resendCallback(context.Background(), id) }
+
+func (s *Sim) resendCallback(ctx context.Context, id int64) error {
+	var refused error
+	err := s.update(ctx, func(o *op) error {
+		rec, found, err := s.load(o, id)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !found:
+			refused = fmt.Errorf("%w: %d", ErrUnknownSession, id)
+		case rec.CallbackURL == "":
+			refused = fmt.Errorf("%w: session %d", ErrNoCallbackURL, id)
+		case s.closed.Load():
+			refused = ErrClosed
+		default:
+			s.queueCallback(rec)
+			rec.dirty = true
+		}
+		return s.save(o, rec)
+	})
+	if err != nil {
+		return storeError("resend the callback of session "+key(id), err)
 	}
-	s.queueCallbackLocked(ss)
-	return nil
+	return refused
 }
 
 // --- ids and tokens ---
 
-// newIDLocked returns a random positive int64 not used yet: 63 random bits,
-// so nearly always above 2^53, where a float64 loses digits. [ours]
-func (s *Sim) newIDLocked() int64 {
+// newID returns a random positive int64: 63 random bits, so nearly always
+// above 2^53, where a float64 loses digits. The caller makes sure it is
+// unused. [ours]
+func newID() int64 {
 	for {
 		var b [8]byte
 		_, _ = rand.Read(b[:]) // never fails (crypto/rand)
-		id := int64(binary.BigEndian.Uint64(b[:]) >> 1)
-		if _, dup := s.sessions[id]; id > 0 && !dup {
+		if id := int64(binary.BigEndian.Uint64(b[:]) >> 1); id > 0 {
 			return id
 		}
 	}
 }
 
-// newTokenLocked returns 24 random bytes as unpadded URL-safe base64: safe
-// in a query string without escaping, like the document's "i_dI5hs7m…".
-// [ours]
-func (s *Sim) newTokenLocked() string {
-	for {
-		var b [24]byte
-		_, _ = rand.Read(b[:])
-		tok := base64.RawURLEncoding.EncodeToString(b[:])
-		if _, dup := s.byToken[tok]; !dup {
-			return tok
-		}
-	}
+// newToken returns 24 random bytes as unpadded URL-safe base64: safe in a
+// query string without escaping, like the document's "i_dI5hs7m…". The
+// caller makes sure it is unused. [ours]
+func newToken() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // clip shortens s to at most n runes so hostile input cannot blow up a

@@ -29,8 +29,8 @@ func (s *Sim) Actions() []sandbox.Action {
 			Label:  "Advance one step",
 			Help:   "Moves the verification one step: CREATED → STARTED → USER_DATA_COLLECTED (with made-up document and face scans) → REVIEW → APPROVED. A webhook is sent for each status change.",
 			Fields: []sandbox.Field{id},
-			Run: func(_ context.Context, in map[string]string) (string, error) {
-				status, err := s.Advance(in[FieldID])
+			Run: func(ctx context.Context, in map[string]string) (string, error) {
+				status, err := s.advance(ctx, in[FieldID])
 				if err != nil {
 					return "", actionError(err)
 				}
@@ -42,8 +42,8 @@ func (s *Sim) Actions() []sandbox.Action {
 			Label:  "Approve",
 			Help:   "Approves the verification as pawaPass's reviewer would (from USER_DATA_COLLECTED or REVIEW).",
 			Fields: []sandbox.Field{id},
-			Run: func(_ context.Context, in map[string]string) (string, error) {
-				if err := s.Approve(in[FieldID]); err != nil {
+			Run: func(ctx context.Context, in map[string]string) (string, error) {
+				if err := s.approve(ctx, in[FieldID]); err != nil {
 					return "", actionError(err)
 				}
 				return "Approved " + in[FieldID] + ".", nil
@@ -57,8 +57,8 @@ func (s *Sim) Actions() []sandbox.Action {
 				id,
 				{Name: FieldReason, Label: "Reason", Options: ReviewReasons(), Required: true},
 			},
-			Run: func(_ context.Context, in map[string]string) (string, error) {
-				if err := s.Decline(in[FieldID], in[FieldReason]); err != nil {
+			Run: func(ctx context.Context, in map[string]string) (string, error) {
+				if err := s.decline(ctx, in[FieldID], in[FieldReason]); err != nil {
 					return "", actionError(err)
 				}
 				return fmt.Sprintf("Declined %s (%s).", in[FieldID], in[FieldReason]), nil
@@ -69,8 +69,8 @@ func (s *Sim) Actions() []sandbox.Action {
 			Label:  "Expire",
 			Help:   "Makes the verification expire now: expiresAt becomes the current time and the status EXPIRED.",
 			Fields: []sandbox.Field{id},
-			Run: func(_ context.Context, in map[string]string) (string, error) {
-				if err := s.Expire(in[FieldID]); err != nil {
+			Run: func(ctx context.Context, in map[string]string) (string, error) {
+				if err := s.act(ctx, in[FieldID], s.expire); err != nil {
 					return "", actionError(err)
 				}
 				return "Expired " + in[FieldID] + ".", nil
@@ -81,8 +81,8 @@ func (s *Sim) Actions() []sandbox.Action {
 			Label:  "Resend webhook",
 			Help:   "Posts the verification's last webhook again, with the same notificationId (a STATUS_CHANGE with its current state if none was sent yet).",
 			Fields: []sandbox.Field{id},
-			Run: func(_ context.Context, in map[string]string) (string, error) {
-				if err := s.ResendWebhook(in[FieldID]); err != nil {
+			Run: func(ctx context.Context, in map[string]string) (string, error) {
+				if err := s.resend(ctx, in[FieldID]); err != nil {
 					return "", actionError(err)
 				}
 				return "Sending the webhook of " + in[FieldID] + " again.", nil
@@ -92,9 +92,10 @@ func (s *Sim) Actions() []sandbox.Action {
 }
 
 // actionError turns the simulator's errors into messages by the form
-// field.
+// field. Anything else (the store failing) is returned as it is: it is
+// not the form's fault.
 func actionError(err error) error {
-	field, msg := FieldID, err.Error()
+	field, msg := FieldID, ""
 	switch {
 	case errors.Is(err, ErrNotFound):
 		msg = "There is no verification with that id."
@@ -106,6 +107,10 @@ func actionError(err error) error {
 		msg = "No webhook URL is configured for the pawaPass simulator."
 	case errors.Is(err, ErrClosed):
 		msg = "The simulator is shutting down."
+	case errors.Is(err, ErrIncomplete), errors.Is(err, ErrNotRequired):
+		msg = err.Error()
+	default:
+		return err
 	}
 	return &sandbox.ValidationError{Field: field, Message: msg}
 }

@@ -471,16 +471,3 @@ func TestIDsAndURL(t *testing.T) {
 		t.Fatalf("url with PublicURL %q", v.URL)
 	}
 }
-
-func TestMaxVerifications(t *testing.T) {
-	e := setup(t, pawapasssim.Options{MaxVerifications: 3})
-	first := e.create()
-	for range 3 {
-		e.create()
-	}
-	if a := e.list(""); a.Count != 3 {
-		t.Fatalf("count %d", a.Count)
-	}
-	st, b := e.api(http.MethodGet, "/v2/verifications/"+first.ID, "")
-	wantError(t, st, b, http.StatusNotFound, "NOT_FOUND", "Verification not found")
-}

@@ -62,7 +62,7 @@ func FuzzCreate(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	e := setup(f, pawapasssim.Options{MaxVerifications: 100, WebhookURL: "off"})
+	e := setup(f, pawapasssim.Options{WebhookURL: "off"})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		status, answer := fuzzDo(t, e, http.MethodPost, "/v2/verifications/", in)
 		v := checkAnswer(t, in, status, answer)

@@ -54,8 +54,8 @@ const dateLayout = "2006-01-02"
 
 // docCountry is the country of v's identity document.
 func docCountry(v *verification) string {
-	if v.country != "" {
-		return v.country
+	if v.Country != "" {
+		return v.Country
 	}
 	return defaultCountry
 }
@@ -64,7 +64,7 @@ func docCountry(v *verification) string {
 // hosted page prefills the same person every time it is shown.
 func personRand(v *verification) *rand.Rand {
 	h := fnv.New64a()
-	_, _ = h.Write([]byte(v.id))
+	_, _ = h.Write([]byte(v.ID))
 	return rand.New(rand.NewPCG(h.Sum64(), 0x9e3779b97f4a7c15))
 }
 
@@ -76,8 +76,8 @@ func generatedDocument(v *verification) IdentityDocument {
 	if pl.city == "" {
 		pl = places[defaultCountry]
 	}
-	born := v.createdAt.AddDate(-(19 + r.IntN(42)), -r.IntN(12), -r.IntN(28))
-	issued := v.createdAt.AddDate(-(1 + r.IntN(8)), -r.IntN(12), -r.IntN(28))
+	born := v.CreatedAt.AddDate(-(19 + r.IntN(42)), -r.IntN(12), -r.IntN(28))
+	issued := v.CreatedAt.AddDate(-(1 + r.IntN(8)), -r.IntN(12), -r.IntN(28))
 	return IdentityDocument{
 		Type:             "NATIONAL_ID",
 		Country:          country,
@@ -173,8 +173,8 @@ func (s *Sim) completeDocument(v *verification, in IdentityDocument) (IdentityDo
 // scanned document's date of birth, or of the generated person's. [ours]
 func (s *Sim) defaultAge(v *verification) string {
 	dob := generatedDocument(v).DateOfBirth
-	if v.doc != nil {
-		dob = v.doc.DateOfBirth
+	if v.Doc != nil {
+		dob = v.Doc.DateOfBirth
 	}
 	born, err := time.Parse(dateLayout, dob)
 	if err != nil {

@@ -2,9 +2,11 @@ package pawapasssim
 
 import (
 	"bytes"
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"mime"
@@ -35,9 +37,14 @@ const (
 func (s *Sim) api(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if isCreate(r) {
-			s.mu.Lock()
-			s.createCalls++
-			s.mu.Unlock()
+			err := s.update(r.Context(), func(t *txn) error {
+				_, err := t.tx.Add(counterCreateCalls, 1)
+				return err
+			})
+			if err != nil {
+				s.storeFailed(w, "counting a create call", err)
+				return
+			}
 		}
 		if !s.authorized(r) {
 			writeError(w, errUnauthorized)
@@ -93,16 +100,24 @@ func (s *Sim) handleCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	base := s.publicBase(r)
-	now := s.now()
-	s.mu.Lock()
-	s.advanceLocked(now)
-	e = s.checkCreateLocked(in, now)
+	pageBase := s.publicBase(r) + PathApp + CompanySlug + "/"
 	var body []byte
-	if e == nil {
-		body = marshal(s.createLocked(in, base, now).wire())
+	err := s.update(r.Context(), func(t *txn) error {
+		var err error
+		if e, err = s.checkCreate(t, in); e != nil || err != nil {
+			return err
+		}
+		v := s.newVerification(in, t.now)
+		if err := s.insert(t, v, pageBase); err != nil {
+			return err
+		}
+		body = marshal(v.wire())
+		return nil
+	})
+	if err != nil {
+		s.storeFailed(w, "creating a verification", err)
+		return
 	}
-	s.mu.Unlock()
 	if e != nil {
 		writeError(w, e)
 		return
@@ -378,34 +393,43 @@ func parseRequirements(m object) ([]Requirement, *apiError) {
 	return out, nil
 }
 
-// checkCreateLocked makes the checks that depend on the state and the
-// clock. [ours]
-func (s *Sim) checkCreateLocked(in createInput, now time.Time) *apiError {
+// checkCreate makes the checks that depend on the state and the clock.
+// [ours]
+func (s *Sim) checkCreate(t *txn, in createInput) (*apiError, error) {
 	for i, r := range in.requirements {
 		if r.PreviousVerificationID == "" {
 			continue
 		}
-		if prev := s.byID[r.PreviousVerificationID]; prev == nil || prev.status != StatusApproved {
-			return validation("requirements["+strconv.Itoa(i)+"].options.previousVerificationId", "must be the id of an APPROVED verification")
+		prev, err := s.load(t, r.PreviousVerificationID)
+		if err != nil {
+			return nil, err
+		}
+		if prev == nil || prev.Status != StatusApproved {
+			return validation("requirements["+strconv.Itoa(i)+"].options.previousVerificationId", "must be the id of an APPROVED verification"), nil
 		}
 	}
-	if in.expiresAt != nil && !stamp(*in.expiresAt).After(stamp(now)) {
-		return validation("expiresAt", "must be in the future")
+	if in.expiresAt != nil && !stamp(*in.expiresAt).After(stamp(t.now)) {
+		return validation("expiresAt", "must be in the future"), nil
 	}
-	return nil
+	return nil, nil
 }
 
 // --- get and list ---
 
 func (s *Sim) handleGet(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	s.mu.Lock()
-	s.advanceLocked(s.now())
 	var body []byte
-	if v := s.byID[id]; v != nil {
-		body = marshal(v.wire())
+	err := s.update(r.Context(), func(t *txn) error {
+		v, err := s.load(t, id)
+		if v != nil {
+			body = marshal(v.wire())
+		}
+		return err
+	})
+	if err != nil {
+		s.storeFailed(w, "reading a verification", err)
+		return
 	}
-	s.mu.Unlock()
 	if body == nil {
 		writeError(w, errNotFound)
 		return
@@ -450,38 +474,118 @@ func parseListQuery(q url.Values) (listQuery, *apiError) {
 	return lq, nil
 }
 
-func (v *verification) matches(lq listQuery) bool {
-	return (lq.id == "" || v.id == lq.id) &&
-		(lq.externalID == "" || v.externalID == lq.externalID) &&
-		(len(lq.statuses) == 0 || slices.Contains(lq.statuses, v.status))
+func (k listKey) matches(lq listQuery) bool {
+	return (lq.id == "" || k.ID == lq.id) &&
+		(lq.externalID == "" || k.ExternalID == lq.externalID) &&
+		(len(lq.statuses) == 0 || slices.Contains(lq.statuses, k.Status))
+}
+
+func (v *verification) key() listKey {
+	return listKey{ID: v.ID, ExternalID: v.ExternalID, Status: v.Status}
 }
 
 // handleList answers {"items":[…],"count":N}, count being every match,
-// items one page of them, newest first. [ours for the order]
+// items one page of them, newest first. [ours for the order] It first
+// applies the clock to every due verification, so statuses are current.
 func (s *Sim) handleList(w http.ResponseWriter, r *http.Request) {
 	lq, e := parseListQuery(r.URL.Query())
 	if e != nil {
 		writeError(w, e)
 		return
 	}
+	out, err := s.listPage(r.Context(), lq)
+	if err != nil {
+		s.storeFailed(w, "listing verifications", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// listPage applies the clock to every due verification, most of it in
+// transactions of its own and the rest (what came due since) with the
+// read, then reads the page.
+func (s *Sim) listPage(ctx context.Context, lq listQuery) (listJSON, error) {
+	if err := s.advanceAll(ctx); err != nil {
+		return listJSON{}, err
+	}
+	var out listJSON
+	err := s.update(ctx, func(t *txn) error {
+		if err := s.catchUp(t); err != nil {
+			return err
+		}
+		var err error
+		out, err = s.list(t, lq)
+		return err
+	})
+	return out, err
+}
+
+// list reads one page: an id filter reads that record, no filter reads
+// the page alone, and other filters read at most maxFilteredScan records,
+// newest first, keeping only the page's.
+func (s *Sim) list(t *txn, lq listQuery) (listJSON, error) {
 	out := listJSON{Items: []verificationJSON{}}
 	skip := math.MaxInt
 	if lq.page <= (math.MaxInt-1)/lq.limit {
 		skip = lq.page * lq.limit
 	}
-	s.mu.Lock()
-	s.advanceLocked(s.now())
-	for _, v := range slices.Backward(s.order) {
-		if !v.matches(lq) {
-			continue
+	switch {
+	case lq.id != "":
+		v, err := read(t, lq.id)
+		if err != nil || v == nil || !v.key().matches(lq) {
+			return out, err
 		}
-		if out.Count >= skip && len(out.Items) < lq.limit {
+		out.Count = 1
+		if skip == 0 {
 			out.Items = append(out.Items, v.wire())
 		}
-		out.Count++
+		return out, nil
+	case lq.externalID == "" && len(lq.statuses) == 0:
+		n, err := t.tx.Count(kindVerification)
+		out.Count = n
+		if err != nil || skip >= n {
+			return out, err
+		}
+		seen := 0
+		err = t.tx.Each(kindVerification, true, skip+lq.limit, func(_ string, body []byte) error {
+			if seen++; seen <= skip {
+				return nil
+			}
+			return appendItem(&out, body)
+		})
+		return out, err
 	}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
+	err := t.tx.Each(kindVerification, true, maxFilteredScan, func(_ string, body []byte) error {
+		var k listKey
+		if err := json.Unmarshal(body, &k); err != nil {
+			return fmt.Errorf("pawapasssim: decode verification: %w", err)
+		}
+		if !k.matches(lq) {
+			return nil
+		}
+		out.Count++
+		if out.Count > skip && len(out.Items) < lq.limit {
+			return appendItem(&out, body)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func appendItem(out *listJSON, body []byte) error {
+	v, err := decodeVerification(body)
+	if err != nil {
+		return err
+	}
+	out.Items = append(out.Items, v.wire())
+	return nil
+}
+
+// storeFailed answers 500 in the documented error shape after a store
+// failure, which is logged: the message says no more than that. [ours]
+func (s *Sim) storeFailed(w http.ResponseWriter, doing string, err error) {
+	s.logger.Error("pawapasssim: store failed", "while", doing, "error", err)
+	writeError(w, errStore)
 }
 
 // --- helpers ---

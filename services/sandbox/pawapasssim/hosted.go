@@ -241,22 +241,24 @@ func (s *Sim) handleHostedPost(w http.ResponseWriter, r *http.Request) {
 	var (
 		err  error
 		form *docForm
+		ctx  = r.Context()
 	)
 	switch step {
 	case stepStart:
-		err = s.Start(id)
+		err = s.act(ctx, id, s.start)
 	case stepDocument:
 		f := docFormFrom(r.PostForm)
 		form = &f
-		err = s.SubmitDocumentWith(id, f.document())
+		err = s.act(ctx, id, func(v *verification, now time.Time) error { return s.setDocument(v, f.document(), now) })
 	case stepFace:
-		err = s.SubmitFaceWith(id, r.PostForm.Get("ageEstimation"))
+		age := r.PostForm.Get("ageEstimation")
+		err = s.act(ctx, id, func(v *verification, now time.Time) error { return s.setFace(v, age, now) })
 	case stepSubmit:
-		err = s.submitAndReview(id)
+		err = s.act(ctx, id, s.submitAndReview)
 	case stepApprove:
-		err = s.Approve(id)
+		err = s.approve(ctx, id)
 	case stepDecline:
-		err = s.Decline(id, r.PostForm.Get("reason"))
+		err = s.decline(ctx, id, r.PostForm.Get("reason"))
 	default:
 		s.renderVerification(w, r, http.StatusBadRequest, "Unknown step: use the buttons on this page.", "error", nil)
 		return
@@ -266,8 +268,10 @@ func (s *Sim) handleHostedPost(w http.ResponseWriter, r *http.Request) {
 		s.renderNotFound(w, r)
 	case errors.Is(err, ErrBadInput):
 		s.renderVerification(w, r, http.StatusBadRequest, "Check the form: "+detail(err, ErrBadInput), "error", form)
-	case err != nil:
+	case isRefusal(err):
 		s.renderVerification(w, r, http.StatusConflict, refusal(err), "error", nil)
+	case err != nil:
+		s.pageFailed(w, r, err)
 	default:
 		w.Header().Set("Location", mountPath(r)+PathApp+company+"/"+id+"?done="+step)
 		w.WriteHeader(http.StatusSeeOther)
@@ -282,6 +286,12 @@ func detail(err, sentinel error) string {
 		return rest
 	}
 	return msg
+}
+
+// isRefusal reports whether err is the simulator saying no, as opposed to
+// its store failing.
+func isRefusal(err error) bool {
+	return errors.Is(err, ErrIncomplete) || errors.Is(err, ErrNotRequired) || errors.Is(err, ErrWrongState)
 }
 
 func refusal(err error) string {
@@ -321,6 +331,12 @@ func (s *Sim) renderProblem(w http.ResponseWriter, r *http.Request, code int, he
 	s.render(w, code, hostedPage{Problem: true, Heading: heading, Message: msg, MessageKind: "error", StyleURL: mountPath(r) + pathStyle})
 }
 
+// pageFailed shows a 500 page after a store failure, which is logged.
+func (s *Sim) pageFailed(w http.ResponseWriter, r *http.Request, err error) {
+	s.logger.Error("pawapasssim: store failed", "while", "serving the hosted page", "error", err)
+	s.renderProblem(w, r, http.StatusInternalServerError, "Something went wrong", "The verification could not be read or saved. Try again.")
+}
+
 func (s *Sim) renderNotFound(w http.ResponseWriter, r *http.Request) {
 	s.renderProblem(w, r, http.StatusNotFound, "Verification not found", "There is no verification at this address.")
 }
@@ -329,19 +345,21 @@ func (s *Sim) renderNotFound(w http.ResponseWriter, r *http.Request) {
 // when not nil, is what the person typed into the document form.
 func (s *Sim) renderVerification(w http.ResponseWriter, r *http.Request, code int, msg, kind string, form *docForm) {
 	company, id := r.PathValue("company"), r.PathValue("id")
-	now := s.now()
-	s.mu.Lock()
-	s.advanceLocked(now)
-	v := s.byID[id]
-	var p hostedPage
-	if v != nil {
-		p = s.pageOf(v)
+	var v *verification
+	err := s.update(r.Context(), func(t *txn) error {
+		var err error
+		v, err = s.load(t, id)
+		return err
+	})
+	if err != nil {
+		s.pageFailed(w, r, err)
+		return
 	}
-	s.mu.Unlock()
 	if v == nil || company != CompanySlug {
 		s.renderNotFound(w, r)
 		return
 	}
+	p := s.pageOf(v)
 	if form != nil {
 		p.DocForm = *form
 	}
@@ -354,36 +372,36 @@ func (s *Sim) renderVerification(w http.ResponseWriter, r *http.Request, code in
 
 func pageTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
-// pageOf builds the page of v. Called with s.mu held.
+// pageOf builds the page of v.
 func (s *Sim) pageOf(v *verification) hostedPage {
 	p := hostedPage{
 		Heading:      "Verify your identity",
-		ID:           v.id,
-		Status:       v.status,
-		StatusText:   statusTexts[v.status],
-		Reason:       v.reviewReason,
-		Expires:      pageTime(v.expiresAt),
+		ID:           v.ID,
+		Status:       v.Status,
+		StatusText:   statusTexts[v.Status],
+		Reason:       v.ReviewReason,
+		Expires:      pageTime(v.ExpiresAt),
 		Reverifies:   v.reverifies(),
-		CanStart:     v.status == StatusCreated,
-		Started:      v.started,
-		Submitted:    v.submitted,
-		Active:       v.status == StatusStarted,
+		CanStart:     v.Status == StatusCreated,
+		Started:      v.Started,
+		Submitted:    v.Submitted,
+		Active:       v.Status == StatusStarted,
 		NeedDocument: v.needsDocument(),
 		NeedFace:     v.needsFace(),
-		CanSubmit:    v.status == StatusStarted && v.collected(),
-		Reviewer:     v.status == StatusUserDataCollected || v.status == StatusReview,
+		CanSubmit:    v.Status == StatusStarted && v.collected(),
+		Reviewer:     v.Status == StatusUserDataCollected || v.Status == StatusReview,
 		DocTypes:     DocumentTypes(),
 		Ages:         AgeEstimations(),
 		Reasons:      ReviewReasons(),
-		SupportURL:   v.supportURL,
+		SupportURL:   v.SupportURL,
 	}
-	switch v.status {
+	switch v.Status {
 	case StatusUserDataCollected, StatusReview, StatusApproved:
-		p.SuccessURL = v.successURL
+		p.SuccessURL = v.SuccessURL
 	case StatusDeclined, StatusExpired:
-		p.ErrorURL = v.errorURL
+		p.ErrorURL = v.ErrorURL
 	}
-	if d := v.doc; d != nil {
+	if d := v.Doc; d != nil {
 		p.Document = &docSummary{
 			Type: d.Type, Name: d.FirstName + " " + d.LastName, DateOfBirth: d.DateOfBirth, Country: d.Country,
 			SerialNo: mask(d.SerialNo), NationalNo: mask(d.NationalNo), Expiry: d.ExpiryAt,
@@ -393,9 +411,9 @@ func (s *Sim) pageOf(v *verification) hostedPage {
 		p.DocForm = docFormOf(generatedDocument(v))
 	}
 	p.FaceForm = s.defaultAge(v)
-	if v.face != nil {
-		p.Face = v.face.AgeEstimation
-		p.FaceForm = v.face.AgeEstimation
+	if v.Face != nil {
+		p.Face = v.Face.AgeEstimation
+		p.FaceForm = v.Face.AgeEstimation
 	}
 	return p
 }

@@ -16,7 +16,8 @@
 //     code, and its error shape is Fastify's, whose default status is 200).
 //   - Errors other than the documented 401 are {"statusCode","code",
 //     "message"} too: 400 VALIDATION_ERROR with "<field>: <what is wrong>",
-//     404 NOT_FOUND, 413 PAYLOAD_TOO_LARGE, 415 UNSUPPORTED_MEDIA_TYPE.
+//     404 NOT_FOUND, 413 PAYLOAD_TOO_LARGE, 415 UNSUPPORTED_MEDIA_TYPE,
+//     500 INTERNAL_SERVER_ERROR when the simulator's store fails.
 //   - Validation beyond the document: a JSON null is never accepted for a
 //     field (send nothing instead); requirement types may not repeat;
 //     options.previousVerificationId only on FACE_SCAN and only naming an
@@ -41,17 +42,28 @@
 //     again with different values sends IDENTITY_DOCUMENT_CHANGE again;
 //     a face scan sends nothing (no documented type); creation sends
 //     nothing (no status change); deliveries are concurrent, in no
-//     guaranteed order; 8 attempts instead of the real 55.
-//   - List order is newest first.
+//     guaranteed order, at most 8 at a time, at least once (a post cut
+//     short by a restart is made again); 8 attempts instead of the real 55.
+//   - List order is newest first. A list filtered by externalId or
+//     statuses reads at most the newest 10,000 verifications (count and
+//     items are of those), so it stays quick however many the store holds;
+//     an unfiltered list reads the records up to the end of its page, one
+//     filtered by id that record alone.
+//   - Verifications (the Go method) returns at most the newest 1,000.
+//
+// The state is durable in the sandbox store (Options.Store): verifications,
+// their due moves, the webhook outbox and the counters survive a restart,
+// and nothing is read at start-up.
 package pawapasssim
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"portal/services/sandbox"
@@ -91,9 +103,13 @@ const (
 	// says has happened (expiry, AutoAdvance), so their webhooks go out
 	// without anyone reading. [ours]
 	DefaultTick = time.Second
-	// DefaultMaxVerifications bounds the verifications kept in memory; the
-	// oldest are forgotten beyond it. [ours]
-	DefaultMaxVerifications = 10000
+)
+
+// maxSnapshots bounds what Verifications returns, and maxFilteredScan
+// what a filtered list reads. [ours]
+const (
+	maxSnapshots    = 1000
+	maxFilteredScan = 10000
 )
 
 // Paths relative to the simulator's root. The portal's base URL is
@@ -194,7 +210,8 @@ type Options struct {
 	// AutoAdvance follow it; webhook retries and the background loop wait
 	// in real time.
 	Now func() time.Time
-	// Logger receives webhook delivery failures. Nil means no logging.
+	// Logger receives webhook delivery failures and store failures. Nil
+	// means no logging.
 	Logger *slog.Logger
 	// AutoAdvance, when positive, makes every new verification move one
 	// step each AutoAdvance after its creation: STARTED, then
@@ -204,12 +221,15 @@ type Options struct {
 	// DefaultTTL is expiresAt - createdAt when a create request sets no
 	// expiresAt. Zero means DefaultTTL.
 	DefaultTTL time.Duration
-	// Tick is how often the background loop looks at the clock. Zero
-	// means DefaultTick (or AutoAdvance, when that is shorter).
+	// Tick is how often the background loop looks at the clock, and the
+	// webhook worker at the store for deliveries left due (by a previous
+	// process, say). Zero means DefaultTick (or AutoAdvance, when that is
+	// shorter).
 	Tick time.Duration
-	// MaxVerifications bounds the verifications kept; the oldest are
-	// forgotten beyond it. Zero means DefaultMaxVerifications.
-	MaxVerifications int
+	// Store keeps the simulator's state. Nil means a memory store of its
+	// own, closed by Close; a store given here belongs to the caller, who
+	// closes it after Close.
+	Store *sandbox.Store
 }
 
 // Sim is the pawaPass simulator. It implements sandbox.Simulator, is safe
@@ -223,36 +243,40 @@ type Sim struct {
 	webhookBackoff  time.Duration
 	webhookAttempts int
 	client          *http.Client
+	postTimeout     time.Duration // of one webhook post
+	lease           time.Duration // how long a claimed delivery is not due
 	now             func() time.Time
+	wall            func() time.Time // webhook due times: retries wait in real time
 	logger          *slog.Logger
 	autoAdvance     time.Duration
 	ttl             time.Duration
-	maxKept         int
 
-	// ctx ends when the simulator is closed: the loop and webhook
-	// deliveries watch it.
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup // webhook deliveries
-	loopDone chan struct{}
+	store    *sandbox.Store
+	bucket   *sandbox.Bucket
+	ownStore bool
 
-	mu          sync.Mutex
-	closed      bool
-	byID        map[string]*verification
-	order       []*verification          // creation order, oldest first
-	open        map[string]*verification // not final yet
-	nextDue     time.Time                // nothing in open is due before this
-	seq         int64
-	createCalls int
-	inflight    int           // webhook deliveries under way
-	idle        chan struct{} // closed when inflight drops to 0
-	deliveries  []*delivery   // the last maxDeliveries notifications
+	// ctx ends when the simulator is closed: the loop, the webhook
+	// worker and the posts watch it.
+	ctx        context.Context
+	cancel     context.CancelFunc
+	loopDone   chan struct{}
+	workerDone chan struct{}
+	wg         sync.WaitGroup // webhook posts
+	slots      chan struct{}  // one per post under way
+	wake       chan struct{}  // a delivery was queued, or a post ended
+	closed     atomic.Bool
+	closeOnce  sync.Once
+	closeErr   error
+
+	// mu guards changed alone, and is never held around a store call.
+	mu      sync.Mutex
+	changed chan struct{} // closed when a post's outcome is recorded
 }
 
 var _ sandbox.Simulator = (*Sim)(nil)
 
 // New returns a simulator configured by opts and starts its background
-// loop.
+// loop and webhook worker. It reads nothing from the store.
 func New(opts Options) *Sim {
 	s := &Sim{
 		apiKey:          or(opts.APIKey, DefaultAPIKey),
@@ -263,35 +287,42 @@ func New(opts Options) *Sim {
 		webhookAttempts: opts.WebhookAttempts,
 		client:          opts.HTTPClient,
 		now:             opts.Now,
+		wall:            time.Now,
 		logger:          opts.Logger,
 		autoAdvance:     max(opts.AutoAdvance, 0),
 		ttl:             orDur(opts.DefaultTTL, DefaultTTL),
-		maxKept:         opts.MaxVerifications,
-		byID:            make(map[string]*verification),
-		open:            make(map[string]*verification),
+		store:           opts.Store,
 		loopDone:        make(chan struct{}),
+		workerDone:      make(chan struct{}),
+		slots:           make(chan struct{}, maxPosts),
+		wake:            make(chan struct{}, 1),
+		changed:         make(chan struct{}),
 	}
 	if s.webhookAttempts <= 0 {
 		s.webhookAttempts = DefaultWebhookAttempts
 	}
-	if s.maxKept <= 0 {
-		s.maxKept = DefaultMaxVerifications
-	}
 	if s.client == nil {
 		s.client = &http.Client{Timeout: DefaultWebhookTimeout}
 	}
+	s.postTimeout = orDur(s.client.Timeout, DefaultWebhookTimeout)
+	s.lease = s.postTimeout + leaseMargin
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
+	if s.store == nil {
+		s.store, s.ownStore = sandbox.MemoryStore(), true
+	}
+	s.bucket = s.store.Bucket(s.Name())
 	tick := orDur(opts.Tick, DefaultTick)
 	if s.autoAdvance > 0 && opts.Tick <= 0 {
 		tick = min(tick, s.autoAdvance)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	go s.loop(tick)
+	go s.worker(tick)
 	return s
 }
 
@@ -318,10 +349,7 @@ func (s *Sim) loop(tick time.Duration) {
 	for {
 		select {
 		case <-t.C:
-			now := s.now()
-			s.mu.Lock()
-			s.advanceLocked(now)
-			s.mu.Unlock()
+			s.tick()
 		case <-s.ctx.Done():
 			return
 		}
@@ -349,36 +377,53 @@ func (s *Sim) Routes(r *sandbox.Routes) {
 	r.HandleFunc("GET "+pathStyle, s.handleStyle)
 }
 
-// Close stops the background loop and webhook deliveries (waiting ones are
-// dropped, none is started any more) and waits for them to return. It is
-// safe to call more than once. The simulator still answers requests
-// afterwards, but the clock only moves things when someone reads.
+// Close stops the background loop and the webhook worker and waits for
+// them and the posts under way, which are abandoned (not counted as
+// attempts). It is safe to call more than once. Pending deliveries stay in
+// the store, due, for the next simulator opened on it. With a store given
+// in Options the simulator still answers requests afterwards, but the
+// clock only moves things when someone reads, and webhooks wait for the
+// next simulator; its own memory store is closed, and with it the state.
 func (s *Sim) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	s.cancel()
-	<-s.loopDone
-	s.wg.Wait()
-	return nil
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.cancel()
+		<-s.loopDone
+		<-s.workerDone
+		s.wg.Wait()
+		s.announce() // WaitWebhooks returns
+		if s.ownStore {
+			if err := s.store.Close(); err != nil {
+				s.closeErr = fmt.Errorf("pawapasssim: close the store: %w", err)
+			}
+		}
+	})
+	return s.closeErr
 }
 
 // CreateCalls reports how many create requests reached the simulator's
 // create handler, whatever their outcome (401 and 400 included). A request
-// stopped by a harness fault before the handler is not counted.
+// stopped by a harness fault before the handler is not counted. A store
+// failure is logged and reported as 0.
 func (s *Sim) CreateCalls() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.createCalls
+	var n int64
+	err := s.update(context.Background(), func(t *txn) error {
+		var err error
+		n, err = t.tx.Add(counterCreateCalls, 0)
+		return err
+	})
+	if err != nil {
+		s.logger.Error("pawapasssim: reading the create calls", "error", err)
+		return 0
+	}
+	return int(n)
 }
 
 // Verification returns a snapshot of verification id, first applying
-// whatever the clock says has happened. ok is false for an unknown id.
+// whatever the clock says has happened. ok is false for an unknown id (and
+// when the store fails, which is logged).
 func (s *Sim) Verification(id string) (v Verification, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked(s.now())
-	vr := s.byID[id]
+	vr := s.lookup(id)
 	if vr == nil {
 		return Verification{}, false
 	}
@@ -388,25 +433,55 @@ func (s *Sim) Verification(id string) (v Verification, ok bool) {
 // VerificationJSON returns verification id exactly as GET
 // /v2/verifications/{id} would answer it.
 func (s *Sim) VerificationJSON(id string) ([]byte, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked(s.now())
-	vr := s.byID[id]
+	vr := s.lookup(id)
 	if vr == nil {
 		return nil, false
 	}
 	return marshal(vr.wire()), true
 }
 
-// Verifications returns snapshots of every verification kept, newest
-// first.
+func (s *Sim) lookup(id string) *verification {
+	var v *verification
+	err := s.update(context.Background(), func(t *txn) error {
+		var err error
+		v, err = s.load(t, id)
+		return err
+	})
+	if err != nil {
+		s.logger.Error("pawapasssim: reading a verification", "error", err)
+		return nil
+	}
+	return v
+}
+
+// Verifications returns snapshots of the newest verifications (at most
+// 1,000), newest first. A store failure is logged and reported as none.
 func (s *Sim) Verifications() []Verification {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked(s.now())
-	out := make([]Verification, 0, len(s.order))
-	for _, v := range slices.Backward(s.order) {
-		out = append(out, v.snapshot())
+	var out []Verification
+	err := s.advanceAll(context.Background())
+	if err == nil {
+		err = s.update(context.Background(), func(t *txn) error {
+			out = out[:0]
+			return s.eachSnapshot(t, &out)
+		})
+	}
+	if err != nil {
+		s.logger.Error("pawapasssim: listing verifications", "error", err)
+		return nil
 	}
 	return out
+}
+
+func (s *Sim) eachSnapshot(t *txn, out *[]Verification) error {
+	if err := s.catchUp(t); err != nil {
+		return err
+	}
+	return t.tx.Each(kindVerification, true, maxSnapshots, func(_ string, body []byte) error {
+		v, err := decodeVerification(body)
+		if err != nil {
+			return err
+		}
+		*out = append(*out, v.snapshot())
+		return nil
+	})
 }

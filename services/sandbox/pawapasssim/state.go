@@ -1,6 +1,7 @@
 package pawapasssim
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -81,40 +82,50 @@ type FaceScan struct {
 	UpdatedAt     time.Time
 }
 
+// verification is one verification as the store keeps it (kind
+// kindVerification, keyed by ID), due when the clock next moves it.
 type verification struct {
-	seq          int64
-	id           string
-	externalID   string
-	country      string // "" = null
-	phoneNo      *string
-	requirements []Requirement
-	url          string
-	status       string
-	metadata     json.RawMessage
-	successURL   string
-	errorURL     string
-	supportURL   string
-	doc          *IdentityDocument
-	face         *FaceScan
-	reviewReason string
-	createdBy    *string
-	expiresAt    time.Time
-	createdAt    time.Time
-	updatedAt    time.Time
-	started      bool          // has been STARTED
-	submitted    bool          // has reached USER_DATA_COLLECTED
-	nextAuto     time.Time     // next AutoAdvance step; zero when off
-	last         *notification // the last webhook, for ResendWebhook
+	ID           string        `json:"id"`
+	ExternalID   string        `json:"externalId"`
+	Country      string        `json:"country,omitempty"` // "" = null
+	PhoneNo      *string       `json:"phoneNo,omitempty"`
+	Requirements []Requirement `json:"requirements"`
+	URL          string        `json:"url"`
+	Status       string        `json:"status"`
+	// Metadata is the metadata object as sent, compacted; "" when null. It
+	// is kept as text: a json.RawMessage would come back from the store
+	// re-escaped, and the API echoes the bytes as they were sent.
+	Metadata     string            `json:"metadata,omitempty"`
+	SuccessURL   string            `json:"successUrl"`
+	ErrorURL     string            `json:"errorUrl"`
+	SupportURL   string            `json:"supportUrl"`
+	Doc          *IdentityDocument `json:"identityDocument,omitempty"`
+	Face         *FaceScan         `json:"faceScan,omitempty"`
+	ReviewReason string            `json:"reviewReason,omitempty"`
+	CreatedBy    *string           `json:"createdBy,omitempty"`
+	ExpiresAt    time.Time         `json:"expiresAt"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	UpdatedAt    time.Time         `json:"updatedAt"`
+	Started      bool              `json:"started,omitempty"`   // has been STARTED
+	Submitted    bool              `json:"submitted,omitempty"` // has reached USER_DATA_COLLECTED
+	NextAuto     time.Time         `json:"nextAuto,omitzero"`   // next AutoAdvance step; zero when off
+	// LastDelivery is the delivery of the last webhook, which
+	// ResendWebhook posts again.
+	LastDelivery string `json:"lastDelivery,omitempty"`
+
+	// outbox holds the webhooks of the change being made, queued in the
+	// same transaction as v by save.
+	outbox []deliveryRecord
 }
 
 func (v *verification) requires(typ string) bool {
-	return slices.ContainsFunc(v.requirements, func(r Requirement) bool { return r.Type == typ })
+	return slices.ContainsFunc(v.Requirements, func(r Requirement) bool { return r.Type == typ })
 }
 
 // reverifies returns the previousVerificationId of a face-only
 // re-verification, or "".
 func (v *verification) reverifies() string {
-	for _, r := range v.requirements {
+	for _, r := range v.Requirements {
 		if r.PreviousVerificationID != "" {
 			return r.PreviousVerificationID
 		}
@@ -129,7 +140,7 @@ func (v *verification) needsDocument() bool { return v.requires(RequirementDocum
 func (v *verification) needsFace() bool { return v.requires(RequirementFaceScan) }
 
 func (v *verification) collected() bool {
-	return (!v.needsDocument() || v.doc != nil) && (!v.needsFace() || v.face != nil)
+	return (!v.needsDocument() || v.Doc != nil) && (!v.needsFace() || v.Face != nil)
 }
 
 func isFinal(status string) bool {
@@ -138,33 +149,50 @@ func isFinal(status string) bool {
 
 // due is when something next happens to v by itself.
 func (v *verification) due() time.Time {
-	if !v.nextAuto.IsZero() && v.nextAuto.Before(v.expiresAt) {
-		return v.nextAuto
+	if !v.NextAuto.IsZero() && v.NextAuto.Before(v.ExpiresAt) {
+		return v.NextAuto
 	}
-	return v.expiresAt
+	return v.ExpiresAt
+}
+
+// storeDue is v's due time as the store indexes it: zero once final, and
+// otherwise rounded up to the store's millisecond, so that a verification
+// the store reports due has really come due (else the catch-up would find
+// it due again and again).
+func (v *verification) storeDue() time.Time {
+	if isFinal(v.Status) {
+		return time.Time{}
+	}
+	d := v.due()
+	if t := d.Truncate(time.Millisecond); !t.Equal(d) {
+		d = t.Add(time.Millisecond)
+	}
+	return d
 }
 
 func (v *verification) snapshot() Verification {
 	out := Verification{
-		ID: v.id, ExternalID: v.externalID, Country: v.country,
-		Requirements: slices.Clone(v.requirements), URL: v.url, Status: v.status,
-		Metadata:   slices.Clone(v.metadata),
-		SuccessURL: v.successURL, ErrorURL: v.errorURL, SupportURL: v.supportURL,
-		ReviewReason: v.reviewReason,
-		ExpiresAt:    v.expiresAt, CreatedAt: v.createdAt, UpdatedAt: v.updatedAt,
+		ID: v.ID, ExternalID: v.ExternalID, Country: v.Country,
+		Requirements: slices.Clone(v.Requirements), URL: v.URL, Status: v.Status,
+		SuccessURL: v.SuccessURL, ErrorURL: v.ErrorURL, SupportURL: v.SupportURL,
+		ReviewReason: v.ReviewReason,
+		ExpiresAt:    v.ExpiresAt, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
 	}
-	if v.phoneNo != nil {
-		out.PhoneNo = *v.phoneNo
+	if v.Metadata != "" {
+		out.Metadata = json.RawMessage(v.Metadata)
 	}
-	if v.createdBy != nil {
-		out.CreatedBy = *v.createdBy
+	if v.PhoneNo != nil {
+		out.PhoneNo = *v.PhoneNo
 	}
-	if v.doc != nil {
-		d := *v.doc
+	if v.CreatedBy != nil {
+		out.CreatedBy = *v.CreatedBy
+	}
+	if v.Doc != nil {
+		d := *v.Doc
 		out.IdentityDocument = &d
 	}
-	if v.face != nil {
-		f := *v.face
+	if v.Face != nil {
+		f := *v.Face
 		out.FaceScan = &f
 	}
 	return out
@@ -173,89 +201,70 @@ func (v *verification) snapshot() Verification {
 // stamp is the simulator's time resolution: the API shows milliseconds.
 func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
-// createLocked records a validated create request.
-func (s *Sim) createLocked(in createInput, base string, now time.Time) *verification {
+// newVerification is the verification of a validated create request,
+// without its id: insert chooses one.
+func (s *Sim) newVerification(in createInput, now time.Time) *verification {
 	now = stamp(now)
-	s.seq++
 	v := &verification{
-		seq:          s.seq,
-		id:           s.newIDLocked(),
-		externalID:   in.externalID,
-		country:      in.country,
-		phoneNo:      in.phoneNo,
-		requirements: in.requirements,
-		status:       StatusCreated,
-		metadata:     in.metadata,
-		successURL:   in.successURL,
-		errorURL:     in.errorURL,
-		supportURL:   in.supportURL,
-		createdBy:    in.createdBy,
-		expiresAt:    now.Add(s.ttl),
-		createdAt:    now,
-		updatedAt:    now,
+		ExternalID:   in.externalID,
+		Country:      in.country,
+		PhoneNo:      in.phoneNo,
+		Requirements: in.requirements,
+		Status:       StatusCreated,
+		Metadata:     string(in.metadata),
+		SuccessURL:   in.successURL,
+		ErrorURL:     in.errorURL,
+		SupportURL:   in.supportURL,
+		CreatedBy:    in.createdBy,
+		ExpiresAt:    now.Add(s.ttl),
+		CreatedAt:    now,
+		UpdatedAt:    now,
 	}
 	if in.expiresAt != nil {
-		v.expiresAt = stamp(*in.expiresAt)
+		v.ExpiresAt = stamp(*in.expiresAt)
 	}
-	v.url = base + PathApp + CompanySlug + "/" + v.id
 	if s.autoAdvance > 0 {
-		v.nextAuto = now.Add(s.autoAdvance)
-	}
-	s.byID[v.id] = v
-	s.order = append(s.order, v)
-	s.open[v.id] = v
-	if d := v.due(); d.Before(s.nextDue) || s.nextDue.IsZero() {
-		s.nextDue = d
-	}
-	if n := len(s.order) - s.maxKept; n > 0 {
-		for _, old := range s.order[:n] {
-			delete(s.byID, old.id)
-			delete(s.open, old.id)
-		}
-		s.order = slices.Delete(s.order, 0, n)
+		v.NextAuto = now.Add(s.autoAdvance)
 	}
 	return v
 }
 
-// advanceLocked applies, in time order per verification, everything the
-// clock says has happened to unfinished verifications: AutoAdvance steps,
-// then expiry at expiresAt. Events happen at their due time, not when
-// someone looked. [ours]
-func (s *Sim) advanceLocked(now time.Time) {
-	if len(s.open) == 0 || now.Before(s.nextDue) {
-		return
+// applyClock applies, in time order, everything the clock says has
+// happened to v by now: AutoAdvance steps, then expiry at expiresAt.
+// Events happen at their due time, not when someone looked. [ours] It
+// reports whether v changed.
+func (s *Sim) applyClock(v *verification, now time.Time) (moved bool) {
+	if isFinal(v.Status) {
+		return false
 	}
-	var next time.Time
-	for id, v := range s.open {
-		for s.autoAdvance > 0 && !isFinal(v.status) && !v.nextAuto.IsZero() &&
-			!v.nextAuto.After(now) && v.nextAuto.Before(v.expiresAt) {
-			at := v.nextAuto
-			v.nextAuto = at.Add(s.autoAdvance)
-			_, _ = s.advanceOneLocked(v, at)
-		}
-		if !isFinal(v.status) && !now.Before(v.expiresAt) {
-			s.setStatusLocked(v, StatusExpired, v.expiresAt)
-		}
-		if isFinal(v.status) {
-			delete(s.open, id)
-			continue
-		}
-		if d := v.due(); next.IsZero() || d.Before(next) {
-			next = d
-		}
+	if s.autoAdvance <= 0 && !v.NextAuto.IsZero() {
+		// AutoAdvance was turned off since v was created (a restart with
+		// other Options): its steps stop, or v would stay due for ever.
+		v.NextAuto = time.Time{}
+		moved = true
 	}
-	s.nextDue = next
+	for s.autoAdvance > 0 && !isFinal(v.Status) && !v.NextAuto.IsZero() &&
+		!v.NextAuto.After(now) && v.NextAuto.Before(v.ExpiresAt) {
+		at := v.NextAuto
+		v.NextAuto = at.Add(s.autoAdvance)
+		_, _ = s.stepOne(v, at)
+		moved = true
+	}
+	if !isFinal(v.Status) && !now.Before(v.ExpiresAt) {
+		s.setStatus(v, StatusExpired, v.ExpiresAt)
+		moved = true
+	}
+	return moved
 }
 
-// setStatusLocked changes v's status at at and sends the webhook.
-func (s *Sim) setStatusLocked(v *verification, status string, at time.Time) {
-	v.status = status
-	v.updatedAt = laterOf(v.updatedAt, stamp(at))
+// setStatus changes v's status at at and sends the webhook.
+func (s *Sim) setStatus(v *verification, status string, at time.Time) {
+	v.Status = status
+	v.UpdatedAt = laterOf(v.UpdatedAt, stamp(at))
 	if isFinal(status) {
-		v.nextAuto = time.Time{}
-		delete(s.open, v.id)
+		v.NextAuto = time.Time{}
 	}
-	s.notifyLocked(v, WebhookStatusChange, v.updatedAt)
+	s.notify(v, WebhookStatusChange, v.UpdatedAt)
 }
 
 // laterOf keeps updatedAt from going backwards when the clock does (a test
@@ -268,55 +277,55 @@ func laterOf(a, b time.Time) time.Time {
 }
 
 func wrongState(v *verification, want ...string) error {
-	return fmt.Errorf("%w: %s is %s, this needs %s", ErrWrongState, v.id, v.status, strings.Join(want, " or "))
+	return fmt.Errorf("%w: %s is %s, this needs %s", ErrWrongState, v.ID, v.Status, strings.Join(want, " or "))
 }
 
-func (s *Sim) startLocked(v *verification, at time.Time) error {
-	if v.status != StatusCreated {
+func (s *Sim) start(v *verification, at time.Time) error {
+	if v.Status != StatusCreated {
 		return wrongState(v, StatusCreated)
 	}
-	v.started = true
-	s.setStatusLocked(v, StatusStarted, at)
+	v.Started = true
+	s.setStatus(v, StatusStarted, at)
 	return nil
 }
 
-// setDocumentLocked records a scanned identity document. Scanning the same
+// setDocument records a scanned identity document. Scanning the same
 // values again changes nothing; different values replace the document and
 // send IDENTITY_DOCUMENT_CHANGE again. [ours]
-func (s *Sim) setDocumentLocked(v *verification, in IdentityDocument, at time.Time) error {
+func (s *Sim) setDocument(v *verification, in IdentityDocument, at time.Time) error {
 	if !v.needsDocument() {
-		return fmt.Errorf("%w: %s does not require %s", ErrNotRequired, v.id, RequirementDocumentScan)
+		return fmt.Errorf("%w: %s does not require %s", ErrNotRequired, v.ID, RequirementDocumentScan)
 	}
-	if v.status != StatusStarted {
+	if v.Status != StatusStarted {
 		return wrongState(v, StatusStarted)
 	}
 	doc, err := s.completeDocument(v, in)
 	if err != nil {
 		return err
 	}
-	at = laterOf(v.updatedAt, stamp(at))
-	if v.doc != nil {
-		doc.CreatedAt, doc.UpdatedAt = v.doc.CreatedAt, v.doc.UpdatedAt
-		if doc == *v.doc {
+	at = laterOf(v.UpdatedAt, stamp(at))
+	if v.Doc != nil {
+		doc.CreatedAt, doc.UpdatedAt = v.Doc.CreatedAt, v.Doc.UpdatedAt
+		if doc == *v.Doc {
 			return nil
 		}
 		doc.UpdatedAt = at
 	} else {
 		doc.CreatedAt, doc.UpdatedAt = at, at
 	}
-	v.doc = &doc
-	v.updatedAt = at
-	s.notifyLocked(v, WebhookIdentityDocumentChange, at)
+	v.Doc = &doc
+	v.UpdatedAt = at
+	s.notify(v, WebhookIdentityDocumentChange, at)
 	return nil
 }
 
-// setFaceLocked records a face scan. No webhook: the document names no
-// type for it. [ours]
-func (s *Sim) setFaceLocked(v *verification, age string, at time.Time) error {
+// setFace records a face scan. No webhook: the document names no type for
+// it. [ours]
+func (s *Sim) setFace(v *verification, age string, at time.Time) error {
 	if !v.needsFace() {
-		return fmt.Errorf("%w: %s does not require %s", ErrNotRequired, v.id, RequirementFaceScan)
+		return fmt.Errorf("%w: %s does not require %s", ErrNotRequired, v.ID, RequirementFaceScan)
 	}
-	if v.status != StatusStarted {
+	if v.Status != StatusStarted {
 		return wrongState(v, StatusStarted)
 	}
 	if age == "" {
@@ -324,119 +333,147 @@ func (s *Sim) setFaceLocked(v *verification, age string, at time.Time) error {
 	} else if !slices.Contains(AgeEstimations(), age) {
 		return fmt.Errorf("%w: ageEstimation must be one of %s", ErrBadInput, strings.Join(AgeEstimations(), ", "))
 	}
-	at = laterOf(v.updatedAt, stamp(at))
-	if v.face != nil {
-		if v.face.AgeEstimation == age {
+	at = laterOf(v.UpdatedAt, stamp(at))
+	if v.Face != nil {
+		if v.Face.AgeEstimation == age {
 			return nil
 		}
-		v.face.AgeEstimation, v.face.UpdatedAt = age, at
+		v.Face.AgeEstimation, v.Face.UpdatedAt = age, at
 	} else {
-		v.face = &FaceScan{AgeEstimation: age, CreatedAt: at, UpdatedAt: at}
+		v.Face = &FaceScan{AgeEstimation: age, CreatedAt: at, UpdatedAt: at}
 	}
-	v.updatedAt = at
+	v.UpdatedAt = at
 	return nil
 }
 
-func (s *Sim) collectLocked(v *verification, at time.Time) error {
-	if v.status != StatusStarted {
+func (s *Sim) collect(v *verification, at time.Time) error {
+	if v.Status != StatusStarted {
 		return wrongState(v, StatusStarted)
 	}
 	if !v.collected() {
 		var missing []string
-		if v.needsDocument() && v.doc == nil {
+		if v.needsDocument() && v.Doc == nil {
 			missing = append(missing, RequirementDocumentScan)
 		}
-		if v.needsFace() && v.face == nil {
+		if v.needsFace() && v.Face == nil {
 			missing = append(missing, RequirementFaceScan)
 		}
-		return fmt.Errorf("%w: %s still needs %s", ErrIncomplete, v.id, strings.Join(missing, " and "))
+		return fmt.Errorf("%w: %s still needs %s", ErrIncomplete, v.ID, strings.Join(missing, " and "))
 	}
-	v.submitted = true
-	s.setStatusLocked(v, StatusUserDataCollected, at)
+	v.Submitted = true
+	s.setStatus(v, StatusUserDataCollected, at)
 	return nil
 }
 
-// reviewLocked moves v to REVIEW. From STARTED it passes through
+// review moves v to REVIEW. From STARTED it passes through
 // USER_DATA_COLLECTED, as the person's final submit does, so Start, the
 // scans and Review are a complete walk.
-func (s *Sim) reviewLocked(v *verification, at time.Time) error {
-	if v.status == StatusStarted {
-		if err := s.collectLocked(v, at); err != nil {
+func (s *Sim) review(v *verification, at time.Time) error {
+	if v.Status == StatusStarted {
+		if err := s.collect(v, at); err != nil {
 			return err
 		}
 	}
-	if v.status != StatusUserDataCollected {
+	if v.Status != StatusUserDataCollected {
 		return wrongState(v, StatusStarted, StatusUserDataCollected)
 	}
-	s.setStatusLocked(v, StatusReview, at)
+	s.setStatus(v, StatusReview, at)
 	return nil
 }
 
-// decideLocked approves (reason "") or declines v. USER_DATA_COLLECTED is
+// submitAndReview is the hosted page's final submit: USER_DATA_COLLECTED,
+// then straight to REVIEW, each with its webhook.
+func (s *Sim) submitAndReview(v *verification, at time.Time) error {
+	if v.Status != StatusStarted {
+		return wrongState(v, StatusStarted)
+	}
+	return s.review(v, at)
+}
+
+// decide approves (reason "") or declines v. USER_DATA_COLLECTED is
 // accepted besides REVIEW because NOTES.md shows REVIEW as optional. [ours]
-func (s *Sim) decideLocked(v *verification, reason string, at time.Time) error {
-	if v.status != StatusUserDataCollected && v.status != StatusReview {
+func (s *Sim) decide(v *verification, reason string, at time.Time) error {
+	if v.Status != StatusUserDataCollected && v.Status != StatusReview {
 		return wrongState(v, StatusUserDataCollected, StatusReview)
 	}
 	if reason == "" {
-		s.setStatusLocked(v, StatusApproved, at)
+		s.setStatus(v, StatusApproved, at)
 		return nil
 	}
 	if !slices.Contains(ReviewReasons(), reason) {
 		return fmt.Errorf("%w: the reason must be one of %s", ErrBadInput, strings.Join(ReviewReasons(), ", "))
 	}
-	v.reviewReason = reason
-	s.setStatusLocked(v, StatusDeclined, at)
+	v.ReviewReason = reason
+	s.setStatus(v, StatusDeclined, at)
 	return nil
 }
 
-// advanceOneLocked moves v one step along the happy path: STARTED,
+// expire makes v (not final) expire at at.
+func (s *Sim) expire(v *verification, at time.Time) error {
+	if isFinal(v.Status) {
+		return wrongState(v, StatusCreated, StatusStarted, StatusUserDataCollected, StatusReview)
+	}
+	v.ExpiresAt = laterOf(v.UpdatedAt, stamp(at))
+	s.setStatus(v, StatusExpired, v.ExpiresAt)
+	return nil
+}
+
+// stepOne moves v one step along the happy path: STARTED,
 // USER_DATA_COLLECTED (generating whatever data is missing), REVIEW,
 // APPROVED. [ours]
-func (s *Sim) advanceOneLocked(v *verification, at time.Time) (string, error) {
+func (s *Sim) stepOne(v *verification, at time.Time) (string, error) {
 	var err error
-	switch v.status {
+	switch v.Status {
 	case StatusCreated:
-		err = s.startLocked(v, at)
+		err = s.start(v, at)
 	case StatusStarted:
-		if v.needsDocument() && v.doc == nil {
-			err = s.setDocumentLocked(v, IdentityDocument{}, at)
+		if v.needsDocument() && v.Doc == nil {
+			err = s.setDocument(v, IdentityDocument{}, at)
 		}
-		if err == nil && v.needsFace() && v.face == nil {
-			err = s.setFaceLocked(v, "", at)
+		if err == nil && v.needsFace() && v.Face == nil {
+			err = s.setFace(v, "", at)
 		}
 		if err == nil {
-			err = s.collectLocked(v, at)
+			err = s.collect(v, at)
 		}
 	case StatusUserDataCollected:
-		err = s.reviewLocked(v, at)
+		err = s.review(v, at)
 	case StatusReview:
-		err = s.decideLocked(v, "", at)
+		err = s.decide(v, "", at)
 	default:
 		err = wrongState(v, StatusCreated, StatusStarted, StatusUserDataCollected, StatusReview)
 	}
-	return v.status, err
+	return v.Status, err
 }
 
-// act runs f on verification id under the lock, after applying what the
-// clock says has happened.
-func (s *Sim) act(id string, f func(v *verification, now time.Time) error) error {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked(now)
-	v := s.byID[id]
-	if v == nil {
-		return fmt.Errorf("%w: %q", ErrNotFound, clip(id, 40))
+// act runs f on verification id, after applying what the clock says has
+// happened, in one store transaction: the change and its webhooks are
+// saved together or not at all. f's refusal is returned as it is; what the
+// clock did is kept even then.
+func (s *Sim) act(ctx context.Context, id string, f func(v *verification, now time.Time) error) error {
+	var refused error
+	err := s.update(ctx, func(t *txn) error {
+		v, err := s.load(t, id)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			return fmt.Errorf("%w: %q", ErrNotFound, clip(id, 40))
+		}
+		if refused = f(v, t.now); refused != nil {
+			return nil
+		}
+		return s.save(t, v)
+	})
+	if err != nil {
+		return err
 	}
-	return f(v, now)
+	return refused
 }
 
 // Start moves verification id from CREATED to STARTED, as opening the
 // hosted page and starting does.
-func (s *Sim) Start(id string) error {
-	return s.act(id, func(v *verification, now time.Time) error { return s.startLocked(v, now) })
-}
+func (s *Sim) Start(id string) error { return s.act(context.Background(), id, s.start) }
 
 // SubmitDocument scans a generated identity document for verification id
 // (STARTED, requiring DOCUMENT_SCAN) and sends IDENTITY_DOCUMENT_CHANGE.
@@ -445,7 +482,7 @@ func (s *Sim) SubmitDocument(id string) error { return s.SubmitDocumentWith(id, 
 // SubmitDocumentWith is SubmitDocument with the given values; empty fields
 // are generated. Bad values are ErrBadInput.
 func (s *Sim) SubmitDocumentWith(id string, doc IdentityDocument) error {
-	return s.act(id, func(v *verification, now time.Time) error { return s.setDocumentLocked(v, doc, now) })
+	return s.act(context.Background(), id, func(v *verification, now time.Time) error { return s.setDocument(v, doc, now) })
 }
 
 // SubmitFace scans the face for verification id (STARTED, requiring
@@ -455,88 +492,65 @@ func (s *Sim) SubmitFace(id string) error { return s.SubmitFaceWith(id, "") }
 // SubmitFaceWith is SubmitFace with the given age estimation (one of
 // AgeEstimations; "" to generate it).
 func (s *Sim) SubmitFaceWith(id, ageEstimation string) error {
-	return s.act(id, func(v *verification, now time.Time) error { return s.setFaceLocked(v, ageEstimation, now) })
+	return s.act(context.Background(), id, func(v *verification, now time.Time) error { return s.setFace(v, ageEstimation, now) })
 }
 
 // Collect moves verification id from STARTED to USER_DATA_COLLECTED once
 // every required step is done (else ErrIncomplete), as the person's final
 // submit does.
-func (s *Sim) Collect(id string) error {
-	return s.act(id, func(v *verification, now time.Time) error { return s.collectLocked(v, now) })
-}
+func (s *Sim) Collect(id string) error { return s.act(context.Background(), id, s.collect) }
 
 // Review moves verification id to REVIEW: from USER_DATA_COLLECTED, or
 // from STARTED once every required step is done (through
 // USER_DATA_COLLECTED, with a webhook for each; else ErrIncomplete).
-func (s *Sim) Review(id string) error {
-	return s.act(id, func(v *verification, now time.Time) error { return s.reviewLocked(v, now) })
-}
+func (s *Sim) Review(id string) error { return s.act(context.Background(), id, s.review) }
 
 // Approve approves verification id (USER_DATA_COLLECTED or REVIEW), as
 // pawaPass's reviewer would.
-func (s *Sim) Approve(id string) error {
-	return s.act(id, func(v *verification, now time.Time) error { return s.decideLocked(v, "", now) })
+func (s *Sim) Approve(id string) error { return s.approve(context.Background(), id) }
+
+func (s *Sim) approve(ctx context.Context, id string) error {
+	return s.act(ctx, id, func(v *verification, now time.Time) error { return s.decide(v, "", now) })
 }
 
 // Decline declines verification id (USER_DATA_COLLECTED or REVIEW) with
 // reason, one of ReviewReasons, which becomes reviewResult.reason.
-func (s *Sim) Decline(id, reason string) error {
+func (s *Sim) Decline(id, reason string) error { return s.decline(context.Background(), id, reason) }
+
+func (s *Sim) decline(ctx context.Context, id, reason string) error {
 	if reason == "" {
 		return fmt.Errorf("%w: a decline needs a reason: one of %s", ErrBadInput, strings.Join(ReviewReasons(), ", "))
 	}
-	return s.act(id, func(v *verification, now time.Time) error { return s.decideLocked(v, reason, now) })
+	return s.act(ctx, id, func(v *verification, now time.Time) error { return s.decide(v, reason, now) })
 }
 
 // Expire makes verification id (not final) expire now: expiresAt becomes
 // the current time and the status EXPIRED.
-func (s *Sim) Expire(id string) error {
-	return s.act(id, func(v *verification, now time.Time) error {
-		if isFinal(v.status) {
-			return wrongState(v, StatusCreated, StatusStarted, StatusUserDataCollected, StatusReview)
-		}
-		v.expiresAt = laterOf(v.updatedAt, stamp(now))
-		s.setStatusLocked(v, StatusExpired, v.expiresAt)
-		return nil
-	})
-}
+func (s *Sim) Expire(id string) error { return s.act(context.Background(), id, s.expire) }
 
 // Advance moves verification id one step along the happy path (CREATED →
 // STARTED → USER_DATA_COLLECTED with generated data → REVIEW → APPROVED)
 // and returns its new status.
 func (s *Sim) Advance(id string) (status string, err error) {
-	err = s.act(id, func(v *verification, now time.Time) error {
+	return s.advance(context.Background(), id)
+}
+
+func (s *Sim) advance(ctx context.Context, id string) (status string, err error) {
+	err = s.act(ctx, id, func(v *verification, now time.Time) error {
 		var err error
-		status, err = s.advanceOneLocked(v, now)
+		status, err = s.stepOne(v, now)
 		return err
 	})
 	return status, err
-}
-
-// submitAndReview is the hosted page's final submit: USER_DATA_COLLECTED,
-// then straight to REVIEW, each with its webhook.
-func (s *Sim) submitAndReview(id string) error {
-	return s.act(id, func(v *verification, now time.Time) error {
-		if v.status != StatusStarted {
-			return wrongState(v, StatusStarted)
-		}
-		return s.reviewLocked(v, now)
-	})
 }
 
 // --- ids ---
 
 const alphanumerics = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-// newIDLocked returns 8 random alphanumerics, unique among the kept
-// verifications, like the document's "aB1cD2eF". [ours]
-func (s *Sim) newIDLocked() string {
-	for {
-		id := randomString(8)
-		if _, dup := s.byID[id]; !dup {
-			return id
-		}
-	}
-}
+// newID returns 8 random alphanumerics, like the document's "aB1cD2eF";
+// insert makes it unique. [ours]
+func newID() string { return randomString(8) }
 
 func randomString(n int) string {
 	out := make([]byte, 0, n)

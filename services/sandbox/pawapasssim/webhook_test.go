@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"portal/services/sandbox"
 	"portal/services/sandbox/pawapasssim"
 	"portal/services/sandbox/simtest"
 )
@@ -250,7 +251,11 @@ func TestNoWebhookURL(t *testing.T) {
 }
 
 func TestCloseStopsWebhooks(t *testing.T) {
-	e := setup(t, pawapasssim.Options{WebhookBackoff: time.Hour})
+	// A store of the test's own: the simulator closes only a store it made
+	// itself, and this one must outlive it.
+	st := sandbox.MemoryStore()
+	t.Cleanup(func() { _ = st.Close() })
+	e := setup(t, pawapasssim.Options{WebhookBackoff: time.Hour, Store: st})
 	e.hooks.SetAnswer(func(int) int { return http.StatusServiceUnavailable })
 	v := e.create()
 	e.must(e.sim.Start(v.ID))

@@ -95,25 +95,25 @@ type webhookJSON struct {
 
 func (v *verification) wire() verificationJSON {
 	out := verificationJSON{
-		ID: v.id, ExternalID: v.externalID, PhoneNo: v.phoneNo, URL: v.url, Status: v.status,
-		Metadata:   v.metadata,
-		SuccessURL: v.successURL, ErrorURL: v.errorURL, SupportURL: v.supportURL,
-		CreatedBy: v.createdBy,
-		ExpiresAt: formatTime(v.expiresAt), CreatedAt: formatTime(v.createdAt), UpdatedAt: formatTime(v.updatedAt),
-		Requirements: make([]requirementJSON, 0, len(v.requirements)),
+		ID: v.ID, ExternalID: v.ExternalID, PhoneNo: v.PhoneNo, URL: v.URL, Status: v.Status,
+		Metadata:   rawOrNil(v.Metadata),
+		SuccessURL: v.SuccessURL, ErrorURL: v.ErrorURL, SupportURL: v.SupportURL,
+		CreatedBy: v.CreatedBy,
+		ExpiresAt: formatTime(v.ExpiresAt), CreatedAt: formatTime(v.CreatedAt), UpdatedAt: formatTime(v.UpdatedAt),
+		Requirements: make([]requirementJSON, 0, len(v.Requirements)),
 	}
-	if v.country != "" {
-		c := v.country
+	if v.Country != "" {
+		c := v.Country
 		out.Country = &c
 	}
-	for _, r := range v.requirements {
+	for _, r := range v.Requirements {
 		rj := requirementJSON{Type: r.Type}
 		if r.PreviousVerificationID != "" {
 			rj.Options = &optionsJSON{PreviousVerificationID: r.PreviousVerificationID}
 		}
 		out.Requirements = append(out.Requirements, rj)
 	}
-	if d := v.doc; d != nil {
+	if d := v.Doc; d != nil {
 		out.IdentityDocument = &identityDocumentJSON{
 			Type: d.Type, Country: d.Country, SerialNo: d.SerialNo, NationalNo: d.NationalNo,
 			FirstName: d.FirstName, LastName: d.LastName, DateOfBirth: d.DateOfBirth, PlaceOfBirth: d.PlaceOfBirth,
@@ -122,15 +122,24 @@ func (v *verification) wire() verificationJSON {
 			CreatedAt: formatTime(d.CreatedAt), UpdatedAt: formatTime(d.UpdatedAt),
 		}
 	}
-	if f := v.face; f != nil {
+	if f := v.Face; f != nil {
 		out.FaceScan = &faceScanJSON{AgeEstimation: f.AgeEstimation, CreatedAt: formatTime(f.CreatedAt), UpdatedAt: formatTime(f.UpdatedAt)}
 	}
 	// "Null when verification has not been reviewed or no review reason
 	// is available": an approval carries no reason. [ours]
-	if v.status == StatusDeclined && v.reviewReason != "" {
-		out.ReviewResult = &reviewResultJSON{Reason: v.reviewReason}
+	if v.Status == StatusDeclined && v.ReviewReason != "" {
+		out.ReviewResult = &reviewResultJSON{Reason: v.ReviewReason}
 	}
 	return out
+}
+
+// rawOrNil is stored JSON text as a json.RawMessage, nil (null) when
+// there is none.
+func rawOrNil(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
 }
 
 // --- errors ---
@@ -151,6 +160,7 @@ const (
 	codeNotFound         = "NOT_FOUND"
 	codeTooLarge         = "PAYLOAD_TOO_LARGE"
 	codeUnsupportedMedia = "UNSUPPORTED_MEDIA_TYPE"
+	codeInternal         = "INTERNAL_SERVER_ERROR"
 )
 
 // apiError is a failed request.
@@ -171,6 +181,7 @@ var (
 	errNotFound     = &apiError{http.StatusNotFound, codeNotFound, "Verification not found"}
 	errTooLarge     = &apiError{http.StatusRequestEntityTooLarge, codeTooLarge, "body: must be at most 64 KiB"}
 	errMediaType    = &apiError{http.StatusUnsupportedMediaType, codeUnsupportedMedia, "Content-Type must be application/json"}
+	errStore        = &apiError{http.StatusInternalServerError, codeInternal, "The verification store is unavailable"}
 )
 
 // marshal encodes v without escaping <, > and &, so URLs read as sent.
