@@ -42,38 +42,40 @@ type rcProc struct {
 }
 
 // rcDatabase is where the crash test's portal keeps its data: a SQLite
-// file, or a PostgreSQL database on a PostgreSQL run.
+// file, or a PostgreSQL database on a PostgreSQL run. The folder of path
+// also holds the portal's key files and the sandbox store on both.
 type rcDatabase struct{ path, url string }
 
 func rcNewDatabase(t *testing.T) rcDatabase {
+	d := rcDatabase{path: filepath.Join(t.TempDir(), "portal.db")}
 	if dbtest.OnPostgres() {
-		return rcDatabase{url: dbtest.NewPostgresURL(t)}
+		d.url = dbtest.NewPostgresURL(t)
 	}
-	return rcDatabase{path: filepath.Join(t.TempDir(), "portal.db")}
+	return d
 }
 
-func (d rcDatabase) env() string {
+func (d rcDatabase) env() []string {
+	env := []string{"PORTAL_DB=" + d.path}
 	if d.url != "" {
-		return "DATABASE_URL=" + d.url
+		env = append(env, "DATABASE_URL="+d.url)
 	}
-	return "PORTAL_DB=" + d.path
+	return env
 }
 
 // rcRunPortal starts the binary on db and waits until it is ready.
 func rcRunPortal(t *testing.T, bin string, db rcDatabase) *rcProc {
 	t.Helper()
 	addr := proctest.FreeAddr(t)
-	p := proctest.Start(t, "portal", bin, addr, []string{
-		"PORTAL_ADDR=" + addr,
-		db.env(),
+	p := proctest.Start(t, "portal", bin, addr, append(db.env(),
+		"PORTAL_ADDR="+addr,
 		"PORTAL_SANDBOX=on",
-		"PORTAL_ADMIN_PASSWORD=" + rcCrashAdminPassword,
+		"PORTAL_ADMIN_PASSWORD="+rcCrashAdminPassword,
 		"PORTAL_LOG_LEVEL=info",
 		// Short enough that the restarted process takes the dead one's
 		// claim within the test, long enough that the hanging call is still
 		// in flight when the test kills the first one.
-		"PORTAL_CLAIM_LEASE=" + rcClaimLease.String(),
-	})
+		"PORTAL_CLAIM_LEASE="+rcClaimLease.String(),
+	))
 	p.WaitReady(t, "/readyz", 15*time.Second)
 	return &rcProc{Proc: p, base: "http://" + addr}
 }

@@ -14,6 +14,7 @@ import (
 
 	"portal/internal/app"
 	"portal/internal/config"
+	"portal/services/sandbox/oneflowsim"
 	"portal/services/sandbox/pasbysim"
 	"portal/services/sandbox/passportreadersim"
 	"portal/services/sandbox/pawapasssim"
@@ -40,9 +41,10 @@ func run() int {
 	// while, so the demo is alive; a person on the simulators' pages (or
 	// the sandbox page) is faster.
 	a, err := app.New(ctx, cfg, logger, app.Options{
-		PasbySim:          pasbysim.Options{AutoSign: 3 * time.Minute},
-		PawaPassSim:       pawapasssim.Options{AutoAdvance: 90 * time.Second},
-		PassportReaderSim: passportreadersim.Options{AutoAdvance: 90 * time.Second},
+		OneFlowSim:        oneflowsim.Options{SettleAfter: cfg.SandboxSettleAfter},
+		PasbySim:          pasbysim.Options{AutoSign: cfg.SandboxAutoSign},
+		PawaPassSim:       pawapasssim.Options{AutoAdvance: cfg.SandboxAutoAdvance},
+		PassportReaderSim: passportreadersim.Options{AutoAdvance: cfg.SandboxAutoAdvance},
 		DashboardTTL:      15 * time.Second,
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 // Command sandbox runs the four upstream simulators as one process of their
-// own, for a portal that runs as several replicas: the simulators keep their
-// state in memory, so every replica must talk to the same one. A single
+// own, for a portal that runs as several replicas: every replica must talk
+// to the same providers, so the simulators and their store (SANDBOX_STORE,
+// a SQLite file only this process opens) live in one process. A single
 // portal does not need it (PORTAL_SANDBOX=auto mounts the simulators inside
 // the portal).
 //
@@ -57,6 +58,7 @@ func (e *configError) Error() string { return e.name + ": " + e.message }
 // config is what the sandbox process reads from the environment.
 type config struct {
 	addr          string
+	storePath     string   // the simulators' records, kept across restarts
 	publicURL     *url.URL // how the replicas and customers' browsers reach this process
 	portalURL     *url.URL // the load balancer in front of the replicas
 	controlToken  string
@@ -69,6 +71,7 @@ type config struct {
 func loadConfig(getenv func(string) string) (*config, error) {
 	c := &config{
 		addr:          cmpOr(getenv("SANDBOX_ADDR"), "127.0.0.1:9090"),
+		storePath:     cmpOr(getenv("SANDBOX_STORE"), "./data/sandbox.db"),
 		controlToken:  getenv("SANDBOX_CONTROL_TOKEN"),
 		webhookSecret: cmpOr(getenv("PAWAPASS_WEBHOOK_SECRET"), pawapasssim.DefaultWebhookSecret),
 	}
@@ -138,25 +141,33 @@ func cmpOr(v, def string) string {
 
 // simulators builds the four simulators mounted under /sandbox, as inside
 // the portal, so their URLs look the same in both set-ups.
-func simulators(c *config, logger *slog.Logger) (*sandbox.Harness, []interface{ Close() error }, error) {
+func simulators(ctx context.Context, c *config, logger *slog.Logger) (*sandbox.Harness, []interface{ Close() error }, error) {
+	store, err := sandbox.OpenStore(ctx, c.storePath)
+	if err != nil {
+		return nil, nil, err
+	}
 	base := c.publicURL.String() + "/sandbox"
 	hooks := func(timeout time.Duration) *http.Client {
 		return sandbox.WebhookClient(c.portalURL.Scheme, c.portalURL.Host, timeout)
 	}
-	pasbySim := pasbysim.New(pasbysim.Options{PublicURL: base + "/pasby", AutoSign: c.autoSign, Logger: logger,
+	pasbySim := pasbysim.New(pasbysim.Options{Store: store, PublicURL: base + "/pasby", AutoSign: c.autoSign, Logger: logger,
 		HTTPClient: hooks(pasbysim.DefaultWebhookTimeout)})
-	pawaSim := pawapasssim.New(pawapasssim.Options{PublicURL: base + "/pawapass", AutoAdvance: c.autoAdvance, Logger: logger,
+	pawaSim := pawapasssim.New(pawapasssim.Options{Store: store, PublicURL: base + "/pawapass", AutoAdvance: c.autoAdvance, Logger: logger,
 		WebhookURL: c.portalURL.String() + "/webhooks/pawapass", WebhookSecret: c.webhookSecret,
 		HTTPClient: hooks(pawapasssim.DefaultWebhookTimeout)})
-	readerSim := passportreadersim.New(passportreadersim.Options{PublicURL: base + "/passportreader", AutoAdvance: c.autoAdvance, Logger: logger,
+	readerSim := passportreadersim.New(passportreadersim.Options{Store: store, PublicURL: base + "/passportreader", AutoAdvance: c.autoAdvance, Logger: logger,
 		HTTPClient: hooks(passportreadersim.DefaultCallbackTimeout)})
+	closers := []interface{ Close() error }{pasbySim, pawaSim, readerSim, store} // the store last
 	h := sandbox.New("/sandbox")
-	for _, sim := range []sandbox.Simulator{oneflowsim.New(oneflowsim.Options{SettleAfter: c.settleAfter}), pasbySim, pawaSim, readerSim} {
+	for _, sim := range []sandbox.Simulator{oneflowsim.New(oneflowsim.Options{Store: store, SettleAfter: c.settleAfter, Logger: logger}), pasbySim, pawaSim, readerSim} {
 		if err := h.Register(sim); err != nil {
+			for _, cl := range closers {
+				_ = cl.Close()
+			}
 			return nil, nil, err
 		}
 	}
-	return h, []interface{ Close() error }{pasbySim, pawaSim, readerSim}, nil
+	return h, closers, nil
 }
 
 // portalEnv is what every replica needs to use this sandbox.
@@ -184,7 +195,7 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, e
 	if err != nil {
 		return err
 	}
-	h, closers, err := simulators(c, logger)
+	h, closers, err := simulators(ctx, c, logger)
 	if err != nil {
 		return err
 	}
@@ -205,7 +216,7 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, e
 	for _, kv := range portalEnv(c) {
 		fmt.Fprintln(envOut, kv)
 	}
-	logger.Info("sandbox listening", "addr", ln.Addr().String(), "public_url", c.publicURL.String(), "portal_url", c.portalURL.String(),
+	logger.Info("sandbox listening", "addr", ln.Addr().String(), "store", c.storePath, "public_url", c.publicURL.String(), "portal_url", c.portalURL.String(),
 		"control_api", c.publicURL.String()+"/_control/state", "control_token", c.controlToken != "")
 
 	select {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -54,13 +55,14 @@ func TestLoadConfig(t *testing.T) {
 }
 
 func TestControlAPI(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "sandbox.db")
 	c, err := loadConfig(func(k string) string {
-		return map[string]string{"SANDBOX_PORTAL_URL": "http://127.0.0.1:1", "SANDBOX_CONTROL_TOKEN": "a-control-token-of-length"}[k]
+		return map[string]string{"SANDBOX_PORTAL_URL": "http://127.0.0.1:1", "SANDBOX_CONTROL_TOKEN": "a-control-token-of-length", "SANDBOX_STORE": store}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, closers, err := simulators(c, slog.New(slog.DiscardHandler))
+	h, closers, err := simulators(t.Context(), c, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,4 +114,38 @@ func TestControlAPI(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("token without credentials: %d, want 401 from the 1flow simulator", resp.StatusCode)
 	}
+}
+
+// The store file belongs to one sandbox process: a second one on the same
+// file is refused with a message that says why, and the file opens again
+// once the first has stopped.
+func TestOneSandboxPerStore(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "sandbox.db")
+	c, err := loadConfig(func(k string) string {
+		return map[string]string{"SANDBOX_PORTAL_URL": "http://127.0.0.1:1", "SANDBOX_STORE": store}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeAll := func(closers []interface{ Close() error }) {
+		for _, s := range closers {
+			if err := s.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	_, closers, err := simulators(t.Context(), c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := simulators(t.Context(), c, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		closeAll(closers)
+		t.Fatalf("a second sandbox on the same store: %v, want refused as in use", err)
+	}
+	closeAll(closers)
+	_, closers, err = simulators(t.Context(), c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("the store does not open again after the first sandbox stopped: %v", err)
+	}
+	closeAll(closers)
 }

@@ -57,13 +57,14 @@ func TestPasbySDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	const token = "sdk-contract-control-token"
+	store := filepath.Join(t.TempDir(), "sandbox.db")
 	c, err := loadConfig(func(k string) string {
-		return map[string]string{"SANDBOX_PORTAL_URL": portal.Scheme + "://" + portal.Host, "SANDBOX_CONTROL_TOKEN": token}[k]
+		return map[string]string{"SANDBOX_PORTAL_URL": portal.Scheme + "://" + portal.Host, "SANDBOX_CONTROL_TOKEN": token, "SANDBOX_STORE": store}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, closers, err := simulators(c, slog.New(slog.DiscardHandler))
+	h, closers, err := simulators(t.Context(), c, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

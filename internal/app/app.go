@@ -104,10 +104,12 @@ type App struct {
 	// simulators, nil when the provider is real.
 	PawaPassSim       *pawapasssim.Sim
 	PassportReaderSim *passportreadersim.Sim
-	Verifications     *verifications.Service
-	Casework          *casework.Service
-	logger            *slog.Logger
-	workerTick        time.Duration
+	// SandboxStore holds the simulators' records, nil without a sandbox.
+	SandboxStore  *sandbox.Store
+	Verifications *verifications.Service
+	Casework      *casework.Service
+	logger        *slog.Logger
+	workerTick    time.Duration
 }
 
 // New opens the database, applies migrations, creates the first admin if
@@ -189,6 +191,11 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		Timeout: opts.IDVTimeout, Retry: opts.IDVRetry}
 	if cfg.SandboxEnabled() {
 		a.Sandbox = sandbox.New("/sandbox")
+		// The simulators' records outlive the process, as a provider's
+		// would, in a file of their own: a provider's database is not ours.
+		if a.SandboxStore, err = sandbox.OpenStore(ctx, a.SandboxStorePath()); err != nil {
+			return fail(err)
+		}
 		sims := opts.Simulators
 		// A provider without credentials talks to its simulator, over real
 		// HTTP through this same server, exactly as it would to the real one.
@@ -196,6 +203,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			simOpts := opts.OneFlowSim
 			if simOpts.Now == nil {
 				simOpts.Now = now
+			}
+			simOpts.Store = a.SandboxStore
+			if simOpts.Logger == nil {
+				simOpts.Logger = logger
 			}
 			a.OneFlowSim = oneflowsim.New(simOpts)
 			sims = append(sims, a.OneFlowSim)
@@ -215,6 +226,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			// Anyone may create a sandbox document with any webhook host:
 			// the simulator may only ever POST back to this portal.
 			simOpts.HTTPClient = sandbox.WebhookClient(cfg.BaseURL.Scheme, cfg.BaseURL.Host, pasbysim.DefaultWebhookTimeout)
+			simOpts.Store = a.SandboxStore
 			a.PasbySim = pasbysim.New(simOpts)
 			sims = append(sims, a.PasbySim)
 			pasbyCfg = pasby.Config{BaseURL: simOpts.PublicURL, APIVersion: cfg.Pasby.APIVersion,
@@ -240,6 +252,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			simOpts.WebhookURL = cfg.BaseURL.String() + "/webhooks/pawapass"
 			simOpts.WebhookSecret = cfg.PawaPass.WebhookSecret
 			simOpts.HTTPClient = sandbox.WebhookClient(cfg.BaseURL.Scheme, cfg.BaseURL.Host, pawapasssim.DefaultWebhookTimeout)
+			simOpts.Store = a.SandboxStore
 			a.PawaPassSim = pawapasssim.New(simOpts)
 			sims = append(sims, a.PawaPassSim)
 			pawaCfg = pawapass.Config{BaseURL: simOpts.PublicURL + "/v2", APIKey: cmp.Or(simOpts.APIKey, pawapasssim.DefaultAPIKey),
@@ -255,6 +268,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			}
 			simOpts.PublicURL = cfg.BaseURL.String() + "/sandbox/passportreader"
 			simOpts.HTTPClient = sandbox.WebhookClient(cfg.BaseURL.Scheme, cfg.BaseURL.Host, passportreadersim.DefaultCallbackTimeout)
+			simOpts.Store = a.SandboxStore
 			a.PassportReaderSim = passportreadersim.New(simOpts)
 			sims = append(sims, a.PassportReaderSim)
 			readerCfg = passportreader.Config{BaseURL: simOpts.PublicURL, PublicKey: cmp.Or(simOpts.PublicKey, passportreadersim.DefaultPublicKey),
@@ -341,8 +355,14 @@ func (a *App) runJanitor(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Close stops the pasby simulator (its webhook deliveries) and releases the
-// database.
+// SandboxStorePath is the simulators' store: sandbox.db beside the
+// portal's database file (or where it would be, on PostgreSQL).
+func (a *App) SandboxStorePath() string {
+	return filepath.Join(filepath.Dir(a.Config.DBPath), "sandbox.db")
+}
+
+// Close stops the simulators (their webhook deliveries) and releases the
+// databases.
 func (a *App) Close() {
 	if a.PasbySim != nil {
 		_ = a.PasbySim.Close()
@@ -352,6 +372,9 @@ func (a *App) Close() {
 	}
 	if a.PassportReaderSim != nil {
 		_ = a.PassportReaderSim.Close()
+	}
+	if a.SandboxStore != nil {
+		_ = a.SandboxStore.Close()
 	}
 	if a.DB == nil {
 		return

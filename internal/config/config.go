@@ -114,6 +114,12 @@ type Config struct {
 	// ClaimLease is how long a replica holds a record it is sending or
 	// checking; work a dead replica held is taken over after it.
 	ClaimLease time.Duration
+	// How soon the sandbox's simulated customers act by themselves: sign a
+	// document, move a verification on, settle a recharge. The same
+	// settings as the standalone sandbox's.
+	SandboxAutoSign    time.Duration
+	SandboxAutoAdvance time.Duration
+	SandboxSettleAfter time.Duration
 
 	Pasby    Pasby
 	IDV      IDV
@@ -197,6 +203,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.MaxRecharge = r.positiveDecimal("PORTAL_MAX_RECHARGE", "10000")
 	c.ClaimLease = r.durationIn("PORTAL_CLAIM_LEASE", lifecycle.DefaultLease, lifecycle.MinLease, time.Hour, "2m")
 	c.IDVStoreImages = r.optionalBool("IDV_STORE_IMAGES")
+	c.SandboxAutoSign = r.durationIn("SANDBOX_AUTO_SIGN", 3*time.Minute, time.Second, 24*time.Hour, "3m")
+	c.SandboxAutoAdvance = r.durationIn("SANDBOX_AUTO_ADVANCE", 90*time.Second, time.Second, 24*time.Hour, "90s")
+	c.SandboxSettleAfter = r.durationIn("SANDBOX_SETTLE_AFTER", 20*time.Second, time.Second, 24*time.Hour, "20s")
 
 	c.Pasby = Pasby{
 		BaseURL:       r.upstreamURL("PASBY_BASE_URL"),

@@ -222,6 +222,7 @@ func TestTwoReplicasOnOnePostgreSQL(t *testing.T) {
 	sandboxAddr := proctest.FreeAddr(t)
 	sb := proctest.Start(t, "sandbox", sandboxBin, sandboxAddr, []string{
 		"SANDBOX_ADDR=" + sandboxAddr, "SANDBOX_PORTAL_URL=" + lbBase, "SANDBOX_SETTLE_AFTER=2s",
+		"SANDBOX_STORE=" + filepath.Join(t.TempDir(), "sandbox.db"),
 	})
 	sb.WaitReady(t, "/_control/state", 30*time.Second)
 	var providerEnv []string
