@@ -105,9 +105,9 @@ func TestSupportFindsCustomerAndRecharges(t *testing.T) {
 	}
 	devices := deviceRows(b)
 	for _, id := range []string{oneflowsim.SeedDeviceID, oneflowsim.SeedCardID} {
-		bal, ok := sim.Balance(id)
-		if !ok {
-			t.Fatalf("the simulator does not know %s", id)
+		bal, ok, err := sim.Balance(id)
+		if err != nil || !ok {
+			t.Fatalf("the simulator does not know %s (%v)", id, err)
 		}
 		if got, want := devices[id], templates.Litres(bal.String()); got != want {
 			t.Errorf("customer page shows %s with balance %q, want 1flow's %q (devices: %q)", id, got, want, devices)
@@ -199,7 +199,7 @@ func TestSupportFindsCustomerAndRecharges(t *testing.T) {
 	if first := eval[string](b, `(() => { const a = document.querySelector("#customer-records tbody a[href^='/recharges/']"); return a ? a.getAttribute("href") : ""; })()`); first != fmt.Sprintf("/recharges/%d", id) {
 		t.Errorf("the newest recharge is not listed first: the first row links %q", first)
 	}
-	if bal, _ := sim.Balance(oneflowsim.SeedDeviceID); deviceRows(b)[oneflowsim.SeedDeviceID] != templates.Litres(bal.String()) {
+	if bal, _, _ := sim.Balance(oneflowsim.SeedDeviceID); deviceRows(b)[oneflowsim.SeedDeviceID] != templates.Litres(bal.String()) {
 		t.Errorf("after the recharge the page shows balance %q, want 1flow's %q", deviceRows(b)[oneflowsim.SeedDeviceID], templates.Litres(bal.String()))
 	}
 
