@@ -157,7 +157,13 @@ func (b *Bucket) Update(ctx context.Context, f func(tx *Tx) error) error {
 	if err := b.st.ready(ctx); err != nil {
 		return err
 	}
-	sqlTx, err := b.st.db.BeginTx(ctx, nil)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sandbox store: begin: %w", err)
+	}
+	// ctx is not the transaction's: database/sql rolls back a transaction
+	// whose context ends and throws its connection away, and the one
+	// connection of a memory store is its whole database.
+	sqlTx, err := b.st.db.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return fmt.Errorf("sandbox store: begin: %w", err)
 	}
@@ -168,6 +174,9 @@ func (b *Bucket) Update(ctx context.Context, f func(tx *Tx) error) error {
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("sandbox store: commit: %w", err)
+	}
+	for _, after := range tx.after {
+		after()
 	}
 	return nil
 }
@@ -191,9 +200,16 @@ type querier interface {
 // statements do not take the request's context: the store is local and
 // fast, and a client that hangs up must not cut a read-modify-write in half.
 type Tx struct {
-	q   querier
-	sim string
+	q     querier
+	sim   string
+	after []func()
 }
+
+// AfterCommit has f run once the transaction has committed, outside it
+// (never after a rollback): a worker woken from inside could look before
+// the write is there, and nothing inside may wait for another goroutine
+// that needs the store's one connection.
+func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
 // ErrExists is returned by Insert when the id is taken.
 var ErrExists = errors.New("sandbox store: record exists")

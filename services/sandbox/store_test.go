@@ -105,3 +105,51 @@ func TestMemoryStoresAreApart(t *testing.T) {
 		t.Fatalf("the second memory store sees the first's record: %v %v", found, err)
 	}
 }
+
+// A context that ends during Update must not cost the memory store its one
+// connection, which is its whole database.
+func TestMemoryStoreSurvivesACancelledUpdate(t *testing.T) {
+	st := MemoryStore()
+	defer st.Close()
+	b := st.Bucket("sim")
+	if err := b.Update(t.Context(), func(tx *Tx) error { return tx.Put("rec", "a", testRecord{"a", 1}, time.Time{}) }); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	err := b.Update(ctx, func(tx *Tx) error {
+		cancel()
+		time.Sleep(10 * time.Millisecond) // database/sql reacts to the end of a context in a goroutine
+		return tx.Put("rec", "b", testRecord{"b", 2}, time.Time{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r testRecord
+	if found, err := b.Get(t.Context(), "rec", "a", &r); err != nil || !found {
+		t.Fatalf("after a cancelled Update: %v %v", found, err)
+	}
+	if err := b.Update(ctx, func(*Tx) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Update with an ended context: %v", err)
+	}
+}
+
+func TestAfterCommitRunsOnlyOnCommit(t *testing.T) {
+	st := MemoryStore()
+	defer st.Close()
+	b := st.Bucket("sim")
+	var ran []string
+	_ = b.Update(t.Context(), func(tx *Tx) error {
+		tx.AfterCommit(func() { ran = append(ran, "rolled back") })
+		return errors.New("boom")
+	})
+	err := b.Update(t.Context(), func(tx *Tx) error {
+		tx.AfterCommit(func() { ran = append(ran, "committed") })
+		if len(ran) != 0 {
+			t.Error("ran inside the transaction")
+		}
+		return nil
+	})
+	if err != nil || strings.Join(ran, ",") != "committed" {
+		t.Fatalf("%v %v", ran, err)
+	}
+}

@@ -288,17 +288,15 @@ type Sim struct {
 
 	// ctx ends when the simulator is closed: webhook deliveries, SSE
 	// streams and held polling requests watch it.
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup // the delivery worker and its attempts
-	streams  sync.WaitGroup // SSE streams and held polling requests
-	wake     chan struct{}  // a webhook was queued or an attempt ended
-	inflight atomic.Int32   // attempts posting
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // the loop moving documents along
+	streams sync.WaitGroup // SSE streams and held polling requests
+	outbox  *sandbox.Outbox[hookMeta]
 
 	mu      sync.Mutex
 	closed  bool
 	changed chan struct{} // closed and replaced on every change of a document
-	settled chan struct{} // closed and replaced when an attempt is recorded
 }
 
 var _ sandbox.Simulator = (*Sim)(nil)
@@ -321,8 +319,6 @@ func New(opts Options) *Sim {
 		now:             opts.Now,
 		logger:          opts.Logger,
 		changed:         make(chan struct{}),
-		settled:         make(chan struct{}),
-		wake:            make(chan struct{}, 1),
 	}
 	if s.client == nil {
 		s.client = &http.Client{Timeout: DefaultWebhookTimeout}
@@ -339,8 +335,8 @@ func New(opts Options) *Sim {
 	}
 	s.bucket = store.Bucket(s.Name())
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.wg.Add(1)
-	go s.run()
+	s.outbox = s.newOutbox()
+	s.wg.Go(s.advanceLoop)
 	return s
 }
 
@@ -408,6 +404,7 @@ func (s *Sim) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.cancel()
+	s.outbox.Close()
 	s.wg.Wait()
 	s.streams.Wait()
 	if already || !s.ownStore {

@@ -21,12 +21,6 @@ const (
 	// the body is the owning document's id, so ping, polling, SSE and
 	// cancel find the document of either kind of id.
 	kindFlow = "flow"
-	// kindDelivery is a webhook to deliver (the outbox), keyed by a
-	// sequence number; due is when its next attempt starts.
-	kindDelivery = "delivery"
-	// kindAttempt is one webhook attempt, keyed by a sequence number: the
-	// log Deliveries reads, kept to the last maxDeliveries.
-	kindAttempt = "attempt"
 	// kindKeys holds the simulator's keys (one record, idKeys).
 	kindKeys = "keys"
 	idKeys   = "v1"
@@ -37,8 +31,6 @@ const (
 	counterSigning  = "create_signing"
 	counterReview   = "create_review"
 	counterRejected = "create_rejected"
-	counterDelivery = "delivery_seq"
-	counterAttempt  = "attempt_seq"
 )
 
 // advanceBatch is how many other due documents each store transaction
@@ -47,9 +39,6 @@ const (
 // scan of the in-memory simulator did), without one request paying for a
 // backlog. The worker drains the rest.
 const advanceBatch = 16
-
-// seqID formats a sequence number so that ids sort as numbers do.
-func seqID(n int64) string { return fmt.Sprintf("%012d", n) }
 
 // ceilMilli rounds t up to the store's millisecond: a record found due at
 // a millisecond is then never early, so moving it always moves its due.
@@ -110,7 +99,6 @@ type op struct {
 	keys *simKeys
 
 	changed bool // a document changed: wake held polling requests
-	queued  bool // a webhook was queued: wake the delivery worker
 }
 
 // update runs f in one store transaction, after moving along a batch of
@@ -123,7 +111,7 @@ func (s *Sim) update(ctx context.Context, f func(o *op) error) error {
 	}
 	o := &op{s: s, now: s.now(), keys: keys}
 	err = s.bucket.Update(ctx, func(tx *sandbox.Tx) error {
-		o.tx, o.changed, o.queued = tx, false, false
+		o.tx, o.changed = tx, false
 		if _, err := o.advanceDue(advanceBatch); err != nil {
 			return err
 		}
@@ -134,9 +122,6 @@ func (s *Sim) update(ctx context.Context, f func(o *op) error) error {
 	}
 	if o.changed {
 		s.notify()
-	}
-	if o.queued {
-		s.wakeWorker()
 	}
 	return nil
 }

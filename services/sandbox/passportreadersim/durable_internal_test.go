@@ -17,13 +17,12 @@ import (
 
 var testStart = time.Date(2026, 5, 4, 9, 1, 41, 0, time.UTC)
 
-// seedSession writes a CREATED session and its token as create would,
-// with the given outbox.
-func seedSession(tx *sandbox.Tx, id int64, outbox ...int64) error {
+// seedSession writes a CREATED session and its token as create would.
+func seedSession(tx *sandbox.Tx, id int64) error {
 	rec := &sessionRecord{
 		ID: id, Token: "tok-" + key(id), Created: testStart, Expires: testStart.Add(100 * 365 * 24 * time.Hour),
 		State: StateInitiated, ChangedAt: testStart, Reference: "seeded", CallbackURL: "http://unused.invalid/cb",
-		Changes: []Change{{StateCreated, testStart}, {StateInitiated, testStart}}, Outbox: outbox,
+		Changes: []Change{{StateCreated, testStart}, {StateInitiated, testStart}},
 	}
 	if err := tx.Put(kindToken, rec.Token, tokenRecord{id}, time.Time{}); err != nil {
 		return err
@@ -48,15 +47,12 @@ func TestLapsedClaimIsDelivered(t *testing.T) {
 	t.Cleanup(func() { _ = store.Close() })
 	body := `{"session_id":7,"session_state":"INITIATED","session_reference":"seeded"}`
 	err = store.Bucket("passportreader").Update(ctx, func(tx *sandbox.Tx) error {
-		if err := seedSession(tx, 7, 1); err != nil {
+		if err := seedSession(tx, 7); err != nil {
 			return err
 		}
-		if _, err := tx.Add(counterCallback, 1); err != nil {
-			return err
-		}
-		c := callbackRecord{ID: 1, SessionID: 7, State: StateInitiated, Target: rcv.URL + "/cb", Host: rcv.URL,
-			Body: body, Status: callbackPending, Claim: time.Now().Add(-time.Minute).UnixNano()}
-		return tx.Put(kindCallback, "1", c, time.Now().Add(-time.Second)) // the lease lapsed a second ago
+		c := sandbox.OutboxMessage[callbackMeta]{ID: "1", Key: key(7), Target: rcv.URL + "/cb", Body: []byte(body),
+			Meta: callbackMeta{SessionID: 7, State: StateInitiated, Host: rcv.URL}, State: sandbox.OutboxPending, Claim: 1}
+		return tx.Put(sandbox.OutboxKind, c.ID, c, time.Now().Add(-time.Second)) // the lease lapsed a second ago
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -79,20 +75,20 @@ func TestLapsedClaimIsDelivered(t *testing.T) {
 	if ds := sim.Deliveries(); len(ds) != 1 || ds[0].SessionID != 7 || ds[0].Attempt != 1 || ds[0].Status != http.StatusOK {
 		t.Fatalf("deliveries %+v", ds)
 	}
-	// Delivered once: the session's outbox is empty, nothing is due.
+	// Delivered once: the callback is finished, nothing is due.
 	s, ok := sim.Session(7)
 	if !ok || s.State != StateInitiated {
 		t.Fatalf("session %+v", s)
 	}
 	err = store.Bucket("passportreader").Update(ctx, func(tx *sandbox.Tx) error {
-		var rec sessionRecord
-		if _, err := tx.Get(kindSession, "7", &rec); err != nil {
+		var c sandbox.OutboxMessage[callbackMeta]
+		if _, err := tx.Get(sandbox.OutboxKind, "1", &c); err != nil {
 			return err
 		}
-		if len(rec.Outbox) != 0 {
-			return fmt.Errorf("outbox %v after delivery", rec.Outbox)
+		if c.State != sandbox.OutboxDelivered || len(c.Tries) != 1 {
+			return fmt.Errorf("callback %+v after delivery", c)
 		}
-		if _, due, err := tx.NextDue(kindCallback); err != nil || due {
+		if _, due, err := tx.NextDue(sandbox.OutboxKind); err != nil || due {
 			return fmt.Errorf("a callback is still due (%v)", err)
 		}
 		return nil
@@ -138,7 +134,7 @@ func TestClaimHoldsALease(t *testing.T) {
 		t.Fatal("never posted")
 	}
 	err = sim.bucket.Update(ctx, func(tx *sandbox.Tx) error {
-		at, ok, err := tx.NextDue(kindCallback)
+		at, ok, err := tx.NextDue(sandbox.OutboxKind)
 		if err != nil || !ok {
 			return fmt.Errorf("no due callback while posting (%v)", err)
 		}
@@ -155,7 +151,7 @@ func TestClaimHoldsALease(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = sim.bucket.Update(ctx, func(tx *sandbox.Tx) error {
-		at, ok, err := tx.NextDue(kindCallback)
+		at, ok, err := tx.NextDue(sandbox.OutboxKind)
 		if err != nil || !ok || time.Until(at) > 0 {
 			return fmt.Errorf("after Close the callback is due at %v (%v, %v), want now", at, ok, err)
 		}

@@ -191,23 +191,14 @@ type Sim struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	// postTimeout bounds one callback attempt, and lease (a little
-	// longer) is how long a claimed callback is kept from being claimed
-	// again.
-	postTimeout, lease time.Duration
-
 	// ctx ends when the simulator is closed: callback deliveries and the
 	// sweeper watch it.
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	closed   atomic.Bool
-	wake     chan struct{} // wakes the outbox worker; holds one
-	inflight atomic.Int32  // callback posts under way
-
-	mu      sync.Mutex    // guards settled only, never taken inside a store transaction
-	settled chan struct{} // closed and replaced when a callback attempt ends
+	closed atomic.Bool
+	outbox *sandbox.Outbox[callbackMeta]
 }
 
 var _ sandbox.Simulator = (*Sim)(nil)
@@ -229,8 +220,6 @@ func New(opts Options) *Sim {
 		now:         opts.Now,
 		logger:      opts.Logger,
 		store:       opts.Store,
-		wake:        make(chan struct{}, 1),
-		settled:     make(chan struct{}),
 	}
 	if s.attempts <= 0 {
 		s.attempts = DefaultCallbackAttempts
@@ -248,15 +237,10 @@ func New(opts Options) *Sim {
 		s.store, s.ownStore = sandbox.MemoryStore(), true
 	}
 	s.bucket = s.store.Bucket(s.Name())
-	s.postTimeout = s.client.Timeout
-	if s.postTimeout <= 0 {
-		s.postTimeout = DefaultCallbackTimeout
-	}
-	s.lease = s.postTimeout + leaseMargin
 	s.csp = pageCSP(s.publicURL)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.outbox = s.newOutbox()
 	s.wg.Go(s.sweep)
-	s.wg.Go(s.deliverLoop)
 	return s
 }
 
@@ -356,7 +340,7 @@ func (s *Sim) Close() error {
 		s.closed.Store(true)
 		s.cancel()
 		s.wg.Wait()
-		s.broadcastSettled()
+		s.outbox.Close()
 		if s.ownStore {
 			if err := s.store.Close(); err != nil {
 				s.closeErr = fmt.Errorf("passportreadersim: close the store: %w", err)

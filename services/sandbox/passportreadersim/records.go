@@ -13,18 +13,13 @@ import (
 
 // Record kinds and counters in the simulator's bucket of the sandbox store.
 // A session is one record; its token has a record of its own so the /open
-// page finds the session without a scan; each callback is a record of the
-// outbox; the attempt log behind Deliveries keeps its last maxDeliveries
-// entries.
+// page finds the session without a scan. The callbacks are the outbox's
+// (sandbox.Outbox), in the same bucket.
 const (
-	kindSession  = "session"
-	kindToken    = "token"
-	kindCallback = "callback"
-	kindAttempt  = "attempt"
+	kindSession = "session"
+	kindToken   = "token"
 
 	counterCreateCalls = "create_calls"
-	counterCallback    = "callback_seq"
-	counterAttempt     = "attempt_seq"
 )
 
 // requestDueBatch is how many due sessions a request moves before doing its
@@ -45,9 +40,6 @@ type tokenRecord struct {
 type op struct {
 	tx  *sandbox.Tx
 	now time.Time
-	// queued is set when a callback entered the outbox, so the worker is
-	// woken once the transaction has committed, not before.
-	queued bool
 }
 
 func key(id int64) string { return strconv.FormatInt(id, 10) }
@@ -67,8 +59,7 @@ func dueAt(t time.Time) time.Time {
 }
 
 // update runs f in one store transaction, after applying what the clock
-// says has happened to a few due sessions, and wakes the callback worker
-// when f queued a callback. f's error rolls everything back, so domain
+// says has happened to a few due sessions. f's error rolls everything back, so domain
 // refusals are not returned through it: a lazily applied expiry must stay.
 func (s *Sim) update(ctx context.Context, f func(o *op) error) error {
 	return s.transact(ctx, func(o *op) error {
@@ -81,22 +72,9 @@ func (s *Sim) update(ctx context.Context, f func(o *op) error) error {
 
 // transact is update without the due sessions: what the sweeper uses.
 func (s *Sim) transact(ctx context.Context, f func(o *op) error) error {
-	var queued bool
-	err := s.bucket.Update(ctx, func(tx *sandbox.Tx) error {
-		o := &op{tx: tx, now: s.now()}
-		if err := f(o); err != nil {
-			return err
-		}
-		queued = o.queued
-		return nil
+	return s.bucket.Update(ctx, func(tx *sandbox.Tx) error {
+		return f(&op{tx: tx, now: s.now()})
 	})
-	if err != nil {
-		return err
-	}
-	if queued {
-		s.wakeWorker()
-	}
-	return nil
 }
 
 // applyDue moves at most limit sessions whose due time has come and

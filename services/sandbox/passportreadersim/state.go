@@ -70,10 +70,6 @@ type sessionRecord struct {
 	Face             []byte    `json:"face,omitempty"`
 	RejectReason     string    `json:"reject_reason,omitempty"`
 	Changes          []Change  `json:"changes"`
-	// Outbox holds the ids of the session's callbacks not finished yet,
-	// oldest first. Only the first is due: one at a time keeps a
-	// session's callbacks in order. [ours]
-	Outbox []int64 `json:"outbox,omitempty"`
 
 	// fresh are the callbacks the changes since the read caused, which
 	// put adds to the outbox; dirty says the record must be written.

@@ -243,10 +243,7 @@ type Sim struct {
 	webhookBackoff  time.Duration
 	webhookAttempts int
 	client          *http.Client
-	postTimeout     time.Duration // of one webhook post
-	lease           time.Duration // how long a claimed delivery is not due
 	now             func() time.Time
-	wall            func() time.Time // webhook due times: retries wait in real time
 	logger          *slog.Logger
 	autoAdvance     time.Duration
 	ttl             time.Duration
@@ -255,22 +252,14 @@ type Sim struct {
 	bucket   *sandbox.Bucket
 	ownStore bool
 
-	// ctx ends when the simulator is closed: the loop, the webhook
-	// worker and the posts watch it.
-	ctx        context.Context
-	cancel     context.CancelFunc
-	loopDone   chan struct{}
-	workerDone chan struct{}
-	wg         sync.WaitGroup // webhook posts
-	slots      chan struct{}  // one per post under way
-	wake       chan struct{}  // a delivery was queued, or a post ended
-	closed     atomic.Bool
-	closeOnce  sync.Once
-	closeErr   error
-
-	// mu guards changed alone, and is never held around a store call.
-	mu      sync.Mutex
-	changed chan struct{} // closed when a post's outcome is recorded
+	// ctx ends when the simulator is closed: the loop watches it.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	loopDone  chan struct{}
+	outbox    *sandbox.Outbox[hookMeta]
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ sandbox.Simulator = (*Sim)(nil)
@@ -287,16 +276,11 @@ func New(opts Options) *Sim {
 		webhookAttempts: opts.WebhookAttempts,
 		client:          opts.HTTPClient,
 		now:             opts.Now,
-		wall:            time.Now,
 		logger:          opts.Logger,
 		autoAdvance:     max(opts.AutoAdvance, 0),
 		ttl:             orDur(opts.DefaultTTL, DefaultTTL),
 		store:           opts.Store,
 		loopDone:        make(chan struct{}),
-		workerDone:      make(chan struct{}),
-		slots:           make(chan struct{}, maxPosts),
-		wake:            make(chan struct{}, 1),
-		changed:         make(chan struct{}),
 	}
 	if s.webhookAttempts <= 0 {
 		s.webhookAttempts = DefaultWebhookAttempts
@@ -304,8 +288,6 @@ func New(opts Options) *Sim {
 	if s.client == nil {
 		s.client = &http.Client{Timeout: DefaultWebhookTimeout}
 	}
-	s.postTimeout = orDur(s.client.Timeout, DefaultWebhookTimeout)
-	s.lease = s.postTimeout + leaseMargin
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -321,8 +303,8 @@ func New(opts Options) *Sim {
 		tick = min(tick, s.autoAdvance)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.outbox = s.newOutbox(tick)
 	go s.loop(tick)
-	go s.worker(tick)
 	return s
 }
 
@@ -389,9 +371,7 @@ func (s *Sim) Close() error {
 		s.closed.Store(true)
 		s.cancel()
 		<-s.loopDone
-		<-s.workerDone
-		s.wg.Wait()
-		s.announce() // WaitWebhooks returns
+		s.outbox.Close()
 		if s.ownStore {
 			if err := s.store.Close(); err != nil {
 				s.closeErr = fmt.Errorf("pawapasssim: close the store: %w", err)

@@ -15,12 +15,8 @@ const (
 	// kindVerification records are verifications, keyed by id, due when
 	// the clock next moves them (AutoAdvance, expiry).
 	kindVerification = "verification"
-	// kindDelivery records are the webhook outbox, keyed by a sequence
-	// number, due when their next attempt should start.
-	kindDelivery = "delivery"
 
 	counterCreateCalls = "create_calls"
-	counterDeliveries  = "delivery_seq"
 )
 
 // dueBatch is how many due verifications one catch-up step reads: the
@@ -30,25 +26,15 @@ const dueBatch = 100
 
 // txn is one store transaction of the simulator.
 type txn struct {
-	tx     *sandbox.Tx
-	now    time.Time // the simulator's clock when the transaction began
-	queued bool      // a webhook was queued: wake the worker once committed
+	tx  *sandbox.Tx
+	now time.Time // the simulator's clock when the transaction began
 }
 
-// update runs f in one store transaction and, once it is committed, wakes
-// the webhook worker if f queued a webhook.
+// update runs f in one store transaction.
 func (s *Sim) update(ctx context.Context, f func(t *txn) error) error {
-	var queued bool
-	err := s.bucket.Update(ctx, func(tx *sandbox.Tx) error {
-		t := &txn{tx: tx, now: s.now()}
-		err := f(t)
-		queued = t.queued
-		return err
+	return s.bucket.Update(ctx, func(tx *sandbox.Tx) error {
+		return f(&txn{tx: tx, now: s.now()})
 	})
-	if err == nil && queued {
-		s.wakeWorker()
-	}
-	return err
 }
 
 // read returns verification id as stored, nil when there is none.

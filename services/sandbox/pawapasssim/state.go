@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"portal/services/sandbox"
 )
 
 // Errors of the methods that act on a verification. Wrong-state errors
@@ -115,7 +117,7 @@ type verification struct {
 
 	// outbox holds the webhooks of the change being made, queued in the
 	// same transaction as v by save.
-	outbox []deliveryRecord
+	outbox []sandbox.OutboxMessage[hookMeta]
 }
 
 func (v *verification) requires(typ string) bool {
