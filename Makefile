@@ -40,15 +40,16 @@ browser-deps:
 	fi
 
 # The pasby SDK contract test (cmd/sandbox, TestPasbySDK) runs
-# the provider's npm package under Debian's nodejs; install it and npm when
-# node is missing (as root, as on CI and the dev machines).
+# the provider's npm package under Debian's nodejs, and the browser tests'
+# accessibility checks install axe-core (e2e/axe) with npm ci; install
+# nodejs and npm when missing (as root, as on CI and the dev machines).
 node-deps:
 	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
 		if [ "$$(id -u)" = "0" ]; then \
-			echo "Installing nodejs and npm for the pasby SDK contract test..."; \
+			echo "Installing nodejs and npm for the pasby SDK contract test and the accessibility checks..."; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
 		else \
-			echo "The pasby SDK contract test needs node and npm: run 'sudo apt-get install nodejs npm'."; exit 1; \
+			echo "The pasby SDK contract test and the accessibility checks need node and npm: run 'sudo apt-get install nodejs npm'."; exit 1; \
 		fi; \
 	fi
 

@@ -119,5 +119,72 @@
     reenable(elt && elt.closest ? (elt.closest("form") || elt) : document);
   });
 
+  // The phone's menu. The button ships hidden so that, without this
+  // script, the menu simply stays open; has-nav-toggle is what lets the CSS
+  // fold it away.
+  var header = document.querySelector(".app-header");
+  var toggle = header && header.querySelector(".nav-toggle");
+  function setMenu(open) {
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    header.classList.toggle("nav-open", open);
+  }
+  if (toggle) {
+    header.classList.add("has-nav-toggle");
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      setMenu(toggle.getAttribute("aria-expanded") !== "true");
+    });
+    // Escape closes an open menu and puts the focus back on its button, as
+    // a disclosure should.
+    header.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && header.classList.contains("nav-open")) {
+        setMenu(false);
+        toggle.focus();
+      }
+    });
+  }
+
+  // A table wider than its box scrolls inside its .table-wrap, and the
+  // keyboard can only scroll what it can focus. So a wrap that overflows
+  // and holds nothing focusable becomes a named, focusable region, and
+  // stops being one when it fits again (a wide screen keeps its tab stops
+  // for things that do something).
+  var focusable = "a[href]:not([tabindex='-1']), button:not([disabled]), input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex='-1'])";
+  function tableName(wrap) {
+    var caption = wrap.querySelector("caption");
+    var box = wrap.closest("section, .card, figure");
+    var heading = box && box.querySelector("h1, h2, h3, .chart-title");
+    var text = (caption && caption.textContent) || (heading && heading.textContent) || document.title;
+    return text.replace(/\s+/g, " ").trim() + " (scrolls sideways)";
+  }
+  function fitTable(wrap) {
+    var scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+    var managed = wrap.hasAttribute("data-scroll-region");
+    if (scrolls && !managed && !wrap.querySelector(focusable)) {
+      wrap.setAttribute("data-scroll-region", "");
+      wrap.setAttribute("tabindex", "0");
+      wrap.setAttribute("role", "region");
+      wrap.setAttribute("aria-label", tableName(wrap));
+    } else if (!scrolls && managed) {
+      ["data-scroll-region", "tabindex", "role", "aria-label"].forEach(function (a) { wrap.removeAttribute(a); });
+    }
+  }
+  var sizes = window.ResizeObserver ? new ResizeObserver(function (entries) {
+    entries.forEach(function (e) { fitTable(e.target); });
+  }) : null;
+  function watchTables(root) {
+    if (!sizes || !root || !root.querySelectorAll) return;
+    if (root.matches && root.matches(".table-wrap")) sizes.observe(root);
+    root.querySelectorAll(".table-wrap").forEach(function (w) { sizes.observe(w); });
+  }
+  body.addEventListener("htmx:load", function (e) { watchTables(e.detail && e.detail.elt); });
+  // Polled fragments replace their tables every few seconds: let go of the
+  // old ones.
+  body.addEventListener("htmx:beforeCleanupElement", function (e) {
+    var el = e.detail && e.detail.elt;
+    if (sizes && el && el.matches && el.matches(".table-wrap")) sizes.unobserve(el);
+  });
+
   localiseAll(document);
+  watchTables(document);
 })();

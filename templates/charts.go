@@ -474,7 +474,7 @@ func barChartLayout(v BarChartView) chartLayout {
 	if hp.Label != "" {
 		l.Aria += " (" + hp.Label + ")"
 	}
-	l.Aria += ". The table that follows has every value."
+	l.Aria += ". Show the numbers, under the chart, lists every value."
 	return l
 }
 
@@ -587,7 +587,7 @@ func stackedChartLayout(v StackedBarChartView) chartLayout {
 		names = append(names, s.Name)
 	}
 	l.Aria = name + ": " + strconv.Itoa(len(v.Categories)) + chartPlural(len(v.Categories), " bar", " bars") +
-		" split into " + strings.Join(names, ", ") + "; " + chartValueText("", grand, v.Unit) + " in all. The table that follows has every value."
+		" split into " + strings.Join(names, ", ") + "; " + chartValueText("", grand, v.Unit) + " in all. Show the numbers, under the chart, lists every value."
 	return l
 }
 

@@ -462,11 +462,18 @@ func TestBarChartRender(t *testing.T) {
 		t.Fatalf("%d <svg>, want 1", len(svgs))
 	}
 	svg := svgs[0]
-	if r, _ := attr(svg, "role"); r != "img" {
-		t.Errorf("svg role %q", r)
+	// The drawing is hidden from assistive technology (its links would be
+	// interactive elements inside an image); a sentence and the table say
+	// the same.
+	if h, _ := attr(svg, "aria-hidden"); h != "true" {
+		t.Errorf("svg aria-hidden %q, want true", h)
 	}
-	if a, _ := attr(svg, "aria-label"); !strings.HasPrefix(a, "Recharges per day") || !strings.Contains(a, "30 recharges") {
-		t.Errorf("svg aria-label %q", a)
+	if r, ok := attr(svg, "role"); ok {
+		t.Errorf("svg role %q: a hidden drawing needs none", r)
+	}
+	summary := findAll(doc, func(n *html.Node) bool { return n.Data == "p" && hasClass(n, "sr-only") })
+	if len(summary) != 1 || !strings.HasPrefix(text(summary[0]), "Recharges per day") || !strings.Contains(text(summary[0]), "30 recharges") {
+		t.Errorf("no screen-reader summary of the chart: %v", summary)
 	}
 	if w, _ := attr(svg, "width"); w != "100%" {
 		t.Errorf("svg width %q", w)
@@ -480,6 +487,9 @@ func TestBarChartRender(t *testing.T) {
 	for _, a := range findAll(svg, tag("a")) {
 		h, _ := attr(a, "href")
 		hrefs = append(hrefs, h)
+		if ti, _ := attr(a, "tabindex"); ti != "-1" {
+			t.Errorf("bar link in the tab order: %v", a.Attr)
+		}
 	}
 	wantHrefs := []string{"/recharges?day=2025-11-01", "/recharges?day=2025-11-03"}
 	if !reflect.DeepEqual(hrefs, wantHrefs) {
@@ -494,9 +504,9 @@ func TestBarChartRender(t *testing.T) {
 		t.Errorf("titles %q, want %q", titles, wantTitles)
 	}
 
-	tables := findAll(doc, func(n *html.Node) bool { return n.Data == "table" && hasClass(n, "sr-only") })
+	tables := chartTables(doc)
 	if len(tables) != 1 {
-		t.Fatalf("%d sr-only tables", len(tables))
+		t.Fatalf("%d tables under Show the numbers", len(tables))
 	}
 	rows := findAll(tables[0], func(n *html.Node) bool { return n.Data == "tr" && n.Parent.Data == "tbody" })
 	if len(rows) != len(v.Points) {
@@ -511,10 +521,16 @@ func TestBarChartRender(t *testing.T) {
 	if got := text(rows[4]); !strings.Contains(got, "refunds") {
 		t.Errorf("row with a Text shows %q", got)
 	}
+	tableHrefs := []string{}
 	for _, a := range findAll(tables[0], tag("a")) {
-		if ti, _ := attr(a, "tabindex"); ti != "-1" {
-			t.Errorf("table link in the tab order: %v", a.Attr)
+		if ti, ok := attr(a, "tabindex"); ok {
+			t.Errorf("table link with tabindex %q: the table is how the keyboard reaches the bars' lists", ti)
 		}
+		h, _ := attr(a, "href")
+		tableHrefs = append(tableHrefs, h)
+	}
+	if want := []string{"/recharges?day=2025-11-01", "/recharges?day=2025-11-02", "/recharges?day=2025-11-03"}; !reflect.DeepEqual(tableHrefs, want) {
+		t.Errorf("table links %v, want %v", tableHrefs, want)
 	}
 	if ths := findAll(tables[0], func(n *html.Node) bool { return n.Data == "th" && n.Parent.Parent.Data == "thead" }); len(ths) != 2 || text(ths[0]) != "Day" {
 		t.Errorf("table head %v", ths)
@@ -530,6 +546,18 @@ func TestBarChartRender(t *testing.T) {
 	if len(findAll(doc, func(n *html.Node) bool { return hasClass(n, "chart-empty") })) != 0 {
 		t.Error("empty message on a chart with data")
 	}
+}
+
+// chartTables are the tables folded under a chart's "Show the numbers".
+func chartTables(doc *html.Node) []*html.Node {
+	var out []*html.Node
+	for _, d := range findAll(doc, func(n *html.Node) bool { return n.Data == "details" && hasClass(n, "chart-data") }) {
+		if s := findAll(d, tag("summary")); len(s) != 1 || text(s[0]) != "Show the numbers" {
+			continue
+		}
+		out = append(out, findAll(d, tag("table"))...)
+	}
+	return out
 }
 
 func TestBarChartEmpty(t *testing.T) {
@@ -616,7 +644,7 @@ func TestStackedBarChartRender(t *testing.T) {
 	if len(totals) != 2 || text(totals[0]) != "130" || text(totals[1]) != "45" {
 		t.Errorf("totals %v", totals)
 	}
-	table := findAll(doc, func(n *html.Node) bool { return n.Data == "table" && hasClass(n, "sr-only") })[0]
+	table := chartTables(doc)[0]
 	rows := findAll(table, func(n *html.Node) bool { return n.Data == "tr" && n.Parent.Data == "tbody" })
 	if len(rows) != 3 {
 		t.Fatalf("%d table rows, want 3", len(rows))

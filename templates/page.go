@@ -5,6 +5,7 @@ package templates
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"strconv"
 	"time"
@@ -82,4 +83,25 @@ func Join(parts ...templ.Component) templ.Component {
 		}
 		return nil
 	})
+}
+
+// StatusSeenHeader carries, on a status poll, the version of the fragment
+// the page shows; the fragment endpoint answers 204 No Content when it is
+// still current, so htmx leaves the page (and its live region) alone.
+const StatusSeenHeader = "X-Status-Seen"
+
+type statusVersionKey struct{}
+
+// WithStatusVersion is ctx for rendering a status fragment (alone, or in its
+// page) whose content hashes to v.
+func WithStatusVersion(ctx context.Context, v string) context.Context {
+	return context.WithValue(ctx, statusVersionKey{}, v)
+}
+
+// statusHeaders is the hx-headers value of a polling status fragment: the
+// version the poll reports as seen.
+func statusHeaders(ctx context.Context) string {
+	v, _ := ctx.Value(statusVersionKey{}).(string)
+	b, _ := json.Marshal(map[string]string{StatusSeenHeader: v})
+	return string(b)
 }

@@ -127,10 +127,10 @@ func (s *Server) dashboardView(c *gin.Context, role models.Role, f dashboard.Fig
 		area("Verifications", "/verifications", stateNames(models.VerificationStates), f.Verifications),
 	}
 
-	counts := templates.BarChartView{ID: "chart-recharges", Title: "Recharges per day", Unit: "recharges",
+	counts := templates.BarChartView{ID: "chart-recharges", Title: "Recharges per day", Unit: "recharges", LabelHeading: "Day",
 		Caption: fmt.Sprintf("Recharges created each day over the last %d days (UTC). Select a bar for that day's list.", dashboard.Days),
 		Empty:   "No recharges in the last 30 days."}
-	amount := templates.BarChartView{ID: "chart-amount", Title: "Completed amount per day", Unit: f.MainCurrency,
+	amount := templates.BarChartView{ID: "chart-amount", Title: "Completed amount per day", Unit: f.MainCurrency, LabelHeading: "Day",
 		Caption: "Money that reached customers' devices each day.", Empty: "No completed recharges in the last 30 days."}
 	if f.MainCurrency != "" {
 		amount.Title += " (" + f.MainCurrency + ")"
@@ -154,7 +154,7 @@ func (s *Server) dashboardView(c *gin.Context, role models.Role, f dashboard.Fig
 	}
 	d.RechargeCounts, d.RechargeAmount = counts, amount
 
-	out := templates.StackedBarChartView{ID: "chart-outcomes", Title: "Verification outcomes by provider",
+	out := templates.StackedBarChartView{ID: "chart-outcomes", Title: "Verification outcomes by provider", LabelHeading: "Provider",
 		Caption:    fmt.Sprintf("Verifications created in the last %d days that reached a final state.", dashboard.Days),
 		Categories: []string{"pawaPass", "PassportReader"}, Empty: "No verification has finished in the last 30 days."}
 	for _, st := range []struct{ state, class string }{{"approved", "ok"}, {"declined", "bad"}, {"expired", "muted"}, {"aborted", "warn"}, {"failed", "info"}} {
@@ -173,7 +173,7 @@ func (s *Server) dashboardView(c *gin.Context, role models.Role, f dashboard.Fig
 		d.DocMedian.Value = humanDuration(f.DocMedian)
 		d.DocMedian.Hint = fmt.Sprintf("from sending to the last signature, %s in the last %d days", plural(f.DocCompleted, "document", "documents"), dashboard.Days)
 	}
-	weeks := templates.BarChartView{ID: "chart-doc-median", Title: "Median hours to complete, by week", Unit: "hours",
+	weeks := templates.BarChartView{ID: "chart-doc-median", Title: "Median hours to complete, by week", Unit: "hours", LabelHeading: "Week of",
 		Caption: "Each bar is the median of the documents completed that week.", Empty: "No document completed in the last 30 days."}
 	for _, w := range f.DocMedianByWeek {
 		hours := w.Median.Hours()

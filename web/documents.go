@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
 	"portal/models"
@@ -268,7 +269,18 @@ func (s *Server) renderDocumentPage(c *gin.Context, status int, forms documentFo
 		return
 	}
 	view := s.documentDetailView(c, d, forms)
+	if !view.Document.Final && !s.withStatusVersion(c, documentStatusFragment(view)) {
+		return
+	}
 	s.render(c, status, templates.DocumentPage(s.page(c, "Document #"+strconv.FormatUint(uint64(id), 10)), view))
+}
+
+// documentStatusFragment is what a document's status poll answers: the
+// status and, out of band, every part of the page a state change alters.
+func documentStatusFragment(view templates.DocumentDetail) templ.Component {
+	return templates.Join(templates.DocumentStatus(view.Document, view.CanReveal),
+		templates.TimelineSection("document-timeline-"+strconv.FormatUint(uint64(view.Document.ID), 10), view.Timeline, true), templates.DocumentActions(view, true),
+		templates.DocumentSignatures(view.Document, true), templates.DocumentReviewSection(view, true))
 }
 
 // documentDetailView is shared by the page and its status fragment, which
@@ -310,10 +322,7 @@ func (s *Server) documentStatus(c *gin.Context) {
 		s.serverError(c, err)
 		return
 	}
-	view := s.documentDetailView(c, d, documentForms{})
-	s.render(c, http.StatusOK, templates.Join(templates.DocumentStatus(view.Document, view.CanReveal),
-		templates.TimelineSection("document-timeline-"+strconv.FormatUint(uint64(id), 10), view.Timeline, true), templates.DocumentActions(view, true),
-		templates.DocumentSignatures(view.Document, true), templates.DocumentReviewSection(view, true)))
+	s.renderStatus(c, documentStatusFragment(s.documentDetailView(c, d, documentForms{})))
 }
 
 // documentAction runs cancel or refresh and goes back to the page with what

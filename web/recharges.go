@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
 	"portal/models"
@@ -255,7 +256,17 @@ func (s *Server) renderRechargePage(c *gin.Context, status int, resolve template
 	for _, e := range d.Audit {
 		view.Audit = append(view.Audit, templates.AuditEventView{ID: e.ID, At: e.At, Actor: e.ActorEmail, Action: e.Action, Details: e.Details})
 	}
+	if !rv.Final && !s.withStatusVersion(c, rechargeStatusFragment(id, rv, view.Timeline)) {
+		return
+	}
 	s.render(c, status, templates.RechargePage(s.page(c, "Recharge #"+strconv.FormatUint(uint64(id), 10)), view))
+}
+
+// rechargeStatusFragment is what a recharge's status poll answers: the
+// status and, out of band, the timeline.
+func rechargeStatusFragment(id uint, rv templates.RechargeView, tl []templates.TimelineEntry) templ.Component {
+	return templates.Join(templates.RechargeStatus(rv),
+		templates.TimelineSection("recharge-timeline-"+strconv.FormatUint(uint64(id), 10), tl, true))
 }
 
 // rechargeStatus is the htmx fragment the detail page polls; it reads only
@@ -276,8 +287,7 @@ func (s *Server) rechargeStatus(c *gin.Context) {
 	}
 	rv := rechargeView(d.Recharge)
 	rv.CanRefresh = s.can(c, http.MethodPost, "/recharges/:id/refresh")
-	s.render(c, http.StatusOK, templates.Join(templates.RechargeStatus(rv),
-		templates.TimelineSection("recharge-timeline-"+strconv.FormatUint(uint64(id), 10), timeline(d.Events), true)))
+	s.renderStatus(c, rechargeStatusFragment(id, rv, timeline(d.Events)))
 }
 
 // rechargeResolving is how a recharge whose outcome is unknown is settled.

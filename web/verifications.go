@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
 	"portal/models"
@@ -305,7 +306,21 @@ func (s *Server) renderVerificationPage(c *gin.Context, status int, forms caseFo
 		return
 	}
 	title := "Verification #" + strconv.FormatUint(uint64(d.Verification.ID), 10)
-	s.render(c, status, templates.VerificationPage(s.page(c, title), s.verificationDetailView(c, d, forms)))
+	view := s.verificationDetailView(c, d, forms)
+	if !view.Verification.Final && !s.withStatusVersion(c, verificationStatusFragment(view)) {
+		return
+	}
+	s.render(c, status, templates.VerificationPage(s.page(c, title), view))
+}
+
+// verificationStatusFragment is what a verification's status poll
+// answers: the status and, out of band, the link, the identity data, the
+// review and the timeline.
+func verificationStatusFragment(view templates.VerificationDetail) templ.Component {
+	return templates.Join(templates.VerificationStatus(view.Verification),
+		templates.VerificationLinkSection(view, true), templates.VerificationDetails(view, true),
+		templates.VerificationIdentity(view, true), templates.VerificationReviewSection(view, true),
+		templates.TimelineSection("verification-timeline-"+strconv.FormatUint(uint64(view.Verification.ID), 10), view.Timeline, true))
 }
 
 // verificationStatus is the fragment the detail page polls; it reads only
@@ -316,11 +331,7 @@ func (s *Server) verificationStatus(c *gin.Context) {
 	if !ok {
 		return
 	}
-	view := s.verificationDetailView(c, d, caseForms{})
-	s.render(c, http.StatusOK, templates.Join(templates.VerificationStatus(view.Verification),
-		templates.VerificationLinkSection(view, true), templates.VerificationDetails(view, true),
-		templates.VerificationIdentity(view, true), templates.VerificationReviewSection(view, true),
-		templates.TimelineSection("verification-timeline-"+strconv.FormatUint(uint64(d.Verification.ID), 10), view.Timeline, true)))
+	s.renderStatus(c, verificationStatusFragment(s.verificationDetailView(c, d, caseForms{})))
 }
 
 func (s *Server) verificationRefresh(c *gin.Context) {

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"portal/internal/npmtest"
 	"portal/services/sandbox/pasbysim"
 	"portal/services/sandbox/simtest"
 )
@@ -23,12 +21,6 @@ import (
 // sdkDir holds the Node project that runs pasby's own SDK
 // (@finsel-dgi/pasby, pinned in its package.json and package-lock.json).
 var sdkDir = filepath.Join("..", "..", "contract", "pasby-sdk")
-
-// sdkStamp, inside node_modules, records which package.json and
-// package-lock.json the modules were installed from. npm ci deletes
-// node_modules first, so a stamp that matches means nothing has changed
-// since the last successful install and the registry need not be asked.
-const sdkStamp = ".portal-installed-from"
 
 // nodeSummary is the spec reporter's closing count of passed and failed
 // tests.
@@ -49,7 +41,10 @@ func TestPasbySDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	installSDK(t, dir)
+	nodeTool(t, "npm")
+	if err := npmtest.Install(t.Context(), dir); err != nil {
+		t.Fatalf("install the pasby SDK: %v", err)
+	}
 
 	hooks := simtest.NewReceiver(t, "/webhooks/pasby/sdk-contract")
 	portal, err := url.Parse(hooks.URL())
@@ -124,36 +119,4 @@ func nodeTool(t *testing.T, name string) string {
 	}
 	t.Skipf("%s is not installed: skipping the pasby SDK contract test (install nodejs and npm, or run make node-deps)", name)
 	return ""
-}
-
-// installSDK runs npm ci in dir unless node_modules was installed from the
-// current package.json and package-lock.json.
-func installSDK(t *testing.T, dir string) {
-	t.Helper()
-	var sum []byte
-	for _, name := range []string{"package.json", "package-lock.json"} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatalf("the SDK contract needs %s: %v", name, err)
-		}
-		h := sha256.Sum256(b)
-		sum = append(sum, h[:]...)
-	}
-	want := hex.EncodeToString(sum)
-	stamp := filepath.Join(dir, "node_modules", sdkStamp)
-	if got, err := os.ReadFile(stamp); err == nil && string(bytes.TrimSpace(got)) == want {
-		return
-	}
-	npm := nodeTool(t, "npm")
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = dir
-	cmd.WaitDelay = 5 * time.Second
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s failed (%v):\n%s", dir, err, out)
-	}
-	if err := os.WriteFile(stamp, []byte(want+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
