@@ -532,6 +532,12 @@ var migrations = []migration{
 		`ALTER TABLE document_reviews ADD COLUMN reason TEXT NOT NULL DEFAULT ''`,
 		`ALTER TABLE verification_reviews ADD COLUMN reason TEXT NOT NULL DEFAULT ''`,
 	}},
+	{11, "lists: sort recharges by amount", []string{
+		// Each order a list offers is read from an index in that order,
+		// with and without its state filter.
+		`CREATE INDEX recharges_amount ON recharges(CAST(amount AS REAL), id)`,
+		`CREATE INDEX recharges_state_amount ON recharges(state, CAST(amount AS REAL), id)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -514,4 +514,10 @@ var postgresMigrations = []migration{
 		`ALTER TABLE document_reviews ADD COLUMN reason TEXT COLLATE "C" NOT NULL DEFAULT ''`,
 		`ALTER TABLE verification_reviews ADD COLUMN reason TEXT COLLATE "C" NOT NULL DEFAULT ''`,
 	}},
+	{11, "lists: sort recharges by amount", []string{
+		// Each order a list offers is read from an index in that order,
+		// with and without its state filter.
+		`CREATE INDEX recharges_amount ON recharges(amount, id)`,
+		`CREATE INDEX recharges_state_amount ON recharges(state, amount, id)`,
+	}},
 }

@@ -686,7 +686,7 @@ func CustomerRecords(v CustomerRecordsView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = RechargeTable(v.Recharges).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = RechargeTable(v.Recharges, RechargeSort{}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -982,7 +982,7 @@ func CustomerLookupPage(p Page, v CustomerLookupView) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				} else {
-					templ_7745c5c3_Err = RechargeTable(v.Recent).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = RechargeTable(v.Recent, RechargeSort{}).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}

@@ -62,6 +62,41 @@ type Pager struct {
 	NewerHref string
 	OlderHref string
 	Shown     int
+	// Sorted pages are not newer or older, only before or after: they
+	// read "Previous" and "Next".
+	Sorted bool
+}
+
+func (p Pager) backLabel() string {
+	if p.Sorted {
+		return "← Previous"
+	}
+	return "← Newer"
+}
+
+func (p Pager) onLabel() string {
+	if p.Sorted {
+		return "Next →"
+	}
+	return "Older →"
+}
+
+// A SortHeader is a column heading that sorts its list. Href sorts by the
+// column (the other way round when it is the current order); State is
+// aria-sort's "ascending" or "descending" on the current column, "" on
+// the others. The zero value is a plain heading.
+type SortHeader struct {
+	Href, State string
+}
+
+func (h SortHeader) arrow() string {
+	switch h.State {
+	case "ascending":
+		return " ▲"
+	case "descending":
+		return " ▼"
+	}
+	return ""
 }
 
 func itoa[T ~int | ~uint | ~int64 | ~uint64](n T) string { return strconv.FormatInt(int64(n), 10) }

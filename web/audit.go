@@ -58,6 +58,27 @@ func keysetPager(path string, filters url.Values, older, newer uint, shown int) 
 	return pager
 }
 
+// cursorPager links the neighbouring pages of a list whose cursors are
+// services.Cursor text (any sort order), keeping its filters.
+func cursorPager(path string, filters url.Values, following, preceding string, shown int) templates.Pager {
+	pager := templates.Pager{Shown: shown}
+	link := func(key, cursor string) string {
+		v := url.Values{}
+		for k, vals := range filters {
+			v[k] = vals
+		}
+		v.Set(key, cursor)
+		return path + "?" + v.Encode()
+	}
+	if following != "" {
+		pager.OlderHref = link("before", following)
+	}
+	if preceding != "" {
+		pager.NewerHref = link("after", preceding)
+	}
+	return pager
+}
+
 // pageCursors reads a list's "before"/"after" cursors, answering 400 itself
 // when a link was mangled.
 func (s *Server) pageCursors(c *gin.Context, beforeRaw, afterRaw string) (before, after uint, ok bool) {

@@ -145,17 +145,18 @@ type rechargeListQuery struct {
 	From   string `form:"from"`
 	To     string `form:"to"`
 	Q      string `form:"q"`
+	Sort   string `form:"sort"`
 	Before string `form:"before"`
 	After  string `form:"after"`
 }
 
 func (q rechargeListQuery) filter() recharges.Filter {
-	return recharges.Filter{State: q.State, From: q.From, To: q.To, Q: q.Q}
+	return recharges.Filter{State: q.State, From: q.From, To: q.To, Q: q.Q, Sort: q.Sort}
 }
 
 func (q rechargeListQuery) values() url.Values {
 	v := url.Values{}
-	for k, val := range map[string]string{"state": q.State, "from": q.From, "to": q.To, "q": q.Q} {
+	for k, val := range map[string]string{"state": q.State, "from": q.From, "to": q.To, "q": q.Q, "sort": q.Sort} {
 		if val != "" {
 			v.Set(k, val)
 		}
@@ -171,21 +172,22 @@ func (s *Server) rechargesList(c *gin.Context) {
 		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
 		return
 	}
-	before, after, ok := s.pageCursors(c, q.Before, q.After)
-	if !ok {
-		return
-	}
 	title := "Recharges"
 	if q.State == string(models.RechargeUnknown) {
 		title = "Needs attention"
 	}
-	view := templates.RechargeFilter{State: q.State, From: q.From, To: q.To, Q: q.Q,
+	view := templates.RechargeFilter{State: q.State, From: q.From, To: q.To, Q: q.Q, Sort: q.Sort,
+		Headers:    rechargeSortHeaders(q),
 		ExportHref: (&url.URL{Path: "/recharges/export", RawQuery: q.values().Encode()}).String(),
 		CanCreate:  s.can(c, http.MethodGet, "/recharges/new")}
-	page, err := s.deps.Recharges.List(c.Request.Context(), q.filter(), before, after, rechargePageSize)
+	page, err := s.deps.Recharges.List(c.Request.Context(), q.filter(), q.Before, q.After, rechargePageSize)
 	if fe, ok := services.AsFieldErrors(err); ok {
 		view.Errors = fieldErrors(fe)
 		s.render(c, http.StatusUnprocessableEntity, templates.RechargesPage(s.page(c, title), view, nil, templates.Pager{}))
+		return
+	}
+	if errors.Is(err, recharges.ErrBadCursor) {
+		s.badRequest(c, "That page link is broken. Start again from the first page.")
 		return
 	}
 	if err != nil {
@@ -196,8 +198,37 @@ func (s *Server) rechargesList(c *gin.Context) {
 	for _, r := range page.Recharges {
 		rows = append(rows, rechargeView(r))
 	}
-	pager := keysetPager("/recharges", q.values(), page.Older, page.Newer, len(rows))
+	pager := cursorPager("/recharges", q.values(), page.Following, page.Prev, len(rows))
+	pager.Sorted = q.Sort != "" && q.Sort != recharges.DefaultSort.String()
 	s.render(c, http.StatusOK, templates.RechargesPage(s.page(c, title), view, rows, pager))
+}
+
+// rechargeSortHeaders links each sortable column to the list sorted by it,
+// keeping the filters and starting from the first page: the current
+// column turns the order round, another starts with what a person wants
+// first (the largest amount, the newest recharge).
+func rechargeSortHeaders(q rechargeListQuery) templates.RechargeSort {
+	current := q.Sort
+	if current == "" {
+		current = recharges.DefaultSort.String()
+	}
+	header := func(key string) templates.SortHeader {
+		v := q.values()
+		h := templates.SortHeader{}
+		switch current {
+		case key:
+			h.State = "ascending"
+			v.Set("sort", "-"+key)
+		case "-" + key:
+			h.State = "descending"
+			v.Set("sort", key)
+		default:
+			v.Set("sort", "-"+key)
+		}
+		h.Href = (&url.URL{Path: "/recharges", RawQuery: v.Encode()}).String()
+		return h
+	}
+	return templates.RechargeSort{Created: header("created"), Amount: header("amount")}
 }
 
 func (s *Server) rechargesExport(c *gin.Context) {

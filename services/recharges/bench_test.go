@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"portal/internal/dbtest"
+	"portal/services"
 )
 
 // benchRows is how many recharges the benchmark database holds; the lists
@@ -65,23 +66,35 @@ func BenchmarkList(b *testing.B) {
 	db := seededDB(b)
 	s := New(db, nil, time.Now, Options{})
 	ctx := context.Background()
+	// The seeded amounts are all 100.50: a deep page by amount starts in
+	// the middle of one run of a million equal values, the worst case.
+	tie := func(id uint) string { return services.Cursor{ID: id, Value: "100.5"}.String() }
 	cases := []struct {
 		name   string
 		filter Filter
 		before uint
+		cursor string // for the sorted orders
 	}{
-		{"first page", Filter{}, 0},
-		{"deep page", Filter{}, uint(benchRows / 2)},
-		{"needs attention", Filter{State: "unknown"}, 0},
-		{"failed deep page", Filter{State: "failed"}, uint(benchRows / 2)},
-		{"device prefix", Filter{Q: "68750000012"}, 0},
-		{"phone", Filter{Q: "0700012345"}, 0},
-		{"one day", Filter{From: "2025-03-01", To: "2025-03-01"}, 0},
+		{"first page", Filter{}, 0, ""},
+		{"deep page", Filter{}, uint(benchRows / 2), ""},
+		{"needs attention", Filter{State: "unknown"}, 0, ""},
+		{"failed deep page", Filter{State: "failed"}, uint(benchRows / 2), ""},
+		{"device prefix", Filter{Q: "68750000012"}, 0, ""},
+		{"phone", Filter{Q: "0700012345"}, 0, ""},
+		{"one day", Filter{From: "2025-03-01", To: "2025-03-01"}, 0, ""},
+		{"largest amount first", Filter{Sort: "-amount"}, 0, ""},
+		{"by amount, deep page", Filter{Sort: "-amount"}, 0, tie(uint(benchRows / 2))},
+		{"failed by amount, deep page", Filter{Sort: "amount", State: "failed"}, 0, tie(uint(benchRows / 2))},
+		{"oldest first, deep page", Filter{Sort: "created"}, 0, services.Cursor{ID: uint(benchRows / 2)}.String()},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := s.List(ctx, c.filter, c.before, 0, 50); err != nil {
+				next := c.cursor
+				if next == "" {
+					next = services.Cursor{ID: c.before}.String()
+				}
+				if _, err := s.List(ctx, c.filter, next, "", 50); err != nil {
 					b.Fatal(err)
 				}
 			}

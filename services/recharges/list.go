@@ -2,6 +2,7 @@ package recharges
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
 	"portal/models"
@@ -22,6 +24,9 @@ type Filter struct {
 	From  string
 	To    string
 	Q     string // device id, card id, phone (any format) or 1flow id; a prefix is enough
+	// Sort is "created" or "amount", "-" first for descending; empty is
+	// newest first.
+	Sort string
 }
 
 type parsedFilter struct {
@@ -31,7 +36,43 @@ type parsedFilter struct {
 	prefix   string
 	phones   []string // E.164 beginnings of a partly typed phone number
 	id       uint
+	sort     services.Sort
+	sortKey  services.SortKey[models.Recharge]
 }
+
+// DefaultSort is newest first.
+var DefaultSort = services.Sort{Key: "created"}
+
+// SortKeys are the orders the list offers, each read in the order of an
+// index (recharges_amount, recharges_state_amount for amount; the primary
+// key, or recharges_state, for created) and paged by keyset.
+var SortKeys = []services.SortKey[models.Recharge]{
+	{Name: "created"},
+	{
+		Name: "amount",
+		// SQLite keeps the decimal as text, which does not sort as a
+		// number: the index is on its REAL value, exact for amounts of
+		// at most 2 decimals well below 2^53 cents.
+		Expr: func(d models.Dialect) string {
+			if d.Postgres() {
+				return "amount"
+			}
+			return "CAST(amount AS REAL)"
+		},
+		Arg: func(d models.Dialect) string {
+			if d.Postgres() {
+				return "CAST(? AS NUMERIC)"
+			}
+			return "CAST(? AS REAL)"
+		},
+		Value: func(r models.Recharge) string { return r.Amount.String() },
+		Valid: func(v string) bool { _, err := decimal.NewFromString(v); return err == nil && len(v) <= 24 },
+	},
+}
+
+// ErrBadCursor is a page link whose cursor cannot be read: mangled, or
+// from another sort.
+var ErrBadCursor = errors.New("recharges: the page link is broken")
 
 func (f Filter) parse() (parsedFilter, error) {
 	p := parsedFilter{state: models.RechargeState(strings.TrimSpace(f.State))}
@@ -61,6 +102,12 @@ func (f Filter) parse() (parsedFilter, error) {
 		if err == nil && !slices.Contains(p.phones, n) {
 			p.phones = append(p.phones, n)
 		}
+	}
+	p.sort, p.sortKey = services.ParseSort(f.Sort, SortKeys, DefaultSort, errs)
+	if p.prefix != "" && p.sort != DefaultSort {
+		// A partial search reads each index it may match in id order
+		// (services.PrefixIDs); another order would sort every match.
+		errs["sort"] = "A search for part of an id lists the newest first: search the whole id or phone number to sort by " + p.sort.Key + "."
 	}
 	if len(errs) > 0 {
 		return parsedFilter{}, errs
@@ -104,33 +151,64 @@ func (p parsedFilter) prefixKeys(d models.Dialect) []services.PrefixKey {
 	return keys
 }
 
-// Page is one page of recharges, newest first.
+// Page is one page of recharges in the filter's order, with the cursors
+// of the following and preceding pages ("" for none).
 type Page struct {
-	Recharges    []models.Recharge
-	Older, Newer uint
+	Recharges       []models.Recharge
+	Following, Prev string
 }
 
-// List returns a page of recharges matching f (keyset paging by id).
-func (s *Service) List(ctx context.Context, f Filter, before, after uint, limit int) (Page, error) {
+// List returns a page of recharges matching f, in f's order: the page
+// after cursor next, or the page before cursor prev (both "" for the
+// first page). A cursor that cannot be read is ErrBadCursor.
+func (s *Service) List(ctx context.Context, f Filter, next, prev string, limit int) (Page, error) {
 	p, err := f.parse()
 	if err != nil {
 		return Page{}, err
 	}
+	after, ok1 := services.ParseCursor(next, p.sortKey)
+	before, ok2 := services.ParseCursor(prev, p.sortKey)
+	if !ok1 || !ok2 || (!after.IsZero() && !before.IsZero()) {
+		return Page{}, ErrBadCursor
+	}
 	db := s.db.WithContext(ctx)
-	rows, err := services.PageRows(p.apply(db.Model(&models.Recharge{})), p.prefixKeys(models.DialectOf(db)), before, after, limit,
-		func(r models.Recharge) uint { return r.ID })
+	id := func(r models.Recharge) uint { return r.ID }
+	var page Page
+	if p.sort == DefaultSort {
+		// Newest first is the id keyset that prefix searches page too.
+		rows, err := services.PageRows(p.apply(db.Model(&models.Recharge{})), p.prefixKeys(models.DialectOf(db)), after.ID, before.ID, limit, id)
+		if err != nil {
+			return Page{}, fmt.Errorf("recharges: list: %w", err)
+		}
+		var older, newer uint
+		page.Recharges, older, newer = services.KeysetPage(rows, id, after.ID, before.ID, limit)
+		page.Following, page.Prev = services.Cursor{ID: older}.String(), services.Cursor{ID: newer}.String()
+		return page, nil
+	}
+	rows, err := services.SortedRows(p.apply(db.Model(&models.Recharge{})), p.sortKey, p.sort, after, before, limit)
 	if err != nil {
 		return Page{}, fmt.Errorf("recharges: list: %w", err)
 	}
-	var page Page
-	page.Recharges, page.Older, page.Newer = services.KeysetPage(rows, func(r models.Recharge) uint { return r.ID }, before, after, limit)
+	var following, preceding services.Cursor
+	page.Recharges, following, preceding = services.SortedPage(rows, p.sortKey, id, after, before, limit)
+	page.Following, page.Prev = following.String(), preceding.String()
 	return page, nil
 }
 
-// listQuery is the page query of a list without a prefix search, shared with
-// the test that checks its plan.
+// listQuery is the page query of a list newest first without a prefix
+// search, shared with the test that checks its plan.
 func listQuery(db *gorm.DB, p parsedFilter, before, after uint, limit int) *gorm.DB {
 	return services.KeysetOrder(p.apply(db.Model(&models.Recharge{})), before, after, limit)
+}
+
+// sortedQueries are the page reads of a list in another order, shared with
+// the test that checks their plans.
+func sortedQueries(db *gorm.DB, p parsedFilter, next, prev services.Cursor, limit int) []func(tx *gorm.DB) *gorm.DB {
+	reads := services.SortedQueries(models.DialectOf(db), p.sortKey, p.sort, next, prev, limit)
+	for i, read := range reads {
+		reads[i] = func(tx *gorm.DB) *gorm.DB { return read(p.apply(tx.Model(&models.Recharge{}))) }
+	}
+	return reads
 }
 
 // ValidateFilter reports field errors in f without querying.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -108,9 +109,9 @@ func TestPrefixSearchPagesMatchABruteForceFilter(t *testing.T) {
 			const size = 400
 			var got []uint
 			var pages [][]uint
-			before := uint(0)
+			before := ""
 			for {
-				page, err := s.List(ctx, f, before, 0, size)
+				page, err := s.List(ctx, f, before, "", size)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -120,18 +121,18 @@ func TestPrefixSearchPagesMatchABruteForceFilter(t *testing.T) {
 				}
 				got = append(got, ids...)
 				pages = append(pages, ids)
-				if page.Older == 0 {
+				if page.Following == "" {
 					break
 				}
-				before = page.Older
+				before = page.Following
 			}
 			if !slices.Equal(got, expect) {
 				t.Fatalf("walking older pages found %d ids, want %d (first got %v, want %v)", len(got), len(expect), head(got), head(expect))
 			}
 			// And back again from the last page with the newer cursors.
 			for i := len(pages) - 1; i > 0; i-- {
-				after := pages[i][0]
-				page, err := s.List(ctx, f, 0, after, size)
+				after := strconv.FormatUint(uint64(pages[i][0]), 10)
+				page, err := s.List(ctx, f, "", after, size)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -140,7 +141,7 @@ func TestPrefixSearchPagesMatchABruteForceFilter(t *testing.T) {
 					ids = append(ids, r.ID)
 				}
 				if !slices.Equal(ids, pages[i-1]) {
-					t.Fatalf("page %d read with after=%d: %v…, want %v…", i-1, after, head(ids), head(pages[i-1]))
+					t.Fatalf("page %d read with after=%s: %v…, want %v…", i-1, after, head(ids), head(pages[i-1]))
 				}
 			}
 		})
@@ -170,7 +171,7 @@ func TestPrefixSearchNeverSorts(t *testing.T) {
 			}
 			rec, stmts := dbtest.Record(db)
 			s := New(rec, nil, time.Now, Options{})
-			if _, err := s.List(context.Background(), f, before, 0, 50); err != nil {
+			if _, err := s.List(context.Background(), f, services.Cursor{ID: before}.String(), "", 50); err != nil {
 				t.Fatal(err)
 			}
 			taken := stmts.Take()
