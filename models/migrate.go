@@ -538,12 +538,6 @@ var migrations = []migration{
 		`CREATE INDEX recharges_amount ON recharges(CAST(amount AS REAL), id)`,
 		`CREATE INDEX recharges_state_amount ON recharges(state, CAST(amount AS REAL), id)`,
 	}},
-	{12, "lists: sort documents and verifications by their last change", []string{
-		`CREATE INDEX documents_updated ON documents(updated_at, id)`,
-		`CREATE INDEX documents_state_updated ON documents(state, updated_at, id)`,
-		`CREATE INDEX verifications_updated ON verifications(updated_at, id)`,
-		`CREATE INDEX verifications_state_updated ON verifications(state, updated_at, id)`,
-	}},
 }
 
 // SchemaVersion is the newest schema this build knows.
