@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
@@ -40,6 +41,7 @@ func OpenPostgres(ctx context.Context, url string) (*gorm.DB, error) {
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
 		TranslateError:         true,
+		NowFunc:                utcNow,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", redactedURLError{err})
@@ -146,6 +148,7 @@ func Open(ctx context.Context, path string) (*gorm.DB, error) {
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true, // our writes choose their own transactions
 		TranslateError:         true,
+		NowFunc:                utcNow,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -214,3 +217,7 @@ func Backup(ctx context.Context, db *gorm.DB, path string) error {
 	}
 	return db.WithContext(ctx).Exec("VACUUM INTO ?", path).Error
 }
+
+// utcNow is when GORM stamps created_at and updated_at: in UTC, so that
+// SQLite's text of every stored time is in one zone and sorts as text.
+func utcNow() time.Time { return time.Now().UTC() }

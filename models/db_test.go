@@ -130,3 +130,42 @@ func TestBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Times an earlier build wrote in a local zone (or without one) become the
+// text the driver writes for the same instant in UTC, so that sorting the
+// text sorts the instants and a cursor's RFC 3339 value finds its row.
+func TestNormaliseUTCRewritesLocalTimesAsTheDriverWritesUTC(t *testing.T) {
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("CREATE TABLE stamps (id INTEGER PRIMARY KEY, updated_at DATETIME)").Error; err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ stored, want string }{
+		{"2026-12-07 18:35:30.123456789+02:00", "2026-12-07 16:35:30.123+00:00"},
+		{"2026-12-07 18:35:30.12+02:00", "2026-12-07 16:35:30.12+00:00"},
+		{"2026-12-07 16:35:30", "2026-12-07 16:35:30+00:00"},
+		{"2026-12-07 18:35:30-03:30", "2026-12-07 22:05:30+00:00"},
+		{"2026-12-07 16:35:30.5+00:00", "2026-12-07 16:35:30.5+00:00"}, // already UTC: untouched
+		{"2026-12-07 16:35:30.123456789+00:00", "2026-12-07 16:35:30.123456789+00:00"},
+	}
+	for i, c := range cases {
+		db.Exec("INSERT INTO stamps (id, updated_at) VALUES (?, ?)", i+1, c.stored)
+	}
+	if err := db.Exec(normaliseUTC("stamps")).Error; err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cases {
+		var text string
+		db.Raw("SELECT CAST(updated_at AS TEXT) FROM stamps WHERE id = ?", i+1).Scan(&text)
+		if text != c.want {
+			t.Errorf("%q became %q, want %q", c.stored, text, c.want)
+		}
+		var at time.Time
+		db.Raw("SELECT updated_at FROM stamps WHERE id = ?", i+1).Scan(&at)
+		if back := at.UTC().Format("2006-01-02 15:04:05.999999999-07:00"); back != text {
+			t.Errorf("%q reads back as %q, which the driver would write as %q", c.stored, at, back)
+		}
+	}
+}

@@ -538,6 +538,17 @@ var migrations = []migration{
 		`CREATE INDEX recharges_amount ON recharges(CAST(amount AS REAL), id)`,
 		`CREATE INDEX recharges_state_amount ON recharges(state, CAST(amount AS REAL), id)`,
 	}},
+	{12, "lists: sort documents and verifications by their last change", []string{
+		`CREATE INDEX documents_updated ON documents(updated_at, id)`,
+		`CREATE INDEX documents_state_updated ON documents(state, updated_at, id)`,
+		`CREATE INDEX verifications_updated ON verifications(updated_at, id)`,
+		`CREATE INDEX verifications_state_updated ON verifications(state, updated_at, id)`,
+		// The sorted text must be in one zone: rewrite any updated_at
+		// that an earlier build wrote in the server's local zone (or
+		// without one) as the driver writes a UTC time.
+		normaliseUTC("documents"),
+		normaliseUTC("verifications"),
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.
@@ -593,4 +604,14 @@ func Migrate(ctx context.Context, db *gorm.DB) error {
 		}
 		return nil
 	})
+}
+
+// normaliseUTC rewrites table's updated_at that is not already UTC text
+// as UTC, in the driver's format ("2006-01-02 15:04:05.999+00:00", no
+// trailing zeros), to millisecond precision: SQLite's date
+// functions keep no finer, and the same instant in a zone no longer sorts
+// as text among the others.
+func normaliseUTC(table string) string {
+	return `UPDATE ` + table + ` SET updated_at = rtrim(rtrim(strftime('%Y-%m-%d %H:%M:%f', updated_at), '0'), '.') || '+00:00'
+		WHERE updated_at NOT LIKE '%+00:00'`
 }

@@ -520,4 +520,10 @@ var postgresMigrations = []migration{
 		`CREATE INDEX recharges_amount ON recharges(amount, id)`,
 		`CREATE INDEX recharges_state_amount ON recharges(state, amount, id)`,
 	}},
+	{12, "lists: sort documents and verifications by their last change", []string{
+		`CREATE INDEX documents_updated ON documents(updated_at, id)`,
+		`CREATE INDEX documents_state_updated ON documents(state, updated_at, id)`,
+		`CREATE INDEX verifications_updated ON verifications(updated_at, id)`,
+		`CREATE INDEX verifications_state_updated ON verifications(state, updated_at, id)`,
+	}},
 }

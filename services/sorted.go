@@ -1,8 +1,11 @@
 package services
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -201,4 +204,75 @@ func SortedPage[T any](rows []T, key SortKey[T], id func(T) uint, next, prev Cur
 		preceding = at(rows[0])
 	}
 	return rows, following, preceding
+}
+
+// TimeKey is the order of a time column that the portal writes in UTC
+// (models.Open and the services' clock see to it), indexed as (column, id).
+// The cursor carries the time in RFC 3339; SQLite keeps the column as the
+// driver's text, which compares as the same text or not at all, so the
+// cursor is turned back into that text rather than the column into a
+// time (which no index holds).
+func TimeKey[T any](name, column string, at func(T) time.Time) SortKey[T] {
+	return SortKey[T]{
+		Name: name,
+		Expr: func(models.Dialect) string { return column },
+		Arg: func(d models.Dialect) string {
+			if d.Postgres() {
+				return "CAST(? AS timestamptz)"
+			}
+			return "replace(replace(?, 'T', ' '), 'Z', '+00:00')"
+		},
+		Value: func(row T) string { return at(row).UTC().Format(time.RFC3339Nano) },
+		Valid: func(v string) bool {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			return err == nil && t.UTC().Format(time.RFC3339Nano) == v
+		},
+	}
+}
+
+// ErrBadCursor is a page link whose cursor cannot be read: mangled, or
+// written for another order.
+var ErrBadCursor = errors.New("the page link is broken")
+
+// A ListPage is one page of a sorted list and the URL cursors of the
+// pages after and before it ("" for none).
+type ListPage[T any] struct {
+	Rows            []T
+	Following, Prev string
+}
+
+// ReadList reads the page of a list after cursor next or before cursor
+// prev (both "" for the first page) in order s. base is the list's model
+// with its filters; columns, when given, the only ones read. The default
+// order, newest first, is the id keyset, which a prefix search (prefix
+// not nil, see PrefixIDs) pages too; any other order is key's. A cursor
+// that cannot be read is ErrBadCursor.
+func ReadList[T any](base *gorm.DB, prefix []PrefixKey, key SortKey[T], s, def Sort, next, prev string, limit int, id func(T) uint, columns ...string) (ListPage[T], error) {
+	after, ok1 := ParseCursor(next, key)
+	before, ok2 := ParseCursor(prev, key)
+	if !ok1 || !ok2 || (!after.IsZero() && !before.IsZero()) {
+		return ListPage[T]{}, ErrBadCursor
+	}
+	var page ListPage[T]
+	if s == def {
+		rows, err := PageRows(base, prefix, after.ID, before.ID, limit, id, columns...)
+		if err != nil {
+			return ListPage[T]{}, fmt.Errorf("list: %w", err)
+		}
+		var older, newer uint
+		page.Rows, older, newer = KeysetPage(rows, id, after.ID, before.ID, limit)
+		page.Following, page.Prev = Cursor{ID: older}.String(), Cursor{ID: newer}.String()
+		return page, nil
+	}
+	if len(columns) > 0 {
+		base = base.Select(columns)
+	}
+	rows, err := SortedRows(base, key, s, after, before, limit)
+	if err != nil {
+		return ListPage[T]{}, fmt.Errorf("list: %w", err)
+	}
+	var following, preceding Cursor
+	page.Rows, following, preceding = SortedPage(rows, key, id, after, before, limit)
+	page.Following, page.Prev = following.String(), preceding.String()
+	return page, nil
 }

@@ -1,10 +1,10 @@
 package web
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -18,6 +18,7 @@ type auditQuery struct {
 	Action string `form:"action"`
 	From   string `form:"from"`
 	To     string `form:"to"`
+	Sort   string `form:"sort"`
 	Before string `form:"before"`
 	After  string `form:"after"`
 }
@@ -25,77 +26,17 @@ type auditQuery struct {
 const auditPageSize = 50
 
 func (q auditQuery) filter() auditlog.Filter {
-	return auditlog.Filter{Actor: q.Actor, Action: q.Action, From: q.From, To: q.To}
+	return auditlog.Filter{Actor: q.Actor, Action: q.Action, From: q.From, To: q.To, Sort: q.Sort}
 }
 
 func (q auditQuery) values() url.Values {
 	v := url.Values{}
-	for k, val := range map[string]string{"actor": q.Actor, "action": q.Action, "from": q.From, "to": q.To} {
+	for k, val := range map[string]string{"actor": q.Actor, "action": q.Action, "from": q.From, "to": q.To, "sort": q.Sort} {
 		if val != "" {
 			v.Set(k, val)
 		}
 	}
 	return v
-}
-
-// keysetPager links the neighbouring pages of a list, keeping its filters.
-func keysetPager(path string, filters url.Values, older, newer uint, shown int) templates.Pager {
-	pager := templates.Pager{Shown: shown}
-	link := func(key string, id uint) string {
-		v := url.Values{}
-		for k, vals := range filters {
-			v[k] = vals
-		}
-		v.Set(key, strconv.FormatUint(uint64(id), 10))
-		return path + "?" + v.Encode()
-	}
-	if older > 0 {
-		pager.OlderHref = link("before", older)
-	}
-	if newer > 0 {
-		pager.NewerHref = link("after", newer)
-	}
-	return pager
-}
-
-// cursorPager links the neighbouring pages of a list whose cursors are
-// services.Cursor text (any sort order), keeping its filters.
-func cursorPager(path string, filters url.Values, following, preceding string, shown int) templates.Pager {
-	pager := templates.Pager{Shown: shown}
-	link := func(key, cursor string) string {
-		v := url.Values{}
-		for k, vals := range filters {
-			v[k] = vals
-		}
-		v.Set(key, cursor)
-		return path + "?" + v.Encode()
-	}
-	if following != "" {
-		pager.OlderHref = link("before", following)
-	}
-	if preceding != "" {
-		pager.NewerHref = link("after", preceding)
-	}
-	return pager
-}
-
-// pageCursors reads a list's "before"/"after" cursors, answering 400 itself
-// when a link was mangled.
-func (s *Server) pageCursors(c *gin.Context, beforeRaw, afterRaw string) (before, after uint, ok bool) {
-	parse := func(raw string) (uint, bool) {
-		if raw == "" {
-			return 0, true
-		}
-		n, err := strconv.ParseUint(raw, 10, 32)
-		return uint(n), err == nil
-	}
-	before, ok1 := parse(beforeRaw)
-	after, ok2 := parse(afterRaw)
-	if !ok1 || !ok2 {
-		s.badRequest(c, "That page link is broken. Start again from the first page.")
-		return 0, 0, false
-	}
-	return before, after, true
 }
 
 func (s *Server) auditList(c *gin.Context) {
@@ -104,17 +45,18 @@ func (s *Server) auditList(c *gin.Context) {
 		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
 		return
 	}
-	before, after, ok := s.pageCursors(c, q.Before, q.After)
-	if !ok {
-		return
-	}
-	view := templates.AuditFilter{Actor: q.Actor, Action: q.Action, From: q.From, To: q.To, Actions: auditlog.Actions}
+	view := templates.AuditFilter{Actor: q.Actor, Action: q.Action, From: q.From, To: q.To, Sort: q.Sort, Actions: auditlog.Actions,
+		Headers: auditSortHeaders(q)}
 	export := url.URL{Path: "/audit/export", RawQuery: q.values().Encode()}
 	view.ExportHref = export.String()
-	page, err := s.deps.Audit.List(c.Request.Context(), q.filter(), before, after, auditPageSize)
+	page, err := s.deps.Audit.List(c.Request.Context(), q.filter(), q.Before, q.After, auditPageSize)
 	if fe, ok := services.AsFieldErrors(err); ok {
 		view.Errors = fieldErrors(fe)
 		s.render(c, http.StatusUnprocessableEntity, templates.AuditPage(s.page(c, "Audit log"), view, nil, templates.Pager{}))
+		return
+	}
+	if errors.Is(err, auditlog.ErrBadCursor) {
+		s.badRequest(c, "That page link is broken. Start again from the first page.")
 		return
 	}
 	if err != nil {
@@ -125,8 +67,15 @@ func (s *Server) auditList(c *gin.Context) {
 	for _, e := range page.Events {
 		rows = append(rows, templates.AuditEventView{ID: e.ID, At: e.At, Actor: e.ActorEmail, Action: e.Action, Subject: e.Subject, IP: e.IP, Details: e.Details})
 	}
-	pager := keysetPager("/audit", q.values(), page.Older, page.Newer, len(rows))
+	pager := cursorPager("/audit", q.values(), page.Following, page.Prev, len(rows))
+	pager.Sorted = q.Sort != "" && q.Sort != auditlog.DefaultSort.String()
 	s.render(c, http.StatusOK, templates.AuditPage(s.page(c, "Audit log"), view, rows, pager))
+}
+
+// auditSortHeaders links the time heading to the log the other way round,
+// keeping the filters and starting from the first page.
+func auditSortHeaders(q auditQuery) templates.AuditSort {
+	return templates.AuditSort{At: columnSortHeader("/audit", q.values(), q.Sort, auditlog.DefaultSort, services.Sort{Key: "at"})}
 }
 
 func (s *Server) auditExport(c *gin.Context) {

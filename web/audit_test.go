@@ -174,10 +174,10 @@ func auditPage(t *testing.T, p *apptest.Portal, c *http.Client, path string) (ro
 	resp := p.Get(t, c, path)
 	wantStatus(t, resp, http.StatusOK)
 	rows = tableRows(resp.Body)
-	if m := regexp.MustCompile(`<a href="([^"]*)">Older →</a>`).FindStringSubmatch(resp.Body); m != nil {
+	if m := regexp.MustCompile(`<a href="([^"]*)">(?:Older|Next) →</a>`).FindStringSubmatch(resp.Body); m != nil {
 		older = html.UnescapeString(m[1])
 	}
-	if m := regexp.MustCompile(`<a href="([^"]*)">← Newer</a>`).FindStringSubmatch(resp.Body); m != nil {
+	if m := regexp.MustCompile(`<a href="([^"]*)">← (?:Newer|Previous)</a>`).FindStringSubmatch(resp.Body); m != nil {
 		newer = html.UnescapeString(m[1])
 	}
 	return rows, older, newer
@@ -298,9 +298,12 @@ func TestAuditKeysetPaging(t *testing.T) {
 		}
 	}
 
-	walk := func(t *testing.T, first string, where string, args ...any) {
+	walk := func(t *testing.T, first string, oldestFirst bool, where string, args ...any) {
 		t.Helper()
 		want := dbColumn(t, p, "subject", where, args...)
+		if oldestFirst {
+			slices.Reverse(want)
+		}
 		var pages [][]string
 		var newers []string
 		next := first
@@ -342,11 +345,44 @@ func TestAuditKeysetPaging(t *testing.T) {
 	}
 	t.Run("all", func(t *testing.T) {
 		t.Parallel()
-		walk(t, "/audit", "")
+		walk(t, "/audit", false, "")
 	})
 	t.Run("filtered", func(t *testing.T) {
 		t.Parallel()
-		walk(t, "/audit?action=user.enabled", "action = ?", "user.enabled")
+		walk(t, "/audit?action=user.enabled", false, "action = ?", "user.enabled")
+	})
+	t.Run("oldest first", func(t *testing.T) {
+		t.Parallel()
+		walk(t, "/audit?sort=at", true, "")
+	})
+	t.Run("oldest first, filtered", func(t *testing.T) {
+		t.Parallel()
+		walk(t, "/audit?sort=at&action=user.disabled", true, "action = ?", "user.disabled")
+	})
+	t.Run("the heading sorts", func(t *testing.T) {
+		t.Parallel()
+		resp := p.Get(t, admin.client, "/audit?action=user.enabled")
+		if !strings.Contains(resp.Body, `<th class="" aria-sort="descending"><a class="sort-link" href="/audit?action=user.enabled&amp;sort=at">When`) {
+			t.Errorf("the When heading does not say newest first and link oldest first:\n%s", clip(resp.Body))
+		}
+		resp = p.Get(t, admin.client, "/audit?sort=at&action=user.enabled")
+		if !strings.Contains(resp.Body, `<th class="" aria-sort="ascending"><a class="sort-link" href="/audit?action=user.enabled&amp;sort=-at">When`) ||
+			strings.Count(resp.Body, "aria-sort=") != 1 {
+			t.Errorf("the When heading does not say oldest first and link newest first")
+		}
+		if !strings.Contains(resp.Body, `<input type="hidden" name="sort" value="at">`) {
+			t.Error("the filter form does not keep the order")
+		}
+		if !strings.Contains(resp.Body, "Next →") || strings.Contains(resp.Body, "Older →") {
+			t.Error("pages oldest first are not labelled Next")
+		}
+		wantStatus(t, p.Get(t, admin.client, "/audit?sort=at&before=12_x"), http.StatusBadRequest)
+		wantStatus(t, p.Get(t, admin.client, "/audit?before=ten"), http.StatusBadRequest)
+		resp = p.Get(t, admin.client, "/audit?sort=actor")
+		wantStatus(t, resp, http.StatusUnprocessableEntity)
+		if !strings.Contains(resp.Body, `id="e-sort"`) {
+			t.Error("an unknown order has no message")
+		}
 	})
 	t.Run("links keep the filter", func(t *testing.T) {
 		t.Parallel()

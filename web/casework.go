@@ -50,26 +50,34 @@ func (s *Server) verificationCases() caseArea {
 const reviewQueueSize = 100
 
 // caseQueue is a review queue page: waiting cases (everyone's, mine,
-// unassigned) or decisions awaiting a second review.
+// unassigned) or decisions awaiting a second review, in the order its
+// sortable heading chose.
 func (s *Server) caseQueue(a caseArea) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx, viewer := c.Request.Context(), s.actor(c)
-		tab, who := "waiting", casework.ParseWho(c.Query("who"))
+		tab, who, sort := "waiting", casework.ParseWho(c.Query("who")), c.Query("sort")
 		var q casework.Queue
 		var err error
 		if c.Query("tab") == "second" {
 			tab = "second"
-			q, err = s.deps.Casework.AwaitingSecond(ctx, a.kind, reviewQueueSize)
+			q, err = s.deps.Casework.AwaitingSecondSorted(ctx, a.kind, sort, reviewQueueSize)
 		} else {
-			q, err = s.deps.Casework.Waiting(ctx, a.kind, who, viewer.ID, reviewQueueSize)
+			q, err = s.deps.Casework.WaitingSorted(ctx, a.kind, who, viewer.ID, sort, reviewQueueSize)
+		}
+		view := templates.CaseQueue{Kind: a.tab, Column: capitalize(a.record), Path: a.queue(), Tab: tab, Who: string(who), Sort: sort,
+			SLA: s.deps.Casework.SLA(), CanTake: tab == "waiting" && s.can(c, http.MethodPost, a.queue()+"/next")}
+		title := capitalize(a.tab) + " to review"
+		if fe, ok := services.AsFieldErrors(err); ok {
+			view.Error = fe["sort"]
+			s.render(c, http.StatusUnprocessableEntity, templates.CaseQueuePage(s.page(c, title), view))
+			return
 		}
 		if err != nil {
 			s.serverError(c, err)
 			return
 		}
-		now, sla := s.deps.Casework.Now(), s.deps.Casework.SLA()
-		view := templates.CaseQueue{Kind: a.tab, Column: capitalize(a.record), Path: a.queue(), Tab: tab, Who: string(who), SLA: sla,
-			CanTake: tab == "waiting" && s.can(c, http.MethodPost, a.queue()+"/next")}
+		view.Headers = caseQueueHeaders(view, q.Sort)
+		now := s.deps.Casework.Now()
 		if len(q.Items) > 0 {
 			view.Oldest, view.OldestLate = now.Sub(q.OldestSince), s.deps.Casework.IsLate(q.OldestSince, now)
 		}
@@ -82,12 +90,31 @@ func (s *Server) caseQueue(a caseArea) gin.HandlerFunc {
 					row.AssignedAt = *cs.AssignedAt
 				}
 				row.Decision, row.Reason, row.DecidedBy = string(cs.Decision), casework.ReasonLabel(a.kind, cs.Reason), cs.DecidedByEmail
+				if cs.DecidedAt != nil {
+					row.DecidedAt = *cs.DecidedAt
+				}
 			}
 			view.Rows = append(view.Rows, row)
 		}
-		title := capitalize(a.tab) + " to review"
 		s.render(c, http.StatusOK, templates.CaseQueuePage(s.page(c, title), view))
 	}
+}
+
+// caseQueueHeaders links the queue's sortable heading to the queue sorted
+// the other way round, keeping the tab and whose cases: the waiting tab
+// by how long cases have waited, the second-review tab by when the first
+// decision was made.
+func caseQueueHeaders(q templates.CaseQueue, current services.Sort) templates.CaseQueueSort {
+	h := templates.SortHeader{State: "descending"}
+	if current.Asc {
+		h.State = "ascending"
+	}
+	other := services.Sort{Key: current.Key, Asc: !current.Asc}
+	h.Href = q.Link(q.Tab, q.Who, other.String())
+	if q.Tab == "second" {
+		return templates.CaseQueueSort{Decided: h}
+	}
+	return templates.CaseQueueSort{Wait: h}
 }
 
 // caseTakeNext gives the viewer the oldest free case and opens it.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,91 @@ func TestTwoOfficersWorkACaseWithFourEyes(t *testing.T) {
 	p.Login(t, bob.client, bob.user.Email, bob.password) // a day signs anyone out
 	if body := p.Get(t, bob.client, "/reviews/documents?who=mine").Body; !strings.Contains(body, "past target") {
 		t.Errorf("a day on, bob's case is not marked past the target:\n%s", clip(body))
+	}
+}
+
+// TestReviewQueuesSortFromTheHeading: the waiting tab sorts by how long
+// cases have waited, the second-review tab by when the first decision was
+// made, both ways, the order kept by the whose-cases links.
+func TestReviewQueuesSortFromTheHeading(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil)
+	ann := newStaff(t, p, "ann", models.RoleCompliance)
+	oldest := seedCompletedDocument(t, p, "Borehole lease", 30*time.Hour)
+	middle := seedCompletedDocument(t, p, "Kiosk agreement", 3*time.Hour)
+	newest := seedCompletedDocument(t, p, "Pump service", time.Hour)
+	order := regexp.MustCompile(`<td><a href="/documents/(\d+)">`)
+	listed := func(path string) string {
+		t.Helper()
+		resp := p.Get(t, ann.client, path)
+		wantStatus(t, resp, http.StatusOK)
+		var ids []string
+		for _, m := range order.FindAllStringSubmatch(resp.Body, -1) {
+			ids = append(ids, m[1])
+		}
+		return strings.Join(ids, " ")
+	}
+	ids := func(ids ...uint) string {
+		var out []string
+		for _, id := range ids {
+			out = append(out, fmt.Sprint(id))
+		}
+		return strings.Join(out, " ")
+	}
+	for path, want := range map[string]string{
+		"/reviews/documents":                          ids(oldest, middle, newest),
+		"/reviews/documents?sort=-wait":               ids(oldest, middle, newest),
+		"/reviews/documents?sort=wait":                ids(newest, middle, oldest),
+		"/reviews/documents?who=unassigned&sort=wait": ids(newest, middle, oldest),
+	} {
+		if got := listed(path); got != want {
+			t.Errorf("GET %s lists %s, want %s", path, got, want)
+		}
+	}
+	resp := p.Get(t, ann.client, "/reviews/documents?who=unassigned")
+	if !strings.Contains(resp.Body, `<th class="" aria-sort="descending"><a class="sort-link" href="/reviews/documents?sort=wait&amp;who=unassigned">Waiting`) ||
+		strings.Count(resp.Body, "aria-sort=") != 1 {
+		t.Errorf("the Waiting heading does not say longest first and link the other way:\n%s", clip(resp.Body))
+	}
+	resp = p.Get(t, ann.client, "/reviews/documents?sort=wait")
+	if !strings.Contains(resp.Body, `aria-sort="ascending"><a class="sort-link" href="/reviews/documents?sort=-wait&amp;who=all">Waiting`) {
+		t.Error("sorted newest first, the Waiting heading does not say so")
+	}
+	if !strings.Contains(resp.Body, `href="/reviews/documents?sort=wait&amp;who=mine"`) {
+		t.Error("the whose-cases links do not keep the order")
+	}
+	// Newest first still tells the oldest wait, of the case shown last.
+	oldestWait := regexp.MustCompile(`Oldest wait: <strong>([^<]*)</strong>`)
+	sorted, plain := oldestWait.FindStringSubmatch(resp.Body), oldestWait.FindStringSubmatch(p.Get(t, ann.client, "/reviews/documents").Body)
+	if sorted == nil || plain == nil || sorted[1] != plain[1] {
+		t.Errorf("newest first, the oldest wait is %q; oldest first, %q", sorted, plain)
+	}
+
+	// Flag two, the newer first: the second-review tab goes by decision.
+	for _, id := range []uint{newest, oldest} {
+		path := fmt.Sprintf("/documents/%d/review", id)
+		wantRedirect(t, p.PostForm(t, ann.client, path, url.Values{"decision": {"flagged"}, "reason": {"signer_mismatch"}, "then": {"stay"}}),
+			fmt.Sprintf("/documents/%d#review", id))
+		p.Clock.Advance(time.Minute)
+	}
+	for path, want := range map[string]string{
+		"/reviews/documents?tab=second":               ids(newest, oldest),
+		"/reviews/documents?tab=second&sort=decided":  ids(newest, oldest),
+		"/reviews/documents?tab=second&sort=-decided": ids(oldest, newest),
+	} {
+		if got := listed(path); got != want {
+			t.Errorf("GET %s lists %s, want %s", path, got, want)
+		}
+	}
+	resp = p.Get(t, ann.client, "/reviews/documents?tab=second")
+	if !strings.Contains(resp.Body, `aria-sort="ascending"><a class="sort-link" href="/reviews/documents?sort=-decided&amp;tab=second">Decided`) {
+		t.Errorf("the Decided heading does not say oldest first and link the other way:\n%s", clip(resp.Body))
+	}
+	for _, q := range []string{"sort=decided", "tab=second&sort=wait", "sort=assignee"} {
+		resp := p.Get(t, ann.client, "/reviews/documents?"+q)
+		wantStatus(t, resp, http.StatusUnprocessableEntity)
+		if !strings.Contains(resp.Body, `id="e-sort"`) {
+			t.Errorf("GET /reviews/documents?%s: no message about the order", q)
+		}
 	}
 }

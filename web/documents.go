@@ -94,7 +94,7 @@ func documentView(d models.Document, signees []models.DocumentSignee) templates.
 	v := templates.DocumentView{
 		ID: d.ID, Reference: d.Reference, Kind: string(d.Kind), Title: d.Title, FileURL: d.FileURL, StampedURL: d.StampedURL,
 		HostedLink: d.HostedLink, VerificationURL: documents.VerificationURL(d), State: string(d.State), Handled: d.Handled,
-		Error: d.Error, IAT: d.IAT, Exp: d.Exp, LUT: d.LUT, CreatedAt: d.CreatedAt, CompletedAt: d.CompletedAt,
+		Error: d.Error, IAT: d.IAT, Exp: d.Exp, LUT: d.LUT, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, CompletedAt: d.CompletedAt,
 		CreatedBy: d.CreatedByEmail, Decision: string(d.ReviewDecision), Final: d.State.Final(),
 	}
 	if d.UpstreamID != nil {
@@ -182,17 +182,25 @@ type documentListQuery struct {
 	To       string `form:"to"`
 	Q        string `form:"q"`
 	Stalled  string `form:"stalled"`
+	Sort     string `form:"sort"`
 	Before   string `form:"before"`
 	After    string `form:"after"`
 }
 
 func (q documentListQuery) filter() documents.Filter {
-	return documents.Filter{State: q.State, Kind: q.Kind, Decision: q.Decision, Reason: q.Reason, From: q.From, To: q.To, Q: q.Q, Stalled: q.Stalled}
+	return documents.Filter{State: q.State, Kind: q.Kind, Decision: q.Decision, Reason: q.Reason, From: q.From, To: q.To, Q: q.Q, Stalled: q.Stalled, Sort: q.Sort}
+}
+
+// exportFilter is the filter without the order: the file is newest first.
+func (q documentListQuery) exportFilter() documents.Filter {
+	f := q.filter()
+	f.Sort = ""
+	return f
 }
 
 func (q documentListQuery) values() url.Values {
 	v := url.Values{}
-	for k, val := range map[string]string{"state": q.State, "kind": q.Kind, "decision": q.Decision, "reason": q.Reason, "from": q.From, "to": q.To, "q": q.Q, "stalled": q.Stalled} {
+	for k, val := range map[string]string{"state": q.State, "kind": q.Kind, "decision": q.Decision, "reason": q.Reason, "from": q.From, "to": q.To, "q": q.Q, "stalled": q.Stalled, "sort": q.Sort} {
 		if val != "" {
 			v.Set(k, val)
 		}
@@ -208,17 +216,20 @@ func (s *Server) documentsList(c *gin.Context) {
 		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
 		return
 	}
-	before, after, ok := s.pageCursors(c, q.Before, q.After)
-	if !ok {
-		return
-	}
+	export := q.values()
+	export.Del("sort")
 	view := templates.DocumentFilter{State: q.State, Kind: q.Kind, Decision: q.Decision, Reason: q.Reason, ReasonOptions: reasonFilterOptions(models.CaseDocument), From: q.From, To: q.To, Q: q.Q, Stalled: q.Stalled == "1",
-		ExportHref: (&url.URL{Path: "/documents/export", RawQuery: q.values().Encode()}).String(),
+		Sort: q.Sort, Headers: documentSortHeaders(q),
+		ExportHref: (&url.URL{Path: "/documents/export", RawQuery: export.Encode()}).String(),
 		CanCreate:  s.can(c, http.MethodGet, "/documents/new")}
-	page, err := s.deps.Documents.List(c.Request.Context(), q.filter(), before, after, documentPageSize)
+	page, err := s.deps.Documents.List(c.Request.Context(), q.filter(), q.Before, q.After, documentPageSize)
 	if fe, ok := services.AsFieldErrors(err); ok {
 		view.Errors = fieldErrors(fe)
 		s.render(c, http.StatusUnprocessableEntity, templates.DocumentsPage(s.page(c, "Documents"), view, nil, templates.Pager{}))
+		return
+	}
+	if errors.Is(err, documents.ErrBadCursor) {
+		s.badRequest(c, "That page link is broken. Start again from the first page.")
 		return
 	}
 	if err != nil {
@@ -229,8 +240,20 @@ func (s *Server) documentsList(c *gin.Context) {
 	for _, d := range page.Documents {
 		rows = append(rows, documentView(d, nil))
 	}
-	pager := keysetPager("/documents", q.values(), page.Older, page.Newer, len(rows))
+	pager := cursorPager("/documents", q.values(), page.Following, page.Prev, len(rows))
+	pager.Sorted = q.Sort != "" && q.Sort != documents.DefaultSort.String()
 	s.render(c, http.StatusOK, templates.DocumentsPage(s.page(c, "Documents"), view, rows, pager))
+}
+
+// documentSortHeaders links each sortable column to the list sorted by it,
+// keeping the filters and starting from the first page: the current
+// column turns the order round, another starts with what a person wants
+// first (the newest document, the latest change).
+func documentSortHeaders(q documentListQuery) templates.DocumentSort {
+	return templates.DocumentSort{
+		Created: columnSortHeader("/documents", q.values(), q.Sort, documents.DefaultSort, services.Sort{Key: "created"}),
+		Updated: columnSortHeader("/documents", q.values(), q.Sort, documents.DefaultSort, services.Sort{Key: "updated"}),
+	}
 }
 
 func (s *Server) documentsExport(c *gin.Context) {
@@ -239,8 +262,8 @@ func (s *Server) documentsExport(c *gin.Context) {
 		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
 		return
 	}
-	s.streamCSV(c, "documents.csv", func() error { return documents.ValidateFilter(q.filter()) },
-		func(w io.Writer) error { return s.deps.Documents.ExportCSV(c.Request.Context(), q.filter(), w) })
+	s.streamCSV(c, "documents.csv", func() error { return documents.ValidateFilter(q.exportFilter()) },
+		func(w io.Writer) error { return s.deps.Documents.ExportCSV(c.Request.Context(), q.exportFilter(), w) })
 }
 
 func (s *Server) documentShow(c *gin.Context) {

@@ -208,25 +208,8 @@ func (s *Server) rechargesList(c *gin.Context) {
 // column turns the order round, another starts with what a person wants
 // first (the largest amount, the newest recharge).
 func rechargeSortHeaders(q rechargeListQuery) templates.RechargeSort {
-	current := q.Sort
-	if current == "" {
-		current = recharges.DefaultSort.String()
-	}
 	header := func(key string) templates.SortHeader {
-		v := q.values()
-		h := templates.SortHeader{}
-		switch current {
-		case key:
-			h.State = "ascending"
-			v.Set("sort", "-"+key)
-		case "-" + key:
-			h.State = "descending"
-			v.Set("sort", key)
-		default:
-			v.Set("sort", "-"+key)
-		}
-		h.Href = (&url.URL{Path: "/recharges", RawQuery: v.Encode()}).String()
-		return h
+		return columnSortHeader("/recharges", q.values(), q.Sort, recharges.DefaultSort, services.Sort{Key: key})
 	}
 	return templates.RechargeSort{Created: header("created"), Amount: header("amount")}
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/gin-gonic/gin"
 
@@ -32,17 +33,37 @@ func userView(u models.User, viewer models.User) templates.UserView {
 }
 
 func (s *Server) usersList(c *gin.Context) {
-	users, err := s.deps.Accounts.List(c.Request.Context())
+	sort := c.Query("sort")
+	users, order, err := s.deps.Accounts.ListSorted(c.Request.Context(), sort)
+	if fe, ok := services.AsFieldErrors(err); ok {
+		s.render(c, http.StatusUnprocessableEntity, templates.UsersPage(s.page(c, "Staff"), templates.UsersList{Error: fe["sort"]}))
+		return
+	}
 	if err != nil {
 		s.serverError(c, err)
 		return
 	}
 	viewer, _ := s.currentUser(c)
-	views := make([]templates.UserView, 0, len(users))
+	view := templates.UsersList{Headers: userSortHeaders(order), Users: make([]templates.UserView, 0, len(users))}
 	for _, u := range users {
-		views = append(views, userView(u, viewer))
+		view.Users = append(view.Users, userView(u, viewer))
 	}
-	s.render(c, http.StatusOK, templates.UsersPage(s.page(c, "Staff"), views))
+	s.render(c, http.StatusOK, templates.UsersPage(s.page(c, "Staff"), view))
+}
+
+// userSortHeaders links each sortable heading of the staff table to the
+// table sorted by it: the current column turns the order round, another
+// starts with what a person wants first (A before Z, the newest account).
+func userSortHeaders(current services.Sort) templates.UserSort {
+	header := func(key string, first services.Sort) templates.SortHeader {
+		return columnSortHeader("/users", url.Values{}, current.String(), current, first)
+	}
+	return templates.UserSort{
+		Name:    header("name", services.Sort{Key: "name", Asc: true}),
+		Email:   header("email", services.Sort{Key: "email", Asc: true}),
+		Role:    header("role", services.Sort{Key: "role", Asc: true}),
+		Created: header("created", services.Sort{Key: "created"}),
+	}
 }
 
 func (s *Server) usersNew(c *gin.Context) {

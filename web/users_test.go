@@ -280,3 +280,58 @@ func TestLastActiveAdminCannotBeDemoted(t *testing.T) {
 		t.Errorf("the last admin became %s", got)
 	}
 }
+
+func TestStaffListSortsFromTheHeadings(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil)
+	admin := signInAdmin(t, p)
+	// admin@example.com (admin) is there already.
+	p.CreateUser(t, "bea@example.com", "quiet meadow eight", models.RoleSupport)
+	p.CreateUser(t, "cal@example.com", "quiet meadow eight", models.RoleCompliance)
+	emails := func(query string) []string {
+		t.Helper()
+		resp := p.Get(t, admin.client, "/users"+query)
+		wantStatus(t, resp, http.StatusOK)
+		var out []string
+		for _, m := range regexp.MustCompile(`<td class="mono">([^<]*)</td>`).FindAllStringSubmatch(resp.Body, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	for query, want := range map[string]string{
+		"":              "admin bea cal",
+		"?sort=-email":  "cal bea admin",
+		"?sort=role":    "admin cal bea", // admin, compliance, support
+		"?sort=-role":   "bea cal admin",
+		"?sort=created": "admin bea cal",
+		"?sort=-name":   "cal bea admin",
+	} {
+		var got []string
+		for _, e := range emails(query) {
+			got = append(got, strings.TrimSuffix(e, "@example.com"))
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("GET /users%s lists %v, want %s", query, got, want)
+		}
+	}
+
+	resp := p.Get(t, admin.client, "/users")
+	if !strings.Contains(resp.Body, `<th class="" aria-sort="ascending"><a class="sort-link" href="/users?sort=-email">Email`) ||
+		strings.Count(resp.Body, "aria-sort=") != 1 {
+		t.Errorf("by default the email heading does not say it sorts ascending and link the other way:\n%s", clip(resp.Body))
+	}
+	for _, link := range []string{`href="/users?sort=name">Name</a>`, `href="/users?sort=role">Role</a>`, `href="/users?sort=-created">Since</a>`} {
+		if !strings.Contains(resp.Body, link) {
+			t.Errorf("no heading link %s", link)
+		}
+	}
+	resp = p.Get(t, admin.client, "/users?sort=-created")
+	if !strings.Contains(resp.Body, `aria-sort="descending"><a class="sort-link" href="/users?sort=created">Since`) {
+		t.Error("the Since heading does not say it sorts descending and link oldest first")
+	}
+	resp = p.Get(t, admin.client, "/users?sort=password_hash")
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	if !strings.Contains(resp.Body, `id="e-sort"`) {
+		t.Error("an unknown order has no message")
+	}
+}

@@ -78,7 +78,7 @@ func verificationView(v models.Verification) templates.VerificationView {
 		Link: v.Link, State: string(v.State), ProviderStatus: v.ProviderStatus, Error: v.Error, ExpiresAt: v.ExpiresAt,
 		DocumentType: v.DocumentType, DocumentNumber: v.DocumentNumber, FullName: strings.TrimSpace(v.GivenNames + " " + v.Surname),
 		DateOfBirth: v.DateOfBirth, FaceResult: faceInWords(v.FaceResult), ReviewReason: reviewReasonInWords(v.ReviewReason),
-		Decision: string(v.ReviewDecision), CreatedAt: v.CreatedAt, CompletedAt: v.CompletedAt, CreatedBy: v.CreatedByEmail,
+		Decision: string(v.ReviewDecision), CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, CompletedAt: v.CompletedAt, CreatedBy: v.CreatedByEmail,
 		Final: v.State.Final(),
 	}
 	if v.UpstreamID != nil {
@@ -180,17 +180,25 @@ type verificationListQuery struct {
 	From     string `form:"from"`
 	To       string `form:"to"`
 	Q        string `form:"q"`
+	Sort     string `form:"sort"`
 	Before   string `form:"before"`
 	After    string `form:"after"`
 }
 
 func (q verificationListQuery) filter() verifications.Filter {
-	return verifications.Filter{Provider: q.Provider, State: q.State, Status: q.Status, Decision: q.Decision, Reason: q.Reason, From: q.From, To: q.To, Q: q.Q}
+	return verifications.Filter{Provider: q.Provider, State: q.State, Status: q.Status, Decision: q.Decision, Reason: q.Reason, From: q.From, To: q.To, Q: q.Q, Sort: q.Sort}
+}
+
+// exportFilter is the filter without the order: the file is newest first.
+func (q verificationListQuery) exportFilter() verifications.Filter {
+	f := q.filter()
+	f.Sort = ""
+	return f
 }
 
 func (q verificationListQuery) values() url.Values {
 	v := url.Values{}
-	for k, val := range map[string]string{"provider": q.Provider, "state": q.State, "status": q.Status, "decision": q.Decision, "reason": q.Reason, "from": q.From, "to": q.To, "q": q.Q} {
+	for k, val := range map[string]string{"provider": q.Provider, "state": q.State, "status": q.Status, "decision": q.Decision, "reason": q.Reason, "from": q.From, "to": q.To, "q": q.Q, "sort": q.Sort} {
 		if val != "" {
 			v.Set(k, val)
 		}
@@ -204,17 +212,20 @@ func (s *Server) verificationsList(c *gin.Context) {
 		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
 		return
 	}
-	before, after, ok := s.pageCursors(c, q.Before, q.After)
-	if !ok {
-		return
-	}
+	export := q.values()
+	export.Del("sort")
 	view := templates.VerificationFilter{Provider: q.Provider, State: q.State, Status: q.Status, Decision: q.Decision, Reason: q.Reason, ReasonOptions: reasonFilterOptions(models.CaseVerification), From: q.From, To: q.To, Q: q.Q,
-		ExportHref: (&url.URL{Path: "/verifications/export", RawQuery: q.values().Encode()}).String(),
+		Sort: q.Sort, Headers: verificationSortHeaders(q),
+		ExportHref: (&url.URL{Path: "/verifications/export", RawQuery: export.Encode()}).String(),
 		CanCreate:  s.can(c, http.MethodGet, "/verifications/new")}
-	page, err := s.deps.Verifications.List(c.Request.Context(), q.filter(), before, after, documentPageSize)
+	page, err := s.deps.Verifications.List(c.Request.Context(), q.filter(), q.Before, q.After, documentPageSize)
 	if fe, ok := services.AsFieldErrors(err); ok {
 		view.Errors = fieldErrors(fe)
 		s.render(c, http.StatusUnprocessableEntity, templates.VerificationsPage(s.page(c, "Verifications"), view, nil, templates.Pager{}))
+		return
+	}
+	if errors.Is(err, verifications.ErrBadCursor) {
+		s.badRequest(c, "That page link is broken. Start again from the first page.")
 		return
 	}
 	if err != nil {
@@ -225,8 +236,19 @@ func (s *Server) verificationsList(c *gin.Context) {
 	for _, v := range page.Verifications {
 		rows = append(rows, verificationView(v))
 	}
-	pager := keysetPager("/verifications", q.values(), page.Older, page.Newer, len(rows))
+	pager := cursorPager("/verifications", q.values(), page.Following, page.Prev, len(rows))
+	pager.Sorted = q.Sort != "" && q.Sort != verifications.DefaultSort.String()
 	s.render(c, http.StatusOK, templates.VerificationsPage(s.page(c, "Verifications"), view, rows, pager))
+}
+
+// verificationSortHeaders links each sortable column to the list sorted by
+// it, keeping the filters and starting from the first page (see
+// columnSortHeader).
+func verificationSortHeaders(q verificationListQuery) templates.VerificationSort {
+	return templates.VerificationSort{
+		Created: columnSortHeader("/verifications", q.values(), q.Sort, verifications.DefaultSort, services.Sort{Key: "created"}),
+		Updated: columnSortHeader("/verifications", q.values(), q.Sort, verifications.DefaultSort, services.Sort{Key: "updated"}),
+	}
 }
 
 func (s *Server) verificationsExport(c *gin.Context) {
@@ -235,8 +257,10 @@ func (s *Server) verificationsExport(c *gin.Context) {
 		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
 		return
 	}
-	s.streamCSV(c, "verifications.csv", func() error { return verifications.ValidateFilter(q.filter()) },
-		func(w io.Writer) error { return s.deps.Verifications.ExportCSV(c.Request.Context(), q.filter(), w) })
+	s.streamCSV(c, "verifications.csv", func() error { return verifications.ValidateFilter(q.exportFilter()) },
+		func(w io.Writer) error {
+			return s.deps.Verifications.ExportCSV(c.Request.Context(), q.exportFilter(), w)
+		})
 }
 
 // loadVerification reads the verification of the request's :id, with its

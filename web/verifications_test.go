@@ -3,6 +3,8 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -247,5 +249,85 @@ func TestVerificationWebhooksRefuseForgeries(t *testing.T) {
 	}
 	if strings.Contains(p.Logs.String(), p.App.Config.IDV.CallbackSecret) {
 		t.Error("the callback secret was logged")
+	}
+}
+
+// The verification list sorts by its Created and Last change headings,
+// either way, with the filters kept in the links, and says when it cannot.
+func TestVerificationListSortsFromItsHeadings(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil)
+	support := newStaff(t, p, "versorter", models.RoleSupport)
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	// Made a, b, c; last changed b, then c, then a. Final verifications,
+	// so nothing in the background changes them while the test reads.
+	var ids []uint
+	for i, v := range []struct {
+		provider models.VerificationProvider
+		state    models.VerificationState
+		changed  time.Duration
+	}{{models.ProviderPawaPass, models.VerificationApproved, 3 * time.Hour}, {models.ProviderPassportReader, models.VerificationApproved, time.Hour},
+		{models.ProviderPawaPass, models.VerificationDeclined, 2*time.Hour + 500*time.Millisecond}} {
+		row := models.Verification{Provider: v.provider, Reference: "sort-ref-" + strconv.Itoa(i), ExternalID: "sorted-" + strconv.Itoa(i),
+			State: v.state, CreatedAt: at.Add(time.Duration(i) * time.Minute), UpdatedAt: at.Add(v.changed)}
+		if err := p.App.DB.Create(&row).Error; err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, row.ID)
+	}
+	a, b, c := ids[0], ids[1], ids[2]
+	listed := func(body string) []uint {
+		var out []uint
+		for _, m := range regexp.MustCompile(`<td><a href="/verifications/(\d+)">`).FindAllStringSubmatch(body, -1) {
+			n, _ := strconv.ParseUint(m[1], 10, 32)
+			out = append(out, uint(n))
+		}
+		return out
+	}
+	list := func(q url.Values, want ...uint) {
+		t.Helper()
+		resp := p.Get(t, support.client, "/verifications?"+q.Encode())
+		wantStatus(t, resp, http.StatusOK)
+		if got := listed(resp.Body); !slices.Equal(got, want) {
+			t.Errorf("GET /verifications?%s lists %v, want %v", q.Encode(), got, want)
+		}
+	}
+	list(url.Values{}, c, b, a)
+	list(url.Values{"sort": {"created"}}, a, b, c)
+	list(url.Values{"sort": {"-updated"}}, a, c, b)
+	list(url.Values{"sort": {"updated"}}, b, c, a)
+	list(url.Values{"sort": {"-updated"}, "state": {"approved"}}, a, b)
+	list(url.Values{"sort": {"updated"}, "provider": {"pawapass"}}, c, a)
+	list(url.Values{"sort": {"created"}, "provider": {"pawapass"}, "state": {"declined"}}, c)
+
+	resp := p.Get(t, support.client, "/verifications?sort=-updated&provider=pawapass")
+	if !strings.Contains(resp.Body, `aria-sort="descending"><a class="sort-link" href="/verifications?provider=pawapass&amp;sort=updated">Last change`) {
+		t.Errorf("the last-change heading does not say it sorts descending and link the other way:\n%s", clip(resp.Body))
+	}
+	if !strings.Contains(resp.Body, `<a class="sort-link" href="/verifications?provider=pawapass&amp;sort=-created">Created</a>`) || strings.Count(resp.Body, "aria-sort=") != 1 {
+		t.Error("the created heading does not link newest first, or more than one heading claims the order")
+	}
+	if !strings.Contains(resp.Body, `<input type="hidden" name="sort" value="-updated">`) {
+		t.Error("the filter form does not keep the order")
+	}
+	if !strings.Contains(resp.Body, `href="/verifications/export?provider=pawapass"`) {
+		t.Error("the export link does not keep the filters without the order (the file is newest first)")
+	}
+	if !strings.Contains(resp.Body, `<time datetime="2026-03-02T12:00:00Z"`) {
+		t.Errorf("the last change of verification %d is not shown", a)
+	}
+	wantStatus(t, p.Get(t, support.client, "/verifications?sort=-updated&before=12_yesterday"), http.StatusBadRequest)
+	wantStatus(t, p.Get(t, support.client, "/verifications?after=12_2026-03-02T12:00:00Z"), http.StatusBadRequest)
+	for _, q := range []string{"sort=phone", "sort=updated&q=sorted-"} {
+		resp := p.Get(t, support.client, "/verifications?"+q)
+		wantStatus(t, resp, http.StatusUnprocessableEntity)
+		if !strings.Contains(resp.Body, `id="e-sort"`) {
+			t.Errorf("GET /verifications?%s: no message about the order", q)
+		}
+	}
+	csv := p.Get(t, support.client, "/verifications/export?sort=-updated&q=sorted-")
+	wantStatus(t, csv, http.StatusOK)
+	if strings.Count(csv.Body, "sorted-") != 3 {
+		t.Errorf("the export with an order and a search:\n%s", clip(csv.Body))
 	}
 }

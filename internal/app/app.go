@@ -115,10 +115,14 @@ type App struct {
 // New opens the database, applies migrations, creates the first admin if
 // needed and builds the HTTP server.
 func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options) (*App, error) {
-	now := opts.Now
-	if now == nil {
-		now = time.Now
+	clock := opts.Now
+	if clock == nil {
+		clock = time.Now
 	}
+	// Every time the portal writes is UTC: SQLite keeps a time as text in
+	// the zone it was written in, and lists sorted by a time compare that
+	// text, which orders correctly only when all of it is in one zone.
+	now := func() time.Time { return clock().UTC() }
 	params := passwords.Default
 	if opts.PasswordParams != nil {
 		params = *opts.PasswordParams

@@ -63,7 +63,9 @@ func (s sql) at(extra string) string {
 	if s.pg {
 		return fmt.Sprintf("(TIMESTAMPTZ '%s' - %s * INTERVAL '1 second')", s.end.UTC().Format("2006-01-02 15:04:05+00"), age)
 	}
-	return fmt.Sprintf("datetime('%s', '-' || %s || ' seconds')", s.end.UTC().Format("2006-01-02 15:04:05"), age)
+	// With the zone, as the driver writes a UTC time: lists sorted by a
+	// time compare its text.
+	return fmt.Sprintf("(datetime('%s', '-' || %s || ' seconds') || '+00:00')", s.end.UTC().Format("2006-01-02 15:04:05"), age)
 }
 
 // open is true for the newest k rows.

@@ -234,16 +234,6 @@ func (s *Service) Get(ctx context.Context, id uint) (models.User, error) {
 	return u, nil
 }
 
-// List returns every staff account, by email. Staff lists are small (tens to
-// hundreds), so no paging.
-func (s *Service) List(ctx context.Context) ([]models.User, error) {
-	var users []models.User
-	if err := s.db.WithContext(ctx).Order("email").Find(&users).Error; err != nil {
-		return nil, fmt.Errorf("accounts: list users: %w", err)
-	}
-	return users, nil
-}
-
 // NewUser is the input for CreateUser.
 type NewUser struct {
 	Email    string

@@ -5,6 +5,7 @@ package auditlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -31,13 +32,28 @@ type Filter struct {
 	Action string
 	From   string // YYYY-MM-DD
 	To     string // YYYY-MM-DD
+	// Sort is "at" (oldest first) or "-at" (newest first, the default).
+	Sort string
 }
 
 // Parsed is a validated filter.
 type parsed struct {
 	actor, action string
 	from, to      time.Time
+	sort          services.Sort
+	sortKey       services.SortKey[models.AuditEvent]
 }
+
+// DefaultSort is newest first.
+var DefaultSort = services.Sort{Key: "at"}
+
+// SortKeys are the orders the log offers. Ids grow with time, so the time
+// of an event is its id: both directions read the primary key, or the
+// actor's or action's (…, id) index when filtered, and page by id alone.
+var SortKeys = []services.SortKey[models.AuditEvent]{{Name: "at"}}
+
+// ErrBadCursor is a page link whose cursor cannot be read.
+var ErrBadCursor = errors.New("auditlog: the page link is broken")
 
 // Validate checks the filter and returns field errors a person can act on.
 func (f Filter) parse() (parsed, error) {
@@ -50,6 +66,7 @@ func (f Filter) parse() (parsed, error) {
 		errs["action"] = "Choose an action from the list."
 	}
 	p.from, p.to = services.ParseDateRange(f.From, f.To, errs)
+	p.sort, p.sortKey = services.ParseSort(f.Sort, SortKeys, DefaultSort, errs)
 	if len(errs) > 0 {
 		return parsed{}, errs
 	}
@@ -81,11 +98,11 @@ func (p parsed) apply(q *gorm.DB) *gorm.DB {
 	return q
 }
 
-// Page is one page of events, newest first.
+// Page is one page of events in the filter's order, with the cursors of
+// the following and preceding pages ("" for none).
 type Page struct {
-	Events []models.AuditEvent
-	// Older and Newer are the cursors for the neighbouring pages; 0 if none.
-	Older, Newer uint
+	Events          []models.AuditEvent
+	Following, Prev string
 }
 
 // Reader reads the audit log.
@@ -100,22 +117,42 @@ func ValidateFilter(f Filter) error {
 
 func New(db *gorm.DB) *Reader { return &Reader{db: db} }
 
-// List returns up to limit events. before/after are event ids from a previous
-// page (keyset paging: ids grow with time, so "older than id" stays fast at any
-// depth where OFFSET would scan every skipped row).
-func (r *Reader) List(ctx context.Context, f Filter, before, after uint, limit int) (Page, error) {
+// List returns a page of events matching f, in f's order: the page after
+// cursor next, or the page before cursor prev (both "" for the first
+// page). A cursor that cannot be read is ErrBadCursor. Keyset paging: ids
+// grow with time, so "after this id" stays fast at any depth where OFFSET
+// would scan every skipped row.
+func (r *Reader) List(ctx context.Context, f Filter, next, prev string, limit int) (Page, error) {
 	p, err := f.parse()
 	if err != nil {
 		return Page{}, err
 	}
-	q := services.KeysetOrder(p.apply(r.db.WithContext(ctx).Model(&models.AuditEvent{})), before, after, limit)
-	var events []models.AuditEvent
-	if err := q.Find(&events).Error; err != nil {
+	after, ok1 := services.ParseCursor(next, p.sortKey)
+	before, ok2 := services.ParseCursor(prev, p.sortKey)
+	if !ok1 || !ok2 || (!after.IsZero() && !before.IsZero()) {
+		return Page{}, ErrBadCursor
+	}
+	// Both orders are the id keyset, so unlike the recharges the newest
+	// first needs no path of its own.
+	rows, err := services.SortedRows(p.apply(r.db.WithContext(ctx).Model(&models.AuditEvent{})), p.sortKey, p.sort, after, before, limit)
+	if err != nil {
 		return Page{}, fmt.Errorf("auditlog: list: %w", err)
 	}
 	var page Page
-	page.Events, page.Older, page.Newer = services.KeysetPage(events, func(e models.AuditEvent) uint { return e.ID }, before, after, limit)
+	var following, preceding services.Cursor
+	page.Events, following, preceding = services.SortedPage(rows, p.sortKey, func(e models.AuditEvent) uint { return e.ID }, after, before, limit)
+	page.Following, page.Prev = following.String(), preceding.String()
 	return page, nil
+}
+
+// sortedQueries are the page reads of List, shared with the test that
+// checks their plans.
+func sortedQueries(db *gorm.DB, p parsed, next, prev services.Cursor, limit int) []func(tx *gorm.DB) *gorm.DB {
+	reads := services.SortedQueries(models.DialectOf(db), p.sortKey, p.sort, next, prev, limit)
+	for i, read := range reads {
+		reads[i] = func(tx *gorm.DB) *gorm.DB { return read(p.apply(tx.Model(&models.AuditEvent{}))) }
+	}
+	return reads
 }
 
 // ExportCSV streams every event matching f to w, newest first, in batches so

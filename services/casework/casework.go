@@ -190,7 +190,7 @@ func (s *Service) TakeNext(ctx context.Context, k models.CaseKind, a services.Ac
 		return 0, err
 	}
 	for range 5 {
-		candidates, err := s.waiting(ctx, kd, true, 20)
+		candidates, err := s.waiting(ctx, kd, true, false, 20)
 		if err != nil {
 			return 0, err
 		}

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"portal/internal/dbtest"
+	"portal/services"
 )
 
 // benchRows is how many documents the benchmark database holds (each with
@@ -23,7 +24,10 @@ var (
 )
 
 // seededDB builds the benchmark database once per process: the same rows
-// on SQLite (recursive CTE) and on PostgreSQL (generate_series).
+// on SQLite (recursive CTE) and on PostgreSQL (generate_series). The last
+// change is written as the portal writes it (SQLite keeps the driver's
+// text, zone included: what the order's cursors compare with), and not in
+// id order: up to 99 × 10 minutes after the document was made.
 func seededDB(b *testing.B) *gorm.DB {
 	b.Helper()
 	benchOnce.Do(func() {
@@ -37,7 +41,8 @@ func seededDB(b *testing.B) *gorm.DB {
 				'Contract ' || (i % 100000) || ' lease', 'https://files.example.com/' || i || '.pdf',
 				CASE WHEN i % 1000 = 0 THEN 'unknown' WHEN i % 10 = 0 THEN 'in_progress' ELSE 'completed' END,
 				CASE WHEN i % 10 = 0 OR i % 1000 = 0 THEN '' WHEN i % 7 = 0 THEN 'flagged' WHEN i % 2 = 0 THEN 'approved' ELSE '' END,
-				datetime(?, '+' || (i * 30) || ' seconds'), datetime(?, '+' || (i * 30) || ' seconds'),
+				datetime(?, '+' || (i * 30) || ' seconds'),
+				strftime('%Y-%m-%d %H:%M:%S', ?, '+' || (i * 30 + i % 100 * 600) || ' seconds') || '+00:00',
 				CASE WHEN i % 10 = 0 THEN NULL ELSE datetime(?, '+' || (i * 30 + 3600) || ' seconds') END
 			FROM n`, Args: []any{benchRows, start, start, start}},
 			{SQL: `INSERT INTO document_signees (document_id, position, nin, name, status)
@@ -51,7 +56,7 @@ func seededDB(b *testing.B) *gorm.DB {
 				'Contract ' || (i % 100000) || ' lease', 'https://files.example.com/' || i || '.pdf',
 				CASE WHEN i % 1000 = 0 THEN 'unknown' WHEN i % 10 = 0 THEN 'in_progress' ELSE 'completed' END,
 				CASE WHEN i % 10 = 0 OR i % 1000 = 0 THEN '' WHEN i % 7 = 0 THEN 'flagged' WHEN i % 2 = 0 THEN 'approved' ELSE '' END,
-				CAST(? AS timestamptz) + i * interval '30 seconds', CAST(? AS timestamptz) + i * interval '30 seconds',
+				CAST(? AS timestamptz) + i * interval '30 seconds', CAST(? AS timestamptz) + (i * 30 + i % 100 * 600) * interval '1 second',
 				CASE WHEN i % 10 = 0 THEN NULL ELSE CAST(? AS timestamptz) + (i * 30 + 3600) * interval '1 second' END
 			FROM generate_series(1, ?) AS i`, Args: []any{t0, t0, t0, benchRows}},
 			{SQL: `INSERT INTO document_signees (document_id, position, nin, name, status)
@@ -73,28 +78,46 @@ func BenchmarkList(b *testing.B) {
 	db := seededDB(b)
 	s := &Service{db: db, now: time.Now}
 	ctx := context.Background()
+	// The middle row, where a deep page starts, by its id and, for the
+	// last-change order, its seeded last change.
+	mid := uint(benchRows / 2)
+	changed := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(mid*30+mid%100*600) * time.Second)
+	byChange := services.Cursor{ID: mid, Value: changed.Format(time.RFC3339Nano)}.String()
+	byID := services.Cursor{ID: mid}.String()
 	cases := []struct {
 		name   string
 		filter Filter
-		before uint
+		next   string
 	}{
-		{"first page", Filter{}, 0},
-		{"deep page", Filter{}, uint(benchRows / 2)},
-		{"unknown", Filter{State: "unknown"}, 0},
-		{"awaiting decision", Filter{Decision: "none", State: "completed"}, 0},
-		{"kind deep page", Filter{Kind: "simple"}, uint(benchRows / 2)},
-		{"NIN", Filter{Q: "00000123456"}, 0},
-		{"NIN prefix", Filter{Q: "0000012"}, 0},
-		{"NIN prefix, in progress", Filter{Q: "0000012", State: "in_progress"}, 0},
-		{"title prefix", Filter{Q: "Contract 4242"}, 0},
-		{"reference", Filter{Q: "ref00000000000000000000000421337"}, 0},
-		{"pasby id", Filter{Q: "doc_000000000000000000000000000000421337"}, 0},
-		{"one day", Filter{From: "2025-03-01", To: "2025-03-01"}, 0},
+		{"first page", Filter{}, ""},
+		{"deep page", Filter{}, byID},
+		{"unknown", Filter{State: "unknown"}, ""},
+		{"awaiting decision", Filter{Decision: "none", State: "completed"}, ""},
+		{"kind deep page", Filter{Kind: "simple"}, byID},
+		{"NIN", Filter{Q: "00000123456"}, ""},
+		{"NIN prefix", Filter{Q: "0000012"}, ""},
+		{"NIN prefix, in progress", Filter{Q: "0000012", State: "in_progress"}, ""},
+		{"title prefix", Filter{Q: "Contract 4242"}, ""},
+		{"reference", Filter{Q: "ref00000000000000000000000421337"}, ""},
+		{"pasby id", Filter{Q: "doc_000000000000000000000000000000421337"}, ""},
+		{"one day", Filter{From: "2025-03-01", To: "2025-03-01"}, ""},
+		{"last changed first", Filter{Sort: "-updated"}, ""},
+		{"by last change, deep page", Filter{Sort: "-updated"}, byChange},
+		{"least recently changed, deep page", Filter{Sort: "updated"}, byChange},
+		{"in progress by last change, deep page", Filter{Sort: "-updated", State: "in_progress"}, byChange},
+		{"unknown by last change", Filter{Sort: "-updated", State: "unknown"}, ""},
+		{"simple kind by last change, deep page", Filter{Sort: "-updated", Kind: "simple"}, byChange},
+		{"flagged by last change", Filter{Sort: "-updated", Decision: "flagged"}, ""},
+		// No seeded document has a compliance reason: the page walks the
+		// whole index, as far as a filter with a non-default order reads.
+		{"no match by last change", Filter{Sort: "-updated", Reason: "other"}, ""},
+		{"oldest first, deep page", Filter{Sort: "created"}, byID},
+		{"oldest first, simple kind, deep page", Filter{Sort: "created", Kind: "simple"}, byID},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := s.List(ctx, c.filter, c.before, 0, 50); err != nil {
+				if _, err := s.List(ctx, c.filter, c.next, "", 50); err != nil {
 					b.Fatal(err)
 				}
 			}

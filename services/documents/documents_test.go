@@ -735,7 +735,7 @@ func TestListAndExport(t *testing.T) {
 		{"nothing", Filter{Q: "zzz"}, nil},
 	}
 	for _, c := range cases {
-		p, err := e.svc.List(ctx, c.f, 0, 0, 50)
+		p, err := e.svc.List(ctx, c.f, "", "", 50)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -744,19 +744,19 @@ func TestListAndExport(t *testing.T) {
 		}
 	}
 	for _, f := range []Filter{{State: "done"}, {Kind: "x"}, {Decision: "maybe"}, {From: "yesterday"}, {Q: "ab"}, {Q: "#x"}, {From: "2026-02-01", To: "2026-01-01"}} {
-		if _, err := e.svc.List(ctx, f, 0, 0, 50); err == nil {
+		if _, err := e.svc.List(ctx, f, "", "", 50); err == nil {
 			t.Errorf("filter %+v accepted", f)
 		}
 	}
 
 	// Keyset paging both ways.
-	p1, _ := e.svc.List(ctx, Filter{}, 0, 0, 2)
-	p2, _ := e.svc.List(ctx, Filter{}, p1.Older, 0, 2)
-	p3, _ := e.svc.List(ctx, Filter{}, p2.Older, 0, 2)
-	if !equalIDs(ids(p2), []uint{docs[2].ID, docs[1].ID}) || !equalIDs(ids(p3), []uint{docs[0].ID}) || p3.Older != 0 {
+	p1, _ := e.svc.List(ctx, Filter{}, "", "", 2)
+	p2, _ := e.svc.List(ctx, Filter{}, p1.Following, "", 2)
+	p3, _ := e.svc.List(ctx, Filter{}, p2.Following, "", 2)
+	if !equalIDs(ids(p2), []uint{docs[2].ID, docs[1].ID}) || !equalIDs(ids(p3), []uint{docs[0].ID}) || p3.Following != "" {
 		t.Errorf("pages %v %v %v", ids(p1), ids(p2), ids(p3))
 	}
-	back, _ := e.svc.List(ctx, Filter{}, 0, p2.Newer, 2)
+	back, _ := e.svc.List(ctx, Filter{}, "", p2.Prev, 2)
 	if !equalIDs(ids(back), ids(p1)) {
 		t.Errorf("newer page %v, want %v", ids(back), ids(p1))
 	}

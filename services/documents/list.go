@@ -2,6 +2,7 @@ package documents
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -30,6 +31,9 @@ type Filter struct {
 	// Stalled ("1") keeps the open documents nobody has acted on for
 	// StalledAfter: the dashboard's "no progress" figure.
 	Stalled string
+	// Sort is "created" or "updated" (the last change), "-" first for
+	// descending; empty is newest first.
+	Sort string
 }
 
 // StalledAfter is how long an open document may go without a timeline
@@ -40,6 +44,22 @@ const StalledAfter = 24 * time.Hour
 // ago; the dashboard counts with it.
 const StalledSQL = "state IN ('submitted','in_progress') AND NOT EXISTS " +
 	"(SELECT 1 FROM document_events e WHERE e.document_id = documents.id AND e.at >= ?)"
+
+// DefaultSort is newest first.
+var DefaultSort = services.Sort{Key: "created"}
+
+// SortKeys are the orders the list offers, each read in the order of an
+// index and paged by keyset: created by the primary key (documents_state
+// with the state filter, documents_kind and the like with another), the
+// last change by documents_updated (documents_state_updated).
+var SortKeys = []services.SortKey[models.Document]{
+	{Name: "created"},
+	services.TimeKey("updated", "updated_at", func(d models.Document) time.Time { return d.UpdatedAt }),
+}
+
+// ErrBadCursor is a page link whose cursor cannot be read: mangled, or
+// from another sort.
+var ErrBadCursor = errors.New("documents: the page link is broken")
 
 // MinSearch is the shortest prefix Q searches with: shorter ones match too
 // much of a large table to sort.
@@ -57,6 +77,8 @@ type parsedFilter struct {
 	stalled  bool
 	// stalledSince is set by List from the service's clock.
 	stalledSince time.Time
+	sort         services.Sort
+	sortKey      services.SortKey[models.Document]
 }
 
 func (f Filter) parse() (parsedFilter, error) {
@@ -94,6 +116,12 @@ func (f Filter) parse() (parsedFilter, error) {
 	search := services.ParseSearch(f.Q, "document", MinSearch, 100, errs)
 	p.id, p.prefix = search.ID, search.Prefix
 	p.nin = p.prefix != "" && strings.Trim(p.prefix, "0123456789") == "" && len(p.prefix) <= 11
+	p.sort, p.sortKey = services.ParseSort(f.Sort, SortKeys, DefaultSort, errs)
+	if p.prefix != "" && p.sort != DefaultSort {
+		// A search reads each index it may match in id order
+		// (services.PrefixIDs); another order would sort every match.
+		errs["sort"] = "A search lists the newest first: clear the search to sort the list another way."
+	}
 	if len(errs) > 0 {
 		return parsedFilter{}, errs
 	}
@@ -101,23 +129,26 @@ func (f Filter) parse() (parsedFilter, error) {
 }
 
 func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
+	col := p.tested(models.DialectOf(q))
 	if p.state != "" {
 		q = q.Where("state = ?", p.state)
 	}
 	if p.kind != "" {
-		q = q.Where("kind = ?", p.kind)
+		q = q.Where(col+"kind = ?", p.kind)
 	}
 	switch p.decision {
 	case "none":
-		q = q.Where("review_decision = ''")
+		q = q.Where(col + "review_decision = ''")
 	case "approved", "flagged":
-		q = q.Where("review_decision = ?", p.decision)
+		q = q.Where(col+"review_decision = ?", p.decision)
 	}
 	if p.reason != "" {
-		q = q.Where("compliance_reason = ?", p.reason)
+		q = q.Where(col+"compliance_reason = ?", p.reason)
 	}
 	if p.stalled {
-		q = q.Where(StalledSQL, p.stalledSince)
+		// The unary plus binds to the state column that StalledSQL starts
+		// with.
+		q = q.Where(col+StalledSQL, p.stalledSince)
 	}
 	if !p.from.IsZero() {
 		q = q.Where("created_at >= ?", p.from)
@@ -129,6 +160,21 @@ func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
 		q = q.Where("id = ?", p.id)
 	}
 	return q
+}
+
+// tested is what a filter's column is prefixed with so that no index of
+// its own serves it: "+" on SQLite when the list is in the order of its
+// last change, which only documents_updated and documents_state_updated
+// hold. Without statistics SQLite would rather read the kind's (or the
+// decision's…) index and sort every match, however many; with the plus,
+// the page walks the order's index instead, testing each row, and stops
+// after a page. PostgreSQL is left to weigh the two by its statistics:
+// it walks for common values and sorts the few matches of rare ones.
+func (p parsedFilter) tested(d models.Dialect) string {
+	if p.sortKey.Expr == nil || d.Postgres() {
+		return ""
+	}
+	return "+"
 }
 
 // prefixKeys are the indexes a prefix search reads: the title (without
@@ -155,35 +201,47 @@ func (p parsedFilter) prefixKeys(d models.Dialect) []services.PrefixKey {
 	return keys
 }
 
-// Page is one page of documents, newest first.
+// Page is one page of documents in the filter's order, with the cursors
+// of the following and preceding pages ("" for none).
 type Page struct {
-	Documents    []models.Document
-	Older, Newer uint // cursors: pass as before / after; 0 when there is none
+	Documents       []models.Document
+	Following, Prev string
 }
 
-// List returns a page of documents matching f (keyset paging by id: before
-// for older pages, after for newer ones).
-func (s *Service) List(ctx context.Context, f Filter, before, after uint, limit int) (Page, error) {
+// List returns a page of documents matching f, in f's order: the page
+// after cursor next, or the page before cursor prev (both "" for the
+// first page). A cursor that cannot be read is ErrBadCursor.
+func (s *Service) List(ctx context.Context, f Filter, next, prev string, limit int) (Page, error) {
 	p, err := f.parse()
 	if err != nil {
 		return Page{}, err
 	}
 	p.stalledSince = s.now().UTC().Add(-StalledAfter)
 	db := s.db.WithContext(ctx)
-	rows, err := services.PageRows(p.apply(db.Model(&models.Document{})), p.prefixKeys(models.DialectOf(db)), before, after, limit,
-		func(d models.Document) uint { return d.ID })
-	if err != nil {
-		return Page{}, fmt.Errorf("documents: list: %w", err)
+	rows, err := services.ReadList(p.apply(db.Model(&models.Document{})), p.prefixKeys(models.DialectOf(db)), p.sortKey, p.sort, DefaultSort,
+		next, prev, limit, func(r models.Document) uint { return r.ID })
+	if errors.Is(err, services.ErrBadCursor) {
+		return Page{}, ErrBadCursor
+	} else if err != nil {
+		return Page{}, fmt.Errorf("documents: %w", err)
 	}
-	var page Page
-	page.Documents, page.Older, page.Newer = services.KeysetPage(rows, func(d models.Document) uint { return d.ID }, before, after, limit)
-	return page, nil
+	return Page{Documents: rows.Rows, Following: rows.Following, Prev: rows.Prev}, nil
 }
 
-// listQuery is the page query of a list without a prefix search, shared
-// with the test that checks its plan.
+// listQuery is the page query of a list newest first without a prefix
+// search, shared with the test that checks its plan.
 func listQuery(db *gorm.DB, p parsedFilter, before, after uint, limit int) *gorm.DB {
 	return services.KeysetOrder(p.apply(db.Model(&models.Document{})), before, after, limit)
+}
+
+// sortedQueries are the page reads of a list in another order, shared with
+// the test that checks their plans.
+func sortedQueries(db *gorm.DB, p parsedFilter, next, prev services.Cursor, limit int) []func(tx *gorm.DB) *gorm.DB {
+	reads := services.SortedQueries(models.DialectOf(db), p.sortKey, p.sort, next, prev, limit)
+	for i, read := range reads {
+		reads[i] = func(tx *gorm.DB) *gorm.DB { return read(p.apply(tx.Model(&models.Document{}))) }
+	}
+	return reads
 }
 
 // ValidateFilter reports field errors in f without querying.
@@ -192,10 +250,12 @@ func ValidateFilter(f Filter) error {
 	return err
 }
 
-// ExportCSV streams every document matching f, newest first, in batches so
-// memory stays flat. NINs are masked to their last 4 digits: a file leaves
-// the portal's access rules behind.
+// ExportCSV streams every document matching f, newest first whatever
+// f.Sort says (its batches walk the ids), in batches so memory stays flat.
+// NINs are masked to their last 4 digits: a file leaves the portal's
+// access rules behind.
 func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
+	f.Sort = ""
 	p, err := f.parse()
 	if err != nil {
 		return err

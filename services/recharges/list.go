@@ -166,33 +166,15 @@ func (s *Service) List(ctx context.Context, f Filter, next, prev string, limit i
 	if err != nil {
 		return Page{}, err
 	}
-	after, ok1 := services.ParseCursor(next, p.sortKey)
-	before, ok2 := services.ParseCursor(prev, p.sortKey)
-	if !ok1 || !ok2 || (!after.IsZero() && !before.IsZero()) {
-		return Page{}, ErrBadCursor
-	}
 	db := s.db.WithContext(ctx)
-	id := func(r models.Recharge) uint { return r.ID }
-	var page Page
-	if p.sort == DefaultSort {
-		// Newest first is the id keyset that prefix searches page too.
-		rows, err := services.PageRows(p.apply(db.Model(&models.Recharge{})), p.prefixKeys(models.DialectOf(db)), after.ID, before.ID, limit, id)
-		if err != nil {
-			return Page{}, fmt.Errorf("recharges: list: %w", err)
-		}
-		var older, newer uint
-		page.Recharges, older, newer = services.KeysetPage(rows, id, after.ID, before.ID, limit)
-		page.Following, page.Prev = services.Cursor{ID: older}.String(), services.Cursor{ID: newer}.String()
-		return page, nil
+	rows, err := services.ReadList(p.apply(db.Model(&models.Recharge{})), p.prefixKeys(models.DialectOf(db)), p.sortKey, p.sort, DefaultSort,
+		next, prev, limit, func(r models.Recharge) uint { return r.ID })
+	if errors.Is(err, services.ErrBadCursor) {
+		return Page{}, ErrBadCursor
+	} else if err != nil {
+		return Page{}, fmt.Errorf("recharges: %w", err)
 	}
-	rows, err := services.SortedRows(p.apply(db.Model(&models.Recharge{})), p.sortKey, p.sort, after, before, limit)
-	if err != nil {
-		return Page{}, fmt.Errorf("recharges: list: %w", err)
-	}
-	var following, preceding services.Cursor
-	page.Recharges, following, preceding = services.SortedPage(rows, p.sortKey, id, after, before, limit)
-	page.Following, page.Prev = following.String(), preceding.String()
-	return page, nil
+	return Page{Recharges: rows.Rows, Following: rows.Following, Prev: rows.Prev}, nil
 }
 
 // listQuery is the page query of a list newest first without a prefix

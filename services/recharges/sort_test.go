@@ -3,7 +3,6 @@ package recharges
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"portal/internal/dbtest"
+	"portal/internal/sorttest"
 	"portal/models"
 	"portal/services"
 )
@@ -56,45 +56,10 @@ func TestSortedListWalksEveryRowInOrder(t *testing.T) {
 				}
 			}
 			f := Filter{Sort: c.sort, State: c.state}
-			ids := func(p Page) []uint {
-				var out []uint
-				for _, r := range p.Recharges {
-					out = append(out, r.ID)
-				}
-				return out
-			}
-			var pages []Page
-			next := ""
-			for {
-				page, err := s.List(context.Background(), f, next, "", 40)
-				if err != nil {
-					t.Fatal(err)
-				}
-				pages = append(pages, page)
-				if page.Following == "" {
-					break
-				}
-				next = page.Following
-			}
-			var got []uint
-			for _, p := range pages {
-				got = append(got, ids(p)...)
-			}
-			if !slices.Equal(got, expect) {
-				t.Fatalf("walking forwards: %d ids %v…, want %d %v…", len(got), head(got), len(expect), head(expect))
-			}
-			if pages[0].Prev != "" {
-				t.Errorf("the first page links a preceding page %q", pages[0].Prev)
-			}
-			for i := len(pages) - 1; i > 0; i-- {
-				back, err := s.List(context.Background(), f, "", pages[i].Prev, 40)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !slices.Equal(ids(back), ids(pages[i-1])) {
-					t.Fatalf("page %d read backwards: %v…, want %v…", i-1, head(ids(back)), head(ids(pages[i-1])))
-				}
-			}
+			sorttest.Walk(t, expect, func(next, prev string) (sorttest.Page, error) {
+				p, err := s.List(context.Background(), f, next, prev, 40)
+				return sorttest.Page{IDs: sorttest.IDs(p.Recharges, func(r models.Recharge) uint { return r.ID }), Following: p.Following, Prev: p.Prev}, err
+			})
 		})
 	}
 }
@@ -102,31 +67,18 @@ func TestSortedListWalksEveryRowInOrder(t *testing.T) {
 func TestSortAndCursorValidation(t *testing.T) {
 	s := New(dbtest.Open(t), nil, time.Now, Options{})
 	ctx := context.Background()
-	for _, c := range []struct {
-		name       string
-		f          Filter
-		next, prev string
-		field      string // the field error wanted; "" means ErrBadCursor
-	}{
-		{"unknown column", Filter{Sort: "colour"}, "", "", "sort"},
-		{"partial search sorted by amount", Filter{Sort: "amount", Q: "6875"}, "", "", "sort"},
-		{"amount cursor on the id order", Filter{}, "12_10.5", "", ""},
-		{"id cursor on the amount order", Filter{Sort: "-amount"}, "12", "", ""},
-		{"amount that is not a number", Filter{Sort: "amount"}, "12_ten", "", ""},
-		{"both directions", Filter{}, "12", "10", ""},
-		{"zero id", Filter{}, "0", "", ""},
-	} {
-		_, err := s.List(ctx, c.f, c.next, c.prev, 10)
-		if c.field == "" {
-			if !errors.Is(err, ErrBadCursor) {
-				t.Errorf("%s: %v, want ErrBadCursor", c.name, err)
-			}
-			continue
-		}
-		if fe, ok := services.AsFieldErrors(err); !ok || fe[c.field] == "" {
-			t.Errorf("%s: %v, want a message for %s", c.name, err, c.field)
-		}
-	}
+	sorttest.CheckRefusals(t, []sorttest.Refusal[Filter]{
+		{Name: "unknown column", Filter: Filter{Sort: "colour"}, Field: "sort"},
+		{Name: "partial search sorted by amount", Filter: Filter{Sort: "amount", Q: "6875"}, Field: "sort"},
+		{Name: "amount cursor on the id order", Filter: Filter{}, Next: "12_10.5"},
+		{Name: "id cursor on the amount order", Filter: Filter{Sort: "-amount"}, Next: "12"},
+		{Name: "amount that is not a number", Filter: Filter{Sort: "amount"}, Next: "12_ten"},
+		{Name: "both directions", Filter: Filter{}, Next: "12", Prev: "10"},
+		{Name: "zero id", Filter: Filter{}, Next: "0"},
+	}, ErrBadCursor, func(f Filter, next, prev string) error {
+		_, err := s.List(ctx, f, next, prev, 10)
+		return err
+	})
 	// The full search sorts: a whole phone number is an equality.
 	if _, err := s.List(ctx, Filter{Sort: "amount", Q: "+254712345678"}, "", "", 10); err != nil {
 		t.Errorf("sorting a whole-phone search: %v", err)

@@ -2,6 +2,7 @@ package verifications
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -29,10 +30,30 @@ type Filter struct {
 	// number, the provider's id or our reference; a prefix of at least 3
 	// characters is enough. "#123" is verification 123.
 	Q string
+	// Sort is "created" or "updated" (the last change), "-" first for
+	// descending; empty is newest first.
+	Sort string
 }
 
 // MinSearch is the shortest prefix Q searches with.
 const MinSearch = 3
+
+// DefaultSort is newest first.
+var DefaultSort = services.Sort{Key: "created"}
+
+// SortKeys are the orders the list offers, each read in the order of an
+// index and paged by keyset: created by the primary key
+// (verifications_state with the state filter, verifications_provider and
+// the like with another), the last change by verifications_updated
+// (verifications_state_updated).
+var SortKeys = []services.SortKey[models.Verification]{
+	{Name: "created"},
+	services.TimeKey("updated", "updated_at", func(v models.Verification) time.Time { return v.UpdatedAt }),
+}
+
+// ErrBadCursor is a page link whose cursor cannot be read: mangled, or
+// from another sort.
+var ErrBadCursor = errors.New("verifications: the page link is broken")
 
 type parsedFilter struct {
 	provider models.VerificationProvider
@@ -44,6 +65,8 @@ type parsedFilter struct {
 	prefix   string
 	phone    string // Q read as a phone number, E.164
 	id       uint
+	sort     services.Sort
+	sortKey  services.SortKey[models.Verification]
 }
 
 func (f Filter) parse() (parsedFilter, error) {
@@ -80,6 +103,12 @@ func (f Filter) parse() (parsedFilter, error) {
 	if e164, err := phone.Normalize(p.prefix); p.prefix != "" && err == nil {
 		p.phone = e164
 	}
+	p.sort, p.sortKey = services.ParseSort(f.Sort, SortKeys, DefaultSort, errs)
+	if p.prefix != "" && p.sort != DefaultSort {
+		// A search reads each index it may match in id order
+		// (services.PrefixIDs); another order would sort every match.
+		errs["sort"] = "A search lists the newest first: clear the search to sort the list another way."
+	}
 	if len(errs) > 0 {
 		return parsedFilter{}, errs
 	}
@@ -87,23 +116,24 @@ func (f Filter) parse() (parsedFilter, error) {
 }
 
 func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
+	col := p.tested(models.DialectOf(q))
 	if p.provider != "" {
-		q = q.Where("provider = ?", p.provider)
+		q = q.Where(col+"provider = ?", p.provider)
 	}
 	if p.state != "" {
 		q = q.Where("state = ?", p.state)
 	}
 	if p.status != "" {
-		q = q.Where("provider_status = ?", p.status)
+		q = q.Where(col+"provider_status = ?", p.status)
 	}
 	switch p.decision {
 	case "none":
-		q = q.Where("review_decision = ''")
+		q = q.Where(col + "review_decision = ''")
 	case "approved", "flagged":
-		q = q.Where("review_decision = ?", p.decision)
+		q = q.Where(col+"review_decision = ?", p.decision)
 	}
 	if p.reason != "" {
-		q = q.Where("compliance_reason = ?", p.reason)
+		q = q.Where(col+"compliance_reason = ?", p.reason)
 	}
 	if !p.from.IsZero() {
 		q = q.Where("created_at >= ?", p.from)
@@ -115,6 +145,22 @@ func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
 		q = q.Where("id = ?", p.id)
 	}
 	return q
+}
+
+// tested is what a filter's column is prefixed with so that no index of
+// its own serves it: "+" on SQLite when the list is in the order of its
+// last change, which only verifications_updated and
+// verifications_state_updated hold. Without statistics SQLite would rather
+// read the provider's (or the decision's…) index and sort every match,
+// however many; with the plus, the page walks the order's index instead,
+// testing each row, and stops after a page. PostgreSQL is left to weigh
+// the two by its statistics: it walks for common values and sorts the few
+// matches of rare ones.
+func (p parsedFilter) tested(d models.Dialect) string {
+	if p.sortKey.Expr == nil || d.Postgres() {
+		return ""
+	}
+	return "+"
 }
 
 // prefixKeys are the indexes a prefix search reads: the phone (as typed, as
@@ -143,10 +189,11 @@ func (p parsedFilter) prefixKeys(d models.Dialect) []services.PrefixKey {
 	return keys
 }
 
-// Page is one page of verifications, newest first.
+// Page is one page of verifications in the filter's order, with the
+// cursors of the following and preceding pages ("" for none).
 type Page struct {
-	Verifications []models.Verification
-	Older, Newer  uint
+	Verifications   []models.Verification
+	Following, Prev string
 }
 
 // listColumns leave out the stored upstream JSON, which a list never shows.
@@ -154,25 +201,39 @@ var listColumns = []string{"id", "provider", "reference", "external_id", "upstre
 	"link", "state", "provider_status", "error", "expires_at", "document_type", "document_number", "given_names", "surname",
 	"review_decision", "created_by_email", "created_at", "updated_at", "completed_at", "review_reason", "face_result", "compliance_reason"}
 
-// List returns a page of verifications matching f.
-func (s *Service) List(ctx context.Context, f Filter, before, after uint, limit int) (Page, error) {
+// List returns a page of verifications matching f, in f's order: the
+// page after cursor next, or the page before cursor prev (both "" for the
+// first page). A cursor that cannot be read is ErrBadCursor.
+func (s *Service) List(ctx context.Context, f Filter, next, prev string, limit int) (Page, error) {
 	p, err := f.parse()
 	if err != nil {
 		return Page{}, err
 	}
 	db := s.db.WithContext(ctx)
-	rows, err := services.PageRows(p.apply(db.Model(&models.Verification{})), p.prefixKeys(models.DialectOf(db)), before, after, limit,
-		func(v models.Verification) uint { return v.ID }, listColumns...)
-	if err != nil {
-		return Page{}, fmt.Errorf("verifications: list: %w", err)
+	rows, err := services.ReadList(p.apply(db.Model(&models.Verification{})), p.prefixKeys(models.DialectOf(db)), p.sortKey, p.sort, DefaultSort,
+		next, prev, limit, func(r models.Verification) uint { return r.ID }, listColumns...)
+	if errors.Is(err, services.ErrBadCursor) {
+		return Page{}, ErrBadCursor
+	} else if err != nil {
+		return Page{}, fmt.Errorf("verifications: %w", err)
 	}
-	var page Page
-	page.Verifications, page.Older, page.Newer = services.KeysetPage(rows, func(v models.Verification) uint { return v.ID }, before, after, limit)
-	return page, nil
+	return Page{Verifications: rows.Rows, Following: rows.Following, Prev: rows.Prev}, nil
 }
 
+// listQuery is the page query of a list newest first without a search,
+// shared with the test that checks its plan.
 func listQuery(db *gorm.DB, p parsedFilter, before, after uint, limit int) *gorm.DB {
 	return services.KeysetOrder(p.apply(db.Model(&models.Verification{}).Select(listColumns)), before, after, limit)
+}
+
+// sortedQueries are the page reads of a list in another order, shared with
+// the test that checks their plans.
+func sortedQueries(db *gorm.DB, p parsedFilter, next, prev services.Cursor, limit int) []func(tx *gorm.DB) *gorm.DB {
+	reads := services.SortedQueries(models.DialectOf(db), p.sortKey, p.sort, next, prev, limit)
+	for i, read := range reads {
+		reads[i] = func(tx *gorm.DB) *gorm.DB { return read(p.apply(tx.Model(&models.Verification{}).Select(listColumns))) }
+	}
+	return reads
 }
 
 // ValidateFilter reports field errors in f without querying.
@@ -181,9 +242,10 @@ func ValidateFilter(f Filter) error {
 	return err
 }
 
-// ExportCSV streams every verification matching f, newest first, in
-// batches so memory stays flat.
+// ExportCSV streams every verification matching f, newest first whatever
+// f.Sort says (its batches walk the ids), in batches so memory stays flat.
 func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
+	f.Sort = ""
 	p, err := f.parse()
 	if err != nil {
 		return err

@@ -494,7 +494,7 @@ func TestListSearch(t *testing.T) {
 		{Filter{State: "submitted"}, []uint{b.ID, a.ID}},
 	}
 	for _, c := range cases {
-		page, err := e.svc.List(ctx, c.f, 0, 0, 50)
+		page, err := e.svc.List(ctx, c.f, "", "", 50)
 		if err != nil {
 			t.Fatalf("%+v: %v", c.f, err)
 		}
@@ -507,7 +507,7 @@ func TestListSearch(t *testing.T) {
 		}
 	}
 	for _, bad := range []Filter{{Provider: "x"}, {State: "nope"}, {Q: "ab"}, {Q: "#x"}, {From: "yesterday"}, {Status: "not a status!"}} {
-		if _, err := e.svc.List(ctx, bad, 0, 0, 50); err == nil {
+		if _, err := e.svc.List(ctx, bad, "", "", 50); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
 	}
