@@ -16,6 +16,7 @@ import (
 
 	"portal/internal/apptest"
 	"portal/models"
+	"portal/services/bulk"
 	"portal/services/recharges"
 	"portal/services/sandbox"
 	"portal/services/sandbox/oneflowsim"
@@ -104,6 +105,7 @@ type tourRecords struct {
 	approved, inReview, reader  models.Verification
 	signed, open                models.Document
 	reviewUser                  uint // a staff member whose password an admin may reset
+	bulkJob                     uint // a finished bulk refresh, the operator's
 	externalID, phone, deviceID string
 }
 
@@ -155,6 +157,15 @@ func seedTour(t *testing.T, p *apptest.Portal, operatorID uint) tourRecords {
 	}
 	r.open = seedReviewDocument(t, p, actor, "Borehole service agreement", "12312312312", "45645645645")
 	waitUntil(t, "the signed document", func() bool { return getDocument(t, p, r.signed.ID).State == models.DocumentCompleted })
+	job, err := p.App.Bulk.Start(t.Context(), actor, bulk.Request{Kind: "documents", Action: bulk.Refresh, IDs: []uint{r.open.ID, r.signed.ID, 999999}})
+	if err != nil {
+		t.Fatalf("seed bulk job: %v", err)
+	}
+	r.bulkJob = job.ID
+	waitUntil(t, "the bulk refresh", func() bool {
+		rep, err := p.App.Bulk.Report(t.Context(), actor, job.ID)
+		return err == nil && rep.Done()
+	})
 	return r
 }
 
@@ -194,6 +205,9 @@ func tourPages(r tourRecords) []tourPage {
 		{name: "recharge-pending", path: "/recharges/" + id(r.pending.ID)},
 		{name: "recharge-unknown", path: "/recharges/" + id(r.unknown.ID), perRole: true},
 		{name: "documents", path: "/documents", then: []chromedp.Action[chromedp.Void]{chromedp.WaitVisible(chromedp.CSS("main table"))}},
+		{name: "documents-bulk-matching", path: "/documents/bulk?kind=review", perRole: true},
+		{name: "recharges-bulk-matching", path: "/recharges/bulk?state=completed"},
+		{name: "bulk-job", path: "/bulk/" + id(r.bulkJob), roles: docVerCreators},
 		{name: "document-completed", path: "/documents/" + id(r.signed.ID), perRole: true},
 		{name: "document-open", path: "/documents/" + id(r.open.ID)},
 		{name: "verifications", path: "/verifications", then: []chromedp.Action[chromedp.Void]{chromedp.WaitVisible(chromedp.CSS("main table"))}},

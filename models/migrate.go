@@ -549,6 +549,36 @@ var migrations = []migration{
 		normaliseUTC("documents"),
 		normaliseUTC("verifications"),
 	}},
+	{13, "bulk actions: jobs and their records", []string{
+		`CREATE TABLE bulk_jobs (
+			id INTEGER PRIMARY KEY,
+			kind TEXT NOT NULL CHECK (kind IN ('documents','verifications','recharges')),
+			action TEXT NOT NULL CHECK (action IN ('refresh','assign')),
+			assignee_id INTEGER REFERENCES users(id),
+			assignee_email TEXT NOT NULL DEFAULT '',
+			scope TEXT NOT NULL CHECK (scope IN ('selected','matching')),
+			filter TEXT NOT NULL DEFAULT '',
+			total INTEGER NOT NULL,
+			created_by_id INTEGER NOT NULL REFERENCES users(id),
+			created_by_email TEXT NOT NULL,
+			created_by_role TEXT NOT NULL,
+			created_at DATETIME NOT NULL,
+			claimed_by TEXT NOT NULL DEFAULT '',
+			lease_until DATETIME,
+			finished_at DATETIME
+		)`,
+		`CREATE INDEX bulk_jobs_open ON bulk_jobs(id) WHERE finished_at IS NULL`,
+		`CREATE INDEX bulk_jobs_creator ON bulk_jobs(created_by_id, id)`,
+		`CREATE TABLE bulk_items (
+			job_id INTEGER NOT NULL REFERENCES bulk_jobs(id),
+			record_id INTEGER NOT NULL,
+			outcome TEXT NOT NULL DEFAULT '' CHECK (outcome IN ('','succeeded','failed')),
+			reason TEXT NOT NULL DEFAULT '',
+			done_at DATETIME,
+			PRIMARY KEY (job_id, record_id)
+		)`,
+		`CREATE INDEX bulk_items_outcome ON bulk_items(job_id, outcome, record_id)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -104,3 +104,43 @@ func ParseSearch(q, what string, minLen, maxLen int, errs FieldErrors) SearchTex
 	}
 	return s
 }
+
+// MaxSelection is the most records one bulk action or selection export
+// takes: a person can check what that many did; for more, the filter
+// export and the reconcilers (which follow every open record anyway) are
+// the tools.
+const MaxSelection = 10_000
+
+// ParseSelection checks a list filter's selected ids (none: the whole
+// list) and adds a message for a bad selection to errs.
+func ParseSelection(ids []uint, errs FieldErrors) []uint {
+	if len(ids) > MaxSelection {
+		errs["id"] = fmt.Sprintf("Select at most %d records at once.", MaxSelection)
+		return nil
+	}
+	for _, id := range ids {
+		if id == 0 {
+			errs["id"] = "A selected record is not one of the list's: select again from the list."
+			return nil
+		}
+	}
+	return ids
+}
+
+// CollectIDs walks a list newest first, page after page, and returns the
+// ids of at most max+1 of its records: one more than max says there are
+// more. page reads the page after cursor next.
+func CollectIDs(max int, page func(next string, limit int) (ids []uint, following string, err error)) ([]uint, error) {
+	var out []uint
+	for next := ""; ; {
+		ids, following, err := page(next, min(500, max+1-len(out)))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ids...)
+		if following == "" || len(out) > max {
+			return out, nil
+		}
+		next = following
+	}
+}

@@ -185,6 +185,40 @@
     if (sizes && el && el.matches && el.matches(".table-wrap")) sizes.unobserve(el);
   });
 
+  // Bulk selection: the heading's box ticks every row of the page, and the
+  // bar says how many are ticked. Without this file each row is ticked by
+  // hand and the bar still works.
+  function rowBoxes(form) {
+    return document.querySelectorAll('input[type=checkbox][name=id][form="' + form + '"]');
+  }
+  function countSelected(form) {
+    var boxes = rowBoxes(form), n = 0;
+    boxes.forEach(function (b) { if (b.checked) n++; });
+    var all = document.querySelector('input[data-select-all="' + form + '"]');
+    if (all) {
+      all.checked = n > 0 && n === boxes.length;
+      all.indeterminate = n > 0 && n < boxes.length;
+    }
+    var label = document.querySelector('[data-selected-count="' + form + '"]');
+    if (label) {
+      if (!label.hasAttribute("data-idle")) label.setAttribute("data-idle", label.textContent);
+      label.textContent = n === 0 ? label.getAttribute("data-idle") : n + " selected:";
+    }
+  }
+  document.querySelectorAll("input[data-select-all]").forEach(function (all) {
+    all.hidden = false;
+  });
+  document.addEventListener("change", function (e) {
+    var el = e.target;
+    if (el.matches && el.matches("input[data-select-all]")) {
+      var form = el.getAttribute("data-select-all");
+      rowBoxes(form).forEach(function (b) { b.checked = el.checked; });
+      countSelected(form);
+    } else if (el.matches && el.matches("input[type=checkbox][name=id][form]")) {
+      countSelected(el.getAttribute("form"));
+    }
+  });
+
   localiseAll(document);
   watchTables(document);
 })();

@@ -236,9 +236,13 @@ func (s *Server) documentsList(c *gin.Context) {
 		s.serverError(c, err)
 		return
 	}
+	view.Bulk = s.bulkBar(c, "documents", q.values(), len(page.Documents))
+	view.Headers.Select = view.Bulk.Form
 	rows := make([]templates.DocumentView, 0, len(page.Documents))
 	for _, d := range page.Documents {
-		rows = append(rows, documentView(d, nil))
+		row := documentView(d, nil)
+		row.SelectForm = view.Bulk.Form
+		rows = append(rows, row)
 	}
 	pager := cursorPager("/documents", q.values(), page.Following, page.Prev, len(rows))
 	pager.Sorted = q.Sort != "" && q.Sort != documents.DefaultSort.String()

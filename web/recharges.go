@@ -194,9 +194,13 @@ func (s *Server) rechargesList(c *gin.Context) {
 		s.serverError(c, err)
 		return
 	}
+	view.Bulk = s.bulkBar(c, "recharges", q.values(), len(page.Recharges))
+	view.Headers.Select = view.Bulk.Form
 	rows := make([]templates.RechargeView, 0, len(page.Recharges))
 	for _, r := range page.Recharges {
-		rows = append(rows, rechargeView(r))
+		row := rechargeView(r)
+		row.SelectForm = view.Bulk.Form
+		rows = append(rows, row)
 	}
 	pager := cursorPager("/recharges", q.values(), page.Following, page.Prev, len(rows))
 	pager.Sorted = q.Sort != "" && q.Sort != recharges.DefaultSort.String()

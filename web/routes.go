@@ -59,6 +59,8 @@ func (s *Server) routes() {
 	s.handle(http.MethodGet, "/customers/:key/records", anyStaff(), s.customerRecords)
 	s.handle(http.MethodGet, "/recharges", anyStaff(), s.rechargesList)
 	s.handle(http.MethodGet, "/recharges/export", anyStaff(), s.rechargesExport)
+	s.handle(http.MethodGet, "/recharges/bulk", anyStaff(), s.bulkConfirm(bulkLists["recharges"]))
+	s.handle(http.MethodPost, "/recharges/bulk", anyStaff(), s.bulkStart(bulkLists["recharges"]))
 	s.handle(http.MethodGet, "/recharges/new", creators, s.rechargesNew)
 	s.handle(http.MethodPost, "/recharges", creators, s.rechargesCreate)
 	s.handle(http.MethodGet, "/recharges/:id", anyStaff(), s.rechargeShow)
@@ -72,6 +74,8 @@ func (s *Server) routes() {
 	reviewers := roles(documentReviewers...)
 	s.handle(http.MethodGet, "/documents", anyStaff(), s.documentsList)
 	s.handle(http.MethodGet, "/documents/export", anyStaff(), s.documentsExport)
+	s.handle(http.MethodGet, "/documents/bulk", anyStaff(), s.bulkConfirm(bulkLists["documents"]))
+	s.handle(http.MethodPost, "/documents/bulk", anyStaff(), s.bulkStart(bulkLists["documents"]))
 	s.handle(http.MethodGet, "/documents/new", docCreators, s.documentsNew)
 	s.handle(http.MethodGet, "/documents/signee-row", docCreators, s.documentSigneeRow)
 	s.handle(http.MethodGet, "/documents/signee-row/remove", docCreators, s.documentSigneeRowRemove)
@@ -98,6 +102,8 @@ func (s *Server) routes() {
 	verReviewers := roles(verificationReviewers...)
 	s.handle(http.MethodGet, "/verifications", anyStaff(), s.verificationsList)
 	s.handle(http.MethodGet, "/verifications/export", anyStaff(), s.verificationsExport)
+	s.handle(http.MethodGet, "/verifications/bulk", anyStaff(), s.bulkConfirm(bulkLists["verifications"]))
+	s.handle(http.MethodPost, "/verifications/bulk", anyStaff(), s.bulkStart(bulkLists["verifications"]))
 	s.handle(http.MethodGet, "/verifications/new", verCreators, s.verificationsNew)
 	s.handle(http.MethodPost, "/verifications", verCreators, s.verificationsCreate)
 	s.handle(http.MethodGet, "/verifications/:id", anyStaff(), s.verificationShow)
@@ -117,6 +123,10 @@ func (s *Server) routes() {
 	s.handle(http.MethodPost, "/webhooks/passportreader/:secret", Access{Public: true, SelfAuthenticating: true}, s.passportReaderCallback)
 	// Where pawaPass sends customers when they finish (the default URLs).
 	s.handle(http.MethodGet, "/kyc/:outcome", public(), s.kycLanding)
+
+	// Bulk jobs: their creator and admins see them (the service checks).
+	s.handle(http.MethodGet, "/bulk/:id", anyStaff(), s.bulkShow)
+	s.handle(http.MethodGet, "/bulk/:id/status", anyStaff(), s.bulkStatus)
 
 	s.handle(http.MethodGet, "/audit", admin, s.auditList)
 	s.handle(http.MethodGet, "/audit/export", admin, s.auditExport)

@@ -17,6 +17,7 @@ import (
 	"portal/models"
 	"portal/services/accounts"
 	"portal/services/auditlog"
+	"portal/services/bulk"
 	"portal/services/casework"
 	"portal/services/customers"
 	"portal/services/dashboard"
@@ -39,6 +40,7 @@ type Deps struct {
 	Documents      *documents.Service
 	Verifications  *verifications.Service
 	Casework       *casework.Service
+	Bulk           *bulk.Service
 	Customers      *customers.Service
 	Dashboard      *dashboard.Service
 	Ready          func(ctx context.Context) error

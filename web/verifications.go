@@ -232,9 +232,13 @@ func (s *Server) verificationsList(c *gin.Context) {
 		s.serverError(c, err)
 		return
 	}
+	view.Bulk = s.bulkBar(c, "verifications", q.values(), len(page.Verifications))
+	view.Headers.Select = view.Bulk.Form
 	rows := make([]templates.VerificationView, 0, len(page.Verifications))
 	for _, v := range page.Verifications {
-		rows = append(rows, verificationView(v))
+		row := verificationView(v)
+		row.SelectForm = view.Bulk.Form
+		rows = append(rows, row)
 	}
 	pager := cursorPager("/verifications", q.values(), page.Following, page.Prev, len(rows))
 	pager.Sorted = q.Sort != "" && q.Sort != verifications.DefaultSort.String()

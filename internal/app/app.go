@@ -23,6 +23,7 @@ import (
 	"portal/services"
 	"portal/services/accounts"
 	"portal/services/auditlog"
+	"portal/services/bulk"
 	"portal/services/casework"
 	"portal/services/customers"
 	"portal/services/dashboard"
@@ -108,6 +109,7 @@ type App struct {
 	SandboxStore  *sandbox.Store
 	Verifications *verifications.Service
 	Casework      *casework.Service
+	Bulk          *bulk.Service
 	logger        *slog.Logger
 	workerTick    time.Duration
 }
@@ -310,6 +312,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return fail(err)
 	}
 	a.Casework = casework.New(db, now, cfg.ReviewSLA)
+	a.Bulk = bulk.New(db, now, bulk.Targets(a.Documents, a.Verifications, a.Recharges, a.Casework), a.Casework.Reviewer,
+		bulk.Options{Logger: logger, Lease: cfg.ClaimLease})
 	a.Server, err = web.New(web.Deps{
 		Logger:         logger,
 		BaseURL:        cfg.BaseURL,
@@ -320,6 +324,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		Recharges:      a.Recharges,
 		Documents:      a.Documents,
 		Casework:       a.Casework,
+		Bulk:           a.Bulk,
 		Verifications:  a.Verifications,
 		Customers:      customers.New(db, oneflowClient, now),
 		Dashboard:      dashboard.New(db, now, opts.DashboardTTL),
@@ -338,6 +343,7 @@ func (a *App) Start(ctx context.Context) {
 	go a.Recharges.RunReconciler(ctx, a.workerTick)
 	go a.Documents.RunReconciler(ctx, a.workerTick)
 	go a.Verifications.RunReconciler(ctx, a.workerTick)
+	go a.Bulk.Run(ctx, a.workerTick)
 	go a.runJanitor(ctx, 10*time.Minute)
 }
 

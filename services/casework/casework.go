@@ -260,13 +260,26 @@ func (s *Service) Assign(ctx context.Context, k models.CaseKind, a services.Acto
 	if err != nil {
 		return err
 	}
-	var u models.User
-	if err := s.db.WithContext(ctx).Take(&u, to).Error; err != nil || u.Disabled ||
-		(u.Role != models.RoleCompliance && u.Role != models.RoleAdmin) {
-		return services.FieldErrors{"assignee_id": "Choose an active compliance officer or admin."}
+	u, err := s.Reviewer(ctx, to)
+	if err != nil {
+		return err
 	}
 	_, err = s.assign(ctx, kd, a, id, u.ID, u.Email, false, "case.assigned", "assigned")
 	return err
+}
+
+// Reviewer is the staff member with id if cases may be given to them: an
+// active compliance officer or admin; otherwise a message on assignee_id.
+func (s *Service) Reviewer(ctx context.Context, id uint) (models.User, error) {
+	var u models.User
+	err := s.db.WithContext(ctx).Take(&u, id).Error
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		return models.User{}, fmt.Errorf("casework: reviewer %d: %w", id, err)
+	}
+	if err != nil || u.Disabled || (u.Role != models.RoleCompliance && u.Role != models.RoleAdmin) {
+		return models.User{}, services.FieldErrors{"assignee_id": "Choose an active compliance officer or admin."}
+	}
+	return u, nil
 }
 
 // Release puts a case back in the queue. Only its assignee may, unless

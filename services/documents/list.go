@@ -18,6 +18,8 @@ import (
 
 // Filter narrows the document list. Dates are whole UTC days, inclusive.
 type Filter struct {
+	// IDs, when set, keeps only these records: a selection on the page.
+	IDs      []uint
 	State    string
 	Kind     string
 	Decision string // "approved", "flagged" or "none" (no decision yet)
@@ -66,6 +68,7 @@ var ErrBadCursor = errors.New("documents: the page link is broken")
 const MinSearch = 3
 
 type parsedFilter struct {
+	ids      []uint
 	state    models.DocumentState
 	kind     models.DocumentKind
 	decision string
@@ -122,6 +125,7 @@ func (f Filter) parse() (parsedFilter, error) {
 		// (services.PrefixIDs); another order would sort every match.
 		errs["sort"] = "A search lists the newest first: clear the search to sort the list another way."
 	}
+	p.ids = services.ParseSelection(f.IDs, errs)
 	if len(errs) > 0 {
 		return parsedFilter{}, errs
 	}
@@ -129,6 +133,9 @@ func (f Filter) parse() (parsedFilter, error) {
 }
 
 func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
+	if len(p.ids) > 0 {
+		q = q.Where("id IN ?", p.ids)
+	}
 	col := p.tested(models.DialectOf(q))
 	if p.state != "" {
 		q = q.Where("state = ?", p.state)
@@ -311,5 +318,20 @@ func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 				r.FileURL, r.StampedURL, string(r.ReviewDecision), r.ComplianceReason, completed, r.Error, r.CreatedByEmail})
 		}
 		return recs, nil
+	})
+}
+
+// MatchingIDs are the ids of the records matching f, newest first, at
+// most max+1 (one more than max says there are more): what "every one
+// matching the filter" of a bulk action is.
+func (s *Service) MatchingIDs(ctx context.Context, f Filter, max int) ([]uint, error) {
+	f.Sort = ""
+	return services.CollectIDs(max, func(next string, limit int) ([]uint, string, error) {
+		page, err := s.List(ctx, f, next, "", limit)
+		ids := make([]uint, len(page.Documents))
+		for i, d := range page.Documents {
+			ids[i] = d.ID
+		}
+		return ids, page.Following, err
 	})
 }

@@ -20,6 +20,8 @@ import (
 
 // Filter narrows the recharge list. Dates are whole UTC days, inclusive.
 type Filter struct {
+	// IDs, when set, keeps only these records: a selection on the page.
+	IDs   []uint
 	State string
 	From  string
 	To    string
@@ -30,6 +32,7 @@ type Filter struct {
 }
 
 type parsedFilter struct {
+	ids      []uint
 	state    models.RechargeState
 	from, to time.Time
 	phone    string
@@ -109,6 +112,7 @@ func (f Filter) parse() (parsedFilter, error) {
 		// (services.PrefixIDs); another order would sort every match.
 		errs["sort"] = "A search for part of an id lists the newest first: search the whole id or phone number to sort by " + p.sort.Key + "."
 	}
+	p.ids = services.ParseSelection(f.IDs, errs)
 	if len(errs) > 0 {
 		return parsedFilter{}, errs
 	}
@@ -116,6 +120,9 @@ func (f Filter) parse() (parsedFilter, error) {
 }
 
 func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
+	if len(p.ids) > 0 {
+		q = q.Where("id IN ?", p.ids)
+	}
 	if p.state != "" {
 		q = q.Where("state = ?", p.state)
 	}
@@ -235,5 +242,20 @@ func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 				r.PricePerLitre, r.BalanceAfter, completed, r.Error, r.CreatedByEmail})
 		}
 		return recs, nil
+	})
+}
+
+// MatchingIDs are the ids of the records matching f, newest first, at
+// most max+1 (one more than max says there are more): what "every one
+// matching the filter" of a bulk action is.
+func (s *Service) MatchingIDs(ctx context.Context, f Filter, max int) ([]uint, error) {
+	f.Sort = ""
+	return services.CollectIDs(max, func(next string, limit int) ([]uint, string, error) {
+		page, err := s.List(ctx, f, next, "", limit)
+		ids := make([]uint, len(page.Recharges))
+		for i, r := range page.Recharges {
+			ids[i] = r.ID
+		}
+		return ids, page.Following, err
 	})
 }

@@ -19,6 +19,8 @@ import (
 
 // Filter is the list's filter form.
 type Filter struct {
+	// IDs, when set, keeps only these records: a selection on the page.
+	IDs      []uint
 	Provider string
 	State    string
 	Status   string // the provider's own status, e.g. REVIEW
@@ -56,6 +58,7 @@ var SortKeys = []services.SortKey[models.Verification]{
 var ErrBadCursor = errors.New("verifications: the page link is broken")
 
 type parsedFilter struct {
+	ids      []uint
 	provider models.VerificationProvider
 	state    models.VerificationState
 	status   string
@@ -109,6 +112,7 @@ func (f Filter) parse() (parsedFilter, error) {
 		// (services.PrefixIDs); another order would sort every match.
 		errs["sort"] = "A search lists the newest first: clear the search to sort the list another way."
 	}
+	p.ids = services.ParseSelection(f.IDs, errs)
 	if len(errs) > 0 {
 		return parsedFilter{}, errs
 	}
@@ -116,6 +120,9 @@ func (f Filter) parse() (parsedFilter, error) {
 }
 
 func (p parsedFilter) apply(q *gorm.DB) *gorm.DB {
+	if len(p.ids) > 0 {
+		q = q.Where("id IN ?", p.ids)
+	}
 	col := p.tested(models.DialectOf(q))
 	if p.provider != "" {
 		q = q.Where(col+"provider = ?", p.provider)
@@ -280,5 +287,20 @@ func (s *Service) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 				r.ComplianceReason, completed, r.Error, r.CreatedByEmail})
 		}
 		return recs, nil
+	})
+}
+
+// MatchingIDs are the ids of the records matching f, newest first, at
+// most max+1 (one more than max says there are more): what "every one
+// matching the filter" of a bulk action is.
+func (s *Service) MatchingIDs(ctx context.Context, f Filter, max int) ([]uint, error) {
+	f.Sort = ""
+	return services.CollectIDs(max, func(next string, limit int) ([]uint, string, error) {
+		page, err := s.List(ctx, f, next, "", limit)
+		ids := make([]uint, len(page.Verifications))
+		for i, v := range page.Verifications {
+			ids[i] = v.ID
+		}
+		return ids, page.Following, err
 	})
 }

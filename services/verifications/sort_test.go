@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -162,7 +163,7 @@ func TestSortedListQueriesUseIndexes(t *testing.T) {
 			}
 			walks := c.want == "verifications_updated"
 			dbtest.CheckListPlan(t, db, dbtest.ListPlan{Name: fmt.Sprintf("%s, read %d", c.name, i+1), Table: "verifications",
-				Filtered: !walks && c.filter != Filter{Sort: c.filter.Sort}, MaySort: c.maySort, Want: want}, q, nil)
+				Filtered: !walks && !reflect.DeepEqual(c.filter, Filter{Sort: c.filter.Sort}), MaySort: c.maySort, Want: want}, q, nil)
 		}
 	}
 }
