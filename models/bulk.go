@@ -31,6 +31,12 @@ type BulkJob struct {
 	FinishedAt *time.Time
 }
 
+// How a job's records were chosen (BulkJob.Scope).
+const (
+	BulkSelected = "selected" // ticked on a page
+	BulkMatching = "matching" // every record matching a filter
+)
+
 // Bulk item outcomes: pending until done, then one of the others.
 const (
 	BulkPending   = ""

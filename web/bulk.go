@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -45,12 +46,8 @@ func readBulkSource[Q interface{ values() url.Values }, F any](s *Server, c *gin
 		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
 		return bulkSource{}, false
 	}
-	v := q.values()
-	for _, k := range []string{"sort", "before", "after"} {
-		v.Del(k)
-	}
 	f := filter(q)
-	return bulkSource{values: v,
+	return bulkSource{values: listFilters(q.values()),
 		matching: func(ctx context.Context, max int) ([]uint, error) { return matching(ctx, f, max) },
 		export:   export,
 	}, true
@@ -88,24 +85,13 @@ func (s *Server) bulkBar(c *gin.Context, kind string, filters url.Values, rows i
 	if rows == 0 || !s.can(c, http.MethodPost, b.path+"/bulk") {
 		return templates.BulkActions{}
 	}
-	filters = cloneValues(filters)
-	for _, k := range []string{"sort", "before", "after"} {
-		filters.Del(k)
-	}
+	filters = listFilters(filters)
 	bar := templates.BulkActions{Form: "bulk-" + kind, Action: b.path + "/bulk", Noun: b.noun,
 		MatchingHref: (&url.URL{Path: b.path + "/bulk", RawQuery: filters.Encode()}).String()}
 	if b.reviews && s.actor(c).Role == models.RoleAdmin {
 		bar.CanAssign, bar.Reviewers = true, s.reviewerOptions(c)
 	}
 	return bar
-}
-
-func cloneValues(v url.Values) url.Values {
-	out := url.Values{}
-	for k, vals := range v {
-		out[k] = slices.Clone(vals)
-	}
-	return out
 }
 
 // bulkConfirm asks before acting on every record matching the filter.
@@ -135,19 +121,14 @@ func (s *Server) confirmView(c *gin.Context, b bulkList, src bulkSource, matchin
 	if len(ids) > services.MaxSelection {
 		v.TooMany, v.Count = true, services.MaxSelection
 	}
-	keys := make([]string, 0, len(src.values))
-	for k := range src.values {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(src.values)) {
 		for _, val := range src.values[k] {
-			v.Hidden = append(v.Hidden, templates.Option{Value: k, Label: val})
+			v.Hidden = append(v.Hidden, templates.HiddenField{Name: k, Value: val})
 		}
 	}
 	if !matching {
 		for _, id := range ids {
-			v.Hidden = append(v.Hidden, templates.Option{Value: "id", Label: strconv.FormatUint(uint64(id), 10)})
+			v.Hidden = append(v.Hidden, templates.HiddenField{Name: "id", Value: strconv.FormatUint(uint64(id), 10)})
 		}
 	}
 	if b.reviews && s.actor(c).Role == models.RoleAdmin {
@@ -161,13 +142,8 @@ func (s *Server) confirmView(c *gin.Context, b bulkList, src bulkSource, matchin
 
 // filterWords is a list filter in words: "state in_progress, kind simple".
 func filterWords(v url.Values) string {
-	keys := make([]string, 0, len(v))
-	for k := range v {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	var parts []string
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(v)) {
 		parts = append(parts, k+" "+strings.Join(v[k], ", "))
 	}
 	if len(parts) == 0 {
@@ -196,7 +172,7 @@ func (s *Server) bulkStart(b bulkList) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		matching := f.Scope == "matching"
+		matching := f.Scope == models.BulkMatching
 		ids := f.IDs
 		if matching {
 			var err error
@@ -290,7 +266,7 @@ func (s *Server) bulkView(c *gin.Context) (templates.BulkView, bool) {
 		what = "Assign " + plural(r.Job.Total, b.noun, b.plural()) + " to " + r.Job.AssigneeEmail
 	}
 	scope := "Selected on a page"
-	if r.Job.Scope == "matching" {
+	if r.Job.Scope == models.BulkMatching {
 		scope = "Every " + b.noun + " matching " + r.Job.Filter
 	}
 	v := templates.BulkView{ID: r.Job.ID, What: what, Scope: scope, By: r.Job.CreatedByEmail, Total: r.Job.Total,

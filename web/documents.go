@@ -216,8 +216,7 @@ func (s *Server) documentsList(c *gin.Context) {
 		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
 		return
 	}
-	export := q.values()
-	export.Del("sort")
+	export := listFilters(q.values())
 	view := templates.DocumentFilter{State: q.State, Kind: q.Kind, Decision: q.Decision, Reason: q.Reason, ReasonOptions: reasonFilterOptions(models.CaseDocument), From: q.From, To: q.To, Q: q.Q, Stalled: q.Stalled == "1",
 		Sort: q.Sort, Headers: documentSortHeaders(q),
 		ExportHref: (&url.URL{Path: "/documents/export", RawQuery: export.Encode()}).String(),

@@ -13,6 +13,18 @@ import (
 	"portal/templates"
 )
 
+// listFilters are a list's URL values without its order and page: what
+// an export or a bulk action of the list takes.
+func listFilters(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vals := range v {
+		if k != "sort" && k != "before" && k != "after" {
+			out[k] = vals
+		}
+	}
+	return out
+}
+
 // keysetPager links the neighbouring pages of a list, keeping its filters.
 func keysetPager(path string, filters url.Values, older, newer uint, shown int) templates.Pager {
 	pager := templates.Pager{Shown: shown}

@@ -212,8 +212,7 @@ func (s *Server) verificationsList(c *gin.Context) {
 		s.badRequest(c, "The filter could not be read. Clear the filters and try again.")
 		return
 	}
-	export := q.values()
-	export.Del("sort")
+	export := listFilters(q.values())
 	view := templates.VerificationFilter{Provider: q.Provider, State: q.State, Status: q.Status, Decision: q.Decision, Reason: q.Reason, ReasonOptions: reasonFilterOptions(models.CaseVerification), From: q.From, To: q.To, Q: q.Q,
 		Sort: q.Sort, Headers: verificationSortHeaders(q),
 		ExportHref: (&url.URL{Path: "/verifications/export", RawQuery: export.Encode()}).String(),

@@ -117,10 +117,10 @@ func (s *Service) Start(ctx context.Context, a services.Actor, r Request) (model
 	case len(ids) > services.MaxSelection:
 		errs["id"] = fmt.Sprintf("%d %ss is more than %d at once: narrow the filter.", len(ids), t.Noun, services.MaxSelection)
 	}
-	job := models.BulkJob{Kind: r.Kind, Action: r.Action, Scope: "selected", Total: len(ids),
+	job := models.BulkJob{Kind: r.Kind, Action: r.Action, Scope: models.BulkSelected, Total: len(ids),
 		CreatedByID: a.ID, CreatedByEmail: a.Email, CreatedByRole: a.Role, CreatedAt: s.now().UTC()}
 	if r.Matching {
-		job.Scope, job.Filter = "matching", r.Filter
+		job.Scope, job.Filter = models.BulkMatching, r.Filter
 	}
 	switch r.Action {
 	case Refresh:
@@ -407,7 +407,7 @@ func describe(job models.BulkJob, t Target) string {
 	if job.Action == Assign {
 		what += " to " + job.AssigneeEmail
 	}
-	if job.Scope == "matching" {
+	if job.Scope == models.BulkMatching {
 		return what + ", every one matching " + job.Filter
 	}
 	return what + ", selected on a page"
