@@ -10,7 +10,7 @@ import "time"
 type BulkJob struct {
 	ID     uint   `gorm:"primaryKey"`
 	Kind   string // the list: documents, verifications, recharges
-	Action string // refresh, assign
+	Action string // refresh, assign, resend_webhook
 	// AssigneeID and AssigneeEmail are the reviewer an assign job gives
 	// the cases to.
 	AssigneeID    *uint

@@ -579,6 +579,46 @@ var migrations = []migration{
 		)`,
 		`CREATE INDEX bulk_items_outcome ON bulk_items(job_id, outcome, record_id)`,
 	}},
+	// SQLite cannot change a CHECK in place: both tables are rebuilt, the
+	// child first out and last in, so no foreign key is ever left dangling.
+	{14, "bulk actions: resending webhooks in the sandbox", []string{
+		`CREATE TABLE bulk_jobs_v14 (
+			id INTEGER PRIMARY KEY,
+			kind TEXT NOT NULL CHECK (kind IN ('documents','verifications','recharges')),
+			action TEXT NOT NULL CHECK (action IN ('refresh','assign','resend_webhook')),
+			assignee_id INTEGER REFERENCES users(id),
+			assignee_email TEXT NOT NULL DEFAULT '',
+			scope TEXT NOT NULL CHECK (scope IN ('selected','matching')),
+			filter TEXT NOT NULL DEFAULT '',
+			total INTEGER NOT NULL,
+			created_by_id INTEGER NOT NULL REFERENCES users(id),
+			created_by_email TEXT NOT NULL,
+			created_by_role TEXT NOT NULL,
+			created_at DATETIME NOT NULL,
+			claimed_by TEXT NOT NULL DEFAULT '',
+			lease_until DATETIME,
+			finished_at DATETIME
+		)`,
+		`INSERT INTO bulk_jobs_v14 SELECT id, kind, action, assignee_id, assignee_email, scope, filter, total,
+			created_by_id, created_by_email, created_by_role, created_at, claimed_by, lease_until, finished_at FROM bulk_jobs`,
+		`CREATE TABLE bulk_items_v14 (
+			job_id INTEGER NOT NULL REFERENCES bulk_jobs_v14(id),
+			record_id INTEGER NOT NULL,
+			outcome TEXT NOT NULL DEFAULT '' CHECK (outcome IN ('','succeeded','failed')),
+			reason TEXT NOT NULL DEFAULT '',
+			done_at DATETIME,
+			PRIMARY KEY (job_id, record_id)
+		)`,
+		`INSERT INTO bulk_items_v14 SELECT job_id, record_id, outcome, reason, done_at FROM bulk_items`,
+		`DROP TABLE bulk_items`,
+		`DROP TABLE bulk_jobs`,
+		// Renaming rewrites bulk_items_v14's reference to the new name.
+		`ALTER TABLE bulk_jobs_v14 RENAME TO bulk_jobs`,
+		`ALTER TABLE bulk_items_v14 RENAME TO bulk_items`,
+		`CREATE INDEX bulk_jobs_open ON bulk_jobs(id) WHERE finished_at IS NULL`,
+		`CREATE INDEX bulk_jobs_creator ON bulk_jobs(created_by_id, id)`,
+		`CREATE INDEX bulk_items_outcome ON bulk_items(job_id, outcome, record_id)`,
+	}},
 }
 
 // SchemaVersion is the newest schema this build knows.

@@ -556,4 +556,8 @@ var postgresMigrations = []migration{
 		)`,
 		`CREATE INDEX bulk_items_outcome ON bulk_items(job_id, outcome, record_id)`,
 	}},
+	{14, "bulk actions: resending webhooks in the sandbox", []string{
+		`ALTER TABLE bulk_jobs DROP CONSTRAINT bulk_jobs_action_check,
+			ADD CONSTRAINT bulk_jobs_action_check CHECK (action IN ('refresh','assign','resend_webhook'))`,
+	}},
 }

@@ -88,8 +88,11 @@ func (s *Server) bulkBar(c *gin.Context, kind string, filters url.Values, rows i
 	filters = listFilters(filters)
 	bar := templates.BulkActions{Form: "bulk-" + kind, Action: b.path + "/bulk", Noun: b.noun,
 		MatchingHref: (&url.URL{Path: b.path + "/bulk", RawQuery: filters.Encode()}).String()}
-	if b.reviews && s.actor(c).Role == models.RoleAdmin {
-		bar.CanAssign, bar.Reviewers = true, s.reviewerOptions(c)
+	if s.actor(c).Role == models.RoleAdmin {
+		if b.reviews {
+			bar.CanAssign, bar.Reviewers = true, s.reviewerOptions(c)
+		}
+		bar.CanResend = s.deps.Bulk.Offers(kind, bulk.Resend)
 	}
 	return bar
 }
@@ -131,11 +134,14 @@ func (s *Server) confirmView(c *gin.Context, b bulkList, src bulkSource, matchin
 			v.Hidden = append(v.Hidden, templates.HiddenField{Name: "id", Value: strconv.FormatUint(uint64(id), 10)})
 		}
 	}
-	if b.reviews && s.actor(c).Role == models.RoleAdmin {
-		v.CanAssign, v.Reviewers = true, s.reviewerOptions(c)
-		if errs != nil {
-			v.AssigneeID = c.PostForm("assignee_id")
+	if s.actor(c).Role == models.RoleAdmin {
+		if b.reviews {
+			v.CanAssign, v.Reviewers = true, s.reviewerOptions(c)
+			if errs != nil {
+				v.AssigneeID = c.PostForm("assignee_id")
+			}
 		}
+		v.CanResend = s.deps.Bulk.Offers(b.kind, bulk.Resend)
 	}
 	return v
 }
@@ -262,8 +268,11 @@ func (s *Server) bulkView(c *gin.Context) (templates.BulkView, bool) {
 	}
 	b := bulkLists[r.Job.Kind]
 	what := "Refresh " + plural(r.Job.Total, b.noun, b.plural())
-	if r.Job.Action == bulk.Assign {
+	switch r.Job.Action {
+	case bulk.Assign:
 		what = "Assign " + plural(r.Job.Total, b.noun, b.plural()) + " to " + r.Job.AssigneeEmail
+	case bulk.Resend:
+		what = "Resend the webhooks of " + plural(r.Job.Total, b.noun, b.plural())
 	}
 	scope := "Selected on a page"
 	if r.Job.Scope == models.BulkMatching {

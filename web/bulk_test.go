@@ -215,3 +215,105 @@ func TestBulkSelectionExportAndAssign(t *testing.T) {
 		wantStatus(t, r, http.StatusUnprocessableEntity)
 	}
 }
+
+// In the sandbox an admin can have the simulators send the webhooks of a
+// selection again: each is audited, reaches the portal, and a record that
+// never reached its provider is reported, not sent.
+func TestBulkResendWebhooksInTheSandbox(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil)
+	admin := signInAdmin(t, p)
+	op := newStaff(t, p, "resendop", models.RoleOperator)
+	sent := []uint{docCreate(t, p, op, docReviewForm()), docCreate(t, p, op, docReviewForm())}
+	unsent := models.Document{Reference: "bulk-resend-unsent", Kind: models.DocumentKindReview, Title: "Never sent",
+		FileURL: "https://files.example.com/x.pdf", State: models.DocumentFailed}
+	if err := p.App.DB.Create(&unsent).Error; err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := p.PasbySim.WaitWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deliveries := func(id uint) int {
+		upstream := *docGet(t, p, id).UpstreamID
+		n := 0
+		for _, d := range p.PasbySim.Deliveries() {
+			if d.DocumentID == upstream {
+				n++
+			}
+		}
+		return n
+	}
+	before := map[uint]int{}
+	for _, id := range sent {
+		before[id] = deliveries(id)
+	}
+
+	list := p.Get(t, admin.client, "/documents")
+	wantStatus(t, list, http.StatusOK)
+	if !strings.Contains(list.Body, `value="resend_webhook"`) {
+		t.Error("the admin's document list does not offer resending webhooks in the sandbox")
+	}
+	if body := p.Get(t, op.client, "/documents").Body; strings.Contains(body, `value="resend_webhook"`) {
+		t.Error("an operator is offered the sandbox's resend, an admin's control")
+	}
+	form := url.Values{"action": {"resend_webhook"}}
+	for _, id := range append(sent, unsent.ID) {
+		form.Add("id", strconv.Itoa(int(id)))
+	}
+	wantStatus(t, p.PostForm(t, op.client, "/documents/bulk", form), http.StatusForbidden)
+	wantStatus(t, p.PostForm(t, admin.client, "/recharges/bulk", url.Values{"action": {"resend_webhook"}, "id": {"1"}}), http.StatusUnprocessableEntity)
+
+	resp := p.PostForm(t, admin.client, "/documents/bulk", form)
+	wantStatus(t, resp, http.StatusSeeOther)
+	jobPath := resp.Header.Get("Location")
+	if page := p.Get(t, admin.client, jobPath); !strings.Contains(page.Body, "Resend the webhooks of 3 documents") {
+		t.Errorf("the job page does not say what it does:\n%s", clip(page.Body))
+	}
+	report := waitForBulk(t, p, admin, jobPath)
+	if !strings.Contains(report, "3 of 3 done: 2 succeeded, 1 did not") || !strings.Contains(report, "It never reached the provider: there is no webhook to send.") {
+		t.Errorf("resend report:\n%s", clip(report))
+	}
+	if err := p.PasbySim.WaitWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range sent {
+		if n := deliveries(id); n <= before[id] {
+			t.Errorf("document %d: %d webhook deliveries after the resend, %d before", id, n, before[id])
+		}
+		if n := auditCount(t, p, "document.webhook_resent", fmt.Sprintf("document:%d", id), admin.user.Email); n != 1 {
+			t.Errorf("resend of document %d audited %d times, want once", id, n)
+		}
+	}
+	if n := auditCount(t, p, "document.webhook_resent", fmt.Sprintf("document:%d", unsent.ID), admin.user.Email); n != 0 {
+		t.Error("a document that was never sent is audited as resent")
+	}
+}
+
+// Verifications' webhooks go through the simulator of their own provider:
+// pawaPass by its verification id, PassportReader by its session id.
+func TestBulkResendVerificationWebhooks(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil)
+	admin := signInAdmin(t, p)
+	op := newStaff(t, p, "resendvop", models.RoleOperator)
+	ids := []uint{verCreate(t, p, op, pawaForm()), verCreate(t, p, op, url.Values{"provider": {"passportreader"}})}
+	form := url.Values{"action": {"resend_webhook"}}
+	for _, id := range ids {
+		if verGet(t, p, id).UpstreamID == nil {
+			t.Fatalf("verification %d was not sent", id)
+		}
+		form.Add("id", strconv.Itoa(int(id)))
+	}
+	resp := p.PostForm(t, admin.client, "/verifications/bulk", form)
+	wantStatus(t, resp, http.StatusSeeOther)
+	report := waitForBulk(t, p, admin, resp.Header.Get("Location"))
+	if !strings.Contains(report, "2 of 2 done: 2 succeeded") {
+		t.Errorf("resend report:\n%s", clip(report))
+	}
+	for _, id := range ids {
+		if n := auditCount(t, p, "verification.webhook_resent", fmt.Sprintf("verification:%d", id), admin.user.Email); n != 1 {
+			t.Errorf("resend of verification %d audited %d times, want once", id, n)
+		}
+	}
+}

@@ -312,7 +312,11 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return fail(err)
 	}
 	a.Casework = casework.New(db, now, cfg.ReviewSLA)
-	a.Bulk = bulk.New(db, now, bulk.Targets(a.Documents, a.Verifications, a.Recharges, a.Casework), a.Casework.Reviewer,
+	targets := bulk.Targets(a.Documents, a.Verifications, a.Recharges, a.Casework)
+	if a.Sandbox != nil {
+		bulk.WithSandboxResend(targets, a.Sandbox, a.Documents, a.Verifications)
+	}
+	a.Bulk = bulk.New(db, now, targets, a.Casework.Reviewer,
 		bulk.Options{Logger: logger, Lease: cfg.ClaimLease})
 	a.Server, err = web.New(web.Deps{
 		Logger:         logger,

@@ -29,6 +29,9 @@ import (
 const (
 	Refresh = "refresh"
 	Assign  = "assign"
+	// Resend asks the provider to send a record's webhook again, which
+	// only the sandbox's simulators can be asked to do.
+	Resend = "resend_webhook"
 )
 
 // A Target is one list bulk actions work on.
@@ -42,6 +45,9 @@ type Target struct {
 	// Assign gives one record's review case to the reviewer to; nil for a
 	// list without reviews.
 	Assign func(ctx context.Context, a services.Actor, id, to uint) error
+	// Resend has the provider send one record's webhook again; nil where
+	// the provider cannot be asked to (every real one).
+	Resend func(ctx context.Context, id uint) error
 	// Explain puts a failure of this list's own into words; false for an
 	// error it does not know.
 	Explain func(err error) (string, bool)
@@ -141,6 +147,14 @@ func (s *Service) Start(ctx context.Context, a services.Actor, r Request) (model
 			return models.BulkJob{}, fmt.Errorf("bulk: %w", err)
 		}
 		job.AssigneeID, job.AssigneeEmail = &u.ID, u.Email
+	case Resend:
+		if t.Resend == nil {
+			errs["action"] = "Webhooks are sent again only by the sandbox's simulators, and not for " + t.Noun + "s."
+			break
+		}
+		if a.Role != models.RoleAdmin {
+			return models.BulkJob{}, &services.ErrForbidden{Reason: "Only an admin drives the sandbox."}
+		}
 	default:
 		errs["action"] = "Choose refresh or assign."
 	}
@@ -347,8 +361,34 @@ func (s *Service) act(ctx context.Context, job models.BulkJob, t Target, a servi
 			return fmt.Errorf("bulk: job %d cannot assign", job.ID)
 		}
 		return t.Assign(ctx, a, id, *job.AssigneeID)
+	case Resend:
+		if t.Resend == nil {
+			return fmt.Errorf("bulk: job %d cannot resend webhooks", job.ID)
+		}
+		if err := t.Resend(ctx, id); err != nil {
+			return err
+		}
+		// The simulator has queued the webhook, which the portal applies
+		// as any other; the audit says who asked for it.
+		return services.Audit(s.db.WithContext(ctx), s.now().UTC(), a, t.Noun+".webhook_resent", t.Subject(id),
+			"asked of the sandbox by bulk job "+strconv.FormatUint(uint64(job.ID), 10))
 	}
 	return fmt.Errorf("bulk: job %d: unknown action %q", job.ID, job.Action)
+}
+
+// Offers says whether action can be run on list kind at all (whoever
+// asks): the web layer shows only what Start would accept.
+func (s *Service) Offers(kind, action string) bool {
+	t, ok := s.targets[kind]
+	switch {
+	case !ok:
+		return false
+	case action == Assign:
+		return t.Assign != nil
+	case action == Resend:
+		return t.Resend != nil
+	}
+	return action == Refresh
 }
 
 // explain is a failure in words for the report; "" for an internal error.
@@ -404,6 +444,9 @@ func subject(id uint) string { return "bulk:" + strconv.FormatUint(uint64(id), 1
 
 func describe(job models.BulkJob, t Target) string {
 	what := fmt.Sprintf("%s %d %ss", job.Action, job.Total, t.Noun)
+	if job.Action == Resend {
+		what = fmt.Sprintf("resend the webhooks of %d %ss", job.Total, t.Noun)
+	}
 	if job.Action == Assign {
 		what += " to " + job.AssigneeEmail
 	}

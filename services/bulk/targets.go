@@ -3,6 +3,7 @@ package bulk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 
 	"portal/models"
@@ -10,6 +11,10 @@ import (
 	"portal/services/casework"
 	"portal/services/documents"
 	"portal/services/recharges"
+	"portal/services/sandbox"
+	"portal/services/sandbox/pasbysim"
+	"portal/services/sandbox/passportreadersim"
+	"portal/services/sandbox/pawapasssim"
 	"portal/services/verifications"
 )
 
@@ -80,4 +85,66 @@ func Targets(docs *documents.Service, vers *verifications.Service, rech *recharg
 
 func subjectOf(noun string) func(id uint) string {
 	return func(id uint) string { return noun + ":" + strconv.FormatUint(uint64(id), 10) }
+}
+
+// ErrNeverSent is a record that never reached its provider, which so has
+// no webhook to send.
+var ErrNeverSent = errors.New("bulk: the record never reached its provider")
+
+// A SandboxRunner runs a simulator's control action, as the sandbox page
+// does; the sandbox harness is one.
+type SandboxRunner interface {
+	Run(ctx context.Context, sim, action string, in map[string]string) (string, error)
+}
+
+// WithSandboxResend lets documents and verifications have their webhooks
+// sent again through the simulators' own "resend" controls. Only the
+// sandbox offers it: no real provider has such a call, so against real
+// providers the action is simply not there.
+func WithSandboxResend(targets map[string]Target, sb SandboxRunner, docs *documents.Service, vers *verifications.Service) {
+	resend := func(kind string, do func(ctx context.Context, id uint) error) {
+		t := targets[kind]
+		explain := t.Explain
+		t.Resend = do
+		t.Explain = func(err error) (string, bool) {
+			var ve *sandbox.ValidationError
+			switch {
+			case errors.Is(err, ErrNeverSent):
+				return "It never reached the provider: there is no webhook to send.", true
+			case errors.As(err, &ve):
+				return "The simulator refused: " + ve.Message, true
+			}
+			return explain(err)
+		}
+		targets[kind] = t
+	}
+	resend("documents", func(ctx context.Context, id uint) error {
+		d, err := docs.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if d.UpstreamID == nil {
+			return ErrNeverSent
+		}
+		_, err = sb.Run(ctx, "pasby", pasbysim.ActionResend, map[string]string{pasbysim.FieldDocument: *d.UpstreamID})
+		return err
+	})
+	resend("verifications", func(ctx context.Context, id uint) error {
+		v, err := vers.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if v.UpstreamID == nil {
+			return ErrNeverSent
+		}
+		switch v.Provider {
+		case models.ProviderPassportReader:
+			_, err = sb.Run(ctx, "passportreader", passportreadersim.ActionResend, map[string]string{passportreadersim.FieldID: *v.UpstreamID})
+		case models.ProviderPawaPass:
+			_, err = sb.Run(ctx, "pawapass", pawapasssim.ActionResend, map[string]string{pawapasssim.FieldID: *v.UpstreamID})
+		default:
+			err = fmt.Errorf("bulk: verification %d has unknown provider %q", id, v.Provider)
+		}
+		return err
+	})
 }
