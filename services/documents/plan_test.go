@@ -37,6 +37,8 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		{"by upstream id", Filter{Q: "doc_6f1c"}, 0, []string{"documents_upstream"}, false},
 		{"by NIN prefix, completed, deep page", Filter{Q: "1234567", State: "completed"}, 700000, []string{"document_signees_nin"}, false},
 		{"by number", Filter{Q: "#42"}, 0, nil, false},
+		// What a bulk export of a selection reads: the primary key only.
+		{"selected ids", Filter{IDs: []uint{3, 700000, 12}}, 0, nil, false},
 		{"by date", Filter{From: "2026-01-01", To: "2026-01-31"}, 0, nil, true},
 	}
 	for _, c := range cases {

@@ -34,6 +34,8 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		{"by short prefix, failed only", Filter{Q: "up-", State: "failed"}, 0, "recharges_device"},
 		{"by phone prefix, deep page", Filter{Q: "+2547000"}, 400000, "recharges_phone"},
 		{"by date", Filter{From: "2026-01-01", To: "2026-01-31"}, 0, ""},
+		// What a bulk export of a selection reads: the primary key only.
+		{"selected ids", Filter{IDs: []uint{3, 700000, 12}}, 0, ""},
 	}
 	for _, c := range cases {
 		p, err := c.filter.parse()

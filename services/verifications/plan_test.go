@@ -35,6 +35,8 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		{"by prefix", Filter{Q: "cust-00"}, 0, []string{"verifications_phone", "verifications_external", "verifications_document_number", "verifications_upstream_prefix", "verifications_reference"}, false},
 		{"by prefix, not reviewed", Filter{Q: "cust-00", Decision: "none"}, 0, []string{"verifications_external"}, false},
 		{"by number", Filter{Q: "#42"}, 0, nil, false},
+		// What a bulk export of a selection reads: the primary key only.
+		{"selected ids", Filter{IDs: []uint{3, 700000, 12}}, 0, nil, false},
 		{"by date", Filter{From: "2026-01-01", To: "2026-01-31"}, 0, nil, true},
 	}
 	for _, c := range cases {
