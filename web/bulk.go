@@ -26,7 +26,6 @@ import (
 // A bulkList is a list whose records can be acted on together.
 type bulkList struct {
 	kind, noun, path string
-	reviews          bool // its records have review cases to assign
 	// read takes the list's filter from the request (the query, or the
 	// fields of the confirmation form).
 	read func(s *Server, c *gin.Context) (bulkSource, bool)
@@ -58,13 +57,13 @@ func (b bulkList) plural() string { return b.noun + "s" }
 // bulkLists are the lists with bulk actions. Recharges are refreshed and
 // exported only: nothing that moves money is offered in bulk.
 var bulkLists = map[string]bulkList{
-	"documents": {kind: "documents", noun: "document", path: "/documents", reviews: true,
+	"documents": {kind: "documents", noun: "document", path: "/documents",
 		read: func(s *Server, c *gin.Context) (bulkSource, bool) {
 			return readBulkSource(s, c, documentListQuery.filter, s.deps.Documents.MatchingIDs, func(ctx context.Context, ids []uint, w io.Writer) error {
 				return s.deps.Documents.ExportCSV(ctx, documents.Filter{IDs: ids}, w)
 			})
 		}},
-	"verifications": {kind: "verifications", noun: "verification", path: "/verifications", reviews: true,
+	"verifications": {kind: "verifications", noun: "verification", path: "/verifications",
 		read: func(s *Server, c *gin.Context) (bulkSource, bool) {
 			return readBulkSource(s, c, verificationListQuery.filter, s.deps.Verifications.MatchingIDs, func(ctx context.Context, ids []uint, w io.Writer) error {
 				return s.deps.Verifications.ExportCSV(ctx, verifications.Filter{IDs: ids}, w)
@@ -88,12 +87,11 @@ func (s *Server) bulkBar(c *gin.Context, kind string, filters url.Values, rows i
 	filters = listFilters(filters)
 	bar := templates.BulkActions{Form: "bulk-" + kind, Action: b.path + "/bulk", Noun: b.noun,
 		MatchingHref: (&url.URL{Path: b.path + "/bulk", RawQuery: filters.Encode()}).String()}
-	if s.actor(c).Role == models.RoleAdmin {
-		if b.reviews {
-			bar.CanAssign, bar.Reviewers = true, s.reviewerOptions(c)
-		}
-		bar.CanResend = s.deps.Bulk.Offers(kind, bulk.Resend)
+	a := s.actor(c)
+	if bar.CanAssign = s.deps.Bulk.Offers(a, kind, bulk.Assign); bar.CanAssign {
+		bar.Reviewers = s.reviewerOptions(c)
 	}
+	bar.CanResend = s.deps.Bulk.Offers(a, kind, bulk.Resend)
 	return bar
 }
 
@@ -134,15 +132,14 @@ func (s *Server) confirmView(c *gin.Context, b bulkList, src bulkSource, matchin
 			v.Hidden = append(v.Hidden, templates.HiddenField{Name: "id", Value: strconv.FormatUint(uint64(id), 10)})
 		}
 	}
-	if s.actor(c).Role == models.RoleAdmin {
-		if b.reviews {
-			v.CanAssign, v.Reviewers = true, s.reviewerOptions(c)
-			if errs != nil {
-				v.AssigneeID = c.PostForm("assignee_id")
-			}
+	a := s.actor(c)
+	if v.CanAssign = s.deps.Bulk.Offers(a, b.kind, bulk.Assign); v.CanAssign {
+		v.Reviewers = s.reviewerOptions(c)
+		if errs != nil {
+			v.AssigneeID = c.PostForm("assignee_id")
 		}
-		v.CanResend = s.deps.Bulk.Offers(b.kind, bulk.Resend)
 	}
+	v.CanResend = s.deps.Bulk.Offers(a, b.kind, bulk.Resend)
 	return v
 }
 

@@ -128,16 +128,12 @@ func (s *Service) Start(ctx context.Context, a services.Actor, r Request) (model
 	if r.Matching {
 		job.Scope, job.Filter = models.BulkMatching, r.Filter
 	}
-	switch r.Action {
-	case Refresh:
-	case Assign:
-		if t.Assign == nil {
-			errs["action"] = "A " + t.Noun + " has no review to assign."
-			break
-		}
-		if a.Role != models.RoleAdmin {
-			return models.BulkJob{}, &services.ErrForbidden{Reason: "Only an admin assigns cases to reviewers."}
-		}
+	switch {
+	case !offered(t, r.Action):
+		errs["action"] = notOffered(t, r.Action)
+	case adminOnly[r.Action] != "" && a.Role != models.RoleAdmin:
+		return models.BulkJob{}, &services.ErrForbidden{Reason: adminOnly[r.Action]}
+	case r.Action == Assign:
 		u, err := s.reviewer(ctx, r.AssigneeID)
 		if fe, ok := services.AsFieldErrors(err); ok {
 			for k, v := range fe {
@@ -147,16 +143,6 @@ func (s *Service) Start(ctx context.Context, a services.Actor, r Request) (model
 			return models.BulkJob{}, fmt.Errorf("bulk: %w", err)
 		}
 		job.AssigneeID, job.AssigneeEmail = &u.ID, u.Email
-	case Resend:
-		if t.Resend == nil {
-			errs["action"] = "Webhooks are sent again only by the sandbox's simulators, and not for " + t.Noun + "s."
-			break
-		}
-		if a.Role != models.RoleAdmin {
-			return models.BulkJob{}, &services.ErrForbidden{Reason: "Only an admin drives the sandbox."}
-		}
-	default:
-		errs["action"] = "Choose refresh or assign."
 	}
 	if len(errs) > 0 {
 		return models.BulkJob{}, errs
@@ -376,19 +362,42 @@ func (s *Service) act(ctx context.Context, job models.BulkJob, t Target, a servi
 	return fmt.Errorf("bulk: job %d: unknown action %q", job.ID, job.Action)
 }
 
-// Offers says whether action can be run on list kind at all (whoever
-// asks): the web layer shows only what Start would accept.
-func (s *Service) Offers(kind, action string) bool {
-	t, ok := s.targets[kind]
-	switch {
-	case !ok:
-		return false
-	case action == Assign:
+// adminOnly are the actions only an admin may start, with the reason
+// another role is told.
+var adminOnly = map[string]string{
+	Assign: "Only an admin assigns cases to reviewers.",
+	Resend: "Only an admin drives the sandbox.",
+}
+
+// offered says whether t can run action at all, whoever asks.
+func offered(t Target, action string) bool {
+	switch action {
+	case Refresh:
+		return true
+	case Assign:
 		return t.Assign != nil
-	case action == Resend:
+	case Resend:
 		return t.Resend != nil
 	}
-	return action == Refresh
+	return false
+}
+
+// notOffered says why t cannot run action.
+func notOffered(t Target, action string) string {
+	switch action {
+	case Assign:
+		return "A " + t.Noun + " has no review to assign."
+	case Resend:
+		return "Webhooks are sent again only by the sandbox's simulators, and not for " + t.Noun + "s."
+	}
+	return "Choose refresh or assign."
+}
+
+// Offers says whether a may start action on list kind: what Start would
+// accept, so the web layer shows only those buttons.
+func (s *Service) Offers(a services.Actor, kind, action string) bool {
+	t, ok := s.targets[kind]
+	return ok && offered(t, action) && (adminOnly[action] == "" || a.Role == models.RoleAdmin)
 }
 
 // explain is a failure in words for the report; "" for an internal error.

@@ -118,33 +118,32 @@ func WithSandboxResend(targets map[string]Target, sb SandboxRunner, docs *docume
 		}
 		targets[kind] = t
 	}
+	// run asks simulator sim to resend the record it knows as upstream.
+	run := func(ctx context.Context, upstream *string, sim, action, field string) error {
+		if upstream == nil {
+			return ErrNeverSent
+		}
+		_, err := sb.Run(ctx, sim, action, map[string]string{field: *upstream})
+		return err
+	}
 	resend("documents", func(ctx context.Context, id uint) error {
 		d, err := docs.Get(ctx, id)
 		if err != nil {
 			return err
 		}
-		if d.UpstreamID == nil {
-			return ErrNeverSent
-		}
-		_, err = sb.Run(ctx, "pasby", pasbysim.ActionResend, map[string]string{pasbysim.FieldDocument: *d.UpstreamID})
-		return err
+		return run(ctx, d.UpstreamID, "pasby", pasbysim.ActionResend, pasbysim.FieldDocument)
 	})
 	resend("verifications", func(ctx context.Context, id uint) error {
 		v, err := vers.Get(ctx, id)
 		if err != nil {
 			return err
 		}
-		if v.UpstreamID == nil {
-			return ErrNeverSent
-		}
 		switch v.Provider {
 		case models.ProviderPassportReader:
-			_, err = sb.Run(ctx, "passportreader", passportreadersim.ActionResend, map[string]string{passportreadersim.FieldID: *v.UpstreamID})
+			return run(ctx, v.UpstreamID, "passportreader", passportreadersim.ActionResend, passportreadersim.FieldID)
 		case models.ProviderPawaPass:
-			_, err = sb.Run(ctx, "pawapass", pawapasssim.ActionResend, map[string]string{pawapasssim.FieldID: *v.UpstreamID})
-		default:
-			err = fmt.Errorf("bulk: verification %d has unknown provider %q", id, v.Provider)
+			return run(ctx, v.UpstreamID, "pawapass", pawapasssim.ActionResend, pawapasssim.FieldID)
 		}
-		return err
+		return fmt.Errorf("bulk: verification %d has unknown provider %q", id, v.Provider)
 	})
 }
